@@ -1,0 +1,27 @@
+import { app } from "../client";
+import { crm, email, mailingList, stripe } from "../providers";
+
+/** `app/user.signup` fans out to four independent functions, each retried on its own. */
+export const sendWelcomeEmail = app.createFunction(
+  { id: "send-welcome-email", triggers: [{ event: "app/user.signup" }] },
+  async ({ event, step }) => step.run("send-email", () => email.send(event.data.email, "welcome")),
+);
+
+export const startStripeTrial = app.createFunction(
+  { id: "start-stripe-trial", triggers: [{ event: "app/user.signup" }] },
+  async ({ event, step }) => {
+    const customer = await step.run("create-customer", () => stripe.createCustomer(event.data.email));
+    const subscription = await step.run("create-subscription", () => stripe.createSubscription(customer.id, "pro", 14));
+    return { customer, subscription };
+  },
+);
+
+export const addToCrm = app.createFunction(
+  { id: "add-to-crm", triggers: [{ event: "app/user.signup" }] },
+  async ({ event, step }) => step.run("upsert-contact", () => crm.upsertContact(event.data.email, event.data.name)),
+);
+
+export const addToMailingList = app.createFunction(
+  { id: "add-to-mailing-list", triggers: [{ event: "app/user.signup" }] },
+  async ({ event, step }) => step.run("subscribe", () => mailingList.subscribe(event.data.email, "newsletter")),
+);

@@ -1,0 +1,108 @@
+/**
+ * Errors a function author throws or catches, and their wire form.
+ *
+ * Classes do not survive Durable Object RPC or queue hops, so every error is
+ * recognised by its `name` and carried as a {@link SerializedError}.
+ */
+
+/** The JSON form of an error, as stored in the journal and shown by the API. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+}
+
+/** Throw to fail a step (or the whole run) at once, with no further attempts. */
+export class NonRetriableError extends Error {
+  override name = "NonRetriableError";
+  readonly code?: string;
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.code) this.code = options.code;
+  }
+}
+
+/**
+ * Throw to ask for the next attempt no sooner than `retryAfter`: milliseconds
+ * from now, or an absolute `Date`. It still counts as an attempt.
+ *
+ * @example throw new RetryAfterError("rate limited", 30_000);
+ */
+export class RetryAfterError extends Error {
+  override name = "RetryAfterError";
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfter: number | Date, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    const ms = retryAfter instanceof Date ? retryAfter.getTime() - Date.now() : retryAfter;
+    if (!Number.isFinite(ms)) throw new TypeError("RetryAfterError: retryAfter must be a finite number or a Date");
+    this.retryAfterMs = Math.max(0, Math.round(ms));
+  }
+}
+
+/**
+ * What a failed step rejects with at its `await`: the step's last error, with
+ * its name, message and code. Rethrowing it (or not catching it) fails the
+ * run without retrying the handler, since the step already spent its retries.
+ */
+export class StepFailedError extends Error {
+  override name: string;
+  readonly stepId: string;
+  readonly code?: string;
+  readonly isStepFailure = true;
+  constructor(stepId: string, error: SerializedError) {
+    super(error.message);
+    this.name = error.name;
+    this.stepId = stepId;
+    if (error.code) this.code = error.code;
+    if (error.stack) this.stack = error.stack;
+  }
+}
+
+/** An engine limit or contract violation, with a stable `code`. Never retried. */
+export class StepflareError extends Error {
+  override name = "StepflareError";
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export const isNonRetriable = (e: unknown): boolean =>
+  e instanceof Error && (e.name === "NonRetriableError" || e.name === "StepflareError");
+
+export const isStepFailure = (e: unknown): e is StepFailedError =>
+  typeof e === "object" && e !== null && (e as { isStepFailure?: unknown }).isStepFailure === true;
+
+export const retryAfterMsOf = (e: unknown): number | undefined =>
+  e instanceof Error && e.name === "RetryAfterError" && typeof (e as RetryAfterError).retryAfterMs === "number"
+    ? (e as RetryAfterError).retryAfterMs
+    : undefined;
+
+const MAX_MESSAGE = 4096;
+const MAX_STACK = 8192;
+
+/** Turns anything thrown into its JSON form, bounded in size. */
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof Error) {
+    const out: SerializedError = { name: e.name || "Error", message: clip(String(e.message), MAX_MESSAGE) };
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") out.code = code;
+    if (typeof e.stack === "string") out.stack = clip(e.stack, MAX_STACK);
+    return out;
+  }
+  let message: string;
+  try {
+    message = typeof e === "string" ? e : JSON.stringify(e) ?? String(e);
+  } catch {
+    message = String(e);
+  }
+  return { name: "Error", message: clip(message, MAX_MESSAGE) };
+}
+
+// Error text is diagnostic, not data: it is bounded so that a huge message can
+// never push a journal row past the storage limits. Outputs are never clipped.
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… [${s.length - max} more characters]`;
+}

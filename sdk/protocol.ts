@@ -1,0 +1,30 @@
+import { z } from "zod";
+import { eventNamePattern } from "./function";
+
+/**
+ * The wire contract of `POST /e/:eventKey`, the same shape as Inngest's event
+ * API: one event or an array of them. Parsed with this schema by the ingest
+ * Worker; `send()` builds bodies that satisfy it.
+ */
+export const MAX_EVENT_ID_LENGTH = 256;
+
+const plainObject = z.record(z.string(), z.unknown()).refine((v) => !Array.isArray(v), "expected an object");
+
+export const eventPayloadSchema = z
+  .object({
+    name: z.string({ error: "required, a string" }).regex(eventNamePattern, "1-256 of A-Z a-z 0-9 _ . - / :"),
+    data: plainObject.optional(),
+    id: z.string().min(1).max(MAX_EVENT_ID_LENGTH).optional(),
+    ts: z.number().int().nonnegative().optional(),
+    user: plainObject.optional(),
+    v: z.string().max(64).optional(),
+  });
+
+export type EventPayload = z.infer<typeof eventPayloadSchema>;
+
+export const sendResponseSchema = z.object({ ids: z.array(z.string()), status: z.number() });
+export type SendResponse = z.infer<typeof sendResponseSchema>;
+
+/** The error envelope every Stepflare HTTP error uses. */
+export const errorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -1,0 +1,55 @@
+/** An event as the handler sees it: what was sent, with the id and time the engine settled on. */
+export interface StepflareEvent<TName extends string = string, TData = Record<string, unknown>> {
+  id: string;
+  name: TName;
+  data: TData;
+  ts: number;
+  user?: Record<string, unknown>;
+  v?: string;
+}
+
+export interface Logger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+}
+
+/** Per-step policy. `retries` overrides the function's retries for this step alone. */
+export interface StepOptions {
+  id: string;
+  retries?: number;
+}
+
+export interface StepTools {
+  /**
+   * Runs `fn` once and memoizes its JSON result under a key derived from `id`.
+   * A retry or replay returns the stored result without calling `fn` again.
+   * Steps started together (for example under `Promise.all`) run in parallel,
+   * each in its own execution with its own retries.
+   *
+   * @example const user = await step.run("load-user", () => db.users.get(id));
+   */
+  run<T>(idOrOptions: string | StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>): Promise<Awaited<T>>;
+}
+
+export interface HandlerContext<TEvent = StepflareEvent> {
+  event: TEvent;
+  step: StepTools;
+  runId: string;
+  /** Zero-based attempt of the handler itself (errors thrown outside any step). */
+  attempt: number;
+  logger: Logger;
+}
+
+export type AnyHandler = (ctx: HandlerContext<any>) => unknown;
+
+export interface FailureContext<TEvent = StepflareEvent> {
+  event: TEvent;
+  runId: string;
+  functionId: string;
+  error: { name: string; message: string; code?: string };
+  logger: Logger;
+}
+
+export type AnyFailureHandler = (ctx: FailureContext<any>) => unknown;

@@ -1,0 +1,20 @@
+import type { MiddlewareHandler } from "hono";
+import { isDevMode, type Env } from "../env";
+import { secretEquals } from "../ingest/event-keys";
+import { HttpError } from "../shared/http-error";
+
+/**
+ * Guards /api/v1: open in dev mode; otherwise `Authorization: Bearer <API_KEY>`.
+ * With no API_KEY configured outside dev mode, every call is refused.
+ */
+export const requireApiKey: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+  if (!isDevMode(c.env)) {
+    const header = c.req.header("authorization") ?? "";
+    const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+    const key = c.env.API_KEY;
+    if (!key || !given || !(await secretEquals(key, given))) {
+      throw new HttpError(401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>");
+    }
+  }
+  await next();
+};

@@ -1,0 +1,68 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Env } from "../env";
+import { HttpError } from "../shared/http-error";
+import { ULID_PATTERN } from "../shared/ulid";
+import { decodeCursor, encodeCursor } from "./cursor";
+import { parseQuery } from "./query";
+
+const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
+
+const listQuery = z
+  .object({
+    functionId: z.string().min(1).max(128).optional(),
+    status: z.enum(RUN_STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(512).optional(),
+  })
+  .strict();
+
+interface RunRow {
+  id: string;
+  function_id: string;
+  event_id: string;
+  status: string;
+  started_at: number;
+  ended_at: number | null;
+  error_code: string | null;
+}
+
+export const runSummary = (r: RunRow) => ({
+  id: r.id,
+  functionId: r.function_id,
+  eventId: r.event_id,
+  status: r.status,
+  startedAt: new Date(r.started_at).toISOString(),
+  ...(r.ended_at !== null ? { endedAt: new Date(r.ended_at).toISOString() } : {}),
+  ...(r.error_code ? { errorCode: r.error_code } : {}),
+});
+
+export const runsApi = new Hono<{ Bindings: Env }>()
+  .get("/", async (c) => {
+    const q = parseQuery(listQuery, c.req.query());
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.functionId) where.push(`function_id = ?${args.push(q.functionId)}`);
+    if (q.status) where.push(`status = ?${args.push(q.status)}`);
+    if (q.cursor) {
+      const cur = decodeCursor(q.cursor);
+      where.push(`(started_at < ?${args.push(cur.at)} OR (started_at = ?${args.length} AND id < ?${args.push(cur.id)}))`);
+    }
+    const sql = `SELECT id, function_id, event_id, status, started_at, ended_at, error_code FROM runs
+      ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at DESC, id DESC LIMIT ?${args.push(q.limit + 1)}`;
+    const rows = (await c.env.DB.prepare(sql).bind(...args).all<RunRow>()).results;
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return c.json({
+      runs: page.map(runSummary),
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ at: last.started_at, id: last.id }) : null,
+    });
+  })
+  .get("/:runId", async (c) => {
+    const runId = c.req.param("runId");
+    const notFound = new HttpError(404, "run_not_found", `no run with id ${JSON.stringify(runId.slice(0, 64))}`);
+    if (!ULID_PATTERN.test(runId)) throw notFound;
+    const detail = await c.env.RUNS.get(c.env.RUNS.idFromName(runId)).getDetail();
+    if (!detail) throw notFound;
+    return c.json(detail);
+  });

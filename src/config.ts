@@ -1,0 +1,29 @@
+import type { z } from "zod";
+import type { StepflareFunction } from "../sdk/function";
+import { Registry } from "./fanout/match";
+import { backoffSchema, limitsSchema, type Backoff, type Limits } from "./shared/limits";
+
+export interface EngineOptions {
+  functions: StepflareFunction[];
+  /** zod schemas by event name; events with a schema are validated at ingest. Usually `app.schemas`. */
+  schemas?: Record<string, z.ZodType>;
+  limits?: Partial<z.input<typeof limitsSchema>>;
+  backoff?: Partial<z.input<typeof backoffSchema>>;
+}
+
+/** Everything the engine's handlers share, resolved once from the options. */
+export interface EngineConfig {
+  registry: Registry;
+  schemas: Record<string, z.ZodType>;
+  limits: Limits;
+  backoff: Backoff;
+}
+
+export function resolveConfig(options: EngineOptions): EngineConfig {
+  return {
+    registry: new Registry(options.functions),
+    schemas: options.schemas ?? {},
+    limits: limitsSchema.parse(options.limits ?? {}),
+    backoff: backoffSchema.parse(options.backoff ?? {}),
+  };
+}

@@ -1,0 +1,69 @@
+import type { Env } from "../env";
+import type { QueueNames } from "../queues";
+import { failureMessageSchema } from "./message";
+
+const INSERT_DEAD_LETTERS = `
+INSERT OR IGNORE INTO dead_letters
+  (id, source, run_id, function_id, event_id, step_key, attempts, error_name, error_message, error_code, error, body, failed_at)
+SELECT value ->> 'id', value ->> 'source', value ->> 'runId', value ->> 'functionId', value ->> 'eventId', value ->> 'stepKey',
+       value ->> 'attempts', value ->> 'errorName', value ->> 'errorMessage', value ->> 'errorCode', value ->> 'error',
+       value ->> 'body', value ->> 'failedAt'
+FROM json_each(?1)`;
+
+/**
+ * Stores dead letters in D1: failed runs from the failures queue, and poison
+ * messages that exhausted their retries on the events or steps queue, kept
+ * with their queue and body. Records are keyed, so a redelivery stores nothing twice.
+ */
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env, names: QueueNames): Promise<void> {
+  const now = Date.now();
+  const rows = batch.messages.map((msg) => {
+    if (batch.queue === names.failures) {
+      const parsed = failureMessageSchema.safeParse(msg.body);
+      if (parsed.success) {
+        const f = parsed.data;
+        return {
+          id: f.id,
+          source: "run",
+          runId: f.runId,
+          functionId: f.functionId,
+          eventId: f.eventId,
+          stepKey: f.stepId,
+          attempts: f.attempts,
+          errorName: f.error.name,
+          errorMessage: f.error.message,
+          errorCode: f.error.code ?? null,
+          error: JSON.stringify(f.error),
+          body: null,
+          failedAt: f.failedAt,
+        };
+      }
+    }
+    const source = batch.queue === names.eventsDeadLetter ? names.events : batch.queue === names.stepsDeadLetter ? names.steps : batch.queue;
+    return {
+      id: `${batch.queue}.${msg.id}`,
+      source,
+      runId: null,
+      functionId: null,
+      eventId: null,
+      stepKey: null,
+      attempts: msg.attempts,
+      errorName: "PoisonMessage",
+      errorMessage: `a message on ${source} could not be processed after its retries`,
+      errorCode: "poison_message",
+      error: null,
+      body: safeStringify(msg.body),
+      failedAt: now,
+    };
+  });
+  await env.DB.prepare(INSERT_DEAD_LETTERS).bind(JSON.stringify(rows)).run();
+  batch.ackAll();
+}
+
+function safeStringify(body: unknown): string {
+  try {
+    return JSON.stringify(body) ?? String(body);
+  } catch {
+    return String(body);
+  }
+}

@@ -1,0 +1,54 @@
+import { buildApp } from "./app";
+import { resolveConfig, type EngineOptions } from "./config";
+import { consumeDeadLetters } from "./dlq/consumer";
+import type { Env } from "./env";
+import { consumeEvents } from "./fanout/consumer";
+import { queueNamesSchema, type QueueNames } from "./queues";
+import { StepflareRunObject } from "./run/object";
+import { consumeSteps } from "./steps/consumer";
+import { SweeperObject } from "./sweeper/object";
+
+export interface CreateEngineOptions extends EngineOptions {
+  queues?: Partial<QueueNames>;
+}
+
+/**
+ * Builds the engine Worker around your functions. Export `worker` as the
+ * default export and both Durable Object classes under these names.
+ *
+ * @example
+ * const engine = createEngine({ functions: [welcome, trial], schemas: app.schemas });
+ * export default engine.worker;
+ * export const { StepflareRun, StepflareSweeper } = engine;
+ */
+export function createEngine(options: CreateEngineOptions) {
+  const config = resolveConfig(options);
+  const names = queueNamesSchema.parse(options.queues ?? {});
+  const app = buildApp(config);
+
+  const worker = {
+    fetch: (req, env, ctx) => app.fetch(req, env, ctx),
+    async queue(batch, env, ctx) {
+      switch (batch.queue) {
+        case names.events:
+          return consumeEvents(batch, env, config);
+        case names.steps:
+          return consumeSteps(batch, env, ctx, config);
+        case names.failures:
+        case names.eventsDeadLetter:
+        case names.stepsDeadLetter:
+          return consumeDeadLetters(batch, env, names);
+        default:
+          throw new Error(`stepflare: no consumer for queue ${batch.queue}`);
+      }
+    },
+  } satisfies ExportedHandler<Env, unknown>;
+
+  class StepflareRun extends StepflareRunObject {
+    constructor(ctx: DurableObjectState, env: Env) {
+      super(ctx, env, config);
+    }
+  }
+
+  return { worker, StepflareRun, StepflareSweeper: SweeperObject, config };
+}

@@ -1,0 +1,23 @@
+import type { StepflareRunObject } from "./run/object";
+import type { SweeperObject } from "./sweeper/object";
+import type { EventMessage } from "./fanout/message";
+import type { StepMessage } from "./steps/message";
+import type { FailureMessage } from "./dlq/message";
+
+/** The bindings the engine Worker needs; names are fixed, see wrangler.toml. */
+export interface Env {
+  DB: D1Database;
+  EVENTS: Queue<EventMessage>;
+  STEPS: Queue<StepMessage>;
+  FAILURES: Queue<FailureMessage>;
+  RUNS: DurableObjectNamespace<StepflareRunObject>;
+  SWEEPER: DurableObjectNamespace<SweeperObject>;
+  /** Secret: accepted event keys, separated by commas or whitespace. */
+  EVENT_KEYS?: string;
+  /** Secret: bearer key for /api/v1. When unset outside dev mode, the API answers 401. */
+  API_KEY?: string;
+  /** "true" in local development: any event key is accepted and the API is open. */
+  STEPFLARE_DEV?: string;
+}
+
+export const isDevMode = (env: Env): boolean => env.STEPFLARE_DEV === "true";

@@ -1,0 +1,81 @@
+import type { EngineConfig } from "../config";
+import type { Env } from "../env";
+import { eventMessageSchema, storedEventSchema, type EventMessage, type StoredEvent } from "./message";
+import { runIdFor } from "./run-id";
+
+const LOAD_EVENTS = `SELECT id, payload, accepted_at FROM events WHERE id IN (SELECT value FROM json_each(?1))`;
+const MARK_DISPATCHED = `
+UPDATE events SET dispatched_at = ?2
+WHERE dispatched_at IS NULL AND (id, accepted_at) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))`;
+
+/**
+ * The events queue consumer: fans each event out to one run per subscribed
+ * function. Runs are created idempotently (their ids derive from the
+ * function and the acceptance), and each message is acknowledged on its own,
+ * only once all its runs exist and the event is marked dispatched.
+ */
+export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, config: EngineConfig): Promise<void> {
+  const items: { msg: Message<unknown>; body: EventMessage }[] = [];
+  for (const msg of batch.messages) {
+    const parsed = eventMessageSchema.safeParse(msg.body);
+    if (parsed.success) items.push({ msg, body: parsed.data });
+    else {
+      console.error(`stepflare: events message ${msg.id} is malformed; retrying toward the dead-letter queue`);
+      msg.retry();
+    }
+  }
+  const events = await loadEvents(env, items.map((i) => i.body));
+
+  const done: { msg: Message<unknown>; body: EventMessage }[] = [];
+  await Promise.all(
+    items.map(async (item) => {
+      const event = events.get(item.body.id);
+      if (!event) {
+        console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
+        item.msg.retry();
+        return;
+      }
+      try {
+        await Promise.all(
+          config.registry.match(event.name).map(async (fn) => {
+            const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
+            await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
+          }),
+        );
+        done.push(item);
+      } catch (e) {
+        console.error(`stepflare: fan-out of event ${event.id} failed; retrying:`, (e as Error).message);
+        item.msg.retry();
+      }
+    }),
+  );
+  if (done.length === 0) return;
+  try {
+    await env.DB.prepare(MARK_DISPATCHED).bind(JSON.stringify(done.map((d) => [d.body.id, d.body.acceptedAt])), Date.now()).run();
+    for (const d of done) d.msg.ack();
+  } catch (e) {
+    // The runs exist; a redelivery finds them and only marks the events.
+    console.error("stepflare: marking events dispatched failed; retrying:", (e as Error).message);
+    for (const d of done) d.msg.retry();
+  }
+}
+
+/** Inline events as carried; the rest read from D1, and only if still the same acceptance. */
+async function loadEvents(env: Env, bodies: EventMessage[]): Promise<Map<string, StoredEvent>> {
+  const out = new Map<string, StoredEvent>();
+  const missing: EventMessage[] = [];
+  for (const b of bodies) {
+    if (b.event) out.set(b.id, b.event);
+    else missing.push(b);
+  }
+  if (missing.length === 0) return out;
+  const rows = await env.DB.prepare(LOAD_EVENTS)
+    .bind(JSON.stringify(missing.map((m) => m.id)))
+    .all<{ id: string; payload: string; accepted_at: number }>();
+  const byId = new Map(rows.results.map((r) => [r.id, r]));
+  for (const m of missing) {
+    const row = byId.get(m.id);
+    if (row && Number(row.accepted_at) === m.acceptedAt) out.set(m.id, storedEventSchema.parse(JSON.parse(row.payload)));
+  }
+  return out;
+}

@@ -1,0 +1,29 @@
+import { z } from "zod";
+
+/** An event as stored and handed to runs: the payload with its settled id and ts. */
+export const storedEventSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  ts: z.number(),
+  user: z.record(z.string(), z.unknown()).optional(),
+  v: z.string().optional(),
+});
+export type StoredEvent = z.infer<typeof storedEventSchema>;
+
+/**
+ * A message on the events queue. The event rides inline when small; a large
+ * one is read back from D1 by id, keeping every message far below the 128 KB
+ * queue limit.
+ */
+export const eventMessageSchema = z
+  .object({
+    v: z.literal(1),
+    id: z.string(),
+    acceptedAt: z.number(),
+    event: storedEventSchema.optional(),
+  })
+  .strict();
+export type EventMessage = z.infer<typeof eventMessageSchema>;
+
+export const INLINE_EVENT_MAX_BYTES = 64 * 1024;

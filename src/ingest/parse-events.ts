@@ -1,0 +1,37 @@
+import type { z } from "zod";
+import { eventPayloadSchema, type EventPayload } from "../../sdk/protocol";
+import { HttpError } from "../shared/http-error";
+
+/**
+ * Parses an ingest body into events: one event or an array of them. Every
+ * problem becomes a 400 naming the event's index and the field.
+ */
+export function parseEvents(text: string, maxEvents: number, schemas: Record<string, z.ZodType>): EventPayload[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_json", "request body is not valid JSON");
+  }
+  const list = Array.isArray(body) ? body : [body];
+  if (list.length === 0) throw new HttpError(400, "invalid_event", "no events: send an event or a non-empty array of events");
+  if (list.length > maxEvents) {
+    throw new HttpError(400, "invalid_event", `too many events: ${list.length} in one request, the limit is ${maxEvents}`);
+  }
+  return list.map((raw, index) => {
+    const parsed = eventPayloadSchema.safeParse(raw);
+    if (!parsed.success) throw invalid(index, parsed.error.issues[0]);
+    const schema = schemas[parsed.data.name];
+    if (schema) {
+      const data = schema.safeParse(parsed.data.data ?? {});
+      if (!data.success) throw invalid(index, data.error.issues[0], ["data"]);
+      parsed.data.data = data.data as Record<string, unknown>;
+    }
+    return parsed.data;
+  });
+}
+
+function invalid(index: number, issue: z.core.$ZodIssue | undefined, prefix: PropertyKey[] = []): HttpError {
+  const path = [...prefix, ...(issue?.path ?? [])].map(String).join(".") || "(event)";
+  return new HttpError(400, "invalid_event", `event ${index}: ${path}: ${issue?.message ?? "invalid"}`);
+}

@@ -1,0 +1,20 @@
+import type { FailureMessage } from "../dlq/message";
+import type { RunState, StepState } from "./types";
+
+/** The dead-letter record of a failed run: which step failed, after how many attempts, and why. */
+export function deadLetterFor(run: RunState, steps: Iterable<StepState>): FailureMessage {
+  const error = run.error ?? { name: "Error", message: "run failed" };
+  const failedStep = error.stepId ? [...steps].find((s) => s.id === error.stepId && s.status === "failed") : undefined;
+  return {
+    v: 1,
+    kind: "run-failed",
+    id: `${run.id}.${run.version}`,
+    runId: run.id,
+    functionId: run.functionId,
+    eventId: run.eventId,
+    stepId: failedStep?.key ?? null,
+    attempts: failedStep ? failedStep.attempts : run.attempt + 1,
+    error: { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}), ...(error.stack ? { stack: error.stack } : {}) },
+    failedAt: run.endedAt ?? Date.now(),
+  };
+}

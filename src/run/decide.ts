@@ -1,0 +1,75 @@
+import { isNonRetriable, isStepFailure, retryAfterMsOf, serializeError, type SerializedError } from "../../sdk/errors";
+import { utf8Bytes } from "../../sdk/json";
+import type { Backoff } from "../shared/limits";
+import { retryDelayMs } from "./backoff";
+import type { StepResult, StepState } from "./types";
+import { isSettled } from "./types";
+
+export type StepDecision =
+  | { type: "ignore"; reason: "unknown-step" | "settled" | "stale-attempt" }
+  | { type: "complete"; outputJson: string | null; bytes: number }
+  | { type: "retry"; at: number; error: SerializedError }
+  | { type: "fail"; error: SerializedError };
+
+/**
+ * What a reported step result does to the journal. A result for a settled
+ * step changes nothing, so duplicate and late deliveries are harmless; a
+ * failure only counts for the attempt in flight.
+ */
+export function decideStepResult(
+  step: StepState | undefined,
+  result: StepResult,
+  ctx: { now: number; backoff: Backoff; maxOutputBytes: number },
+): StepDecision {
+  if (!step) return { type: "ignore", reason: "unknown-step" };
+  if (isSettled(step.status)) return { type: "ignore", reason: "settled" };
+  if (result.ok) {
+    const bytes = result.outputJson === null ? 0 : utf8Bytes(result.outputJson);
+    if (bytes > ctx.maxOutputBytes) {
+      return {
+        type: "fail",
+        error: {
+          name: "StepflareError",
+          code: "step_output_too_large",
+          message: `output of step "${step.id}" is ${bytes} bytes, over the limit of ${ctx.maxOutputBytes} bytes`,
+        },
+      };
+    }
+    return { type: "complete", outputJson: result.outputJson, bytes };
+  }
+  if (step.status !== "running" || result.attempt !== step.attempts) return { type: "ignore", reason: "stale-attempt" };
+  if (result.nonRetriable || step.attempts > step.retries) return { type: "fail", error: result.error };
+  const delay = result.retryAfterMs ?? retryDelayMs(step.attempts, ctx.backoff);
+  return { type: "retry", at: ctx.now + delay, error: result.error };
+}
+
+/** Turns what a step function threw into a reportable result. */
+export function failedResult(key: string, attempt: number, thrown: unknown): StepResult {
+  const retryAfterMs = retryAfterMsOf(thrown);
+  return {
+    key,
+    attempt,
+    ok: false,
+    error: serializeError(thrown),
+    nonRetriable: isNonRetriable(thrown),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  };
+}
+
+export type HandlerErrorDecision = { type: "fail"; error: SerializedError & { stepId?: string } } | { type: "retry"; at: number };
+
+/**
+ * An error out of the handler itself. A step's final failure, a
+ * NonRetriableError or an engine limit fails the run at once; anything else
+ * retries the handler under the function's retry policy.
+ */
+export function decideHandlerError(
+  thrown: unknown,
+  ctx: { attempt: number; retries: number; now: number; backoff: Backoff },
+): HandlerErrorDecision {
+  const error = serializeError(thrown);
+  if (isStepFailure(thrown)) return { type: "fail", error: { ...error, stepId: thrown.stepId } };
+  if (isNonRetriable(thrown) || ctx.attempt >= ctx.retries) return { type: "fail", error };
+  const delay = retryAfterMsOf(thrown) ?? retryDelayMs(ctx.attempt + 1, ctx.backoff);
+  return { type: "retry", at: ctx.now + delay };
+}

@@ -1,0 +1,493 @@
+import { DurableObject } from "cloudflare:workers";
+import { serializeError, type SerializedError } from "../../sdk/errors";
+import { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "../../sdk/execution";
+import type { StepflareFunction } from "../../sdk/function";
+import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
+import type { EngineConfig } from "../config";
+import type { Env } from "../env";
+import type { StoredEvent } from "../fanout/message";
+import { sendAll } from "../shared/queue-batches";
+import type { StepMessage } from "../steps/message";
+import { decideHandlerError, decideStepResult, failedResult } from "./decide";
+import { runDetail, type RunDetail } from "./detail";
+import { deadLetterFor } from "./dead-letter";
+import { syncRunIndex } from "./index-sync";
+import { RunStore } from "./store";
+import { isSettled, isTerminal, type RunState, type StepResult, type StepState } from "./types";
+import { runLogger } from "./logger";
+
+/** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
+const RUN_LEASE_MS = 30_000;
+const INDEX_SYNC_RETRY_MS = 5_000;
+
+export interface StartRun {
+  runId: string;
+  functionId: string;
+  event: StoredEvent;
+  now?: number;
+}
+
+export interface ReplayContext {
+  functionId: string;
+  eventJson: string;
+  attempt: number;
+  /** Settled steps up to the plan: the output JSON of a completed one, the error JSON of a failed one. */
+  memo: { key: string; status: "completed" | "failed"; value: string | null }[];
+  /** The requested steps this consumer may now run (claimed for their attempt). */
+  claimed: string[];
+}
+
+interface Live {
+  exec: Execution;
+  /** Unsettled steps the live handler is awaiting, by key. */
+  pending: Map<string, FoundStep>;
+}
+
+/**
+ * One run: its event, status and step journal in SQLite, its timers behind
+ * the single alarm, and, while it is making progress, a live execution of
+ * the handler. Sequential steps run here, one after the other, without
+ * re-running the handler; steps found together are dispatched to the steps
+ * queue and the object stays free while they run elsewhere.
+ */
+export class StepflareRunObject extends DurableObject<Env> {
+  readonly #config: EngineConfig;
+  readonly #store: RunStore;
+  #live: Live | undefined;
+  #alarmAt: number | null = null;
+  #eventJson: string | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env, config: EngineConfig) {
+    super(ctx, env);
+    this.#config = config;
+    this.#store = new RunStore(ctx.storage.sql);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.#alarmAt = await ctx.storage.getAlarm();
+      this.#armAlarm(); // any touch of the run re-arms an alarm that was lost
+    });
+  }
+
+  // ---- RPC -----------------------------------------------------------------
+
+  /** Creates the run, once: a second call for the same run changes nothing. */
+  async start(init: StartRun): Promise<{ created: boolean; status: string }> {
+    const existing = this.#store.run;
+    if (existing) return { created: false, status: existing.status };
+    if (!this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
+    const now = init.now ?? Date.now();
+    const run: RunState = {
+      id: init.runId,
+      functionId: init.functionId,
+      eventId: init.event.id,
+      status: "running",
+      outputJson: null,
+      error: null,
+      attempt: 0,
+      startedAt: now,
+      endedAt: null,
+      version: 1,
+      settleSeq: 0,
+      stateBytes: 0,
+      replays: [],
+    };
+    this.#eventJson = JSON.stringify(init.event);
+    this.#store.createRun(run, this.#eventJson);
+    this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
+    this.#syncIndexSoon();
+    this.#armAlarm();
+    this.#wake();
+    return { created: true, status: run.status };
+  }
+
+  async getDetail(): Promise<RunDetail | null> {
+    const run = this.#store.run;
+    return run ? runDetail(run, this.#store.steps.values()) : null;
+  }
+
+  /** Results of dispatched steps. Idempotent per step: settled steps ignore later results. */
+  async completeSteps(results: StepResult[]): Promise<void> {
+    if (!this.#store.run) return;
+    this.#applyResults(results);
+  }
+
+  /**
+   * For a steps consumer: the journal as it stood when the steps were
+   * planned, and which of the requested steps it may run now.
+   */
+  async claimSteps(planSeq: number, requests: { key: string; attempt: number }[]): Promise<ReplayContext | null> {
+    const run = this.#store.run;
+    if (!run) return null;
+    const now = Date.now();
+    const claimed: string[] = [];
+    if (run.status === "running") {
+      for (const { key, attempt } of requests) {
+        const s = this.#store.steps.get(key);
+        if (!s || s.status !== "running" || s.mode !== "queue" || s.attempts !== attempt) continue;
+        s.claimedAttempt = attempt;
+        this.#store.putStep(s);
+        this.#store.setTimer("step-lease", key, now + this.#config.limits.stepTimeoutMs);
+        claimed.push(key);
+      }
+      this.#armAlarm();
+    }
+    const memo: ReplayContext["memo"] = [];
+    if (claimed.length > 0) {
+      for (const s of this.#store.steps.values()) {
+        if (!isSettled(s.status) || (s.settleSeq ?? Infinity) > planSeq) continue;
+        memo.push({ key: s.key, status: s.status === "completed" ? "completed" : "failed", value: s.status === "completed" ? s.outputJson : JSON.stringify(s.error) });
+      }
+    }
+    return { functionId: run.functionId, eventJson: this.#event(), attempt: run.attempt, memo, claimed };
+  }
+
+  override async alarm(): Promise<void> {
+    const run = this.#store.run;
+    this.#alarmAt = null;
+    if (!run) return;
+    const now = Date.now();
+    for (const timer of this.#store.takeDueTimers(now)) {
+      switch (timer.kind) {
+        case "lease":
+          if (run.status === "running") this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
+          break;
+        case "handler-retry":
+          if (run.status === "running") {
+            run.attempt += 1;
+            this.#store.saveRun();
+          }
+          break;
+        case "step-retry": {
+          const s = this.#store.steps.get(timer.ref);
+          if (s?.status === "retrying") {
+            s.status = "planned";
+            this.#store.putStep(s);
+          }
+          break;
+        }
+        case "step-lease":
+          await this.#leaseExpired(timer.ref, now);
+          break;
+        case "index-sync":
+          this.#syncIndexSoon();
+          break;
+        case "dead-letter":
+          await this.#sendDeadLetter();
+          break;
+      }
+    }
+    this.#armAlarm();
+    this.#wake();
+  }
+
+  // ---- driving the handler ---------------------------------------------------
+
+  #fn(): StepflareFunction {
+    const run = this.#store.run;
+    const fn = run && this.#config.registry.get(run.functionId);
+    if (!fn) throw new Error(`function ${run?.functionId} is not registered with this engine`);
+    return fn;
+  }
+
+  #event(): string {
+    this.#eventJson ??= this.#store.eventJson();
+    return this.#eventJson;
+  }
+
+  /** Makes progress if progress is possible: starts (or replays) the handler, or schedules found steps. */
+  #wake(): void {
+    const run = this.#store.run;
+    if (!run || run.status !== "running") return;
+    if (this.#live) return this.#schedule();
+    if (this.#store.timers().some((t) => t.kind === "handler-retry")) return;
+    this.#startExecution();
+  }
+
+  #startExecution(): void {
+    const run = this.#store.run!;
+    const steps = this.#store.steps;
+    const memo = (key: string): MemoEntry | undefined => {
+      const s = steps.get(key);
+      if (s?.status === "completed") return { status: "completed", output: fromJson(s.outputJson) };
+      if (s?.status === "failed") return { status: "failed", error: s.error ?? { name: "Error", message: "step failed" } };
+      return undefined;
+    };
+    const live: Live = { exec: undefined as unknown as Execution, pending: new Map() };
+    live.exec = new Execution(
+      this.#fn().handler,
+      { event: JSON.parse(this.#event()), runId: run.id, attempt: run.attempt, logger: runLogger(run), memo },
+      { onFound: (found) => this.#onFound(live, found), onSettled: (outcome) => this.#onSettled(live, outcome) },
+    );
+    this.#live = live;
+    live.exec.start();
+  }
+
+  #onFound(live: Live, found: FoundStep[]): void {
+    if (this.#live !== live) return;
+    const fn = this.#fn();
+    for (const f of found) {
+      let s = this.#store.steps.get(f.key);
+      if (!s) {
+        const limit = this.#config.limits.maxStepsPerRun;
+        if (this.#store.steps.size >= limit) {
+          return this.#failRun({
+            name: "StepflareError",
+            code: "step_limit_exceeded",
+            message: `step "${f.id}" would be step ${limit + 1} of this run; the limit is ${limit}`,
+          });
+        }
+        s = {
+          key: f.key,
+          id: f.id,
+          seq: this.#store.steps.size,
+          status: "planned",
+          attempts: 0,
+          retries: f.retries ?? fn.config.retries,
+          outputJson: null,
+          error: null,
+          startedAt: null,
+          endedAt: null,
+          settleSeq: null,
+          planSeq: null,
+          mode: null,
+          claimedAttempt: null,
+        };
+        this.#store.putStep(s);
+      }
+      if (s.status === "completed") f.resolve(fromJson(s.outputJson));
+      else if (s.status === "failed") f.reject(s.error ?? { name: "Error", message: "step failed" });
+      else live.pending.set(f.key, f);
+    }
+    this.#schedule();
+  }
+
+  /**
+   * Decides how the found steps run: one step alone runs here, inline; two or
+   * more, or any step while others are out, go to the steps queue.
+   */
+  #schedule(): void {
+    const live = this.#live;
+    if (!live || this.#store.run?.status !== "running") return;
+    const ready: StepState[] = [];
+    let inFlight = 0;
+    for (const key of live.pending.keys()) {
+      const s = this.#store.steps.get(key);
+      if (s?.status === "planned") ready.push(s);
+      else if (s?.status === "running") inFlight++;
+    }
+    if (ready.length === 0) return;
+    if (inFlight === 0 && ready.length === 1) void this.#runInline(live, ready[0]!);
+    else void this.#dispatch(ready);
+  }
+
+  async #runInline(live: Live, s: StepState): Promise<void> {
+    const found = live.pending.get(s.key);
+    if (!found) return;
+    s.status = "running";
+    s.attempts += 1;
+    s.startedAt ??= Date.now();
+    s.mode = "inline";
+    this.#store.putStep(s);
+    const attempt = s.attempts;
+    let result: StepResult;
+    try {
+      const output = await found.fn({ attempt: attempt - 1 });
+      result = { key: s.key, attempt, ok: true, outputJson: toJson(output) ?? null };
+    } catch (e) {
+      result = failedResult(s.key, attempt, e);
+    }
+    this.#applyResults([result]);
+  }
+
+  async #dispatch(steps: StepState[]): Promise<void> {
+    const run = this.#store.run!;
+    const now = Date.now();
+    const messages: StepMessage[] = [];
+    for (const s of steps) {
+      s.status = "running";
+      s.attempts += 1;
+      s.startedAt ??= now;
+      s.mode = "queue";
+      s.planSeq = run.settleSeq;
+      this.#store.putStep(s);
+      this.#store.setTimer("step-lease", s.key, now + this.#config.limits.stepDispatchLeaseMs);
+      messages.push({ v: 1, runId: run.id, key: s.key, attempt: s.attempts, planSeq: run.settleSeq });
+    }
+    this.#armAlarm();
+    try {
+      await sendAll(this.env.STEPS, messages);
+    } catch (e) {
+      // The steps are planned durably; their leases re-dispatch them soon.
+      console.error(`stepflare: run ${run.id}: steps queue send failed:`, (e as Error).message);
+      for (const m of messages) this.#store.setTimer("step-lease", m.key, Date.now() + 1000);
+      this.#armAlarm();
+    }
+  }
+
+  /** A dispatched step's lease ran out: never claimed means the message was lost; claimed means it timed out. */
+  async #leaseExpired(key: string, now: number): Promise<void> {
+    const s = this.#store.steps.get(key);
+    const run = this.#store.run!;
+    if (!s || s.status !== "running" || s.mode !== "queue" || run.status !== "running") return;
+    if (s.claimedAttempt === s.attempts) {
+      this.#applyResults([
+        {
+          key,
+          attempt: s.attempts,
+          ok: false,
+          error: { name: "StepTimeoutError", code: "step_timeout", message: `step "${s.id}" sent no result within ${this.#config.limits.stepTimeoutMs} ms` },
+          nonRetriable: false,
+        },
+      ]);
+      return;
+    }
+    this.#store.setTimer("step-lease", key, now + this.#config.limits.stepDispatchLeaseMs);
+    const message: StepMessage = { v: 1, runId: run.id, key, attempt: s.attempts, planSeq: s.planSeq ?? 0 };
+    await sendAll(this.env.STEPS, [message]).catch((e) => console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message));
+  }
+
+  /** Commits step results to the journal and settles what the live handler awaits. */
+  #applyResults(results: StepResult[]): void {
+    const run = this.#store.run!;
+    const now = Date.now();
+    const { backoff, limits } = this.#config;
+    let progressed = false;
+    for (const result of results) {
+      const s = this.#store.steps.get(result.key);
+      const decision = decideStepResult(s, result, { now, backoff, maxOutputBytes: limits.maxStepOutputBytes });
+      if (!s || decision.type === "ignore") continue;
+      const pending = this.#live?.pending.get(s.key);
+      switch (decision.type) {
+        case "complete": {
+          if (run.stateBytes + decision.bytes > limits.maxRunStateBytes) {
+            return this.#failRun({
+              name: "StepflareError",
+              code: "run_state_too_large",
+              message: `step "${s.id}" would bring this run's stored outputs to ${run.stateBytes + decision.bytes} bytes; the limit is ${limits.maxRunStateBytes}`,
+            });
+          }
+          run.stateBytes += decision.bytes;
+          run.settleSeq += 1;
+          Object.assign(s, { status: "completed", outputJson: decision.outputJson, error: null, endedAt: now, settleSeq: run.settleSeq });
+          this.#store.putStep(s);
+          this.#store.clearTimer("step-lease", s.key);
+          this.#live?.pending.delete(s.key);
+          pending?.resolve(fromJson(decision.outputJson));
+          progressed = true;
+          break;
+        }
+        case "fail":
+          run.settleSeq += 1;
+          Object.assign(s, { status: "failed", error: decision.error, endedAt: now, settleSeq: run.settleSeq });
+          this.#store.putStep(s);
+          this.#store.clearTimer("step-lease", s.key);
+          this.#live?.pending.delete(s.key);
+          pending?.reject(decision.error);
+          progressed = true;
+          break;
+        case "retry":
+          Object.assign(s, { status: "retrying", error: decision.error });
+          this.#store.putStep(s);
+          this.#store.clearTimer("step-lease", s.key);
+          this.#store.setTimer("step-retry", s.key, decision.at);
+          break;
+      }
+    }
+    if (progressed) this.#store.saveRun();
+    this.#armAlarm();
+    if (progressed && !this.#live) this.#wake();
+  }
+
+  #onSettled(live: Live, outcome: ExecutionOutcome): void {
+    if (this.#live !== live) return;
+    this.#live = undefined;
+    const run = this.#store.run!;
+    if (outcome.type === "returned") {
+      let outputJson: string | undefined;
+      try {
+        outputJson = toJson(outcome.output);
+        checkOutputSize(outputJson, this.#config.limits.maxRunOutputBytes, "output_too_large", "the run's output");
+      } catch (e) {
+        return this.#failRun(serializeError(e));
+      }
+      return this.#endRun("completed", { outputJson: outputJson ?? null });
+    }
+    const decision = decideHandlerError(outcome.error, {
+      attempt: run.attempt,
+      retries: this.#fn().config.retries,
+      now: Date.now(),
+      backoff: this.#config.backoff,
+    });
+    if (decision.type === "fail") return this.#failRun(decision.error);
+    this.#store.setTimer("handler-retry", "run", decision.at);
+    this.#armAlarm();
+  }
+
+  #failRun(error: SerializedError & { stepId?: string }): void {
+    this.#endRun("failed", { error });
+  }
+
+  #endRun(status: "completed" | "failed", result: { outputJson?: string | null; error?: RunState["error"] }): void {
+    const run = this.#store.run!;
+    if (isTerminal(run.status)) return;
+    this.#live?.exec.abandon();
+    this.#live = undefined;
+    Object.assign(run, {
+      status,
+      outputJson: result.outputJson ?? null,
+      error: result.error ?? null,
+      endedAt: Date.now(),
+      version: run.version + 1,
+    });
+    this.#store.saveRun();
+    for (const kind of ["lease", "handler-retry", "step-retry", "step-lease"] as const) this.#store.clearTimers(kind);
+    if (status === "failed") {
+      // The dead letter goes out from a timer, so it survives an eviction right here.
+      this.#store.setTimer("dead-letter", "run", Date.now());
+    }
+    this.#syncIndexSoon();
+    this.#armAlarm();
+  }
+
+  async #sendDeadLetter(): Promise<void> {
+    const run = this.#store.run!;
+    try {
+      await this.env.FAILURES.send(deadLetterFor(run, this.#store.steps.values()), { contentType: "json" });
+    } catch (e) {
+      console.error(`stepflare: run ${run.id}: dead letter send failed, will retry:`, (e as Error).message);
+      this.#store.setTimer("dead-letter", "run", Date.now() + INDEX_SYNC_RETRY_MS);
+    }
+  }
+
+  // ---- index and alarm -------------------------------------------------------
+
+  /** Updates the D1 listing in the background; a timer retries it if this attempt is lost. */
+  #syncIndexSoon(): void {
+    const run = this.#store.run!;
+    this.#store.setTimer("index-sync", "run", Date.now() + INDEX_SYNC_RETRY_MS);
+    this.#armAlarm();
+    const version = run.version;
+    syncRunIndex(this.env.DB, run, run.eventId).then(
+      () => {
+        if (this.#store.run?.version === version) {
+          this.#store.clearTimer("index-sync", "run");
+          this.#armAlarm();
+        }
+      },
+      (e) => console.error(`stepflare: run ${run.id}: index sync failed, will retry:`, (e as Error).message),
+    );
+  }
+
+  /** Points the single alarm at the earliest timer. */
+  #armAlarm(): void {
+    const next = this.#store.nextTimerAt();
+    if (next === null) {
+      if (this.#alarmAt !== null) void this.ctx.storage.deleteAlarm();
+      this.#alarmAt = null;
+      return;
+    }
+    if (next === this.#alarmAt) return;
+    this.#alarmAt = next;
+    void this.ctx.storage.setAlarm(Math.max(next, Date.now() + 5));
+  }
+}
+

@@ -1,0 +1,176 @@
+import type { SerializedError } from "../../sdk/errors";
+import type { ReplayRecord, RunState, RunStatus, StepState, StepStatus } from "./types";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS run (
+  id TEXT PRIMARY KEY, function_id TEXT NOT NULL, event_id TEXT NOT NULL, event TEXT NOT NULL, status TEXT NOT NULL,
+  output TEXT, error TEXT, attempt INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER,
+  version INTEGER NOT NULL, settle_seq INTEGER NOT NULL, state_bytes INTEGER NOT NULL, replays TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS steps (
+  key TEXT PRIMARY KEY, id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
+  attempts INTEGER NOT NULL, retries INTEGER NOT NULL, output TEXT, error TEXT,
+  started_at INTEGER, ended_at INTEGER, settle_seq INTEGER, plan_seq INTEGER, mode TEXT, claimed_attempt INTEGER
+);
+CREATE TABLE IF NOT EXISTS timers (
+  kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
+);`;
+
+export type TimerKind = "lease" | "handler-retry" | "step-retry" | "step-lease" | "index-sync" | "dead-letter";
+
+export interface Timer {
+  kind: TimerKind;
+  ref: string;
+  dueAt: number;
+}
+
+const parseJson = <T>(s: unknown): T | null => (typeof s === "string" ? (JSON.parse(s) as T) : null);
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/**
+ * The run's journal in its Durable Object's SQLite: the only SQL of a run.
+ * State is read once when the object starts and kept in memory; every change
+ * is written through before anything depends on it.
+ */
+export class RunStore {
+  readonly #sql: SqlStorage;
+  #hasSchema = false;
+  run: RunState | null = null;
+  readonly steps = new Map<string, StepState>();
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+    // An object that never held a run (an unknown id asked about) creates no tables, so it stores nothing.
+    const exists = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run'").toArray().length > 0;
+    if (!exists) return;
+    this.#hasSchema = true;
+    const row = sql.exec("SELECT * FROM run LIMIT 1").toArray()[0];
+    if (row) this.run = this.#runFromRow(row);
+    for (const r of sql.exec("SELECT * FROM steps ORDER BY seq").toArray()) {
+      const step = this.#stepFromRow(r);
+      this.steps.set(step.key, step);
+    }
+  }
+
+  createRun(run: RunState, eventJson: string): void {
+    this.#sql.exec(SCHEMA);
+    this.#hasSchema = true;
+    this.#sql.exec(
+      `INSERT INTO run (id, function_id, event_id, event, status, output, error, attempt, started_at, ended_at, version, settle_seq, state_bytes, replays)
+       VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?)`,
+      run.id, run.functionId, run.eventId, eventJson, run.status, run.attempt, run.startedAt, run.version, run.settleSeq, run.stateBytes,
+      JSON.stringify(run.replays),
+    );
+    this.run = run;
+  }
+
+  /** Writes every mutable column of the run (the event is written once, at creation). */
+  saveRun(): void {
+    const r = this.#mustRun();
+    this.#sql.exec(
+      `UPDATE run SET status = ?, output = ?, error = ?, attempt = ?, ended_at = ?, version = ?, settle_seq = ?, state_bytes = ?, replays = ?`,
+      r.status, r.outputJson, r.error ? JSON.stringify(r.error) : null, r.attempt, r.endedAt, r.version, r.settleSeq, r.stateBytes,
+      JSON.stringify(r.replays),
+    );
+  }
+
+  putStep(s: StepState): void {
+    this.#sql.exec(
+      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      s.key, s.id, s.seq, s.status, s.attempts, s.retries, s.outputJson, s.error ? JSON.stringify(s.error) : null,
+      s.startedAt, s.endedAt, s.settleSeq, s.planSeq, s.mode, s.claimedAttempt,
+    );
+    this.steps.set(s.key, s);
+  }
+
+  deleteSteps(keys: string[]): void {
+    for (const key of keys) {
+      this.#sql.exec("DELETE FROM steps WHERE key = ?", key);
+      this.steps.delete(key);
+    }
+  }
+
+  setTimer(kind: TimerKind, ref: string, dueAt: number): void {
+    this.#sql.exec("INSERT OR REPLACE INTO timers (kind, ref, due_at) VALUES (?, ?, ?)", kind, ref, dueAt);
+  }
+
+  clearTimer(kind: TimerKind, ref: string): void {
+    this.#sql.exec("DELETE FROM timers WHERE kind = ? AND ref = ?", kind, ref);
+  }
+
+  clearTimers(kind: TimerKind): void {
+    this.#sql.exec("DELETE FROM timers WHERE kind = ?", kind);
+  }
+
+  /** Removes and returns every timer due at `now`, earliest first. */
+  takeDueTimers(now: number): Timer[] {
+    if (!this.#hasSchema) return [];
+    const due = this.#sql
+      .exec("SELECT kind, ref, due_at FROM timers WHERE due_at <= ? ORDER BY due_at", now)
+      .toArray()
+      .map((r) => ({ kind: r.kind as TimerKind, ref: String(r.ref), dueAt: Number(r.due_at) }));
+    if (due.length > 0) this.#sql.exec("DELETE FROM timers WHERE due_at <= ?", now);
+    return due;
+  }
+
+  nextTimerAt(): number | null {
+    if (!this.#hasSchema) return null;
+    const row = this.#sql.exec("SELECT MIN(due_at) AS at FROM timers").toArray()[0];
+    return num(row?.at);
+  }
+
+  timers(): Timer[] {
+    if (!this.#hasSchema) return [];
+    return this.#sql
+      .exec("SELECT kind, ref, due_at FROM timers ORDER BY due_at")
+      .toArray()
+      .map((r) => ({ kind: r.kind as TimerKind, ref: String(r.ref), dueAt: Number(r.due_at) }));
+  }
+
+  eventJson(): string {
+    return String(this.#sql.exec("SELECT event FROM run LIMIT 1").toArray()[0]?.event ?? "null");
+  }
+
+  #mustRun(): RunState {
+    if (!this.run) throw new Error("run not created");
+    return this.run;
+  }
+
+  #runFromRow(r: Record<string, SqlStorageValue>): RunState {
+    return {
+      id: String(r.id),
+      functionId: String(r.function_id),
+      eventId: String(r.event_id),
+      status: r.status as RunStatus,
+      outputJson: (r.output as string | null) ?? null,
+      error: parseJson<SerializedError>(r.error),
+      attempt: Number(r.attempt),
+      startedAt: Number(r.started_at),
+      endedAt: num(r.ended_at),
+      version: Number(r.version),
+      settleSeq: Number(r.settle_seq),
+      stateBytes: Number(r.state_bytes),
+      replays: parseJson<ReplayRecord[]>(r.replays) ?? [],
+    };
+  }
+
+  #stepFromRow(r: Record<string, SqlStorageValue>): StepState {
+    return {
+      key: String(r.key),
+      id: String(r.id),
+      seq: Number(r.seq),
+      status: r.status as StepStatus,
+      attempts: Number(r.attempts),
+      retries: Number(r.retries),
+      outputJson: (r.output as string | null) ?? null,
+      error: parseJson<SerializedError>(r.error),
+      startedAt: num(r.started_at),
+      endedAt: num(r.ended_at),
+      settleSeq: num(r.settle_seq),
+      planSeq: num(r.plan_seq),
+      mode: (r.mode as StepState["mode"]) ?? null,
+      claimedAttempt: num(r.claimed_attempt),
+    };
+  }
+}

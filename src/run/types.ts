@@ -1,0 +1,60 @@
+import type { SerializedError } from "../../sdk/errors";
+
+export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled";
+export type StepStatus = "planned" | "running" | "retrying" | "completed" | "failed";
+
+export const isTerminal = (s: RunStatus): boolean => s === "completed" || s === "failed" || s === "cancelled";
+export const isSettled = (s: StepStatus): boolean => s === "completed" || s === "failed";
+
+export interface ReplayRecord {
+  at: number;
+  from: "failed-step" | "start";
+  previousError?: SerializedError;
+}
+
+export interface RunState {
+  id: string;
+  functionId: string;
+  eventId: string;
+  status: RunStatus;
+  outputJson: string | null;
+  error: (SerializedError & { stepId?: string }) | null;
+  /** Zero-based attempt of the handler itself. */
+  attempt: number;
+  startedAt: number;
+  endedAt: number | null;
+  /** Bumped on every status change; orders index updates. */
+  version: number;
+  /** Bumped on every settled step; a dispatched step replays against the steps settled up to its plan. */
+  settleSeq: number;
+  /** Bytes of every stored step output, for the run state limit. */
+  stateBytes: number;
+  replays: ReplayRecord[];
+}
+
+export interface StepState {
+  key: string;
+  id: string;
+  /** Order in which the handler first reached this step. */
+  seq: number;
+  status: StepStatus;
+  /** Attempts started so far. */
+  attempts: number;
+  /** Retries allowed after the first attempt. */
+  retries: number;
+  outputJson: string | null;
+  error: SerializedError | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  settleSeq: number | null;
+  /** For a dispatched step: the run's settleSeq when it was planned. */
+  planSeq: number | null;
+  mode: "inline" | "queue" | null;
+  /** The attempt a steps consumer claimed (started); a lease that expires unclaimed is re-dispatched. */
+  claimedAttempt: number | null;
+}
+
+/** A step's result as reported by whoever ran it. */
+export type StepResult =
+  | { key: string; attempt: number; ok: true; outputJson: string | null }
+  | { key: string; attempt: number; ok: false; error: SerializedError; nonRetriable: boolean; retryAfterMs?: number };

@@ -1,0 +1,59 @@
+import type { EngineConfig } from "../config";
+import type { Env } from "../env";
+import { stepMessageSchema, type StepMessage } from "./message";
+import { runClaimedSteps } from "./run-claimed";
+
+/**
+ * The steps queue consumer. Each message is one planned step. Messages are
+ * grouped by run and plan, claimed from the run's object (which answers with
+ * the journal to replay against), acknowledged, and then run in the
+ * background, so one slow step never holds up the next batch. A message that
+ * does not parse, or names a run that does not exist, is retried and ends in
+ * the steps dead-letter queue.
+ */
+export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext, config: EngineConfig): Promise<void> {
+  const groups = new Map<string, { runId: string; planSeq: number; items: { msg: Message<unknown>; body: StepMessage }[] }>();
+  for (const msg of batch.messages) {
+    const parsed = stepMessageSchema.safeParse(msg.body);
+    if (!parsed.success) {
+      console.error(`stepflare: steps message ${msg.id} is malformed; retrying toward the dead-letter queue`);
+      msg.retry();
+      continue;
+    }
+    const id = `${parsed.data.runId}@${parsed.data.planSeq}`;
+    const group = groups.get(id) ?? { runId: parsed.data.runId, planSeq: parsed.data.planSeq, items: [] };
+    group.items.push({ msg, body: parsed.data });
+    groups.set(id, group);
+  }
+
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      const stub = env.RUNS.get(env.RUNS.idFromName(group.runId));
+      let context;
+      try {
+        context = await stub.claimSteps(group.planSeq, group.items.map(({ body }) => ({ key: body.key, attempt: body.attempt })));
+      } catch (e) {
+        console.error(`stepflare: run ${group.runId}: claim failed:`, (e as Error).message);
+        for (const { msg } of group.items) msg.retry();
+        return;
+      }
+      if (!context) {
+        console.error(`stepflare: steps message names run ${group.runId}, which does not exist`);
+        for (const { msg } of group.items) msg.retry();
+        return;
+      }
+      for (const { msg } of group.items) msg.ack();
+      if (context.claimed.length === 0) return;
+      const attempts = new Map(group.items.map(({ body }) => [body.key, body.attempt]));
+      const report = async (results: Parameters<typeof stub.completeSteps>[0]) => {
+        try {
+          await stub.completeSteps(results);
+        } catch (e) {
+          // The run's step leases turn an unreported result into a retried attempt.
+          console.error(`stepflare: run ${group.runId}: reporting ${results.length} result(s) failed:`, (e as Error).message);
+        }
+      };
+      ctx.waitUntil(runClaimedSteps(config, group.runId, context, attempts, report));
+    }),
+  );
+}

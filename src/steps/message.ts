@@ -1,0 +1,13 @@
+import { z } from "zod";
+
+/** One planned step to execute: a message on the steps queue. */
+export const stepMessageSchema = z
+  .object({
+    v: z.literal(1),
+    runId: z.string().min(1),
+    key: z.string().min(1),
+    attempt: z.number().int().positive(),
+    planSeq: z.number().int().nonnegative(),
+  })
+  .strict();
+export type StepMessage = z.infer<typeof stepMessageSchema>;
