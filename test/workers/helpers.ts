@@ -1,0 +1,45 @@
+import { exports } from "cloudflare:workers";
+import type { RunDetail } from "../../src";
+
+export const BASE = "http://stepflare.test";
+
+export async function sendEvents(body: unknown): Promise<string[]> {
+  const res = await exports.default.fetch(`${BASE}/e/test-key`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { ids: string[] }).ids;
+}
+
+export async function api<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  const res = await exports.default.fetch(`${BASE}${path}`, init);
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+type EventRuns = { runs: { id: string; functionId: string; status: string }[] };
+
+/** Waits until the event has `n` runs in a final state, and answers their details. */
+export async function settledRuns(eventId: string, n = 1, timeoutMs?: number): Promise<RunDetail[]> {
+  return waitFor(
+    async () => {
+      const { status, body } = await api<EventRuns>(`/api/v1/events/${eventId}`);
+      if (status !== 200 || body.runs.length < n) return undefined;
+      const details = await Promise.all(body.runs.map((r) => api<RunDetail>(`/api/v1/runs/${r.id}`).then((x) => x.body)));
+      return details.every((d) => d.status === "completed" || d.status === "failed") ? details : undefined;
+    },
+    `${n} settled run(s) of event ${eventId}`,
+    timeoutMs,
+  );
+}

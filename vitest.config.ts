@@ -1,0 +1,36 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Engine tests: inside workerd, against real Queues, Durable Objects and D1.
+        plugins: [
+          cloudflareTest(async () => ({
+            wrangler: { configPath: "./test/worker/wrangler.toml" },
+            miniflare: { bindings: { TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")) } },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts", "sdk/**/*.test.ts", "src/**/*.test.ts"],
+          setupFiles: ["./test/workers/setup.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // End-to-end tests: a real `wrangler dev` process, driven over HTTP.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
