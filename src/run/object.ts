@@ -61,6 +61,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     super(ctx, env);
     this.#config = config;
     this.#store = new RunStore(ctx.storage.sql);
+    this.#recoverInterruptedSteps();
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarmAt = await ctx.storage.getAlarm();
       this.#armAlarm(); // any touch of the run re-arms an alarm that was lost
@@ -177,6 +178,35 @@ export class StepflareRunObject extends DurableObject<Env> {
     }
     this.#armAlarm();
     this.#wake();
+  }
+
+  /**
+   * An inline step lives only in the instance that ran it, so a new instance
+   * finding one "running" knows that attempt was cut short (eviction, crash,
+   * deploy). It runs again at once while it has retries left, so a step that
+   * keeps killing its object still ends, failed, after its retries.
+   */
+  #recoverInterruptedSteps(): void {
+    const run = this.#store.run;
+    if (!run || run.status !== "running") return;
+    let settled = false;
+    for (const s of this.#store.steps.values()) {
+      if (s.status !== "running" || s.mode !== "inline") continue;
+      if (s.attempts <= s.retries) {
+        s.status = "planned";
+      } else {
+        run.settleSeq += 1;
+        settled = true;
+        Object.assign(s, {
+          status: "failed",
+          endedAt: Date.now(),
+          settleSeq: run.settleSeq,
+          error: { name: "StepInterruptedError", code: "step_interrupted", message: `step "${s.id}" was interrupted on every attempt` },
+        });
+      }
+      this.#store.putStep(s);
+    }
+    if (settled) this.#store.saveRun();
   }
 
   // ---- driving the handler ---------------------------------------------------

@@ -85,4 +85,67 @@ export const wildcard = app.createFunction({ id: "wildcard", triggers: [{ event:
 
 export const typed = app.createFunction({ id: "typed", triggers: [{ event: "test/typed" }] }, async ({ event }) => event.data.n * 2);
 
-export const allFunctions = [sequential, parallel, flaky, chains, wildcard, typed];
+
+/** Returns outputs whose JSON is exactly `bytes` long: one alone (inline), one beside a sibling (queued). */
+export const sized = app.createFunction({ id: "sized", triggers: [{ event: "test/sized" }], retries: 0 }, async ({ event, step }) => {
+  const d = event.data as TagData & { bytes: number; parallel?: boolean };
+  const make = () => "x".repeat(d.bytes - 2); // a JSON string adds two quotes
+  if (!d.parallel) return (await step.run("big", make)).length;
+  const [big] = await Promise.all([step.run("big", make), step.run("small", () => 1)]);
+  return big.length;
+});
+
+export const raceAndSettle = app.createFunction({ id: "race", triggers: [{ event: "test/race" }] }, async ({ step }) => {
+  const winner = await Promise.race([
+    step.run("slow", async () => (await sleep(400), "slow")),
+    step.run("fast", async () => (await sleep(20), "fast")),
+  ]);
+  const settled = await Promise.allSettled([
+    step.run("ok", () => "fine"),
+    step.run({ id: "bad", retries: 0 }, () => {
+      throw new NonRetriableError("nope");
+    }),
+  ]);
+  return { winner, settled: settled.map((s) => (s.status === "fulfilled" ? s.value : `${s.reason.name}: ${s.reason.message}`)) };
+});
+
+export const evictable = app.createFunction({ id: "evictable", triggers: [{ event: "test/evictable" }] }, async ({ event, step }) => {
+  const d = event.data as TagData;
+  const first = await step.run("first", () => (count(d.tag, "first"), "one"));
+  const second = await step.run("second", async () => {
+    count(d.tag, "second");
+    await sleep(400);
+    return "two";
+  });
+  const third = await step.run("third", () => (count(d.tag, "third"), "three"));
+  return [first, second, third];
+});
+
+export const caught = app.createFunction({ id: "caught", triggers: [{ event: "test/caught" }] }, async ({ step }) => {
+  try {
+    await step.run({ id: "fails", retries: 1 }, () => {
+      throw new Error("always");
+    });
+    return "unreachable";
+  } catch (e) {
+    return { caught: (e as Error).message, name: (e as Error).name };
+  }
+});
+
+export const siblingsFail = app.createFunction(
+  { id: "siblings-fail", triggers: [{ event: "test/siblings-fail" }], retries: 1 },
+  async ({ event, step }) => {
+    const d = event.data as TagData;
+    await Promise.all(
+      ["s1", "s2", "s3"].map((id) =>
+        step.run(id, () => {
+          count(d.tag, id);
+          throw new Error(`${id} failed`);
+        }),
+      ),
+    );
+    return "unreachable";
+  },
+);
+
+export const allFunctions = [sequential, parallel, flaky, chains, wildcard, typed, sized, raceAndSettle, evictable, caught, siblingsFail];

@@ -1,0 +1,129 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { BASE, api, sendEvents, settledRuns, waitFor } from "./helpers";
+
+const post = (body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }, key = "k") =>
+  exports.default.fetch(`${BASE}/e/${key}`, { method: "POST", headers, body });
+
+const errorOf = async (res: Response) => ({ status: res.status, ...((await res.json()) as { error: { code: string; message: string } }).error });
+
+describe("POST /e/:eventKey", () => {
+  it("answers one id per event, in order, assigning sortable unique ids", async () => {
+    const res = await post(JSON.stringify([{ name: "nobody/listens" }, { name: "nobody/listens", id: "given-id" }, { name: "nobody/listens" }]));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { ids: string[]; status: number };
+    expect(body.status).toBe(200);
+    expect(body.ids).toHaveLength(3);
+    expect(body.ids[1]).toBe("given-id");
+    expect(body.ids[0]).toMatch(/^[0-9A-Z]{26}$/);
+    expect(body.ids[0]).not.toBe(body.ids[2]);
+  });
+
+  it("accepts an event nobody subscribes to, with zero runs", async () => {
+    const [id] = await sendEvents({ name: "nobody/listens", data: { a: 1 } });
+    const { status, body } = await api<{ runs: unknown[]; event: { name: string; data: unknown } }>(`/api/v1/events/${id}`);
+    expect(status).toBe(200);
+    expect(body.event).toMatchObject({ name: "nobody/listens", data: { a: 1 } });
+    expect(body.runs).toEqual([]);
+  });
+
+  it("rejects malformed JSON with invalid_json", async () => {
+    expect(await errorOf(await post("{nope"))).toMatchObject({ status: 400, code: "invalid_json" });
+  });
+
+  it("rejects a wrong shape with invalid_event, naming the index and the field", async () => {
+    const missingName = await errorOf(await post(JSON.stringify([{ name: "ok/one" }, { data: {} }])));
+    expect(missingName).toMatchObject({ status: 400, code: "invalid_event" });
+    expect(missingName.message).toMatch(/^event 1: name/);
+    const arrayData = await errorOf(await post(JSON.stringify({ name: "x/y", data: [1, 2] })));
+    expect(arrayData).toMatchObject({ status: 400, code: "invalid_event" });
+    expect(arrayData.message).toMatch(/^event 0: data/);
+    const stringData = await errorOf(await post(JSON.stringify({ name: "x/y", data: "text" })));
+    expect(stringData.message).toMatch(/^event 0: data/);
+    expect(await errorOf(await post(JSON.stringify([])))).toMatchObject({ status: 400, code: "invalid_event" });
+  });
+
+  it("takes exactly 1000 events in one request and refuses 1001", async () => {
+    const events = (n: number) => JSON.stringify(Array.from({ length: n }, () => ({ name: "nobody/listens" })));
+    expect((await post(events(1000))).status).toBe(200);
+    const tooMany = await errorOf(await post(events(1001)));
+    expect(tooMany).toMatchObject({ status: 400, code: "invalid_event" });
+    expect(tooMany.message).toContain("1001");
+  });
+
+  it("validates data against the event's zod schema", async () => {
+    const bad = await errorOf(await post(JSON.stringify({ name: "test/typed", data: { n: "seven" } })));
+    expect(bad).toMatchObject({ status: 400, code: "invalid_event" });
+    expect(bad.message).toMatch(/^event 0: data\.n/);
+    const [id] = await sendEvents({ name: "test/typed", data: { n: 7 } });
+    const [run] = await settledRuns(id!);
+    expect(run!.output).toBe(14);
+  });
+
+  it("refuses a body over 1 MiB with 413 and takes one of exactly 1 MiB", async () => {
+    const LIMIT = 1024 * 1024;
+    const exact = (bytes: number) => {
+      const shell = JSON.stringify({ name: "nobody/listens", data: { pad: "" } });
+      return JSON.stringify({ name: "nobody/listens", data: { pad: "x".repeat(bytes - shell.length) } });
+    };
+    expect(new TextEncoder().encode(exact(LIMIT)).byteLength).toBe(LIMIT);
+    expect((await post(exact(LIMIT))).status).toBe(200);
+    expect(await errorOf(await post(exact(LIMIT + 1)))).toMatchObject({ status: 413, code: "payload_too_large" });
+    // Streamed with no Content-Length: counted while reading.
+    const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > LIMIT * 2) return controller.close();
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    expect(await errorOf(await post(stream))).toMatchObject({ status: 413, code: "payload_too_large" });
+  });
+
+  it("refuses other content types with 415", async () => {
+    const res = await post("name=x", { "content-type": "application/x-www-form-urlencoded" });
+    expect(await errorOf(res)).toMatchObject({ status: 415, code: "unsupported_media_type" });
+    expect((await post(JSON.stringify({ name: "a/b" }), { "content-type": "application/json; charset=utf-8" })).status).toBe(200);
+  });
+
+  it("starts no new runs for an event id seen before, and answers the same id", async () => {
+    const event = { name: "test/sequential", id: "dedupe-me-1", data: { tag: "dedupe", n: 1 } };
+    expect(await sendEvents(event)).toEqual(["dedupe-me-1"]);
+    await settledRuns("dedupe-me-1");
+    expect(await sendEvents([event, event])).toEqual(["dedupe-me-1", "dedupe-me-1"]);
+    await new Promise((r) => setTimeout(r, 300));
+    const { body } = await api<{ runs: unknown[] }>(`/api/v1/events/dedupe-me-1`);
+    expect(body.runs).toHaveLength(1);
+  });
+
+  it("fans an event out to every matching function, wildcards included", async () => {
+    const [id] = await sendEvents({ name: "wild/thing.happened", data: {} });
+    const runs = await settledRuns(id!);
+    expect(runs.map((r) => [r.functionId, r.output])).toEqual([["wildcard", "wild/thing.happened"]]);
+  });
+
+  it("lists runs newest first, filtered and paginated by cursor", async () => {
+    const ids = await sendEvents(Array.from({ length: 5 }, (_, i) => ({ name: "test/sequential", data: { tag: `list${i}`, n: 1 } })));
+    for (const id of ids) await settledRuns(id);
+    type Page = { runs: { id: string; functionId: string; status: string; startedAt: string }[]; nextCursor: string | null };
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const q: string = `/api/v1/runs?functionId=sequential&status=completed&limit=2${cursor ? `&cursor=${cursor}` : ""}`;
+      const { status, body }: { status: number; body: Page } = await api<Page>(q);
+      expect(status).toBe(200);
+      expect(body.runs.length).toBeLessThanOrEqual(2);
+      for (const r of body.runs) expect(r).toMatchObject({ functionId: "sequential", status: "completed" });
+      seen.push(...body.runs.map((r) => r.startedAt + r.id));
+      cursor = body.nextCursor;
+    } while (cursor);
+    expect(seen.length).toBeGreaterThanOrEqual(5);
+    expect([...seen].sort().reverse()).toEqual(seen);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect((await api("/api/v1/runs?limit=0")).body).toMatchObject({ error: { code: "invalid_query" } });
+    expect((await api("/api/v1/runs?cursor=garbage")).body).toMatchObject({ error: { code: "invalid_query" } });
+    void waitFor;
+  });
+});

@@ -1,0 +1,86 @@
+import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src";
+import { callsOf } from "../worker/functions";
+import { api, sendEvents, settledRuns, waitFor } from "./helpers";
+
+const testEnv = env as unknown as Env;
+const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+
+async function runIdOf(eventId: string): Promise<string> {
+  return waitFor(async () => {
+    const { body } = await api<{ runs?: { id: string }[] }>(`/api/v1/events/${eventId}`);
+    return body.runs?.[0]?.id;
+  }, `a run for ${eventId}`);
+}
+
+describe("the run's Durable Object", () => {
+  it("does not re-run memoized steps after the object is torn down mid-run", async () => {
+    const [eventId] = await sendEvents({ name: "test/evictable", data: { tag: "evict" } });
+    const runId = await runIdOf(eventId!);
+    const stub = stubOf(runId);
+    await waitFor(async () => (callsOf("evict", "second") > 0 ? true : undefined), "the second step to start");
+    // Like a crash or a deploy: the instance goes away while "second" is in flight; storage stays.
+    await abortAllDurableObjects();
+    // The alarm is the run's lease: it resumes an evicted run by replaying it.
+    await runDurableObjectAlarm(stub);
+    const [run] = await settledRuns(eventId!);
+    expect(run!.status).toBe("completed");
+    expect(run!.output).toEqual(["one", "two", "three"]);
+    expect(callsOf("evict", "first")).toBe(1);
+    expect(callsOf("evict", "third")).toBe(1);
+    // The step in flight when the object went away runs again: at least once.
+    expect(callsOf("evict", "second")).toBe(2);
+  });
+
+  it("keeps the first committed result: a duplicate or late completion changes nothing", async () => {
+    const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "dup", n: 2 } });
+    const [run] = await settledRuns(eventId!);
+    const stub = stubOf(run!.id);
+    const before = await stub.getDetail();
+    await stub.completeSteps([
+      { key: "p0", attempt: 1, ok: true, outputJson: JSON.stringify("changed") },
+      { key: "p1", attempt: 1, ok: false, error: { name: "Error", message: "late" }, nonRetriable: true },
+      { key: "no-such-step", attempt: 1, ok: true, outputJson: "1" },
+    ]);
+    const after = await stub.getDetail();
+    expect(after).toEqual(before);
+    expect(after!.steps.map((s) => s.output)).toEqual([0, 1]);
+  });
+
+  it("fails the run at step 1001 with step_limit_exceeded and completes with exactly 1000", async () => {
+    const [ok, over] = await sendEvents([
+      { name: "test/sequential", data: { tag: "limit-ok", n: 1000 } },
+      { name: "test/sequential", data: { tag: "limit-over", n: 1001 } },
+    ]);
+    const [okRun] = await settledRuns(ok!, 1, 30_000);
+    expect(okRun!.status).toBe("completed");
+    expect((okRun!.output as number[]).length).toBe(1000);
+    const [overRun] = await settledRuns(over!, 1, 30_000);
+    expect(overRun!.status).toBe("failed");
+    expect(overRun!.error).toMatchObject({ code: "step_limit_exceeded" });
+    expect(callsOf("limit-over", "add")).toBe(1000);
+  });
+
+  it("stores an output of exactly 1 MiB and fails one byte more with step_output_too_large, inline and queued", async () => {
+    const MiB = 1024 * 1024;
+    const ids = await sendEvents([
+      { name: "test/sized", data: { tag: "s1", bytes: MiB } },
+      { name: "test/sized", data: { tag: "s2", bytes: MiB + 1 } },
+      { name: "test/sized", data: { tag: "s3", bytes: MiB, parallel: true } },
+      { name: "test/sized", data: { tag: "s4", bytes: MiB + 1, parallel: true } },
+    ]);
+    const runs = await Promise.all(ids.map((id) => settledRuns(id, 1, 30_000).then((r) => r[0]!)));
+    expect(runs.map((r) => r.status)).toEqual(["completed", "failed", "completed", "failed"]);
+    expect(runs[0]!.output).toBe(MiB - 2);
+    expect(runs[2]!.output).toBe(MiB - 2);
+    for (const failed of [runs[1]!, runs[3]!]) {
+      expect(failed.error).toMatchObject({ code: "step_output_too_large" });
+      const big = failed.steps.find((s) => s.id === "big")!;
+      expect(big).toMatchObject({ status: "failed", attempts: 1, error: { code: "step_output_too_large" } });
+    }
+    // The object stays readable after refusing the output.
+    expect((await stubOf(runs[1]!.id).getDetail())?.status).toBe("failed");
+  });
+});
