@@ -1,6 +1,7 @@
 import type { SerializedError } from "./errors";
 import { StepFailedError } from "./errors";
 import type { AnyHandler, HandlerContext, Logger, StepOptions, StepTools } from "./types";
+import { MAX_RETRIES } from "./function";
 import { assertStepId, StepKeys } from "./step-keys";
 
 /** What the journal already holds for a step key. */
@@ -30,6 +31,7 @@ export interface ExecutionHooks {
 
 export interface ExecutionInput {
   event: HandlerContext["event"];
+  env: HandlerContext["env"];
   runId: string;
   attempt: number;
   logger: Logger;
@@ -75,6 +77,7 @@ export class Execution {
   start(): void {
     const ctx: HandlerContext = {
       event: this.#input.event,
+      env: this.#input.env,
       runId: this.#input.runId,
       attempt: this.#input.attempt,
       logger: this.#input.logger,
@@ -110,6 +113,10 @@ export class Execution {
       const options = typeof idOrOptions === "string" ? { id: idOrOptions } : idOrOptions;
       assertStepId(options.id);
       if (typeof fn !== "function") throw new TypeError(`step.run("${options.id}"): the second argument must be a function`);
+      const r = options.retries;
+      if (r !== undefined && !(Number.isInteger(r) && r >= 0 && r <= MAX_RETRIES)) {
+        throw new TypeError(`step.run("${options.id}"): retries must be a whole number from 0 to ${MAX_RETRIES}`);
+      }
       const key = this.#keys.next(options.id);
       const memo = this.#input.memo(key);
       if (memo?.status === "completed") return Promise.resolve(memo.output as Awaited<T>);

@@ -33,8 +33,19 @@ export interface StepTools {
   run<T>(idOrOptions: string | StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>): Promise<Awaited<T>>;
 }
 
+/**
+ * The Worker's bindings, as the handler sees them. Augment it to type yours:
+ * `declare module "stepflare" { interface StepflareEnv { DB: D1Database } }`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: augmented by users
+export interface StepflareEnv {
+  [binding: string]: any;
+}
+
 export interface HandlerContext<TEvent = StepflareEvent> {
   event: TEvent;
+  /** The Worker's bindings for this invocation (read them here, not at module load). */
+  env: StepflareEnv;
   step: StepTools;
   runId: string;
   /** Zero-based attempt of the handler itself (errors thrown outside any step). */
@@ -46,6 +57,7 @@ export type AnyHandler = (ctx: HandlerContext<any>) => unknown;
 
 export interface FailureContext<TEvent = StepflareEvent> {
   event: TEvent;
+  env: StepflareEnv;
   runId: string;
   functionId: string;
   error: { name: string; message: string; code?: string };

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { requireApiKey } from "./api/auth";
+import { deadLettersApi } from "./api/dead-letters";
 import { eventsApi } from "./api/events";
 import { runsApi } from "./api/runs";
 import type { EngineConfig } from "./config";
@@ -14,6 +15,7 @@ export function buildApp(config: EngineConfig) {
   app.use("/api/v1/*", requireApiKey);
   app.route("/api/v1/runs", runsApi);
   app.route("/api/v1/events", eventsApi);
+  app.route("/api/v1/dead-letters", deadLettersApi);
   app.get("/", (c) => c.json({ name: "stepflare", functions: config.registry.size }));
   app.notFound(() => {
     throw new HttpError(404, "not_found", "no such route");

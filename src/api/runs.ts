@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
+import { replayRuns } from "../dlq/replay";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { parseQuery } from "./query";
 
@@ -60,9 +61,31 @@ export const runsApi = new Hono<{ Bindings: Env }>()
   })
   .get("/:runId", async (c) => {
     const runId = c.req.param("runId");
-    const notFound = new HttpError(404, "run_not_found", `no run with id ${JSON.stringify(runId.slice(0, 64))}`);
-    if (!ULID_PATTERN.test(runId)) throw notFound;
+    if (!ULID_PATTERN.test(runId)) throw runNotFound(runId);
     const detail = await c.env.RUNS.get(c.env.RUNS.idFromName(runId)).getDetail();
-    if (!detail) throw notFound;
+    if (!detail) throw runNotFound(runId);
     return c.json(detail);
+  })
+  .post("/:runId/replay", async (c) => {
+    const runId = c.req.param("runId");
+    if (!ULID_PATTERN.test(runId)) throw runNotFound(runId);
+    const text = await c.req.text();
+    let body: unknown = {};
+    try {
+      body = text.trim() ? JSON.parse(text) : {};
+    } catch {
+      throw new HttpError(400, "invalid_json", "request body is not valid JSON");
+    }
+    const parsed = replayBody.safeParse(body);
+    if (!parsed.success) throw new HttpError(400, "invalid_request", `from: must be "failed-step" or "start"`);
+    const [outcome] = await replayRuns(c.env, [runId], parsed.data.from);
+    if (!outcome || outcome.status === null) throw runNotFound(runId);
+    if (!outcome.replayed) throw new HttpError(409, "run_not_failed", `run ${runId} is ${outcome.status}; only failed runs can be replayed`);
+    return c.json({ id: runId, status: outcome.status, replayed: true });
   });
+
+const replayBody = z.object({ from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
+
+function runNotFound(runId: string): HttpError {
+  return new HttpError(404, "run_not_found", `no run with id ${JSON.stringify(runId.slice(0, 64))}`);
+}

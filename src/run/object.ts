@@ -2,18 +2,21 @@ import { DurableObject } from "cloudflare:workers";
 import { serializeError, type SerializedError } from "../../sdk/errors";
 import { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "../../sdk/execution";
 import type { StepflareFunction } from "../../sdk/function";
-import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
+import { checkOutputSize, fromJson, toJson, utf8Bytes } from "../../sdk/json";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { StoredEvent } from "../fanout/message";
 import { sendAll } from "../shared/queue-batches";
 import type { StepMessage } from "../steps/message";
+import { retryDelayMs } from "./backoff";
 import { decideHandlerError, decideStepResult, failedResult } from "./decide";
 import { runDetail, type RunDetail } from "./detail";
 import { deadLetterFor } from "./dead-letter";
 import { syncRunIndex } from "./index-sync";
 import { RunStore } from "./store";
-import { isSettled, isTerminal, type RunState, type StepResult, type StepState } from "./types";
+import { isSettled, isTerminal, type ReplayRecord, type RunState, type RunStatus, type StepResult, type StepState } from "./types";
+
+export type ReplayFrom = ReplayRecord["from"];
 import { runLogger } from "./logger";
 
 /** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
@@ -105,6 +108,41 @@ export class StepflareRunObject extends DurableObject<Env> {
     return run ? runDetail(run, this.#store.steps.values()) : null;
   }
 
+  /**
+   * Re-runs a failed run. From its failed step: completed steps stay
+   * memoized and are not re-run; every other step starts again with fresh
+   * attempts. From the start: the journal is cleared. A run that is not
+   * failed is left alone, so replaying the same run twice runs it once.
+   */
+  async replay(from: ReplayFrom = "failed-step"): Promise<{ replayed: boolean; status: RunStatus } | null> {
+    const run = this.#store.run;
+    if (!run) return null;
+    if (run.status !== "failed") return { replayed: false, status: run.status };
+    const now = Date.now();
+    const drop = [...this.#store.steps.values()].filter((s) => from === "start" || s.status !== "completed").map((s) => s.key);
+    this.#store.deleteSteps(drop);
+    let stateBytes = 0;
+    for (const s of this.#store.steps.values()) stateBytes += s.outputJson === null ? 0 : utf8Bytes(s.outputJson);
+    run.replays.push({ at: now, from, ...(run.error ? { previousError: run.error } : {}) });
+    Object.assign(run, {
+      status: "running",
+      outputJson: null,
+      error: null,
+      attempt: 0,
+      endedAt: null,
+      version: run.version + 1,
+      settleSeq: run.settleSeq + 1,
+      stateBytes,
+    });
+    this.#store.saveRun();
+    for (const kind of ["dead-letter", "on-failure"] as const) this.#store.clearTimers(kind);
+    this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
+    this.#syncIndexSoon();
+    this.#armAlarm();
+    this.#wake();
+    return { replayed: true, status: run.status };
+  }
+
   /** Results of dispatched steps. Idempotent per step: settled steps ignore later results. */
   async completeSteps(results: StepResult[]): Promise<void> {
     if (!this.#store.run) return;
@@ -173,6 +211,9 @@ export class StepflareRunObject extends DurableObject<Env> {
           break;
         case "dead-letter":
           await this.#sendDeadLetter();
+          break;
+        case "on-failure":
+          await this.#runOnFailure(timer.ref);
           break;
       }
     }
@@ -244,7 +285,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     const live: Live = { exec: undefined as unknown as Execution, pending: new Map() };
     live.exec = new Execution(
       this.#fn().handler,
-      { event: JSON.parse(this.#event()), runId: run.id, attempt: run.attempt, logger: runLogger(run), memo },
+      { event: JSON.parse(this.#event()), env: this.env as unknown as Record<string, unknown>, runId: run.id, attempt: run.attempt, logger: runLogger(run), memo },
       { onFound: (found) => this.#onFound(live, found), onSettled: (outcome) => this.#onSettled(live, outcome) },
     );
     this.#live = live;
@@ -268,7 +309,7 @@ export class StepflareRunObject extends DurableObject<Env> {
         s = {
           key: f.key,
           id: f.id,
-          seq: this.#store.steps.size,
+          seq: this.#store.nextSeq,
           status: "planned",
           attempts: 0,
           retries: f.retries ?? fn.config.retries,
@@ -471,8 +512,10 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#store.saveRun();
     for (const kind of ["lease", "handler-retry", "step-retry", "step-lease"] as const) this.#store.clearTimers(kind);
     if (status === "failed") {
-      // The dead letter goes out from a timer, so it survives an eviction right here.
+      // The dead letter and onFailure go out from timers, so they survive an eviction right here;
+      // a run fails once, so each happens once per failure.
       this.#store.setTimer("dead-letter", "run", Date.now());
+      if (this.#fn().onFailure) this.#store.setTimer("on-failure", `${run.version}:0`, Date.now());
     }
     this.#syncIndexSoon();
     this.#armAlarm();
@@ -485,6 +528,31 @@ export class StepflareRunObject extends DurableObject<Env> {
     } catch (e) {
       console.error(`stepflare: run ${run.id}: dead letter send failed, will retry:`, (e as Error).message);
       this.#store.setTimer("dead-letter", "run", Date.now() + INDEX_SYNC_RETRY_MS);
+    }
+  }
+
+  /** Calls the function's onFailure handler; a throw is retried under the function's retries. */
+  async #runOnFailure(ref: string): Promise<void> {
+    const run = this.#store.run!;
+    const [version, tries] = ref.split(":").map(Number) as [number, number];
+    const onFailure = this.#fn().onFailure;
+    if (!onFailure || run.status !== "failed" || run.version !== version) return;
+    const error = run.error ?? { name: "Error", message: "run failed" };
+    try {
+      await onFailure({
+        event: JSON.parse(this.#event()),
+        env: this.env as unknown as Record<string, unknown>,
+        runId: run.id,
+        functionId: run.functionId,
+        error: { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) },
+        logger: runLogger(run),
+      });
+    } catch (e) {
+      const retries = this.#fn().config.retries;
+      console.error(`stepflare: run ${run.id}: onFailure threw (try ${tries + 1} of ${retries + 1}):`, (e as Error).message);
+      if (tries < retries) {
+        this.#store.setTimer("on-failure", `${version}:${tries + 1}`, Date.now() + retryDelayMs(tries + 1, this.#config.backoff));
+      }
     }
   }
 

@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS timers (
   kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
 );`;
 
-export type TimerKind = "lease" | "handler-retry" | "step-retry" | "step-lease" | "index-sync" | "dead-letter";
+export type TimerKind = "lease" | "handler-retry" | "step-retry" | "step-lease" | "index-sync" | "dead-letter" | "on-failure";
 
 export interface Timer {
   kind: TimerKind;
@@ -37,6 +37,8 @@ export class RunStore {
   #hasSchema = false;
   run: RunState | null = null;
   readonly steps = new Map<string, StepState>();
+  /** The next step's found-order number: one past the highest ever stored. */
+  nextSeq = 0;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -49,6 +51,7 @@ export class RunStore {
     for (const r of sql.exec("SELECT * FROM steps ORDER BY seq").toArray()) {
       const step = this.#stepFromRow(r);
       this.steps.set(step.key, step);
+      this.nextSeq = Math.max(this.nextSeq, step.seq + 1);
     }
   }
 
@@ -82,6 +85,7 @@ export class RunStore {
       s.startedAt, s.endedAt, s.settleSeq, s.planSeq, s.mode, s.claimedAttempt,
     );
     this.steps.set(s.key, s);
+    this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
   }
 
   deleteSteps(keys: string[]): void {

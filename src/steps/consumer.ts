@@ -53,7 +53,7 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
           console.error(`stepflare: run ${group.runId}: reporting ${results.length} result(s) failed:`, (e as Error).message);
         }
       };
-      ctx.waitUntil(runClaimedSteps(config, group.runId, context, attempts, report));
+      ctx.waitUntil(runClaimedSteps(config, env as unknown as Record<string, unknown>, group.runId, context, attempts, report));
     }),
   );
 }

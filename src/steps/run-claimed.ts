@@ -21,6 +21,7 @@ const REPORT_MAX_BYTES = 8 * 1024 * 1024;
  */
 export async function runClaimedSteps(
   config: EngineConfig,
+  env: Record<string, unknown>,
   runId: string,
   context: ReplayContext,
   attempts: Map<string, number>,
@@ -68,7 +69,7 @@ export async function runClaimedSteps(
     };
     const exec = new Execution(
       fn.handler,
-      { event: JSON.parse(context.eventJson), runId, attempt: context.attempt, logger: runLogger({ id: runId, functionId: fn.config.id }), memo: (k) => memo.get(k) },
+      { event: JSON.parse(context.eventJson), env, runId, attempt: context.attempt, logger: runLogger({ id: runId, functionId: fn.config.id }), memo: (k) => memo.get(k) },
       {
         onFound: (found) => {
           for (const f of found) {

@@ -7,7 +7,14 @@ import { NonRetriableError, RetryAfterError, Stepflare } from "../../sdk";
  * `tag`, so each test reads only its own counts.
  */
 export const calls = new Map<string, number>();
-export const count = (tag: string, what: string) => calls.set(`${tag}:${what}`, (calls.get(`${tag}:${what}`) ?? 0) + 1);
+/** When each counted call happened, for timing assertions. */
+export const times = new Map<string, number[]>();
+/** Per-tag switches a test flips to make a "provider" fail or recover. */
+export const down = new Set<string>();
+export const count = (tag: string, what: string) => {
+  times.set(`${tag}:${what}`, [...(times.get(`${tag}:${what}`) ?? []), Date.now()]);
+  return calls.set(`${tag}:${what}`, (calls.get(`${tag}:${what}`) ?? 0) + 1);
+};
 export const callsOf = (tag: string, what: string) => calls.get(`${tag}:${what}`) ?? 0;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +51,12 @@ export const parallel = app.createFunction({ id: "parallel", triggers: [{ event:
 });
 
 export const flaky = app.createFunction(
-  { id: "flaky", triggers: [{ event: "test/flaky" }], retries: 4 },
+  {
+    id: "flaky",
+    triggers: [{ event: "test/flaky" }],
+    retries: 4,
+    onFailure: ({ event }) => void count((event.data as TagData).tag, "onFailure"),
+  },
   async ({ event, step }) => {
     const d = event.data as TagData & { failTimes: number; mode?: "plain" | "non-retriable" | "retry-after"; retryAfterMs?: number };
     const before = await step.run("before", () => (count(d.tag, "before"), "ok"));
@@ -133,7 +145,15 @@ export const caught = app.createFunction({ id: "caught", triggers: [{ event: "te
 });
 
 export const siblingsFail = app.createFunction(
-  { id: "siblings-fail", triggers: [{ event: "test/siblings-fail" }], retries: 1 },
+  {
+    id: "siblings-fail",
+    triggers: [{ event: "test/siblings-fail" }],
+    retries: 1,
+    onFailure: ({ event, error }) => {
+      count((event.data as TagData).tag, "onFailure");
+      count((event.data as TagData).tag, `onFailure:${error.message}`);
+    },
+  },
   async ({ event, step }) => {
     const d = event.data as TagData;
     await Promise.all(
@@ -148,4 +168,30 @@ export const siblingsFail = app.createFunction(
   },
 );
 
-export const allFunctions = [sequential, parallel, flaky, chains, wildcard, typed, sized, raceAndSettle, evictable, caught, siblingsFail];
+export const handlerFlaky = app.createFunction(
+  { id: "handler-flaky", triggers: [{ event: "test/handler-flaky" }], retries: 3 },
+  async ({ event, step, attempt }) => {
+    const d = event.data as TagData & { failTimes: number };
+    const v = await step.run("once", () => (count(d.tag, "once"), 1));
+    count(d.tag, "handler");
+    if (callsOf(d.tag, "handler") <= d.failTimes) throw new Error("outside any step");
+    return { v, attempt };
+  },
+);
+
+/** Fails its second step while the tag is "down": the dead-letter and replay scenario. */
+export const replayable = app.createFunction(
+  { id: "replayable", triggers: [{ event: "test/replayable" }], retries: 1 },
+  async ({ event, step }) => {
+    const d = event.data as TagData;
+    const a = await step.run("first", () => (count(d.tag, "first"), "a"));
+    const b = await step.run("second", () => {
+      count(d.tag, "second");
+      if (down.has(d.tag)) throw new Error("provider is down");
+      return "b";
+    });
+    return a + b;
+  },
+);
+
+export const allFunctions = [handlerFlaky, replayable, sequential, parallel, flaky, chains, wildcard, typed, sized, raceAndSettle, evictable, caught, siblingsFail];

@@ -1,0 +1,125 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Env } from "../env";
+import { replayRuns } from "../dlq/replay";
+import { HttpError } from "../shared/http-error";
+import { decodeCursor, encodeCursor } from "./cursor";
+import { parseQuery } from "./query";
+
+/** A time as epoch milliseconds or an ISO 8601 string. */
+const instant = z.union([
+  z.coerce.number().int().nonnegative(),
+  z.string().transform((s, ctx) => {
+    const ms = Date.parse(s);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: "custom", message: "expected epoch milliseconds or an ISO 8601 time" });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+]);
+
+const filterShape = {
+  functionId: z.string().min(1).max(128).optional(),
+  since: instant.optional(),
+  until: instant.optional(),
+  code: z.string().min(1).max(128).optional(),
+};
+
+const listQuery = z
+  .object({ ...filterShape, limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().max(512).optional() })
+  .strict();
+
+const replayBody = z.object({ ...filterShape, from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
+
+/** At most this many runs are replayed per bulk call; `remaining` tells the caller to call again. */
+const BULK_REPLAY_MAX = 500;
+
+interface DeadLetterRow {
+  id: string;
+  source: string;
+  run_id: string | null;
+  function_id: string | null;
+  event_id: string | null;
+  step_key: string | null;
+  attempts: number | null;
+  error_name: string | null;
+  error_message: string | null;
+  error_code: string | null;
+  body: string | null;
+  failed_at: number;
+  replayed_at: number | null;
+  replay_count: number;
+}
+
+function filterSql(f: { functionId?: string; since?: number; until?: number; code?: string }, args: unknown[]): string[] {
+  const where: string[] = [];
+  if (f.functionId) where.push(`function_id = ?${args.push(f.functionId)}`);
+  if (f.since !== undefined) where.push(`failed_at >= ?${args.push(f.since)}`);
+  if (f.until !== undefined) where.push(`failed_at < ?${args.push(f.until)}`);
+  if (f.code) where.push(`error_code = ?${args.push(f.code)}`);
+  return where;
+}
+
+const view = (r: DeadLetterRow) => ({
+  id: r.id,
+  source: r.source,
+  runId: r.run_id,
+  functionId: r.function_id,
+  eventId: r.event_id,
+  stepKey: r.step_key,
+  attempts: r.attempts,
+  error: { name: r.error_name, message: r.error_message, ...(r.error_code ? { code: r.error_code } : {}) },
+  failedAt: new Date(r.failed_at).toISOString(),
+  ...(r.replayed_at !== null ? { replayedAt: new Date(r.replayed_at).toISOString() } : {}),
+  replayCount: r.replay_count,
+  ...(r.body !== null ? { body: JSON.parse(r.body) as unknown } : {}),
+});
+
+export const deadLettersApi = new Hono<{ Bindings: Env }>()
+  .get("/", async (c) => {
+    const q = parseQuery(listQuery, c.req.query());
+    const args: unknown[] = [];
+    const where = filterSql(q, args);
+    if (q.cursor) {
+      const cur = decodeCursor(q.cursor);
+      where.push(`(failed_at < ?${args.push(cur.at)} OR (failed_at = ?${args.length} AND id < ?${args.push(cur.id)}))`);
+    }
+    const sql = `SELECT * FROM dead_letters ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY failed_at DESC, id DESC LIMIT ?${args.push(q.limit + 1)}`;
+    const rows = (await c.env.DB.prepare(sql).bind(...args).all<DeadLetterRow>()).results;
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return c.json({
+      deadLetters: page.map(view),
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ at: last.failed_at, id: last.id }) : null,
+    });
+  })
+  .post("/replay", async (c) => {
+    let raw: unknown = {};
+    const text = await c.req.text();
+    if (text.trim()) {
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        throw new HttpError(400, "invalid_json", "request body is not valid JSON");
+      }
+    }
+    const parsed = replayBody.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new HttpError(400, "invalid_request", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
+    }
+    const args: unknown[] = [];
+    const where = ["source = 'run'", "replayed_at IS NULL", "run_id IS NOT NULL", ...filterSql(parsed.data, args)];
+    const sql = `SELECT DISTINCT run_id FROM dead_letters WHERE ${where.join(" AND ")} ORDER BY run_id LIMIT ?${args.push(BULK_REPLAY_MAX + 1)}`;
+    const rows = (await c.env.DB.prepare(sql).bind(...args).all<{ run_id: string }>()).results;
+    const runIds = rows.slice(0, BULK_REPLAY_MAX).map((r) => r.run_id);
+    const outcomes = await replayRuns(c.env, runIds, parsed.data.from);
+    return c.json({
+      replayed: outcomes.filter((o) => o.replayed).length,
+      skipped: outcomes.filter((o) => !o.replayed).length,
+      remaining: rows.length > BULK_REPLAY_MAX,
+      runIds: outcomes.filter((o) => o.replayed).map((o) => o.runId),
+    });
+  });

@@ -1,0 +1,223 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src";
+import { callsOf, down, times } from "../worker/functions";
+import worker from "../worker/index";
+import { api, BASE, sendEvents, settledRuns, waitFor } from "./helpers";
+
+const testEnv = env as unknown as Env;
+
+type DeadLetter = { runId: string | null; functionId: string | null; stepKey: string | null; attempts: number; source: string; body?: unknown; error: { code?: string; message: string } };
+
+async function deadLettersOf(runId: string): Promise<DeadLetter[]> {
+  const { body } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?limit=100`);
+  return body.deadLetters.filter((d) => d.runId === runId);
+}
+
+describe("retries", () => {
+  it("makes exactly 5 attempts with retries: 4, then fails the run, dead-letters it and calls onFailure once", async () => {
+    const [id] = await sendEvents({ name: "test/flaky", data: { tag: "five", failTimes: 100 } });
+    const [run] = await settledRuns(id!, 1, 20_000);
+    expect(run!.status).toBe("failed");
+    expect(run!.error).toMatchObject({ name: "Error", message: "boom 5", stepId: "flaky" });
+    expect(run!.steps.find((s) => s.id === "flaky")).toMatchObject({ status: "failed", attempts: 5 });
+    expect(callsOf("five", "flaky")).toBe(5);
+    expect(callsOf("five", "before")).toBe(1);
+    const letters = await waitFor(async () => ((await deadLettersOf(run!.id)).length ? deadLettersOf(run!.id) : undefined), "a dead letter");
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ source: "run", functionId: "flaky", stepKey: "flaky", attempts: 5, error: { message: "boom 5" } });
+    await waitFor(async () => (callsOf("five", "onFailure") ? true : undefined), "onFailure");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(callsOf("five", "onFailure")).toBe(1);
+  });
+
+  it("backs off between attempts and resumes after the last finished step", async () => {
+    const [id] = await sendEvents({ name: "test/flaky", data: { tag: "recover", failTimes: 2 } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("completed");
+    expect(run!.output).toEqual({ before: "ok", value: "recovered" });
+    expect(run!.steps.find((s) => s.id === "flaky")).toMatchObject({ attempts: 3, status: "completed" });
+    expect(callsOf("recover", "before")).toBe(1);
+    const t = times.get("recover:flaky")!;
+    // Backoff base 50 ms with equal jitter: at least half the base before retry 1, half of 100 before retry 2.
+    expect(t[1]! - t[0]!).toBeGreaterThanOrEqual(25);
+    expect(t[2]! - t[1]!).toBeGreaterThanOrEqual(50);
+  });
+
+  it("makes one attempt for a NonRetriableError", async () => {
+    const [id] = await sendEvents({ name: "test/flaky", data: { tag: "nonret", failTimes: 100, mode: "non-retriable" } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("failed");
+    expect(run!.error).toMatchObject({ name: "NonRetriableError", message: "permanent" });
+    expect(callsOf("nonret", "flaky")).toBe(1);
+  });
+
+  it("honours RetryAfterError's delay", async () => {
+    const [id] = await sendEvents({ name: "test/flaky", data: { tag: "later", failTimes: 1, mode: "retry-after", retryAfterMs: 400 } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("completed");
+    const t = times.get("later:flaky")!;
+    expect(t).toHaveLength(2);
+    expect(t[1]! - t[0]!).toBeGreaterThanOrEqual(400);
+  });
+
+  it("retries the handler for an error thrown outside any step, without re-running finished steps", async () => {
+    const [id] = await sendEvents({ name: "test/handler-flaky", data: { tag: "outside", failTimes: 2 } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("completed");
+    expect(run!.output).toEqual({ v: 1, attempt: 2 });
+    expect(run!.attempt).toBe(2);
+    expect(callsOf("outside", "once")).toBe(1);
+    expect(callsOf("outside", "handler")).toBe(3);
+  });
+
+  it("calls onFailure once and makes one dead letter when three parallel siblings fail", async () => {
+    const [id] = await sendEvents({ name: "test/siblings-fail", data: { tag: "three" } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("failed");
+    await waitFor(async () => (callsOf("three", "onFailure") ? true : undefined), "onFailure");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(callsOf("three", "onFailure")).toBe(1);
+    expect(await deadLettersOf(run!.id)).toHaveLength(1);
+  });
+});
+
+describe("poison messages", () => {
+  it("retries a steps message for a run that does not exist and acknowledges its batch siblings", async () => {
+    const [id] = await sendEvents({ name: "test/parallel", data: { tag: "poison-sibling", n: 2 } });
+    const [run] = await settledRuns(id!);
+    const batch = createMessageBatch("stepflare-steps", [
+      { id: "ghost", timestamp: new Date(), attempts: 1, body: { v: 1, runId: "01AAAAAAAAAAAAAAAAAAAAAAAA", key: "x", attempt: 1, planSeq: 0 } },
+      { id: "junk", timestamp: new Date(), attempts: 1, body: "not a step" },
+      { id: "real", timestamp: new Date(), attempts: 1, body: { v: 1, runId: run!.id, key: "p0", attempt: 1, planSeq: 0 } },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, testEnv, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual(["real"]);
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(["ghost", "junk"]);
+  });
+
+  it("records a poison message in the dead letters, with its queue and body, after its retries", async () => {
+    const body = { v: 1, runId: "01BBBBBBBBBBBBBBBBBBBBBBBB", key: "nowhere", attempt: 1, planSeq: 0 };
+    await testEnv.STEPS.send(body);
+    const letter = await waitFor(async () => {
+      const { body: page } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?code=poison_message&limit=100`);
+      return page.deadLetters.find((d) => JSON.stringify(d.body) === JSON.stringify(body));
+    }, "the poison message's dead letter");
+    expect(letter).toMatchObject({ source: "stepflare-steps", runId: null, error: { code: "poison_message" } });
+  });
+});
+
+describe("replay", () => {
+  it("re-runs a failed run from its failed step without re-running earlier steps, and keeps its history", async () => {
+    down.add("rp1");
+    const [id] = await sendEvents({ name: "test/replayable", data: { tag: "rp1" } });
+    const [failed] = await settledRuns(id!);
+    expect(failed!.status).toBe("failed");
+    expect(callsOf("rp1", "second")).toBe(2);
+    down.delete("rp1");
+    const res = await api<{ status: string }>(`/api/v1/runs/${failed!.id}/replay`, { method: "POST" });
+    expect(res).toMatchObject({ status: 200, body: { status: "running" } });
+    const run = await waitFor(async () => {
+      const { body } = await api<{ status: string; output?: unknown; replays?: unknown[]; steps: { id: string; attempts: number }[] }>(`/api/v1/runs/${failed!.id}`);
+      return body.status === "completed" ? body : undefined;
+    }, "the replayed run to complete");
+    expect(run.output).toBe("ab");
+    expect(callsOf("rp1", "first")).toBe(1);
+    expect(callsOf("rp1", "second")).toBe(3);
+    expect(run.steps.find((s) => s.id === "second")).toMatchObject({ attempts: 1 });
+    expect(run.replays).toEqual([{ at: expect.any(String), from: "failed-step", previousError: expect.objectContaining({ message: "provider is down" }) }]);
+    const again = await api<{ error: { code: string } }>(`/api/v1/runs/${failed!.id}/replay`, { method: "POST" });
+    expect(again).toMatchObject({ status: 409, body: { error: { code: "run_not_failed" } } });
+  });
+
+  it("replays from the start when asked", async () => {
+    down.add("rp2");
+    const [id] = await sendEvents({ name: "test/replayable", data: { tag: "rp2" } });
+    const [failed] = await settledRuns(id!);
+    down.delete("rp2");
+    await api(`/api/v1/runs/${failed!.id}/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ from: "start" }),
+    });
+    await waitFor(async () => ((await api<{ status: string }>(`/api/v1/runs/${failed!.id}`)).body.status === "completed" ? true : undefined), "completion");
+    expect(callsOf("rp2", "first")).toBe(2);
+  });
+
+  it("bulk-replays 50 failed runs to completion, and a second bulk replay runs nothing again", async () => {
+    const tags = Array.from({ length: 50 }, (_, i) => `bulk${i}`);
+    for (const t of tags) down.add(t);
+    const ids = await sendEvents(tags.map((tag) => ({ name: "test/replayable", data: { tag } })));
+    const runs = (await Promise.all(ids.map((id) => settledRuns(id, 1, 30_000)))).map((r) => r[0]!);
+    expect(runs.every((r) => r.status === "failed")).toBe(true);
+    await waitFor(async () => {
+      const { body } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?functionId=replayable&limit=100`);
+      const mine = body.deadLetters.filter((d) => runs.some((r) => r.id === d.runId));
+      return mine.length === 50 ? true : undefined;
+    }, "50 dead letters", 20_000);
+    for (const t of tags) down.delete(t);
+    const first = await api<{ replayed: number; remaining: boolean }>(`/api/v1/dead-letters/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ functionId: "replayable" }),
+    });
+    expect(first.status).toBe(200);
+    expect(first.body.replayed).toBeGreaterThanOrEqual(50);
+    const second = await api<{ replayed: number }>(`/api/v1/dead-letters/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ functionId: "replayable" }),
+    });
+    expect(second.body.replayed).toBe(0);
+    for (const r of runs) {
+      await waitFor(async () => ((await api<{ status: string }>(`/api/v1/runs/${r.id}`)).body.status === "completed" ? true : undefined), `run ${r.id}`, 20_000);
+    }
+    for (const t of tags) {
+      expect(callsOf(t, "first")).toBe(1);
+      expect(callsOf(t, "second")).toBe(3);
+    }
+  });
+
+  it("validates replay filters", async () => {
+    const bad = await api(`/api/v1/dead-letters/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ since: "yesterday" }) });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
+  });
+});
+
+describe("the management API's key", () => {
+  it("answers 401 without the key when one is configured, and 200 with it; never echoing it", async () => {
+    const locked = { ...testEnv, STEPFLARE_DEV: undefined, API_KEY: "sekrit-api-key" } as Env;
+    const call = (headers: Record<string, string> = {}) =>
+      worker.fetch(new Request(`${BASE}/api/v1/runs`, { headers }), locked, createExecutionContext());
+    const none = await call();
+    expect(none.status).toBe(401);
+    const wrong = await call({ authorization: "Bearer nope" });
+    const wrongBody = await wrong.text();
+    expect(wrong.status).toBe(401);
+    expect(wrongBody).not.toContain("nope");
+    expect(wrongBody).toContain("unauthorized");
+    expect((await call({ authorization: "Bearer sekrit-api-key" })).status).toBe(200);
+    // Outside dev mode with no key configured, the API stays closed.
+    const unset = { ...testEnv, STEPFLARE_DEV: undefined, API_KEY: undefined } as Env;
+    expect((await worker.fetch(new Request(`${BASE}/api/v1/runs`), unset, createExecutionContext())).status).toBe(401);
+  });
+
+  it("accepts only configured event keys outside dev mode, answering the same 401 whatever the reason", async () => {
+    const locked = { ...testEnv, STEPFLARE_DEV: undefined, EVENT_KEYS: "key-one, key-two" } as Env;
+    const send = (key: string) =>
+      worker.fetch(
+        new Request(`${BASE}/e/${key}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "nobody/listens" }) }),
+        locked,
+        createExecutionContext(),
+      );
+    const bad = await send("key-three");
+    const badText = await bad.text();
+    expect(bad.status).toBe(401);
+    expect(badText).not.toContain("key-three");
+    expect(await (await send("")).text().catch(() => "")).not.toContain("key-one");
+    expect((await send("key-two")).status).toBe(200);
+  });
+});
