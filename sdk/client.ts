@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { defineFunction, type FunctionConfigInput, type StepflareFunction } from "./function";
-import { errorBodySchema, sendResponseSchema, type EventPayload } from "./protocol";
+import { type EventPayload, errorBodySchema, sendResponseSchema } from "./protocol";
 import type { FailureContext, HandlerContext, StepflareEvent } from "./types";
 
 export type EventSchemas = Record<string, z.ZodType<Record<string, unknown>>>;

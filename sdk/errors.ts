@@ -94,7 +94,7 @@ export function serializeError(e: unknown): SerializedError {
   }
   let message: string;
   try {
-    message = typeof e === "string" ? e : JSON.stringify(e) ?? String(e);
+    message = typeof e === "string" ? e : (JSON.stringify(e) ?? String(e));
   } catch {
     message = String(e);
   }

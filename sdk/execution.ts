@@ -1,8 +1,8 @@
 import type { SerializedError } from "./errors";
 import { StepFailedError } from "./errors";
-import type { AnyHandler, HandlerContext, Logger, StepOptions, StepTools } from "./types";
 import { MAX_RETRIES } from "./function";
 import { assertStepId, StepKeys } from "./step-keys";
+import type { AnyHandler, HandlerContext, Logger, StepOptions, StepTools } from "./types";
 
 /** What the journal already holds for a step key. */
 export type MemoEntry = { status: "completed"; output: unknown } | { status: "failed"; error: SerializedError };

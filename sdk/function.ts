@@ -31,11 +31,7 @@ export interface StepflareFunction {
   readonly onFailure?: AnyFailureHandler;
 }
 
-export function defineFunction(
-  config: FunctionConfigInput,
-  handler: AnyHandler,
-  onFailure?: AnyFailureHandler,
-): StepflareFunction {
+export function defineFunction(config: FunctionConfigInput, handler: AnyHandler, onFailure?: AnyFailureHandler): StepflareFunction {
   const parsed = functionConfigSchema.safeParse(config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

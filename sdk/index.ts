@@ -1,5 +1,5 @@
-export { Stepflare, SendError, type EventSchemas, type StepflareOptions } from "./client";
-export { defineFunction, type StepflareFunction, type FunctionConfig, DEFAULT_RETRIES, MAX_RETRIES } from "./function";
-export { NonRetriableError, RetryAfterError, StepFailedError, StepflareError, type SerializedError } from "./errors";
-export type { StepflareEvent, StepflareEnv, HandlerContext, FailureContext, StepTools, StepOptions, Logger } from "./types";
-export { eventPayloadSchema, type EventPayload } from "./protocol";
+export { type EventSchemas, SendError, Stepflare, type StepflareOptions } from "./client";
+export { NonRetriableError, RetryAfterError, type SerializedError, StepFailedError, StepflareError } from "./errors";
+export { DEFAULT_RETRIES, defineFunction, type FunctionConfig, MAX_RETRIES, type StepflareFunction } from "./function";
+export { type EventPayload, eventPayloadSchema } from "./protocol";
+export type { FailureContext, HandlerContext, Logger, StepflareEnv, StepflareEvent, StepOptions, StepTools } from "./types";

@@ -20,8 +20,7 @@ export function toJson(value: unknown): string | undefined {
   return text;
 }
 
-export const fromJson = (text: string | null | undefined): unknown =>
-  text === null || text === undefined ? undefined : JSON.parse(text);
+export const fromJson = (text: string | null | undefined): unknown => (text === null || text === undefined ? undefined : JSON.parse(text));
 
 /**
  * Checks a serialized output against a byte limit: exactly `limit` bytes

@@ -10,15 +10,14 @@ export const MAX_EVENT_ID_LENGTH = 256;
 
 const plainObject = z.record(z.string(), z.unknown()).refine((v) => !Array.isArray(v), "expected an object");
 
-export const eventPayloadSchema = z
-  .object({
-    name: z.string({ error: "required, a string" }).regex(eventNamePattern, "1-256 of A-Z a-z 0-9 _ . - / :"),
-    data: plainObject.optional(),
-    id: z.string().min(1).max(MAX_EVENT_ID_LENGTH).optional(),
-    ts: z.number().int().nonnegative().optional(),
-    user: plainObject.optional(),
-    v: z.string().max(64).optional(),
-  });
+export const eventPayloadSchema = z.object({
+  name: z.string({ error: "required, a string" }).regex(eventNamePattern, "1-256 of A-Z a-z 0-9 _ . - / :"),
+  data: plainObject.optional(),
+  id: z.string().min(1).max(MAX_EVENT_ID_LENGTH).optional(),
+  ts: z.number().int().nonnegative().optional(),
+  user: plainObject.optional(),
+  v: z.string().max(64).optional(),
+});
 
 export type EventPayload = z.infer<typeof eventPayloadSchema>;
 

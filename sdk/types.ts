@@ -37,7 +37,6 @@ export interface StepTools {
  * The Worker's bindings, as the handler sees them. Augment it to type yours:
  * `declare module "stepflare" { interface StepflareEnv { DB: D1Database } }`.
  */
-// biome-ignore lint/suspicious/noEmptyInterface: augmented by users
 export interface StepflareEnv {
   [binding: string]: any;
 }

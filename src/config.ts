@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { StepflareFunction } from "../sdk/function";
 import { Registry } from "./fanout/match";
-import { backoffSchema, limitsSchema, type Backoff, type Limits } from "./shared/limits";
+import { type Backoff, backoffSchema, type Limits, limitsSchema } from "./shared/limits";
 
 export interface EngineOptions {
   functions: StepflareFunction[];

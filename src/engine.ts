@@ -1,9 +1,9 @@
 import { buildApp } from "./app";
-import { resolveConfig, type EngineOptions } from "./config";
+import { type EngineOptions, resolveConfig } from "./config";
 import { consumeDeadLetters } from "./dlq/consumer";
 import type { Env } from "./env";
 import { consumeEvents } from "./fanout/consumer";
-import { queueNamesSchema, type QueueNames } from "./queues";
+import { type QueueNames, queueNamesSchema } from "./queues";
 import { StepflareRunObject } from "./run/object";
 import { consumeSteps } from "./steps/consumer";
 import { SweeperObject } from "./sweeper/object";
@@ -27,7 +27,7 @@ export function createEngine(options: CreateEngineOptions) {
   const app = buildApp(config);
 
   const worker = {
-    fetch: (req, env, ctx) => app.fetch(req, env, ctx),
+    fetch: (req: Request, env: Env, ctx: ExecutionContext) => app.fetch(req, env, ctx),
     async queue(batch, env, ctx) {
       switch (batch.queue) {
         case names.events:

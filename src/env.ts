@@ -1,8 +1,8 @@
-import type { StepflareRunObject } from "./run/object";
-import type { SweeperObject } from "./sweeper/object";
-import type { EventMessage } from "./fanout/message";
-import type { StepMessage } from "./steps/message";
 import type { FailureMessage } from "./dlq/message";
+import type { EventMessage } from "./fanout/message";
+import type { StepflareRunObject } from "./run/object";
+import type { StepMessage } from "./steps/message";
+import type { SweeperObject } from "./sweeper/object";
 
 /** The bindings the engine Worker needs; names are fixed, see wrangler.toml. */
 export interface Env {

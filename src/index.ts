@@ -1,3 +1,3 @@
-export { createEngine, type CreateEngineOptions } from "./engine";
+export { type CreateEngineOptions, createEngine } from "./engine";
 export type { Env } from "./env";
 export type { RunDetail } from "./run/detail";

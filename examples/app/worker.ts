@@ -1,5 +1,7 @@
-import { createEngine } from "../../src";
+import { Hono } from "hono";
+import { createEngine, type Env } from "../../src";
 import { app } from "./client";
+import { crmFlagRoutes } from "./crm-flag";
 import { classifyDocument, extractEntities, summarizeContent } from "./functions/documents";
 import { postPayment } from "./functions/payments";
 import { addToCrm, addToMailingList, sendWelcomeEmail, startStripeTrial } from "./functions/signup";
@@ -20,5 +22,10 @@ const engine = createEngine({
   schemas: app.schemas,
 });
 
-export default engine.worker;
+// The example's own routes first; everything else is the engine.
+const http = new Hono<{ Bindings: Env }>()
+  .route("/example/crm", crmFlagRoutes)
+  .all("*", (c) => engine.worker.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext));
+
+export default { ...engine.worker, fetch: http.fetch } satisfies ExportedHandler<Env, unknown>;
 export const { StepflareRun, StepflareSweeper } = engine;

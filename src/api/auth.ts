@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { isDevMode, type Env } from "../env";
+import { type Env, isDevMode } from "../env";
 import { secretEquals } from "../ingest/event-keys";
 import { HttpError } from "../shared/http-error";
 

@@ -6,7 +6,11 @@ export interface Cursor {
   id: string;
 }
 
-export const encodeCursor = (c: Cursor): string => btoa(JSON.stringify([c.at, c.id])).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+export const encodeCursor = (c: Cursor): string =>
+  btoa(JSON.stringify([c.at, c.id]))
+    .replace(/=+$/, "")
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_");
 
 export function decodeCursor(text: string): Cursor {
   try {

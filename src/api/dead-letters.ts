@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Env } from "../env";
 import { replayRuns } from "../dlq/replay";
+import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { parseQuery } from "./query";
@@ -87,7 +87,11 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
     }
     const sql = `SELECT * FROM dead_letters ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       ORDER BY failed_at DESC, id DESC LIMIT ?${args.push(q.limit + 1)}`;
-    const rows = (await c.env.DB.prepare(sql).bind(...args).all<DeadLetterRow>()).results;
+    const rows = (
+      await c.env.DB.prepare(sql)
+        .bind(...args)
+        .all<DeadLetterRow>()
+    ).results;
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return c.json({
@@ -113,7 +117,11 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
     const args: unknown[] = [];
     const where = ["source = 'run'", "replayed_at IS NULL", "run_id IS NOT NULL", ...filterSql(parsed.data, args)];
     const sql = `SELECT DISTINCT run_id FROM dead_letters WHERE ${where.join(" AND ")} ORDER BY run_id LIMIT ?${args.push(BULK_REPLAY_MAX + 1)}`;
-    const rows = (await c.env.DB.prepare(sql).bind(...args).all<{ run_id: string }>()).results;
+    const rows = (
+      await c.env.DB.prepare(sql)
+        .bind(...args)
+        .all<{ run_id: string }>()
+    ).results;
     const runIds = rows.slice(0, BULK_REPLAY_MAX).map((r) => r.run_id);
     const outcomes = await replayRuns(c.env, runIds, parsed.data.from);
     return c.json({

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
-import { runSummary } from "./runs";
+import type { runSummary } from "./runs";
 
 export const eventsApi = new Hono<{ Bindings: Env }>().get("/:eventId", async (c) => {
   const eventId = c.req.param("eventId");

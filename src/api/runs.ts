@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
-import { replayRuns } from "../dlq/replay";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { parseQuery } from "./query";
 
@@ -51,7 +51,11 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     }
     const sql = `SELECT id, function_id, event_id, status, started_at, ended_at, error_code FROM runs
       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at DESC, id DESC LIMIT ?${args.push(q.limit + 1)}`;
-    const rows = (await c.env.DB.prepare(sql).bind(...args).all<RunRow>()).results;
+    const rows = (
+      await c.env.DB.prepare(sql)
+        .bind(...args)
+        .all<RunRow>()
+    ).results;
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return c.json({
@@ -80,7 +84,8 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     if (!parsed.success) throw new HttpError(400, "invalid_request", `from: must be "failed-step" or "start"`);
     const [outcome] = await replayRuns(c.env, [runId], parsed.data.from);
     if (!outcome || outcome.status === null) throw runNotFound(runId);
-    if (!outcome.replayed) throw new HttpError(409, "run_not_failed", `run ${runId} is ${outcome.status}; only failed runs can be replayed`);
+    if (!outcome.replayed)
+      throw new HttpError(409, "run_not_failed", `run ${runId} is ${outcome.status}; only failed runs can be replayed`);
     return c.json({ id: runId, status: outcome.status, replayed: true });
   });
 

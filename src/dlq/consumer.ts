@@ -39,7 +39,8 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env,
         };
       }
     }
-    const source = batch.queue === names.eventsDeadLetter ? names.events : batch.queue === names.stepsDeadLetter ? names.steps : batch.queue;
+    const source =
+      batch.queue === names.eventsDeadLetter ? names.events : batch.queue === names.stepsDeadLetter ? names.steps : batch.queue;
     return {
       id: `${batch.queue}.${msg.id}`,
       source,

@@ -1,6 +1,6 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import { eventMessageSchema, storedEventSchema, type EventMessage, type StoredEvent } from "./message";
+import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "./message";
 import { runIdFor } from "./run-id";
 
 const LOAD_EVENTS = `SELECT id, payload, accepted_at FROM events WHERE id IN (SELECT value FROM json_each(?1))`;
@@ -24,7 +24,10 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
       msg.retry();
     }
   }
-  const events = await loadEvents(env, items.map((i) => i.body));
+  const events = await loadEvents(
+    env,
+    items.map((i) => i.body),
+  );
 
   const done: { msg: Message<unknown>; body: EventMessage }[] = [];
   await Promise.all(
@@ -51,7 +54,9 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
   );
   if (done.length === 0) return;
   try {
-    await env.DB.prepare(MARK_DISPATCHED).bind(JSON.stringify(done.map((d) => [d.body.id, d.body.acceptedAt])), Date.now()).run();
+    await env.DB.prepare(MARK_DISPATCHED)
+      .bind(JSON.stringify(done.map((d) => [d.body.id, d.body.acceptedAt])), Date.now())
+      .run();
     for (const d of done) d.msg.ack();
   } catch (e) {
     // The runs exist; a redelivery finds them and only marks the events.

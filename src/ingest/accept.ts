@@ -1,7 +1,7 @@
-import type { EventPayload } from "../../sdk/protocol";
 import { utf8Bytes } from "../../sdk/json";
+import type { EventPayload } from "../../sdk/protocol";
 import type { Env } from "../env";
-import { INLINE_EVENT_MAX_BYTES, type EventMessage, type StoredEvent } from "../fanout/message";
+import { type EventMessage, INLINE_EVENT_MAX_BYTES, type StoredEvent } from "../fanout/message";
 import { sendAll } from "../shared/queue-batches";
 import { ulid } from "../shared/ulid";
 
@@ -39,7 +39,9 @@ export async function acceptEvents(env: Env, payloads: EventPayload[], dedupeWin
   }));
   const texts = events.map((e) => JSON.stringify(e));
   const rows = events.map((e, i) => [e.id, e.name, texts[i], e.ts]);
-  const result = await env.DB.prepare(UPSERT_EVENTS).bind(JSON.stringify(rows), now, now - dedupeWindowMs).all<{ id: string }>();
+  const result = await env.DB.prepare(UPSERT_EVENTS)
+    .bind(JSON.stringify(rows), now, now - dedupeWindowMs)
+    .all<{ id: string }>();
   const fresh = new Set(result.results.map((r) => r.id));
 
   const messages: EventMessage[] = [];

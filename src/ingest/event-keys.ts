@@ -1,4 +1,4 @@
-import { isDevMode, type Env } from "../env";
+import { type Env, isDevMode } from "../env";
 import { HttpError } from "../shared/http-error";
 
 const encoder = new TextEncoder();

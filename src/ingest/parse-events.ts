@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { eventPayloadSchema, type EventPayload } from "../../sdk/protocol";
+import { type EventPayload, eventPayloadSchema } from "../../sdk/protocol";
 import { HttpError } from "../shared/http-error";
 
 /**

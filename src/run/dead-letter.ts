@@ -14,7 +14,12 @@ export function deadLetterFor(run: RunState, steps: Iterable<StepState>): Failur
     eventId: run.eventId,
     stepId: failedStep?.key ?? null,
     attempts: failedStep ? failedStep.attempts : run.attempt + 1,
-    error: { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}), ...(error.stack ? { stack: error.stack } : {}) },
+    error: {
+      name: error.name,
+      message: error.message,
+      ...(error.code ? { code: error.code } : {}),
+      ...(error.stack ? { stack: error.stack } : {}),
+    },
     failedAt: run.endedAt ?? Date.now(),
   };
 }

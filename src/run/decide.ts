@@ -1,4 +1,4 @@
-import { isNonRetriable, isStepFailure, retryAfterMsOf, serializeError, type SerializedError } from "../../sdk/errors";
+import { isNonRetriable, isStepFailure, retryAfterMsOf, type SerializedError, serializeError } from "../../sdk/errors";
 import { utf8Bytes } from "../../sdk/json";
 import type { Backoff } from "../shared/limits";
 import { retryDelayMs } from "./backoff";

@@ -27,7 +27,13 @@ export function runDetail(run: RunState, steps: Iterable<StepState>) {
     startedAt: iso(run.startedAt)!,
     ...(run.endedAt !== null ? { endedAt: iso(run.endedAt) } : {}),
     ...(run.replays.length > 0
-      ? { replays: run.replays.map((r) => ({ at: iso(r.at), from: r.from, ...(r.previousError ? { previousError: publicError(r.previousError) } : {}) })) }
+      ? {
+          replays: run.replays.map((r) => ({
+            at: iso(r.at),
+            from: r.from,
+            ...(r.previousError ? { previousError: publicError(r.previousError) } : {}),
+          })),
+        }
       : {}),
     steps: [...steps]
       .sort((a, b) => a.seq - b.seq)

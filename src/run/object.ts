@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { serializeError, type SerializedError } from "../../sdk/errors";
+import { type SerializedError, serializeError } from "../../sdk/errors";
 import { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "../../sdk/execution";
 import type { StepflareFunction } from "../../sdk/function";
 import { checkOutputSize, fromJson, toJson, utf8Bytes } from "../../sdk/json";
@@ -9,14 +9,15 @@ import type { StoredEvent } from "../fanout/message";
 import { sendAll } from "../shared/queue-batches";
 import type { StepMessage } from "../steps/message";
 import { retryDelayMs } from "./backoff";
-import { decideHandlerError, decideStepResult, failedResult } from "./decide";
-import { runDetail, type RunDetail } from "./detail";
 import { deadLetterFor } from "./dead-letter";
+import { decideHandlerError, decideStepResult, failedResult } from "./decide";
+import { type RunDetail, runDetail } from "./detail";
 import { syncRunIndex } from "./index-sync";
 import { RunStore } from "./store";
 import { isSettled, isTerminal, type ReplayRecord, type RunState, type RunStatus, type StepResult, type StepState } from "./types";
 
 export type ReplayFrom = ReplayRecord["from"];
+
 import { runLogger } from "./logger";
 
 /** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
@@ -161,7 +162,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (run.status === "running") {
       for (const { key, attempt } of requests) {
         const s = this.#store.steps.get(key);
-        if (!s || s.status !== "running" || s.mode !== "queue" || s.attempts !== attempt) continue;
+        if (s?.status !== "running" || s.mode !== "queue" || s.attempts !== attempt) continue;
         s.claimedAttempt = attempt;
         this.#store.putStep(s);
         this.#store.setTimer("step-lease", key, now + this.#config.limits.stepTimeoutMs);
@@ -173,7 +174,11 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (claimed.length > 0) {
       for (const s of this.#store.steps.values()) {
         if (!isSettled(s.status) || (s.settleSeq ?? Infinity) > planSeq) continue;
-        memo.push({ key: s.key, status: s.status === "completed" ? "completed" : "failed", value: s.status === "completed" ? s.outputJson : JSON.stringify(s.error) });
+        memo.push({
+          key: s.key,
+          status: s.status === "completed" ? "completed" : "failed",
+          value: s.status === "completed" ? s.outputJson : JSON.stringify(s.error),
+        });
       }
     }
     return { functionId: run.functionId, eventJson: this.#event(), attempt: run.attempt, memo, claimed };
@@ -229,7 +234,7 @@ export class StepflareRunObject extends DurableObject<Env> {
    */
   #recoverInterruptedSteps(): void {
     const run = this.#store.run;
-    if (!run || run.status !== "running") return;
+    if (run?.status !== "running") return;
     let settled = false;
     for (const s of this.#store.steps.values()) {
       if (s.status !== "running" || s.mode !== "inline") continue;
@@ -267,7 +272,7 @@ export class StepflareRunObject extends DurableObject<Env> {
   /** Makes progress if progress is possible: starts (or replays) the handler, or schedules found steps. */
   #wake(): void {
     const run = this.#store.run;
-    if (!run || run.status !== "running") return;
+    if (run?.status !== "running") return;
     if (this.#live) return this.#schedule();
     if (this.#store.timers().some((t) => t.kind === "handler-retry")) return;
     this.#startExecution();
@@ -285,7 +290,14 @@ export class StepflareRunObject extends DurableObject<Env> {
     const live: Live = { exec: undefined as unknown as Execution, pending: new Map() };
     live.exec = new Execution(
       this.#fn().handler,
-      { event: JSON.parse(this.#event()), env: this.env as unknown as Record<string, unknown>, runId: run.id, attempt: run.attempt, logger: runLogger(run), memo },
+      {
+        event: JSON.parse(this.#event()),
+        env: this.env as unknown as Record<string, unknown>,
+        runId: run.id,
+        attempt: run.attempt,
+        logger: runLogger(run),
+        memo,
+      },
       { onFound: (found) => this.#onFound(live, found), onSettled: (outcome) => this.#onSettled(live, outcome) },
     );
     this.#live = live;
@@ -398,14 +410,18 @@ export class StepflareRunObject extends DurableObject<Env> {
   async #leaseExpired(key: string, now: number): Promise<void> {
     const s = this.#store.steps.get(key);
     const run = this.#store.run!;
-    if (!s || s.status !== "running" || s.mode !== "queue" || run.status !== "running") return;
+    if (s?.status !== "running" || s.mode !== "queue" || run.status !== "running") return;
     if (s.claimedAttempt === s.attempts) {
       this.#applyResults([
         {
           key,
           attempt: s.attempts,
           ok: false,
-          error: { name: "StepTimeoutError", code: "step_timeout", message: `step "${s.id}" sent no result within ${this.#config.limits.stepTimeoutMs} ms` },
+          error: {
+            name: "StepTimeoutError",
+            code: "step_timeout",
+            message: `step "${s.id}" sent no result within ${this.#config.limits.stepTimeoutMs} ms`,
+          },
           nonRetriable: false,
         },
       ]);
@@ -413,7 +429,9 @@ export class StepflareRunObject extends DurableObject<Env> {
     }
     this.#store.setTimer("step-lease", key, now + this.#config.limits.stepDispatchLeaseMs);
     const message: StepMessage = { v: 1, runId: run.id, key, attempt: s.attempts, planSeq: s.planSeq ?? 0 };
-    await sendAll(this.env.STEPS, [message]).catch((e) => console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message));
+    await sendAll(this.env.STEPS, [message]).catch((e) =>
+      console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message),
+    );
   }
 
   /** Commits step results to the journal and settles what the live handler awaits. */
@@ -588,4 +606,3 @@ export class StepflareRunObject extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(Math.max(next, Date.now() + 5));
   }
 }
-

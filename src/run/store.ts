@@ -61,7 +61,16 @@ export class RunStore {
     this.#sql.exec(
       `INSERT INTO run (id, function_id, event_id, event, status, output, error, attempt, started_at, ended_at, version, settle_seq, state_bytes, replays)
        VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?)`,
-      run.id, run.functionId, run.eventId, eventJson, run.status, run.attempt, run.startedAt, run.version, run.settleSeq, run.stateBytes,
+      run.id,
+      run.functionId,
+      run.eventId,
+      eventJson,
+      run.status,
+      run.attempt,
+      run.startedAt,
+      run.version,
+      run.settleSeq,
+      run.stateBytes,
       JSON.stringify(run.replays),
     );
     this.run = run;
@@ -72,7 +81,14 @@ export class RunStore {
     const r = this.#mustRun();
     this.#sql.exec(
       `UPDATE run SET status = ?, output = ?, error = ?, attempt = ?, ended_at = ?, version = ?, settle_seq = ?, state_bytes = ?, replays = ?`,
-      r.status, r.outputJson, r.error ? JSON.stringify(r.error) : null, r.attempt, r.endedAt, r.version, r.settleSeq, r.stateBytes,
+      r.status,
+      r.outputJson,
+      r.error ? JSON.stringify(r.error) : null,
+      r.attempt,
+      r.endedAt,
+      r.version,
+      r.settleSeq,
+      r.stateBytes,
       JSON.stringify(r.replays),
     );
   }
@@ -81,8 +97,20 @@ export class RunStore {
     this.#sql.exec(
       `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      s.key, s.id, s.seq, s.status, s.attempts, s.retries, s.outputJson, s.error ? JSON.stringify(s.error) : null,
-      s.startedAt, s.endedAt, s.settleSeq, s.planSeq, s.mode, s.claimedAttempt,
+      s.key,
+      s.id,
+      s.seq,
+      s.status,
+      s.attempts,
+      s.retries,
+      s.outputJson,
+      s.error ? JSON.stringify(s.error) : null,
+      s.startedAt,
+      s.endedAt,
+      s.settleSeq,
+      s.planSeq,
+      s.mode,
+      s.claimedAttempt,
     );
     this.steps.set(s.key, s);
     this.nextSeq = Math.max(this.nextSeq, s.seq + 1);

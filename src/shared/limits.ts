@@ -9,7 +9,12 @@ const MiB = 1024 * 1024;
 export const limitsSchema = z
   .object({
     /** Bytes of one ingest request body. Above it: 413 payload_too_large. */
-    maxRequestBytes: z.number().int().positive().max(2 * MiB).default(MiB),
+    maxRequestBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(2 * MiB)
+      .default(MiB),
     /** Events in one ingest request. Above it: 400 invalid_event. */
     maxEventsPerRequest: z.number().int().positive().max(5000).default(1000),
     /** Steps in one run. One more fails the run with step_limit_exceeded. */
@@ -19,13 +24,30 @@ export const limitsSchema = z
     /** Bytes of a run's JSON output. Above it: output_too_large. */
     maxRunOutputBytes: z.number().int().positive().max(MiB).default(MiB),
     /** Bytes of all step outputs of one run together. Above it: run_state_too_large. */
-    maxRunStateBytes: z.number().int().positive().max(24 * MiB).default(16 * MiB),
+    maxRunStateBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(24 * MiB)
+      .default(16 * MiB),
     /** Event ids seen within this window start no new runs. */
-    dedupeWindowMs: z.number().int().positive().default(24 * 60 * 60 * 1000),
+    dedupeWindowMs: z
+      .number()
+      .int()
+      .positive()
+      .default(24 * 60 * 60 * 1000),
     /** A dispatched step not started within this time is re-dispatched as a lost attempt. */
-    stepDispatchLeaseMs: z.number().int().positive().default(2 * 60 * 1000),
+    stepDispatchLeaseMs: z
+      .number()
+      .int()
+      .positive()
+      .default(2 * 60 * 1000),
     /** A started step with no result within this time counts as a failed attempt (step_timeout). */
-    stepTimeoutMs: z.number().int().positive().default(15 * 60 * 1000),
+    stepTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(15 * 60 * 1000),
   })
   .strict();
 
@@ -34,7 +56,11 @@ export const backoffSchema = z
     /** Delay before the first retry; doubles each attempt, with jitter. */
     baseMs: z.number().int().nonnegative().default(1000),
     /** Upper bound of any retry delay. */
-    maxMs: z.number().int().nonnegative().default(10 * 60 * 1000),
+    maxMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(10 * 60 * 1000),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import { stepMessageSchema, type StepMessage } from "./message";
+import { type StepMessage, stepMessageSchema } from "./message";
 import { runClaimedSteps } from "./run-claimed";
 
 /**
@@ -29,9 +29,12 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
   await Promise.all(
     [...groups.values()].map(async (group) => {
       const stub = env.RUNS.get(env.RUNS.idFromName(group.runId));
-      let context;
+      let context: Awaited<ReturnType<typeof stub.claimSteps>>;
       try {
-        context = await stub.claimSteps(group.planSeq, group.items.map(({ body }) => ({ key: body.key, attempt: body.attempt })));
+        context = await stub.claimSteps(
+          group.planSeq,
+          group.items.map(({ body }) => ({ key: body.key, attempt: body.attempt })),
+        );
       } catch (e) {
         console.error(`stepflare: run ${group.runId}: claim failed:`, (e as Error).message);
         for (const { msg } of group.items) msg.retry();

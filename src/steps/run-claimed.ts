@@ -32,7 +32,13 @@ export async function runClaimedSteps(
   const targets = new Set(context.claimed);
   if (!fn) {
     for (const key of targets) {
-      reporter.add(failedResult(key, attempts.get(key) ?? 1, new StepflareError("function_not_found", `function ${context.functionId} is not registered with this engine`)));
+      reporter.add(
+        failedResult(
+          key,
+          attempts.get(key) ?? 1,
+          new StepflareError("function_not_found", `function ${context.functionId} is not registered with this engine`),
+        ),
+      );
     }
     return reporter.drain();
   }
@@ -61,7 +67,14 @@ export async function runClaimedSteps(
       exec.abandon();
       for (const key of targets) {
         reporter.add(
-          failedResult(key, attempts.get(key) ?? 1, new StepflareError("non_deterministic", `the handler did not reach step "${key}" when replayed: it must reach the same steps in the same order every time`)),
+          failedResult(
+            key,
+            attempts.get(key) ?? 1,
+            new StepflareError(
+              "non_deterministic",
+              `the handler did not reach step "${key}" when replayed: it must reach the same steps in the same order every time`,
+            ),
+          ),
         );
       }
       targets.clear();
@@ -69,7 +82,14 @@ export async function runClaimedSteps(
     };
     const exec = new Execution(
       fn.handler,
-      { event: JSON.parse(context.eventJson), env, runId, attempt: context.attempt, logger: runLogger({ id: runId, functionId: fn.config.id }), memo: (k) => memo.get(k) },
+      {
+        event: JSON.parse(context.eventJson),
+        env,
+        runId,
+        attempt: context.attempt,
+        logger: runLogger({ id: runId, functionId: fn.config.id }),
+        memo: (k) => memo.get(k),
+      },
       {
         onFound: (found) => {
           for (const f of found) {

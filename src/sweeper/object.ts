@@ -22,7 +22,9 @@ export class SweeperObject extends DurableObject<Env> {
 
   /** Re-enqueues stale undispatched events; answers how many. */
   async sweep(now = Date.now()): Promise<number> {
-    const rows = await this.env.DB.prepare(UNDISPATCHED).bind(now - STALE_AFTER_MS, SWEEP_LIMIT).all<{ id: string; accepted_at: number }>();
+    const rows = await this.env.DB.prepare(UNDISPATCHED)
+      .bind(now - STALE_AFTER_MS, SWEEP_LIMIT)
+      .all<{ id: string; accepted_at: number }>();
     const messages: EventMessage[] = rows.results.map((r) => ({ v: 1, id: r.id, acceptedAt: Number(r.accepted_at) }));
     if (messages.length > 0) await sendAll(this.env.EVENTS, messages);
     return messages.length;

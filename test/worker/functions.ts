@@ -77,8 +77,8 @@ export const chains = app.createFunction({ id: "chains", triggers: [{ event: "te
   const d = event.data as TagData;
   const marks: Record<string, number> = {};
   const chainA = async () => {
-    await step.run("a1", () => (marks.a1 = Date.now(), "a1"));
-    await step.run("a2", () => (marks.a2 = Date.now(), "a2"));
+    await step.run("a1", () => ((marks.a1 = Date.now()), "a1"));
+    await step.run("a2", () => ((marks.a2 = Date.now()), "a2"));
     return step.run("a3", () => ({ a3: Date.now() }));
   };
   const chainB = async () => {
@@ -96,7 +96,6 @@ export const chains = app.createFunction({ id: "chains", triggers: [{ event: "te
 export const wildcard = app.createFunction({ id: "wildcard", triggers: [{ event: "wild/*" }] }, async ({ event }) => event.name);
 
 export const typed = app.createFunction({ id: "typed", triggers: [{ event: "test/typed" }] }, async ({ event }) => event.data.n * 2);
-
 
 /** Returns outputs whose JSON is exactly `bytes` long: one alone (inline), one beside a sibling (queued). */
 export const sized = app.createFunction({ id: "sized", triggers: [{ event: "test/sized" }], retries: 0 }, async ({ event, step }) => {
@@ -194,4 +193,18 @@ export const replayable = app.createFunction(
   },
 );
 
-export const allFunctions = [handlerFlaky, replayable, sequential, parallel, flaky, chains, wildcard, typed, sized, raceAndSettle, evictable, caught, siblingsFail];
+export const allFunctions = [
+  handlerFlaky,
+  replayable,
+  sequential,
+  parallel,
+  flaky,
+  chains,
+  wildcard,
+  typed,
+  sized,
+  raceAndSettle,
+  evictable,
+  caught,
+  siblingsFail,
+];

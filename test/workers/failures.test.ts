@@ -8,7 +8,15 @@ import { api, BASE, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
-type DeadLetter = { runId: string | null; functionId: string | null; stepKey: string | null; attempts: number; source: string; body?: unknown; error: { code?: string; message: string } };
+type DeadLetter = {
+  runId: string | null;
+  functionId: string | null;
+  stepKey: string | null;
+  attempts: number;
+  source: string;
+  body?: unknown;
+  error: { code?: string; message: string };
+};
 
 async function deadLettersOf(runId: string): Promise<DeadLetter[]> {
   const { body } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?limit=100`);
@@ -24,7 +32,10 @@ describe("retries", () => {
     expect(run!.steps.find((s) => s.id === "flaky")).toMatchObject({ status: "failed", attempts: 5 });
     expect(callsOf("five", "flaky")).toBe(5);
     expect(callsOf("five", "before")).toBe(1);
-    const letters = await waitFor(async () => ((await deadLettersOf(run!.id)).length ? deadLettersOf(run!.id) : undefined), "a dead letter");
+    const letters = await waitFor(
+      async () => ((await deadLettersOf(run!.id)).length ? deadLettersOf(run!.id) : undefined),
+      "a dead letter",
+    );
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ source: "run", functionId: "flaky", stepKey: "flaky", attempts: 5, error: { message: "boom 5" } });
     await waitFor(async () => (callsOf("five", "onFailure") ? true : undefined), "onFailure");
@@ -88,7 +99,12 @@ describe("poison messages", () => {
     const [id] = await sendEvents({ name: "test/parallel", data: { tag: "poison-sibling", n: 2 } });
     const [run] = await settledRuns(id!);
     const batch = createMessageBatch("stepflare-steps", [
-      { id: "ghost", timestamp: new Date(), attempts: 1, body: { v: 1, runId: "01AAAAAAAAAAAAAAAAAAAAAAAA", key: "x", attempt: 1, planSeq: 0 } },
+      {
+        id: "ghost",
+        timestamp: new Date(),
+        attempts: 1,
+        body: { v: 1, runId: "01AAAAAAAAAAAAAAAAAAAAAAAA", key: "x", attempt: 1, planSeq: 0 },
+      },
       { id: "junk", timestamp: new Date(), attempts: 1, body: "not a step" },
       { id: "real", timestamp: new Date(), attempts: 1, body: { v: 1, runId: run!.id, key: "p0", attempt: 1, planSeq: 0 } },
     ]);
@@ -121,14 +137,18 @@ describe("replay", () => {
     const res = await api<{ status: string }>(`/api/v1/runs/${failed!.id}/replay`, { method: "POST" });
     expect(res).toMatchObject({ status: 200, body: { status: "running" } });
     const run = await waitFor(async () => {
-      const { body } = await api<{ status: string; output?: unknown; replays?: unknown[]; steps: { id: string; attempts: number }[] }>(`/api/v1/runs/${failed!.id}`);
+      const { body } = await api<{ status: string; output?: unknown; replays?: unknown[]; steps: { id: string; attempts: number }[] }>(
+        `/api/v1/runs/${failed!.id}`,
+      );
       return body.status === "completed" ? body : undefined;
     }, "the replayed run to complete");
     expect(run.output).toBe("ab");
     expect(callsOf("rp1", "first")).toBe(1);
     expect(callsOf("rp1", "second")).toBe(3);
     expect(run.steps.find((s) => s.id === "second")).toMatchObject({ attempts: 1 });
-    expect(run.replays).toEqual([{ at: expect.any(String), from: "failed-step", previousError: expect.objectContaining({ message: "provider is down" }) }]);
+    expect(run.replays).toEqual([
+      { at: expect.any(String), from: "failed-step", previousError: expect.objectContaining({ message: "provider is down" }) },
+    ]);
     const again = await api<{ error: { code: string } }>(`/api/v1/runs/${failed!.id}/replay`, { method: "POST" });
     expect(again).toMatchObject({ status: 409, body: { error: { code: "run_not_failed" } } });
   });
@@ -143,7 +163,10 @@ describe("replay", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ from: "start" }),
     });
-    await waitFor(async () => ((await api<{ status: string }>(`/api/v1/runs/${failed!.id}`)).body.status === "completed" ? true : undefined), "completion");
+    await waitFor(
+      async () => ((await api<{ status: string }>(`/api/v1/runs/${failed!.id}`)).body.status === "completed" ? true : undefined),
+      "completion",
+    );
     expect(callsOf("rp2", "first")).toBe(2);
   });
 
@@ -153,11 +176,15 @@ describe("replay", () => {
     const ids = await sendEvents(tags.map((tag) => ({ name: "test/replayable", data: { tag } })));
     const runs = (await Promise.all(ids.map((id) => settledRuns(id, 1, 30_000)))).map((r) => r[0]!);
     expect(runs.every((r) => r.status === "failed")).toBe(true);
-    await waitFor(async () => {
-      const { body } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?functionId=replayable&limit=100`);
-      const mine = body.deadLetters.filter((d) => runs.some((r) => r.id === d.runId));
-      return mine.length === 50 ? true : undefined;
-    }, "50 dead letters", 20_000);
+    await waitFor(
+      async () => {
+        const { body } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?functionId=replayable&limit=100`);
+        const mine = body.deadLetters.filter((d) => runs.some((r) => r.id === d.runId));
+        return mine.length === 50 ? true : undefined;
+      },
+      "50 dead letters",
+      20_000,
+    );
     for (const t of tags) down.delete(t);
     const first = await api<{ replayed: number; remaining: boolean }>(`/api/v1/dead-letters/replay`, {
       method: "POST",
@@ -173,7 +200,11 @@ describe("replay", () => {
     });
     expect(second.body.replayed).toBe(0);
     for (const r of runs) {
-      await waitFor(async () => ((await api<{ status: string }>(`/api/v1/runs/${r.id}`)).body.status === "completed" ? true : undefined), `run ${r.id}`, 20_000);
+      await waitFor(
+        async () => ((await api<{ status: string }>(`/api/v1/runs/${r.id}`)).body.status === "completed" ? true : undefined),
+        `run ${r.id}`,
+        20_000,
+      );
     }
     for (const t of tags) {
       expect(callsOf(t, "first")).toBe(1);
@@ -182,7 +213,11 @@ describe("replay", () => {
   });
 
   it("validates replay filters", async () => {
-    const bad = await api(`/api/v1/dead-letters/replay`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ since: "yesterday" }) });
+    const bad = await api(`/api/v1/dead-letters/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ since: "yesterday" }),
+    });
     expect(bad).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
   });
 });
@@ -209,7 +244,11 @@ describe("the management API's key", () => {
     const locked = { ...testEnv, STEPFLARE_DEV: undefined, EVENT_KEYS: "key-one, key-two" } as Env;
     const send = (key: string) =>
       worker.fetch(
-        new Request(`${BASE}/e/${key}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "nobody/listens" }) }),
+        new Request(`${BASE}/e/${key}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ name: "nobody/listens" }),
+        }),
         locked,
         createExecutionContext(),
       );

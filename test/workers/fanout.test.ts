@@ -1,14 +1,17 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../worker/index";
 import type { Env } from "../../src";
+import worker from "../worker/index";
 import { api, sendEvents, settledRuns } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
 async function deliver(messages: { id: string; body: unknown; attempts?: number }[]) {
-  const batch = createMessageBatch("stepflare-events", messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })));
+  const batch = createMessageBatch(
+    "stepflare-events",
+    messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
+  );
   const ctx = createExecutionContext();
   await worker.queue(batch, testEnv, ctx);
   return getQueueResult(batch, ctx);
@@ -18,7 +21,9 @@ describe("events consumer", () => {
   it("makes no second run when a message is delivered twice, and acknowledges each message", async () => {
     const [id] = await sendEvents({ name: "test/sequential", data: { tag: "redeliver", n: 1 } });
     const [first] = await settledRuns(id!);
-    const row = await testEnv.DB.prepare("SELECT payload, accepted_at FROM events WHERE id = ?").bind(id).first<{ payload: string; accepted_at: number }>();
+    const row = await testEnv.DB.prepare("SELECT payload, accepted_at FROM events WHERE id = ?")
+      .bind(id)
+      .first<{ payload: string; accepted_at: number }>();
     const body = { v: 1, id, acceptedAt: row!.accepted_at, event: JSON.parse(row!.payload) };
     const byReference = { v: 1, id, acceptedAt: row!.accepted_at };
     const result = await deliver([

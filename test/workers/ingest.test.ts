@@ -1,15 +1,20 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { BASE, api, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, BASE, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const post = (body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }, key = "k") =>
   exports.default.fetch(`${BASE}/e/${key}`, { method: "POST", headers, body });
 
-const errorOf = async (res: Response) => ({ status: res.status, ...((await res.json()) as { error: { code: string; message: string } }).error });
+const errorOf = async (res: Response) => ({
+  status: res.status,
+  ...((await res.json()) as { error: { code: string; message: string } }).error,
+});
 
 describe("POST /e/:eventKey", () => {
   it("answers one id per event, in order, assigning sortable unique ids", async () => {
-    const res = await post(JSON.stringify([{ name: "nobody/listens" }, { name: "nobody/listens", id: "given-id" }, { name: "nobody/listens" }]));
+    const res = await post(
+      JSON.stringify([{ name: "nobody/listens" }, { name: "nobody/listens", id: "given-id" }, { name: "nobody/listens" }]),
+    );
     expect(res.status).toBe(200);
     const body = (await res.json()) as { ids: string[]; status: number };
     expect(body.status).toBe(200);

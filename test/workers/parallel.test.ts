@@ -12,7 +12,8 @@ describe("parallel steps", () => {
     const [run] = await settledRuns(id!);
     expect(run!.output).toEqual([0, 1]);
     const [a, b] = run!.steps;
-    const span = Math.max(Date.parse(a!.endedAt!), Date.parse(b!.endedAt!)) - Math.min(Date.parse(a!.startedAt!), Date.parse(b!.startedAt!));
+    const span =
+      Math.max(Date.parse(a!.endedAt!), Date.parse(b!.endedAt!)) - Math.min(Date.parse(a!.startedAt!), Date.parse(b!.startedAt!));
     expect(span).toBeGreaterThanOrEqual(300);
     expect(span).toBeLessThan(550);
   });
@@ -70,7 +71,9 @@ describe("parallel steps", () => {
     expect(run!.status).toBe("failed");
     expect(run!.error?.message).toMatch(/^s[123] failed$/);
     await new Promise((r) => setTimeout(r, 500));
-    const letters = await testEnv.DB.prepare("SELECT count(*) AS n FROM dead_letters WHERE run_id = ?").bind(run!.id).first<{ n: number }>();
+    const letters = await testEnv.DB.prepare("SELECT count(*) AS n FROM dead_letters WHERE run_id = ?")
+      .bind(run!.id)
+      .first<{ n: number }>();
     expect(letters!.n).toBe(1);
   });
 });

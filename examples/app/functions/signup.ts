@@ -1,4 +1,5 @@
 import { app } from "../client";
+import { crmIsDown } from "../crm-flag";
 import { crm, email, mailingList, stripe } from "../providers";
 
 /** `app/user.signup` fans out to four independent functions, each retried on its own. */
@@ -16,9 +17,12 @@ export const startStripeTrial = app.createFunction(
   },
 );
 
-export const addToCrm = app.createFunction(
-  { id: "add-to-crm", triggers: [{ event: "app/user.signup" }] },
-  async ({ event, step }) => step.run("upsert-contact", () => crm.upsertContact(event.data.email, event.data.name)),
+/** Calls a CRM that is "down" while the example's flag says so (see crm-flag.ts): its runs retry, then dead-letter. */
+export const addToCrm = app.createFunction({ id: "add-to-crm", triggers: [{ event: "app/user.signup" }] }, async ({ event, step, env }) =>
+  step.run("upsert-contact", async () => {
+    if (await crmIsDown(env.DB)) throw new Error("CRM unavailable: 503 Service Unavailable");
+    return crm.upsertContact(event.data.email, event.data.name);
+  }),
 );
 
 export const addToMailingList = app.createFunction(

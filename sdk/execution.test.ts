@@ -1,0 +1,164 @@
+import { describe, expect, it } from "vitest";
+import { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "./execution";
+import type { HandlerContext } from "./types";
+
+const silent = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** Runs a handler against memoized state until it blocks or settles; answers what it reported. */
+async function drive(handler: (ctx: HandlerContext) => unknown, memo: Record<string, MemoEntry> = {}) {
+  const batches: FoundStep[][] = [];
+  let outcome: ExecutionOutcome | undefined;
+  const exec = new Execution(
+    handler,
+    { event: { id: "e1", name: "t/e", data: {}, ts: 0 }, env: {}, runId: "r1", attempt: 0, logger: silent, memo: (k) => memo[k] },
+    { onFound: (steps) => batches.push(steps), onSettled: (o) => (outcome = o) },
+  );
+  exec.start();
+  await new Promise((r) => setTimeout(r, 5));
+  return { batches, keys: batches.map((b) => b.map((s) => s.key)), outcome, exec };
+}
+
+const done = (output: unknown): MemoEntry => ({ status: "completed", output });
+
+describe("Execution against memoized state", () => {
+  const cases: {
+    name: string;
+    handler: (ctx: HandlerContext) => unknown;
+    memo: Record<string, MemoEntry>;
+    keys: string[][];
+    output?: unknown;
+  }[] = [
+    {
+      name: "an empty journal: the first step is reported",
+      handler: async ({ step }) => step.run("a", () => 1),
+      memo: {},
+      keys: [["a"]],
+    },
+    {
+      name: "a memoized step resolves from the journal; the next one is reported",
+      handler: async ({ step }) => {
+        const a = await step.run("a", () => 1);
+        return step.run("b", () => a + 1);
+      },
+      memo: { a: done(1) },
+      keys: [["b"]],
+    },
+    {
+      name: "every step memoized: the handler returns without reporting anything",
+      handler: async ({ step }) => (await step.run("a", () => 0)) + (await step.run("b", () => 0)),
+      memo: { a: done(2), b: done(3) },
+      keys: [],
+      output: 5,
+    },
+    {
+      name: "a reused id gets keys id, id:1, id:2",
+      handler: async ({ step }) => {
+        for (let i = 0; i < 3; i++) await step.run("loop", () => i);
+        return step.run("after", () => "x");
+      },
+      memo: { loop: done(0), "loop:1": done(1), "loop:2": done(2) },
+      keys: [["after"]],
+    },
+    {
+      name: "steps under Promise.all are reported together",
+      handler: async ({ step }) => Promise.all([step.run("p", () => 1), step.run("q", () => 2), step.run("r", () => 3)]),
+      memo: {},
+      keys: [["p", "q", "r"]],
+    },
+    {
+      name: "steps behind nested async helpers in one Promise.all are still one batch",
+      handler: async ({ step }) => {
+        const chain = async (name: string) => {
+          await null;
+          await Promise.resolve();
+          const inner = async () => {
+            await null;
+            return step.run(name, () => name);
+          };
+          return inner();
+        };
+        return Promise.all([chain("x"), chain("y"), step.run("z", () => "z")]);
+      },
+      memo: {},
+      keys: [["z", "x", "y"]],
+    },
+    {
+      name: "a memoized parallel step lets its own chain move on",
+      handler: async ({ step }) =>
+        Promise.all([
+          (async () => {
+            await step.run("a1", () => 0);
+            return step.run("a2", () => 0);
+          })(),
+          step.run("b1", () => 0),
+        ]),
+      memo: { a1: done(1) },
+      keys: [["b1", "a2"]],
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const { keys, outcome } = await drive(c.handler, c.memo);
+      expect(keys).toEqual(c.keys);
+      if ("output" in c) expect(outcome).toEqual({ type: "returned", output: c.output });
+      else if (c.keys.length > 0) expect(outcome).toBeUndefined();
+    });
+  }
+
+  it("never calls the function of a memoized step", async () => {
+    let called = 0;
+    await drive(async ({ step }) => step.run("a", () => ++called), { a: done(1) });
+    expect(called).toBe(0);
+  });
+
+  it("rejects a failed step at its await with the stored name and message, catchably", async () => {
+    const { outcome } = await drive(
+      async ({ step }) => {
+        try {
+          await step.run("a", () => 1);
+        } catch (e) {
+          return { name: (e as Error).name, message: (e as Error).message, stepId: (e as { stepId: string }).stepId };
+        }
+      },
+      { a: { status: "failed", error: { name: "TypeError", message: "bad" } } },
+    );
+    expect(outcome).toEqual({ type: "returned", output: { name: "TypeError", message: "bad", stepId: "a" } });
+  });
+
+  it("reports a throw outside any step as the handler's outcome", async () => {
+    const { outcome } = await drive(async () => {
+      throw new Error("outside");
+    });
+    expect(outcome?.type).toBe("threw");
+  });
+
+  it("continues when the engine settles a reported step", async () => {
+    const { batches } = await drive(async ({ step }) => {
+      const a = await step.run("a", () => 1);
+      return step.run("b", () => a);
+    });
+    expect(batches[0]!.map((s) => s.key)).toEqual(["a"]);
+  });
+
+  it("refuses bad step ids and retries", async () => {
+    const bad = await drive(async ({ step }) => step.run("has:colon", () => 1));
+    expect(bad.outcome?.type).toBe("threw");
+    const retries = await drive(async ({ step }) => step.run({ id: "r", retries: 21 }, () => 1));
+    expect(retries.outcome?.type).toBe("threw");
+    expect(String((retries.outcome as { error: Error }).error.message)).toContain("retries");
+  });
+
+  it("reports nothing more once abandoned", async () => {
+    const batches: FoundStep[][] = [];
+    const exec = new Execution(
+      async ({ step }) => step.run("a", () => 1),
+      { event: { id: "e", name: "n", data: {}, ts: 0 }, env: {}, runId: "r", attempt: 0, logger: silent, memo: () => undefined },
+      { onFound: (s) => batches.push(s), onSettled: () => batches.push([]) },
+    );
+    exec.start();
+    exec.abandon();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([]);
+  });
+});
