@@ -28,6 +28,7 @@ type TagData = { tag: string; [k: string]: unknown };
 
 export const sequential = app.createFunction({ id: "sequential", triggers: [{ event: "test/sequential" }] }, async ({ event, step }) => {
   const d = event.data as TagData & { n?: number };
+  count(d.tag, "handler");
   const out: number[] = [];
   for (let i = 0; i < (d.n ?? 3); i++) {
     out.push(await step.run("add", () => (count(d.tag, `add`), i * 2)));
@@ -193,7 +194,25 @@ export const replayable = app.createFunction(
   },
 );
 
+/** One of three parallel steps fails twice before succeeding. */
+export const parallelFlaky = app.createFunction(
+  { id: "parallel-flaky", triggers: [{ event: "test/parallel-flaky" }] },
+  async ({ event, step }) => {
+    const d = event.data as TagData;
+    return Promise.all(
+      ["x", "y", "z"].map((id) =>
+        step.run(id, () => {
+          count(d.tag, id);
+          if (id === "y" && callsOf(d.tag, "y") <= 2) throw new Error("y is flaky");
+          return id;
+        }),
+      ),
+    );
+  },
+);
+
 export const allFunctions = [
+  parallelFlaky,
   handlerFlaky,
   replayable,
   sequential,

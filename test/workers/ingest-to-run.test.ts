@@ -12,6 +12,14 @@ describe("an event to a completed run", () => {
     expect(callsOf("seq1", "add")).toBe(4);
   });
 
+  it("runs the handler once for 100 sequential steps: O(n) handler work, not a replay per step", async () => {
+    const [id] = await sendEvents({ name: "test/sequential", data: { tag: "seq100", n: 100 } });
+    const [run] = await settledRuns(id!);
+    expect(run!.steps).toHaveLength(100);
+    expect(callsOf("seq100", "add")).toBe(100);
+    expect(callsOf("seq100", "handler")).toBe(1);
+  });
+
   it("answers 404 for unknown runs and events", async () => {
     expect((await api("/api/v1/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV")).body).toMatchObject({ error: { code: "run_not_found" } });
     expect((await api("/api/v1/runs/not-a-run")).status).toBe(404);

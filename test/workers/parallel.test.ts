@@ -77,3 +77,14 @@ describe("parallel steps", () => {
     expect(letters!.n).toBe(1);
   });
 });
+
+describe("retries in parallel", () => {
+  it("retries one failing step without re-running its siblings", async () => {
+    const [id] = await sendEvents({ name: "test/parallel-flaky", data: { tag: "pf" } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("completed");
+    expect(run!.output).toEqual(["x", "y", "z"]);
+    expect([callsOf("pf", "x"), callsOf("pf", "y"), callsOf("pf", "z")]).toEqual([1, 3, 1]);
+    expect(run!.steps.map((s) => s.attempts)).toEqual([1, 3, 1]);
+  });
+});

@@ -1,0 +1,209 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+/** The repository root: every config path is resolved from here. */
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+const BIN = path.join(ROOT, "node_modules/.bin");
+const WRANGLER = path.join(BIN, "wrangler");
+
+const READY_TIMEOUT_MS = 90_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * The environment every wrangler child gets: the project's Node 22 first on
+ * PATH (wrangler's shebang is `env node`, and the system Node is too old),
+ * and everything that would phone home or prompt switched off.
+ */
+export function wranglerEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ""}`,
+    CI: "true",
+    WRANGLER_SEND_METRICS: "false",
+    WRANGLER_SEND_ERROR_REPORTS: "false",
+    // Wrangler's debug log files would keep every request path (and so event keys) on disk.
+    WRANGLER_WRITE_LOGS: "false",
+    NO_COLOR: "1",
+    FORCE_COLOR: "0",
+  };
+}
+
+/** Runs a wrangler command to completion; rejects with its output when it fails. */
+export async function runWrangler(args: string[], timeoutMs = 120_000): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await promisify(execFile)(WRANGLER, args, { cwd: ROOT, env: wranglerEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  } catch (e) {
+    const err = e as Error & { stdout?: string; stderr?: string };
+    throw new Error(`wrangler ${args.join(" ")} failed: ${err.message}\n${err.stdout ?? ""}\n${err.stderr ?? ""}`);
+  }
+}
+
+/** A port nobody listens on right now, on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export interface WranglerDevOptions {
+  /** Wrangler config, relative to the repository root. */
+  config: string;
+  /** Extra `--var NAME:value` flags. */
+  vars?: Record<string, string>;
+}
+
+// Every process group still running, so that a crashed test run leaves no workerd behind.
+const live = new Set<number>();
+process.once("exit", () => {
+  for (const pgid of live) killGroup(pgid, "SIGKILL");
+});
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A real `wrangler dev` process serving one config on 127.0.0.1, with its
+ * own persistence directory. Wrangler and the workerd it spawns share one
+ * process group, which `stop()` kills whole.
+ */
+export class WranglerDev {
+  readonly persistTo: string;
+  #port = 0;
+  #child: ChildProcess | undefined;
+  #output: string[] = [];
+  #starts = 0;
+
+  private constructor(readonly options: WranglerDevOptions) {
+    this.persistTo = mkdtempSync(path.join(tmpdir(), "stepflare-e2e-"));
+  }
+
+  /** Applies the D1 migrations to a fresh directory, then starts `wrangler dev` on a free port. */
+  static async start(options: WranglerDevOptions): Promise<WranglerDev> {
+    const dev = new WranglerDev(options);
+    await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", dev.persistTo, "--config", options.config]);
+    dev.#port = await freePort();
+    await dev.#spawn();
+    return dev;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** Everything wrangler (and the Worker's console) printed, across restarts. */
+  output(): string {
+    return this.#output.join("");
+  }
+
+  /** How many times wrangler reloaded the Worker because a source file changed. */
+  reloads(): number {
+    return (this.output().match(/Reloading local server/g) ?? []).length;
+  }
+
+  /**
+   * Kills the whole process group and waits until it is gone. SIGKILL by
+   * default: a crash, with no chance to flush anything.
+   */
+  async stop(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.#child;
+    if (!child?.pid) return;
+    this.#child = undefined;
+    const pgid = child.pid;
+    killGroup(pgid, signal);
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (groupAlive(pgid) && Date.now() < deadline) await sleep(50);
+    if (groupAlive(pgid)) {
+      killGroup(pgid, "SIGKILL");
+      // Bounded: an orphaned zombie (under a PID 1 that does not reap) still counts as "alive".
+      const last = Date.now() + STOP_TIMEOUT_MS;
+      while (groupAlive(pgid) && Date.now() < last) await sleep(50);
+    }
+    live.delete(pgid);
+  }
+
+  /** Stops, then starts again on the same port and persistence directory. */
+  async restart(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    await this.stop(signal);
+    await this.#spawn();
+  }
+
+  /** Stops and removes the persistence directory. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.persistTo, { recursive: true, force: true });
+  }
+
+  async #spawn(): Promise<void> {
+    const inspectorPort = await freePort();
+    const args = [
+      "dev",
+      "--config",
+      this.options.config,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(this.#port),
+      "--inspector-port",
+      String(inspectorPort),
+      "--persist-to",
+      this.persistTo,
+      "--show-interactive-dev-session=false",
+      ...Object.entries(this.options.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ];
+    this.#starts += 1;
+    this.#output.push(`\n===== wrangler dev start #${this.#starts} (port ${this.#port}) =====\n`);
+    const child = spawn(WRANGLER, args, { cwd: ROOT, env: wranglerEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    if (child.pid) live.add(child.pid);
+    this.#child = child;
+    child.stdout.setEncoding("utf8").on("data", (s: string) => this.#output.push(s));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => this.#output.push(s));
+    let exited: string | undefined;
+    child.once("exit", (code, signal) => (exited = `exited with ${signal ?? code}`));
+
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      if (exited) throw new Error(`wrangler dev ${exited} before it was ready:\n${this.output()}`);
+      try {
+        await fetch(`${this.url}/`, { signal: AbortSignal.timeout(5_000) });
+        return; // any HTTP answer means the Worker is serving
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new Error(`wrangler dev did not answer within ${READY_TIMEOUT_MS} ms:\n${this.output()}`);
+      }
+      await sleep(250);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunDetail, StepflareHttp, waitFor } from "./client";
+import { WranglerDev } from "./harness";
+
+// After a crash, a running run resumes from its Durable Object's alarm (the
+// run lease, every 30 s) and an undispatched event from the sweeper (events
+// older than 30 s, every 30 s): both well inside this bound.
+const RESUME_TIMEOUT_MS = 90_000;
+
+let dev: WranglerDev;
+let http: StepflareHttp;
+const stamp = Date.now().toString(36);
+const tags = { durable: `durable-${stamp}`, parallel: `parallel-${stamp}`, late: `late-${stamp}` };
+const eventIds: Record<keyof typeof tags, string> = { durable: "", parallel: "", late: "" };
+/** Each run as it stood when wrangler was killed. */
+const beforeCrash = new Map<string, RunDetail>();
+
+async function calls(tag: string): Promise<string[]> {
+  const res = await fetch(`${dev.url}/e2e/calls/${encodeURIComponent(tag)}`);
+  if (res.status !== 200) throw new Error(`GET /e2e/calls answered ${res.status}`);
+  return ((await res.json()) as { step: string }[]).map((r) => r.step);
+}
+
+const count = (list: string[], step: string) => list.filter((s) => s === step).length;
+
+async function onlyRun(eventId: string): Promise<RunDetail> {
+  const ev = await http.event(eventId);
+  if (ev.runs.length !== 1) throw new Error(`event ${eventId} has ${ev.runs.length} runs`);
+  return http.run(ev.runs[0]!.id);
+}
+
+async function completedRun(eventId: string): Promise<RunDetail> {
+  return waitFor(
+    async () => {
+      const run = await onlyRun(eventId).catch(() => undefined);
+      return run && ["completed", "failed"].includes(run.status) ? run : undefined;
+    },
+    `the run of event ${eventId} to settle after the restart`,
+    RESUME_TIMEOUT_MS,
+    250,
+  );
+}
+
+beforeAll(async () => {
+  dev = await WranglerDev.start({ config: "test/e2e/worker/wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
+  http = new StepflareHttp(dev.url);
+
+  // Two runs caught mid-step: one whose second step runs inline in its object,
+  // one whose two parallel steps run from the steps queue.
+  [eventIds.durable] = (await http.send({ name: "e2e/durable", data: { tag: tags.durable, sleepMs: 4_000 } })) as [string];
+  [eventIds.parallel] = (await http.send({ name: "e2e/parallel", data: { tag: tags.parallel, sleepMs: 4_000 } })) as [string];
+  await waitFor(async () => ((await calls(tags.durable)).includes("second") ? true : undefined), "step 2 of the durable run to start");
+  await waitFor(async () => ((await calls(tags.parallel)).length === 2 ? true : undefined), "both parallel steps to start");
+  for (const id of [eventIds.durable, eventIds.parallel]) {
+    const run = await waitFor(() => onlyRun(id), `the run of ${id} in the index`);
+    beforeCrash.set(id, run);
+  }
+
+  // An event accepted just before the crash: wrangler dies as soon as it answers.
+  [eventIds.late] = (await http.send({ name: "e2e/quick", data: { tag: tags.late } })) as [string];
+  await dev.restart("SIGKILL");
+}, 120_000);
+
+afterAll(async () => {
+  await dev?.dispose();
+});
+
+describe("a wrangler dev killed mid-run and started again on the same state", () => {
+  it("was killed while the steps were in flight", () => {
+    expect(beforeCrash.get(eventIds.durable)?.steps.map((s) => [s.id, s.status])).toEqual([
+      ["first", "completed"],
+      ["second", "running"],
+    ]);
+    expect(beforeCrash.get(eventIds.parallel)?.steps.map((s) => [s.id, s.status])).toEqual([
+      ["left", "running"],
+      ["right", "running"],
+    ]);
+  });
+
+  it(
+    "resumes a run whose inline step was in flight, without re-running the step that finished",
+    async () => {
+      const run = await completedRun(eventIds.durable);
+      expect(run).toMatchObject({ status: "completed", output: { first: "one", second: "two" } });
+      expect(run.steps.map((s) => [s.id, s.status])).toEqual([
+        ["first", "completed"],
+        ["second", "completed"],
+      ]);
+      const recorded = await calls(tags.durable);
+      expect(count(recorded, "first")).toBe(1);
+      // Started once before the crash; finishing it took a second execution.
+      expect(count(recorded, "second")).toBeGreaterThanOrEqual(2);
+    },
+    RESUME_TIMEOUT_MS + 10_000,
+  );
+
+  it(
+    "resumes a run whose parallel steps were in flight on the steps queue",
+    async () => {
+      const run = await completedRun(eventIds.parallel);
+      expect(run).toMatchObject({ status: "completed", output: ["LEFT", "RIGHT"] });
+      const recorded = await calls(tags.parallel);
+      expect(count(recorded, "left")).toBeGreaterThanOrEqual(2);
+      expect(count(recorded, "right")).toBeGreaterThanOrEqual(2);
+    },
+    RESUME_TIMEOUT_MS + 10_000,
+  );
+
+  it(
+    "still runs an event accepted just before the crash, once",
+    async () => {
+      const run = await completedRun(eventIds.late);
+      expect(run).toMatchObject({ functionId: "quick", status: "completed", output: { tag: tags.late } });
+      expect((await http.event(eventIds.late)).runs).toHaveLength(1);
+      expect(count(await calls(tags.late), "only")).toBe(1);
+    },
+    RESUME_TIMEOUT_MS + 10_000,
+  );
+});

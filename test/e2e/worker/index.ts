@@ -1,0 +1,83 @@
+import { z } from "zod";
+import { Stepflare } from "../../../sdk";
+import { createEngine, type Env } from "../../../src";
+
+/**
+ * The engine with three functions whose steps record every call in D1, so a
+ * test can count executions across a wrangler restart: the journal alone
+ * cannot show that a step ran twice.
+ */
+const app = new Stepflare({
+  id: "stepflare-e2e",
+  schemas: {
+    "e2e/durable": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
+    "e2e/parallel": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
+    "e2e/quick": z.object({ tag: z.string() }),
+  },
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const CREATE_CALLS = "CREATE TABLE IF NOT EXISTS e2e_step_calls (tag TEXT NOT NULL, step TEXT NOT NULL, at INTEGER NOT NULL)";
+
+async function record(db: D1Database, tag: string, step: string): Promise<void> {
+  await db.batch([
+    db.prepare(CREATE_CALLS),
+    db.prepare("INSERT INTO e2e_step_calls (tag, step, at) VALUES (?1, ?2, ?3)").bind(tag, step, Date.now()),
+  ]);
+}
+
+/** Step 1 is quick; step 2 takes `sleepMs`, long enough to kill wrangler while it runs (inline, in the run's object). */
+const durable = app.createFunction({ id: "durable", triggers: [{ event: "e2e/durable" }] }, async ({ event, step, env }) => {
+  const first = await step.run("first", async () => (await record(env.DB, event.data.tag, "first"), "one"));
+  const second = await step.run("second", async () => {
+    await record(env.DB, event.data.tag, "second");
+    await sleep(event.data.sleepMs);
+    return "two";
+  });
+  return { first, second };
+});
+
+/** Two slow steps found together: they run from the steps queue, outside the run's object. */
+const parallel = app.createFunction({ id: "parallel", triggers: [{ event: "e2e/parallel" }] }, async ({ event, step, env }) => {
+  const slow = (id: string) =>
+    step.run(id, async () => {
+      await record(env.DB, event.data.tag, id);
+      await sleep(event.data.sleepMs);
+      return id.toUpperCase();
+    });
+  return Promise.all([slow("left"), slow("right")]);
+});
+
+const quick = app.createFunction({ id: "quick", triggers: [{ event: "e2e/quick" }] }, async ({ event, step, env }) =>
+  step.run("only", async () => (await record(env.DB, event.data.tag, "only"), { tag: event.data.tag })),
+);
+
+const engine = createEngine({
+  functions: [durable, parallel, quick],
+  schemas: app.schemas,
+  // A queued step killed mid-flight counts as timed out after 15 s instead of 15 min.
+  limits: { stepTimeoutMs: 15_000 },
+  backoff: { baseMs: 200, maxMs: 1_000 },
+});
+
+/** `GET /e2e/calls/:tag`: the recorded step calls of one test, oldest first. */
+async function calls(db: D1Database, tag: string): Promise<Response> {
+  await db.prepare(CREATE_CALLS).run();
+  const rows = await db
+    .prepare("SELECT step, at FROM e2e_step_calls WHERE tag = ?1 ORDER BY at, rowid")
+    .bind(tag)
+    .all<{ step: string; at: number }>();
+  return Response.json(rows.results);
+}
+
+export default {
+  fetch(req, env, ctx) {
+    const match = /^\/e2e\/calls\/([^/]+)$/.exec(new URL(req.url).pathname);
+    if (match && req.method === "GET") return calls(env.DB, decodeURIComponent(match[1]!));
+    return engine.worker.fetch(req, env, ctx);
+  },
+  queue: (batch, env, ctx) => engine.worker.queue(batch, env, ctx),
+} satisfies ExportedHandler<Env>;
+
+export const { StepflareRun, StepflareSweeper } = engine;
