@@ -7,7 +7,9 @@ CREATE TABLE events (
   payload TEXT NOT NULL,
   ts INTEGER NOT NULL,
   accepted_at INTEGER NOT NULL,
-  dispatched_at INTEGER
+  dispatched_at INTEGER,
+  -- times the sweeper re-enqueued this acceptance; it gives up after a few
+  sweeps INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX events_undispatched ON events (accepted_at) WHERE dispatched_at IS NULL;
 

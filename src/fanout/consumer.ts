@@ -80,7 +80,18 @@ async function loadEvents(env: Env, bodies: EventMessage[]): Promise<Map<string,
   const byId = new Map(rows.results.map((r) => [r.id, r]));
   for (const m of missing) {
     const row = byId.get(m.id);
-    if (row && Number(row.accepted_at) === m.acceptedAt) out.set(m.id, storedEventSchema.parse(JSON.parse(row.payload)));
+    if (!row || Number(row.accepted_at) !== m.acceptedAt) continue;
+    const parsed = storedEventSchema.safeParse(safeJson(row.payload));
+    if (parsed.success) out.set(m.id, parsed.data);
+    else console.error(`stepflare: stored event ${m.id} is unreadable; its message will be retried toward the dead letters`);
   }
   return out;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -14,7 +14,7 @@ INSERT INTO events (id, name, payload, ts, accepted_at)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2 FROM json_each(?1) WHERE true
 ON CONFLICT(id) DO UPDATE SET
   name = excluded.name, payload = excluded.payload, ts = excluded.ts,
-  accepted_at = excluded.accepted_at, dispatched_at = NULL
+  accepted_at = excluded.accepted_at, dispatched_at = NULL, sweeps = 0
 WHERE events.accepted_at < ?3
 RETURNING id`;
 

@@ -6,8 +6,16 @@ import { sendAll } from "../shared/queue-batches";
 const SWEEP_EVERY_MS = 30_000;
 const STALE_AFTER_MS = 30_000;
 const SWEEP_LIMIT = 1000;
+/** An event still undispatched after this many sweeps has failed in fan-out; its messages are in the dead letters. */
+const MAX_SWEEPS = 5;
 
-const UNDISPATCHED = `SELECT id, accepted_at FROM events WHERE dispatched_at IS NULL AND accepted_at < ?1 ORDER BY accepted_at LIMIT ?2`;
+// Claims the stale undispatched events (counting the sweep) and answers them in one statement.
+const CLAIM_UNDISPATCHED = `
+UPDATE events SET sweeps = sweeps + 1
+WHERE id IN (
+  SELECT id FROM events WHERE dispatched_at IS NULL AND accepted_at < ?1 AND sweeps < ?3 ORDER BY accepted_at LIMIT ?2
+)
+RETURNING id, accepted_at`;
 
 /**
  * One object per deployment that re-enqueues events accepted but not yet
@@ -22,8 +30,8 @@ export class SweeperObject extends DurableObject<Env> {
 
   /** Re-enqueues stale undispatched events; answers how many. */
   async sweep(now = Date.now()): Promise<number> {
-    const rows = await this.env.DB.prepare(UNDISPATCHED)
-      .bind(now - STALE_AFTER_MS, SWEEP_LIMIT)
+    const rows = await this.env.DB.prepare(CLAIM_UNDISPATCHED)
+      .bind(now - STALE_AFTER_MS, SWEEP_LIMIT, MAX_SWEEPS)
       .all<{ id: string; accepted_at: number }>();
     const messages: EventMessage[] = rows.results.map((r) => ({ v: 1, id: r.id, acceptedAt: Number(r.accepted_at) }));
     if (messages.length > 0) await sendAll(this.env.EVENTS, messages);

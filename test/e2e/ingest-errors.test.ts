@@ -87,9 +87,13 @@ describe("ingest answers every bad request with its status and code", () => {
     ["a negative ts", { name: "e2e/x", ts: -1 }, /^event 0: ts: /],
     ["the second event bad", [{ name: "e2e/ok" }, { name: "" }], /^event 1: name: /],
     ["a schema violation in data", { name: "app/user.signup", data: { userId: "u1", email: "not-an-email" } }, /^event 0: data\.email: /],
-    ["a missing field the schema wants", [{ name: "e2e/ok" }, { name: "e2e/ok" }, { name: "stripe/charge.created", data: { chargeId: "c" } }], /^event 2: data\.customerId: /],
+    [
+      "a missing field the schema wants",
+      [{ name: "e2e/ok" }, { name: "e2e/ok" }, { name: "stripe/charge.created", data: { chargeId: "c" } }],
+      /^event 2: data\.customerId: /,
+    ],
     ["an empty array", [], /no events/],
-    ["a bare string", "\"app/user.signup\"", /^event 0: /],
+    ["a bare string", '"app/user.signup"', /^event 0: /],
   ])("400 invalid_event for %s", async (_, body, message) => {
     await expectError(await http.post(body), 400, "invalid_event", message);
   });
@@ -150,7 +154,9 @@ describe("the 1 MiB body limit", () => {
     expect(chunkedId).not.toBe(id);
     // Stored whole: the padding comes back byte for byte.
     const ev = await http.event(id!);
-    expect((ev.event.data.pad as string).length).toBe(LIMIT - Buffer.byteLength(JSON.stringify({ name: "e2e/at-limit", data: { pad: "" } })));
+    expect((ev.event.data.pad as string).length).toBe(
+      LIMIT - Buffer.byteLength(JSON.stringify({ name: "e2e/at-limit", data: { pad: "" } })),
+    );
   });
 });
 
