@@ -4,6 +4,7 @@ import type { Env } from "../env";
 import { type EventMessage, INLINE_EVENT_MAX_BYTES, type StoredEvent } from "../fanout/message";
 import { sendAll } from "../shared/queue-batches";
 import { ulid } from "../shared/ulid";
+import { type IdSeed, seededEventId } from "./id-seed";
 
 // One statement for the whole request: each event is inserted, or refreshed
 // when its id was last accepted before the dedupe window; RETURNING names the
@@ -28,9 +29,16 @@ export interface AcceptResult {
  * queue. Once D1 has them they are never lost: if the queue send fails, the
  * sweeper enqueues them later, so the caller still gets its ids.
  */
-export async function acceptEvents(env: Env, payloads: EventPayload[], dedupeWindowMs: number, now = Date.now()): Promise<AcceptResult> {
-  const events: StoredEvent[] = payloads.map((p) => ({
-    id: p.id ?? ulid(now),
+export async function acceptEvents(
+  env: Env,
+  payloads: EventPayload[],
+  dedupeWindowMs: number,
+  seed?: IdSeed,
+  now = Date.now(),
+): Promise<AcceptResult> {
+  const ids = await Promise.all(payloads.map((p, i) => p.id ?? (seed ? seededEventId(seed, i) : ulid(now))));
+  const events: StoredEvent[] = payloads.map((p, i) => ({
+    id: ids[i]!,
     name: p.name,
     data: p.data ?? {},
     ts: p.ts ?? now,

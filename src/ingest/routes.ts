@@ -3,6 +3,7 @@ import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import { acceptEvents } from "./accept";
 import { checkEventKey } from "./event-keys";
+import { parseIdSeed } from "./id-seed";
 import { parseEvents } from "./parse-events";
 import { readBodyWithLimit, requireJsonContentType } from "./read-body";
 
@@ -15,7 +16,8 @@ export function ingestRoutes(config: EngineConfig) {
     requireJsonContentType(c.req.raw);
     const text = await readBodyWithLimit(c.req.raw, config.limits.maxRequestBytes);
     const payloads = parseEvents(text, config.limits.maxEventsPerRequest, config.schemas);
-    const { ids } = await acceptEvents(c.env, payloads, config.limits.dedupeWindowMs);
+    const seed = parseIdSeed(c.req.header("x-inngest-event-id-seed"));
+    const { ids } = await acceptEvents(c.env, payloads, config.limits.dedupeWindowMs, seed);
     if (!sweeperArmed) {
       // Once per isolate: make sure the sweeper that recovers undispatched events is armed.
       sweeperArmed = true;

@@ -70,9 +70,19 @@ export class StepflareHttp {
     return (JSON.parse(text) as { ids: string[] }).ids;
   }
 
-  async api<T = unknown>(path: string, init: { apiKey?: string | null } = {}): Promise<{ status: number; body: T }> {
+  /** Any JSON call: GET by default; a `json` body is sent as application/json. */
+  async api<T = unknown>(
+    path: string,
+    init: { apiKey?: string | null; method?: string; json?: unknown } = {},
+  ): Promise<{ status: number; body: T }> {
     const key = init.apiKey === undefined ? this.options.apiKey : init.apiKey;
-    const res = await fetch(`${this.baseUrl}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+    const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+    if (init.json !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method: init.method ?? (init.json === undefined ? "GET" : "POST"),
+      headers,
+      ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
+    });
     return { status: res.status, body: (await res.json()) as T };
   }
 

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type EventDetail, StepflareHttp, sleep } from "./client";
-import { WranglerDev } from "./harness";
+import { printOutputIfFailed, WranglerDev } from "./harness";
 
 let dev: WranglerDev;
 let http: StepflareHttp;
@@ -9,6 +9,8 @@ beforeAll(async () => {
   dev = await WranglerDev.start({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
   http = new StepflareHttp(dev.url);
 });
+
+afterEach((ctx) => printOutputIfFailed(dev, ctx));
 
 afterAll(async () => {
   await dev?.dispose();

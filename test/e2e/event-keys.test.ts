@@ -1,7 +1,7 @@
 import { Inngest } from "inngest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ErrorBody, StepflareHttp } from "./client";
-import { WranglerDev } from "./harness";
+import { printOutputIfFailed, WranglerDev } from "./harness";
 
 // Outside dev mode: event keys from EVENT_KEYS, the API behind API_KEY.
 const EVENT_KEY = "e2e-secret-key";
@@ -15,6 +15,8 @@ beforeAll(async () => {
   dev = await WranglerDev.start({ config: "wrangler.toml", vars: { EVENT_KEYS: EVENT_KEY, API_KEY } });
   http = new StepflareHttp(dev.url, { eventKey: EVENT_KEY, apiKey: API_KEY });
 });
+
+afterEach((ctx) => printOutputIfFailed(dev, ctx));
 
 afterAll(async () => {
   await dev?.dispose();

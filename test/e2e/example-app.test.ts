@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { crm, email, mailingList, stripe } from "../../examples/app/providers";
-import { type RunDetail, StepflareHttp } from "./client";
-import { WranglerDev } from "./harness";
+import { type RunDetail, StepflareHttp, waitFor } from "./client";
+import { printOutputIfFailed, WranglerDev } from "./harness";
 
 // The example app exactly as `npm run dev` serves it: the top-level wrangler.toml.
 let dev: WranglerDev;
@@ -11,6 +11,8 @@ beforeAll(async () => {
   dev = await WranglerDev.start({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
   http = new StepflareHttp(dev.url);
 });
+
+afterEach((ctx) => printOutputIfFailed(dev, ctx));
 
 afterAll(async () => {
   await dev?.dispose();
@@ -129,5 +131,64 @@ describe("the example app under wrangler dev", () => {
     const run = (await http.settledRuns(eventId!, 1)).get("summarize-text");
     expect(run).toMatchObject({ status: "completed", output: { chunks: 3 } });
     expect((await http.event(eventId!)).event.data).toEqual({ text, chunkSize: 200 });
+  });
+
+  // The README's walkthrough "When the CRM is down: dead letters and replay", step by step.
+  it("when the CRM is down: add-to-crm fails after 5 attempts, is dead-lettered, and a replay completes it", async () => {
+    const setCrm = async (down: boolean) => {
+      const res = await http.api<{ down: boolean }>("/example/crm", { method: "PUT", json: { down } });
+      expect(res).toEqual({ status: 200, body: { down } });
+    };
+    await setCrm(true);
+    try {
+      const user = { userId: "u-e2e-crm", email: "crm-down@example.com", name: "Katherine Johnson" };
+      const [eventId] = await http.send({ name: "app/user.signup", data: user });
+      // Retries back off from 1 s: about 15 s to spend all five attempts.
+      const runs = await http.settledRuns(eventId!, 4, 60_000);
+      const failed = runs.get("add-to-crm")!;
+      expect(failed).toMatchObject({
+        status: "failed",
+        error: { message: "CRM unavailable: 503 Service Unavailable", stepId: "upsert-contact" },
+      });
+      expect(failed.steps).toMatchObject([{ id: "upsert-contact", status: "failed", attempts: 5 }]);
+      for (const fn of ["send-welcome-email", "start-stripe-trial", "add-to-mailing-list"]) expect(runs.get(fn)?.status).toBe("completed");
+
+      type DeadLetters = {
+        deadLetters: { runId: string; functionId: string; stepKey: string; attempts: number; error: { message: string } }[];
+      };
+      const letter = await waitFor(async () => {
+        const { body } = await http.api<DeadLetters>("/api/v1/dead-letters?functionId=add-to-crm");
+        return body.deadLetters.find((d) => d.runId === failed.id);
+      }, "the dead letter of the failed run");
+      expect(letter).toMatchObject({
+        functionId: "add-to-crm",
+        stepKey: "upsert-contact",
+        attempts: 5,
+        error: { message: "CRM unavailable: 503 Service Unavailable" },
+      });
+
+      await setCrm(false);
+      const replay = await http.api<{ replayed: number; runIds: string[] }>("/api/v1/dead-letters/replay", {
+        json: { functionId: "add-to-crm" },
+      });
+      expect(replay.status).toBe(200);
+      expect(replay.body.runIds).toEqual([failed.id]);
+
+      const replayed = await waitFor(async () => {
+        const run = await http.run(failed.id);
+        return run.status === "completed" ? run : undefined;
+      }, "the replayed run to complete");
+      expect(replayed.output).toEqual(crm.upsertContact(user.email, user.name));
+      expect(replayed.replays).toMatchObject([
+        { from: "failed-step", previousError: { message: "CRM unavailable: 503 Service Unavailable" } },
+      ]);
+      // Only the failed function ran again: the other three are exactly as they were.
+      const after = await http.settledRuns(eventId!, 4);
+      for (const fn of ["send-welcome-email", "start-stripe-trial", "add-to-mailing-list"]) expect(after.get(fn)).toEqual(runs.get(fn));
+      const again = await http.api<{ replayed: number }>("/api/v1/dead-letters/replay", { json: { functionId: "add-to-crm" } });
+      expect(again.body.replayed).toBe(0);
+    } finally {
+      await setCrm(false);
+    }
   });
 });

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import type { TestContext } from "vitest";
 
 /** The repository root: every config path is resolved from here. */
 export const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -62,11 +63,19 @@ export interface WranglerDevOptions {
   vars?: Record<string, string>;
 }
 
-// Every process group still running, so that a crashed test run leaves no workerd behind.
+// Every process group still running, so that a test process that ends (or
+// is interrupted) leaves no wrangler or workerd behind.
 const live = new Set<number>();
-process.once("exit", () => {
+const killAll = () => {
   for (const pgid of live) killGroup(pgid, "SIGKILL");
-});
+};
+process.once("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal); // our listener is gone: the default action follows
+  });
+}
 
 function killGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
@@ -125,9 +134,9 @@ export class WranglerDev {
     return this.#output.join("");
   }
 
-  /** How many times wrangler reloaded the Worker because a source file changed. */
-  reloads(): number {
-    return (this.output().match(/Reloading local server/g) ?? []).length;
+  /** The last `lines` lines of the output. */
+  tail(lines = 80): string {
+    return this.output().split("\n").slice(-lines).join("\n");
   }
 
   /**
@@ -205,5 +214,16 @@ export class WranglerDev {
       }
       await sleep(250);
     }
+  }
+}
+
+/**
+ * For `afterEach`: when the test failed, prints the end of wrangler's output,
+ * where the engine's own errors are. (A source file edited while the tests
+ * run makes wrangler reload the Worker; that shows up here too.)
+ */
+export function printOutputIfFailed(dev: WranglerDev | undefined, ctx: TestContext): void {
+  if (dev && ctx.task.result?.state === "fail") {
+    console.error(`--- wrangler dev output (${dev.options.config}), last lines ---\n${dev.tail()}`);
   }
 }

@@ -1,7 +1,7 @@
 import { request } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ErrorBody, StepflareHttp, waitFor } from "./client";
-import { WranglerDev } from "./harness";
+import { printOutputIfFailed, WranglerDev } from "./harness";
 
 const LIMIT = 1024 * 1024;
 
@@ -12,6 +12,8 @@ beforeAll(async () => {
   dev = await WranglerDev.start({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
   http = new StepflareHttp(dev.url);
 });
+
+afterEach((ctx) => printOutputIfFailed(dev, ctx));
 
 afterAll(async () => {
   await dev?.dispose();

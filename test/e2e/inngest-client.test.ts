@@ -1,7 +1,7 @@
 import { Inngest } from "inngest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { StepflareHttp } from "./client";
-import { WranglerDev } from "./harness";
+import { printOutputIfFailed, WranglerDev } from "./harness";
 
 // The official client, unchanged: `baseUrl` points its event API at Stepflare
 // whatever the mode (it wins over INNGEST_DEV and INNGEST_BASE_URL), and it
@@ -18,6 +18,8 @@ beforeAll(async () => {
   dev = await WranglerDev.start({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
   http = new StepflareHttp(dev.url);
 });
+
+afterEach((ctx) => printOutputIfFailed(dev, ctx));
 
 afterAll(async () => {
   await dev?.dispose();
@@ -73,5 +75,42 @@ describe("the inngest client and a refused event", () => {
     await expect(inngest.send({ name: "app/user.signup", data: { userId: "u", email: "not-an-email" } })).rejects.toThrow(
       /Cannot process event payload|invalid_event/,
     );
+  });
+});
+
+describe("the inngest client retrying a send whose answer was lost", () => {
+  // The client stamps each send with `x-inngest-event-id-seed: <ms>,<entropy>`
+  // and retries a failed send (up to 5 attempts) with the same body and the
+  // same seed, so that the server derives the same event ids and the retry
+  // starts nothing twice. Here Stepflare accepts the first attempt, the answer
+  // is lost on the way back (a dropped connection), and the client retries.
+  it("answers the ids of the first acceptance and starts the runs once", async () => {
+    const seen: { seed: string | null; ids: string[] }[] = [];
+    const lossyFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const body = (await res.clone().json()) as { ids?: string[] };
+      seen.push({ seed: new Headers(init?.headers).get("x-inngest-event-id-seed"), ids: body.ids ?? [] });
+      if (seen.length === 1) throw new TypeError("fetch failed: connection reset before the answer arrived");
+      return res;
+    };
+    const inngest = new Inngest({
+      id: "stepflare-e2e-retry",
+      baseUrl: dev.url,
+      eventKey: "inngest-e2e-key",
+      isDev: false,
+      fetch: lossyFetch,
+    });
+    const charge = { chargeId: `ch_retry_${Date.now()}`, customerId: "cus_retry", amount: 7 };
+
+    const { ids } = await inngest.send({ name: "stripe/charge.created", data: charge });
+
+    expect(seen).toHaveLength(2);
+    expect(seen[1]!.seed).toBe(seen[0]!.seed); // the same logical send, retried
+    const first = seen[0]!.ids;
+    // Every event Stepflare created for this one send, and the payment run each started.
+    const created = [...new Set([...first, ...ids])];
+    const paymentRuns = await Promise.all(created.map(async (id) => (await http.settledRuns(id, 1)).get("post-payment-flow")?.id));
+    expect(paymentRuns).toHaveLength(1); // one charge, one post-payment run
+    expect(ids).toEqual(first);
   });
 });

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunDetail, StepflareHttp, waitFor } from "./client";
-import { WranglerDev } from "./harness";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type EventDetail, type RunDetail, StepflareHttp, waitFor } from "./client";
+import { printOutputIfFailed, WranglerDev } from "./harness";
 
 // After a crash, a running run resumes from its Durable Object's alarm (the
 // run lease, every 30 s) and an undispatched event from the sweeper (events
@@ -14,6 +14,8 @@ const tags = { durable: `durable-${stamp}`, parallel: `parallel-${stamp}`, late:
 const eventIds: Record<keyof typeof tags, string> = { durable: "", parallel: "", late: "" };
 /** Each run as it stood when wrangler was killed. */
 const beforeCrash = new Map<string, RunDetail>();
+/** The late event as the restarted wrangler first shows it. */
+let lateAfterRestart: EventDetail | undefined;
 
 async function calls(tag: string): Promise<string[]> {
   const res = await fetch(`${dev.url}/e2e/calls/${encodeURIComponent(tag)}`);
@@ -56,10 +58,14 @@ beforeAll(async () => {
     beforeCrash.set(id, run);
   }
 
-  // An event accepted just before the crash: wrangler dies as soon as it answers.
+  // An event accepted just before the crash: wrangler dies as soon as it
+  // answers, while the event still waits in the local queue's 2 s batch.
   [eventIds.late] = (await http.send({ name: "e2e/quick", data: { tag: tags.late } })) as [string];
   await dev.restart("SIGKILL");
+  lateAfterRestart = await http.event(eventIds.late);
 }, 120_000);
+
+afterEach((ctx) => printOutputIfFailed(dev, ctx));
 
 afterAll(async () => {
   await dev?.dispose();
@@ -75,6 +81,8 @@ describe("a wrangler dev killed mid-run and started again on the same state", ()
       ["left", "running"],
       ["right", "running"],
     ]);
+    // Stored, but its queue message died with wrangler: only the sweeper can start its run now.
+    expect(lateAfterRestart).toMatchObject({ dispatched: false, runs: [] });
   });
 
   it(

@@ -132,3 +132,24 @@ describe("POST /e/:eventKey", () => {
     void waitFor;
   });
 });
+
+describe("event id seeds", () => {
+  it("gives a retried send with the same x-inngest-event-id-seed the same ids, and starts nothing twice", async () => {
+    const body = JSON.stringify([{ name: "test/sequential", data: { tag: "seeded", n: 1 } }, { name: "nobody/listens" }]);
+    const headers = { "content-type": "application/json", "x-inngest-event-id-seed": "1795335000000,q83vEjRWeJq83w==" };
+    const first = (await (await post(body, headers)).json()) as { ids: string[] };
+    const again = (await (await post(body, headers)).json()) as { ids: string[] };
+    expect(again.ids).toEqual(first.ids);
+    expect(first.ids[0]).not.toBe(first.ids[1]);
+    await settledRuns(first.ids[0]!);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await api<{ runs: unknown[] }>(`/api/v1/events/${first.ids[0]}`)).body.runs).toHaveLength(1);
+    const other = (await (await post(body, { ...headers, "x-inngest-event-id-seed": "1795335000000,AAAAAAAAAAAAAA==" })).json()) as {
+      ids: string[];
+    };
+    expect(other.ids[0]).not.toBe(first.ids[0]);
+    // A malformed seed is ignored: fresh ids.
+    const junk = (await (await post(body, { ...headers, "x-inngest-event-id-seed": "soon,maybe" })).json()) as { ids: string[] };
+    expect(junk.ids[0]).not.toBe(first.ids[0]);
+  });
+});

@@ -1,0 +1,31 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runWrangler } from "./harness";
+
+const outdir = mkdtempSync(path.join(tmpdir(), "stepflare-deploy-"));
+
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+describe("wrangler deploy --dry-run", () => {
+  it("bundles the top-level config without touching the network", async () => {
+    const { stdout, stderr } = await runWrangler(["deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml"], 180_000);
+    const output = stdout + stderr;
+    expect(output).toMatch(/--dry-run: exiting now/);
+    for (const binding of [
+      "env.RUNS (StepflareRun)",
+      "env.SWEEPER (StepflareSweeper)",
+      "env.EVENTS (stepflare-events)",
+      "env.DB (stepflare)",
+    ]) {
+      expect(output).toContain(binding);
+    }
+    const files = readdirSync(outdir);
+    expect(files).toContain("worker.js");
+    const bundle = readFileSync(path.join(outdir, "worker.js"), "utf8");
+    // Both Durable Object classes are exported under the names wrangler.toml binds.
+    expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareRun\b/);
+    expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareSweeper\b/);
+  }, 180_000);
+});
