@@ -4,6 +4,11 @@ import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSch
 import { runIdFor } from "./run-id";
 
 const LOAD_EVENTS = `SELECT id, payload, accepted_at FROM events WHERE id IN (SELECT value FROM json_each(?1))`;
+// The first index row of each new run, for the whole batch in one statement. A
+// row the run's object already wrote (it only writes later versions) is kept.
+const INSERT_RUNS = `
+INSERT OR IGNORE INTO runs (id, function_id, event_id, status, started_at, ended_at, error_code, version)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, NULL, NULL, value ->> 5 FROM json_each(?1)`;
 const MARK_DISPATCHED = `
 UPDATE events SET dispatched_at = ?2
 WHERE dispatched_at IS NULL AND (id, accepted_at) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))`;
@@ -30,6 +35,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
   );
 
   const done: { msg: Message<unknown>; body: EventMessage }[] = [];
+  const indexRows: (readonly [string, string, string, string, number, number])[] = [];
   await Promise.all(
     items.map(async (item) => {
       const event = events.get(item.body.id);
@@ -39,12 +45,14 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
         return;
       }
       try {
-        await Promise.all(
+        const started = await Promise.all(
           config.registry.match(event.name).map(async (fn) => {
             const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
-            await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
+            const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
+            return [runId, fn.config.id, event.id, run.status, run.startedAt, run.version] as const;
           }),
         );
+        indexRows.push(...started);
         done.push(item);
       } catch (e) {
         console.error(`stepflare: fan-out of event ${event.id} failed; retrying:`, (e as Error).message);
@@ -54,13 +62,14 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
   );
   if (done.length === 0) return;
   try {
-    await env.DB.prepare(MARK_DISPATCHED)
-      .bind(JSON.stringify(done.map((d) => [d.body.id, d.body.acceptedAt])), Date.now())
-      .run();
+    await env.DB.batch([
+      env.DB.prepare(INSERT_RUNS).bind(JSON.stringify(indexRows)),
+      env.DB.prepare(MARK_DISPATCHED).bind(JSON.stringify(done.map((d) => [d.body.id, d.body.acceptedAt])), Date.now()),
+    ]);
     for (const d of done) d.msg.ack();
   } catch (e) {
-    // The runs exist; a redelivery finds them and only marks the events.
-    console.error("stepflare: marking events dispatched failed; retrying:", (e as Error).message);
+    // The runs exist; a redelivery finds them and only writes the index and marks the events.
+    console.error("stepflare: indexing runs and marking events dispatched failed; retrying:", (e as Error).message);
     for (const d of done) d.msg.retry();
   }
 }

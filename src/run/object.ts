@@ -31,6 +31,14 @@ export interface StartRun {
   now?: number;
 }
 
+export interface StartedRun {
+  created: boolean;
+  status: RunStatus;
+  startedAt: number;
+  /** The index row version this state corresponds to. */
+  version: number;
+}
+
 export interface ReplayContext {
   functionId: string;
   eventJson: string;
@@ -75,9 +83,9 @@ export class StepflareRunObject extends DurableObject<Env> {
   // ---- RPC -----------------------------------------------------------------
 
   /** Creates the run, once: a second call for the same run changes nothing. */
-  async start(init: StartRun): Promise<{ created: boolean; status: string }> {
+  async start(init: StartRun): Promise<StartedRun> {
     const existing = this.#store.run;
-    if (existing) return { created: false, status: existing.status };
+    if (existing) return { created: false, status: existing.status, startedAt: existing.startedAt, version: existing.version };
     if (!this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
     const run: RunState = {
@@ -98,10 +106,10 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#eventJson = JSON.stringify(init.event);
     this.#store.createRun(run, this.#eventJson);
     this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
-    this.#syncIndexSoon();
+    // The fan-out writes the first index row for a whole batch of runs at once; this object writes every later change.
     this.#armAlarm();
     this.#wake();
-    return { created: true, status: run.status };
+    return { created: true, status: run.status, startedAt: run.startedAt, version: run.version };
   }
 
   async getDetail(): Promise<RunDetail | null> {
