@@ -1,0 +1,68 @@
+import { Hono } from "hono";
+import { defineFunction } from "../../sdk";
+import { createEngine, type Env as EngineEnv } from "../../src";
+import type { ReplayContext, StartRun } from "../../src/run/object";
+import type { StepResult } from "../../src/run/types";
+import { benchFunctions } from "./functions";
+import { count, flushHeldIndexRows, instrumentState, record, takeStats, timed, whatIfOf, wrapEnv } from "./profile";
+import { benchRoutes, type Env } from "./routes";
+
+/**
+ * The bench Worker with instrumentation (`npm run bench -- --profile`): the
+ * same engine and functions as index.ts, with every binding call, object
+ * RPC, SQLite statement and handler invocation timed, and the totals served
+ * at GET /bench/profile. Its figures are for finding where time goes, never
+ * for the results table.
+ */
+const functions = benchFunctions.map((fn) =>
+  defineFunction(fn.config, (ctx) => {
+    count(`handler ${fn.config.id}`);
+    return fn.handler(ctx);
+  }),
+);
+const engine = createEngine({ functions });
+
+type ProfiledEnv = Env & { BENCH_WHATIF?: string };
+
+const bench = new Hono<{ Bindings: ProfiledEnv }>()
+  .get("/bench/profile", (c) => c.json(takeStats()))
+  .use("/bench/runs", async (c, next) => {
+    await flushHeldIndexRows(c.env.DB);
+    await next();
+  })
+  .route("/bench", benchRoutes);
+
+export default {
+  fetch(req, env, ctx) {
+    const path = new URL(req.url).pathname;
+    if (path.startsWith("/bench/")) return bench.fetch(req, env, ctx);
+    return timed(`fetch ${path.split("/")[1]}`, () => engine.worker.fetch(req, wrapEnv(env, whatIfOf(env)), ctx));
+  },
+  queue(batch, env, ctx) {
+    record(`queue batch size ${batch.queue}`, batch.messages.length);
+    return timed(`consumer ${batch.queue}`, () => engine.worker.queue(batch, wrapEnv(env, whatIfOf(env)), ctx));
+  },
+} satisfies ExportedHandler<ProfiledEnv, unknown>;
+
+export class StepflareRun extends engine.StepflareRun {
+  constructor(ctx: DurableObjectState, env: EngineEnv & { BENCH_WHATIF?: string }) {
+    const start = performance.now();
+    super(instrumentState(ctx), wrapEnv(env, whatIfOf(env)));
+    record("object constructor", performance.now() - start);
+  }
+  override start(init: StartRun) {
+    return timed("object start()", () => super.start(init));
+  }
+  override claimSteps(planSeq: number, requests: { key: string; attempt: number }[]): Promise<ReplayContext | null> {
+    return timed("object claimSteps()", () => super.claimSteps(planSeq, requests));
+  }
+  override completeSteps(results: StepResult[]) {
+    return timed("object completeSteps()", () => super.completeSteps(results));
+  }
+  override alarm() {
+    return timed("object alarm()", () => super.alarm());
+  }
+}
+export const { StepflareSweeper } = engine;
+export { BenchProbe } from "./probe";
+export { BenchWorkflow } from "./workflow";
