@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type SerializedError, serializeError } from "../../sdk/errors";
 import { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "../../sdk/execution";
 import type { StepflareFunction } from "../../sdk/function";
-import { checkOutputSize, fromJson, toJson, utf8Bytes } from "../../sdk/json";
+import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { StoredEvent } from "../fanout/message";
@@ -13,41 +13,20 @@ import { deadLetterFor } from "./dead-letter";
 import { decideHandlerError, decideStepResult, failedResult } from "./decide";
 import { type RunDetail, runDetail } from "./detail";
 import { syncRunIndex } from "./index-sync";
+import { commitStep, newStep, recoverInterruptedSteps, resetForReplay } from "./journal";
 import { RunStore } from "./store";
 import { isSettled, isTerminal, type ReplayRecord, type RunState, type RunStatus, type StepResult, type StepState } from "./types";
 
 export type ReplayFrom = ReplayRecord["from"];
 
 import { runLogger } from "./logger";
+import type { ReplayContext, StartedRun, StartRun } from "./rpc";
+
+export type { ReplayContext, StartedRun, StartRun } from "./rpc";
 
 /** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
 const RUN_LEASE_MS = 30_000;
 const INDEX_SYNC_RETRY_MS = 5_000;
-
-export interface StartRun {
-  runId: string;
-  functionId: string;
-  event: StoredEvent;
-  now?: number;
-}
-
-export interface StartedRun {
-  created: boolean;
-  status: RunStatus;
-  startedAt: number;
-  /** The index row version this state corresponds to. */
-  version: number;
-}
-
-export interface ReplayContext {
-  functionId: string;
-  eventJson: string;
-  attempt: number;
-  /** Settled steps up to the plan: the output JSON of a completed one, the error JSON of a failed one. */
-  memo: { key: string; status: "completed" | "failed"; value: string | null }[];
-  /** The requested steps this consumer may now run (claimed for their attempt). */
-  claimed: string[];
-}
 
 interface Live {
   exec: Execution;
@@ -73,7 +52,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     super(ctx, env);
     this.#config = config;
     this.#store = new RunStore(ctx.storage.sql);
-    this.#recoverInterruptedSteps();
+    recoverInterruptedSteps(this.#store, Date.now());
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarmAt = await ctx.storage.getAlarm();
       this.#armAlarm(); // any touch of the run re-arms an alarm that was lost
@@ -128,23 +107,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (!run) return null;
     if (run.status !== "failed") return { replayed: false, status: run.status };
     const now = Date.now();
-    const drop = [...this.#store.steps.values()].filter((s) => from === "start" || s.status !== "completed").map((s) => s.key);
-    this.#store.deleteSteps(drop);
-    let stateBytes = 0;
-    for (const s of this.#store.steps.values()) stateBytes += s.outputJson === null ? 0 : utf8Bytes(s.outputJson);
-    run.replays.push({ at: now, from, ...(run.error ? { previousError: run.error } : {}) });
-    Object.assign(run, {
-      status: "running",
-      outputJson: null,
-      error: null,
-      attempt: 0,
-      endedAt: null,
-      version: run.version + 1,
-      settleSeq: run.settleSeq + 1,
-      stateBytes,
-    });
-    this.#store.saveRun();
-    for (const kind of ["dead-letter", "on-failure"] as const) this.#store.clearTimers(kind);
+    resetForReplay(this.#store, from, now);
     this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
     this.#syncIndexSoon();
     this.#armAlarm();
@@ -234,35 +197,6 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#wake();
   }
 
-  /**
-   * An inline step lives only in the instance that ran it, so a new instance
-   * finding one "running" knows that attempt was cut short (eviction, crash,
-   * deploy). It runs again at once while it has retries left, so a step that
-   * keeps killing its object still ends, failed, after its retries.
-   */
-  #recoverInterruptedSteps(): void {
-    const run = this.#store.run;
-    if (run?.status !== "running") return;
-    let settled = false;
-    for (const s of this.#store.steps.values()) {
-      if (s.status !== "running" || s.mode !== "inline") continue;
-      if (s.attempts <= s.retries) {
-        s.status = "planned";
-      } else {
-        run.settleSeq += 1;
-        settled = true;
-        Object.assign(s, {
-          status: "failed",
-          endedAt: Date.now(),
-          settleSeq: run.settleSeq,
-          error: { name: "StepInterruptedError", code: "step_interrupted", message: `step "${s.id}" was interrupted on every attempt` },
-        });
-      }
-      this.#store.putStep(s);
-    }
-    if (settled) this.#store.saveRun();
-  }
-
   // ---- driving the handler ---------------------------------------------------
 
   #fn(): StepflareFunction {
@@ -326,22 +260,7 @@ export class StepflareRunObject extends DurableObject<Env> {
             message: `step "${f.id}" would be step ${limit + 1} of this run; the limit is ${limit}`,
           });
         }
-        s = {
-          key: f.key,
-          id: f.id,
-          seq: this.#store.nextSeq,
-          status: "planned",
-          attempts: 0,
-          retries: f.retries ?? fn.config.retries,
-          outputJson: null,
-          error: null,
-          startedAt: null,
-          endedAt: null,
-          settleSeq: null,
-          planSeq: null,
-          mode: null,
-          claimedAttempt: null,
-        };
+        s = newStep(f.key, f.id, this.#store.nextSeq, f.retries ?? fn.config.retries);
         this.#store.putStep(s);
       }
       if (s.status === "completed") f.resolve(fromJson(s.outputJson));
@@ -452,42 +371,20 @@ export class StepflareRunObject extends DurableObject<Env> {
       const s = this.#store.steps.get(result.key);
       const decision = decideStepResult(s, result, { now, backoff, maxOutputBytes: limits.maxStepOutputBytes });
       if (!s || decision.type === "ignore") continue;
-      const pending = this.#live?.pending.get(s.key);
-      switch (decision.type) {
-        case "complete": {
-          if (run.stateBytes + decision.bytes > limits.maxRunStateBytes) {
-            return this.#failRun({
-              name: "StepflareError",
-              code: "run_state_too_large",
-              message: `step "${s.id}" would bring this run's stored outputs to ${run.stateBytes + decision.bytes} bytes; the limit is ${limits.maxRunStateBytes}`,
-            });
-          }
-          run.stateBytes += decision.bytes;
-          run.settleSeq += 1;
-          Object.assign(s, { status: "completed", outputJson: decision.outputJson, error: null, endedAt: now, settleSeq: run.settleSeq });
-          this.#store.putStep(s);
-          this.#store.clearTimer("step-lease", s.key);
-          this.#live?.pending.delete(s.key);
-          pending?.resolve(fromJson(decision.outputJson));
-          progressed = true;
-          break;
-        }
-        case "fail":
-          run.settleSeq += 1;
-          Object.assign(s, { status: "failed", error: decision.error, endedAt: now, settleSeq: run.settleSeq });
-          this.#store.putStep(s);
-          this.#store.clearTimer("step-lease", s.key);
-          this.#live?.pending.delete(s.key);
-          pending?.reject(decision.error);
-          progressed = true;
-          break;
-        case "retry":
-          Object.assign(s, { status: "retrying", error: decision.error });
-          this.#store.putStep(s);
-          this.#store.clearTimer("step-lease", s.key);
-          this.#store.setTimer("step-retry", s.key, decision.at);
-          break;
+      if (decision.type === "complete" && run.stateBytes + decision.bytes > limits.maxRunStateBytes) {
+        return this.#failRun({
+          name: "StepflareError",
+          code: "run_state_too_large",
+          message: `step "${s.id}" would bring this run's stored outputs to ${run.stateBytes + decision.bytes} bytes; the limit is ${limits.maxRunStateBytes}`,
+        });
       }
+      commitStep(this.#store, s, decision, now);
+      if (decision.type === "retry") continue;
+      progressed = true;
+      const pending = this.#live?.pending.get(s.key);
+      this.#live?.pending.delete(s.key);
+      if (decision.type === "complete") pending?.resolve(fromJson(decision.outputJson));
+      else pending?.reject(decision.error);
     }
     if (progressed) this.#store.saveRun();
     this.#armAlarm();

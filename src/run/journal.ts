@@ -1,0 +1,111 @@
+import type { SerializedError } from "../../sdk/errors";
+import { utf8Bytes } from "../../sdk/json";
+import type { StepDecision } from "./decide";
+import type { RunStore } from "./store";
+import type { ReplayRecord, StepState } from "./types";
+
+/**
+ * Journal changes that need no runtime: each takes the run's store and
+ * writes through it. The Durable Object decides when; these say what.
+ */
+
+/** A step the handler reached for the first time. */
+export function newStep(key: string, id: string, seq: number, retries: number): StepState {
+  return {
+    key,
+    id,
+    seq,
+    status: "planned",
+    attempts: 0,
+    retries,
+    outputJson: null,
+    error: null,
+    startedAt: null,
+    endedAt: null,
+    settleSeq: null,
+    planSeq: null,
+    mode: null,
+    claimedAttempt: null,
+  };
+}
+
+/**
+ * Writes a settled or retrying step. Settling bumps the run's settle
+ * sequence, which plans of dispatched steps are measured against.
+ */
+export function commitStep(store: RunStore, s: StepState, decision: Exclude<StepDecision, { type: "ignore" }>, now: number): void {
+  const run = store.run!;
+  switch (decision.type) {
+    case "complete":
+      run.stateBytes += decision.bytes;
+      run.settleSeq += 1;
+      Object.assign(s, { status: "completed", outputJson: decision.outputJson, error: null, endedAt: now, settleSeq: run.settleSeq });
+      break;
+    case "fail":
+      run.settleSeq += 1;
+      Object.assign(s, { status: "failed", error: decision.error, endedAt: now, settleSeq: run.settleSeq });
+      break;
+    case "retry":
+      Object.assign(s, { status: "retrying", error: decision.error });
+      store.setTimer("step-retry", s.key, decision.at);
+      break;
+  }
+  store.putStep(s);
+  store.clearTimer("step-lease", s.key);
+}
+
+/**
+ * An inline step lives only in the instance that ran it, so a new instance
+ * finding one "running" knows that attempt was cut short (eviction, crash,
+ * deploy). It runs again at once while it has retries left, so a step that
+ * keeps killing its object still ends, failed, after its retries.
+ */
+export function recoverInterruptedSteps(store: RunStore, now: number): void {
+  const run = store.run;
+  if (run?.status !== "running") return;
+  let settled = false;
+  for (const s of store.steps.values()) {
+    if (s.status !== "running" || s.mode !== "inline") continue;
+    if (s.attempts <= s.retries) {
+      s.status = "planned";
+    } else {
+      run.settleSeq += 1;
+      settled = true;
+      const error: SerializedError = {
+        name: "StepInterruptedError",
+        code: "step_interrupted",
+        message: `step "${s.id}" was interrupted on every attempt`,
+      };
+      Object.assign(s, { status: "failed", endedAt: now, settleSeq: run.settleSeq, error });
+    }
+    store.putStep(s);
+  }
+  if (settled) store.saveRun();
+}
+
+/**
+ * Resets a failed run for a replay. From its failed step: completed steps
+ * stay memoized; every other step is dropped, to start again with fresh
+ * attempts. From the start: the whole journal is dropped. The earlier error
+ * is kept in the run's replay history.
+ */
+export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now: number): void {
+  const run = store.run!;
+  const drop = [...store.steps.values()].filter((s) => from === "start" || s.status !== "completed").map((s) => s.key);
+  store.deleteSteps(drop);
+  let stateBytes = 0;
+  for (const s of store.steps.values()) stateBytes += s.outputJson === null ? 0 : utf8Bytes(s.outputJson);
+  run.replays.push({ at: now, from, ...(run.error ? { previousError: run.error } : {}) });
+  Object.assign(run, {
+    status: "running",
+    outputJson: null,
+    error: null,
+    attempt: 0,
+    endedAt: null,
+    version: run.version + 1,
+    settleSeq: run.settleSeq + 1,
+    stateBytes,
+  });
+  store.saveRun();
+  for (const kind of ["dead-letter", "on-failure"] as const) store.clearTimers(kind);
+}

@@ -1,0 +1,29 @@
+import type { StoredEvent } from "../fanout/message";
+import type { RunStatus } from "./types";
+
+/** What the run object's RPC methods take and answer. */
+
+export interface StartRun {
+  runId: string;
+  functionId: string;
+  event: StoredEvent;
+  now?: number;
+}
+
+export interface StartedRun {
+  created: boolean;
+  status: RunStatus;
+  startedAt: number;
+  /** The index row version this state corresponds to. */
+  version: number;
+}
+
+export interface ReplayContext {
+  functionId: string;
+  eventJson: string;
+  attempt: number;
+  /** Settled steps up to the plan: the output JSON of a completed one, the error JSON of a failed one. */
+  memo: { key: string; status: "completed" | "failed"; value: string | null }[];
+  /** The requested steps this consumer may now run (claimed for their attempt). */
+  claimed: string[];
+}
