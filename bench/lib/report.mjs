@@ -243,7 +243,7 @@ export function renderGenerated(results) {
     "",
   ];
   const targets = [["Target", "Launcher", "Measured (medians)", "Met?", "By how much"]];
-  for (const [name, r] of Object.entries(results.launchers)) {
+  for (const [_name, r] of Object.entries(results.launchers)) {
     out.push(`### ${r.label} (${r.seconds} s)`, "", `Settings: ${r.settings}.`, "", table(summaryTable(r)), "");
     targets.push(...targetRows(r.label, r));
   }

@@ -5,7 +5,6 @@ import type { StepflareFunction } from "../../sdk/function";
 import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import type { StoredEvent } from "../fanout/message";
 import { sendAll } from "../shared/queue-batches";
 import type { StepMessage } from "../steps/message";
 import { retryDelayMs } from "./backoff";
