@@ -1,19 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type EventDetail, StepflareHttp, sleep } from "./client";
-import { printOutputIfFailed, WranglerDev } from "./harness";
+import { describe, expect, it } from "vitest";
+import { type EventDetail, type StepflareHttp, sleep } from "./client";
+import { serveDuringFile } from "./suite";
 
-let dev: WranglerDev;
 let http: StepflareHttp;
-
-beforeAll(async () => {
-  dev = await WranglerDev.start({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
-  http = new StepflareHttp(dev.url);
-});
-
-afterEach((ctx) => printOutputIfFailed(dev, ctx));
-
-afterAll(async () => {
-  await dev?.dispose();
+serveDuringFile({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (_dev, h) => {
+  http = h;
 });
 
 const signup = (id: string, name: string) => ({ id, name: "app/user.signup", data: { userId: id, email: "dup@example.com", name } });

@@ -1,7 +1,8 @@
 import { Inngest } from "inngest";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ErrorBody, StepflareHttp } from "./client";
-import { printOutputIfFailed, WranglerDev } from "./harness";
+import { describe, expect, it } from "vitest";
+import type { ErrorBody, StepflareHttp } from "./client";
+import type { WranglerDev } from "./harness";
+import { serveDuringFile } from "./suite";
 
 // Outside dev mode: event keys from EVENT_KEYS, the API behind API_KEY.
 const EVENT_KEY = "e2e-secret-key";
@@ -10,17 +11,14 @@ const WRONG_KEY = "e2e-wrong-key-0123";
 
 let dev: WranglerDev;
 let http: StepflareHttp;
-
-beforeAll(async () => {
-  dev = await WranglerDev.start({ config: "wrangler.toml", vars: { EVENT_KEYS: EVENT_KEY, API_KEY } });
-  http = new StepflareHttp(dev.url, { eventKey: EVENT_KEY, apiKey: API_KEY });
-});
-
-afterEach((ctx) => printOutputIfFailed(dev, ctx));
-
-afterAll(async () => {
-  await dev?.dispose();
-});
+serveDuringFile(
+  { config: "wrangler.toml", vars: { EVENT_KEYS: EVENT_KEY, API_KEY } },
+  (d, h) => {
+    dev = d;
+    http = h;
+  },
+  { eventKey: EVENT_KEY, apiKey: API_KEY },
+);
 
 const signup = { name: "app/user.signup", data: { userId: "u-keys", email: "keys@example.com" } };
 

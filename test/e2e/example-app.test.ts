@@ -1,21 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { crm, email, mailingList, stripe } from "../../examples/app/providers";
-import { type RunDetail, StepflareHttp, waitFor } from "./client";
-import { printOutputIfFailed, WranglerDev } from "./harness";
+import { type RunDetail, type StepflareHttp, waitFor } from "./client";
+import type { WranglerDev } from "./harness";
+import { serveDuringFile } from "./suite";
 
 // The example app exactly as `npm run dev` serves it: the top-level wrangler.toml.
 let dev: WranglerDev;
 let http: StepflareHttp;
-
-beforeAll(async () => {
-  dev = await WranglerDev.start({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
-  http = new StepflareHttp(dev.url);
-});
-
-afterEach((ctx) => printOutputIfFailed(dev, ctx));
-
-afterAll(async () => {
-  await dev?.dispose();
+serveDuringFile({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
+  dev = d;
+  http = h;
 });
 
 /** Each step as id, status, attempts and output: what a user reads in the run's detail. */

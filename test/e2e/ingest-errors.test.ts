@@ -1,22 +1,16 @@
 import { request } from "node:http";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ErrorBody, StepflareHttp, waitFor } from "./client";
-import { printOutputIfFailed, WranglerDev } from "./harness";
+import { describe, expect, it } from "vitest";
+import { type ErrorBody, type StepflareHttp, waitFor } from "./client";
+import type { WranglerDev } from "./harness";
+import { serveDuringFile } from "./suite";
 
 const LIMIT = 1024 * 1024;
 
 let dev: WranglerDev;
 let http: StepflareHttp;
-
-beforeAll(async () => {
-  dev = await WranglerDev.start({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
-  http = new StepflareHttp(dev.url);
-});
-
-afterEach((ctx) => printOutputIfFailed(dev, ctx));
-
-afterAll(async () => {
-  await dev?.dispose();
+serveDuringFile({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
+  dev = d;
+  http = h;
 });
 
 async function expectError(res: Response, status: number, code: string, message?: RegExp): Promise<void> {

@@ -1,7 +1,8 @@
 import { Inngest } from "inngest";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { StepflareHttp } from "./client";
-import { printOutputIfFailed, WranglerDev } from "./harness";
+import { describe, expect, it } from "vitest";
+import type { StepflareHttp } from "./client";
+import type { WranglerDev } from "./harness";
+import { serveDuringFile } from "./suite";
 
 // The official client, unchanged: `baseUrl` points its event API at Stepflare
 // whatever the mode (it wins over INNGEST_DEV and INNGEST_BASE_URL), and it
@@ -14,15 +15,9 @@ let http: StepflareHttp;
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const user = { userId: "u-inngest-1", email: "grace@example.com", name: "Grace Hopper" };
 
-beforeAll(async () => {
-  dev = await WranglerDev.start({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
-  http = new StepflareHttp(dev.url);
-});
-
-afterEach((ctx) => printOutputIfFailed(dev, ctx));
-
-afterAll(async () => {
-  await dev?.dispose();
+serveDuringFile({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
+  dev = d;
+  http = h;
 });
 
 describe.each([
