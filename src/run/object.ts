@@ -296,6 +296,9 @@ export class StepflareRunObject extends DurableObject<Env> {
     s.startedAt ??= Date.now();
     s.mode = "inline";
     this.#store.putStep(s);
+    // An inline step that never settles fails its attempt at the step timeout, as a dispatched one does.
+    this.#store.setTimer("step-lease", s.key, Date.now() + this.#config.limits.stepTimeoutMs);
+    this.#armAlarm();
     const attempt = s.attempts;
     let result: StepResult;
     try {
@@ -332,12 +335,16 @@ export class StepflareRunObject extends DurableObject<Env> {
     }
   }
 
-  /** A dispatched step's lease ran out: never claimed means the message was lost; claimed means it timed out. */
+  /**
+   * A step's lease ran out. Inline, or dispatched and claimed: the attempt
+   * timed out. Dispatched and never claimed: the message was lost, so it is
+   * sent again without spending an attempt.
+   */
   async #leaseExpired(key: string, now: number): Promise<void> {
     const s = this.#store.steps.get(key);
     const run = this.#store.run!;
-    if (s?.status !== "running" || s.mode !== "queue" || run.status !== "running") return;
-    if (s.claimedAttempt === s.attempts) {
+    if (s?.status !== "running" || s.mode === null || run.status !== "running") return;
+    if (s.mode === "inline" || s.claimedAttempt === s.attempts) {
       this.#applyResults([
         {
           key,

@@ -211,7 +211,16 @@ export const parallelFlaky = app.createFunction(
   },
 );
 
+/** A step whose promise never settles, alone (inline) or beside a sibling (queued). */
+export const hangs = app.createFunction({ id: "hangs", triggers: [{ event: "test/hangs" }], retries: 0 }, async ({ event, step }) => {
+  const d = event.data as TagData & { parallel?: boolean };
+  const forever = () => new Promise<never>(() => {});
+  if (!d.parallel) return step.run("stuck", forever);
+  return Promise.all([step.run("stuck", forever), step.run("fine", () => 1)]);
+});
+
 export const allFunctions = [
+  hangs,
   parallelFlaky,
   handlerFlaky,
   replayable,

@@ -260,3 +260,18 @@ describe("the management API's key", () => {
     expect((await send("key-two")).status).toBe(200);
   });
 });
+
+describe("step timeout", () => {
+  it("fails an attempt that never settles with step_timeout, inline and dispatched", async () => {
+    const ids = await sendEvents([
+      { name: "test/hangs", data: { tag: "hang-inline" } },
+      { name: "test/hangs", data: { tag: "hang-queued", parallel: true } },
+    ]);
+    const runs = await Promise.all(ids.map((id) => settledRuns(id, 1, 25_000).then((r) => r[0]!)));
+    for (const run of runs) {
+      expect(run.status).toBe("failed");
+      expect(run.error).toMatchObject({ code: "step_timeout", stepId: "stuck" });
+      expect(run.steps.find((s) => s.id === "stuck")).toMatchObject({ status: "failed", attempts: 1 });
+    }
+  }, 30_000);
+});
