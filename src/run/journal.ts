@@ -1,8 +1,10 @@
 import type { SerializedError } from "../../sdk/errors";
-import { utf8Bytes } from "../../sdk/json";
+import type { MemoEntry } from "../../sdk/execution";
+import { fromJson, utf8Bytes } from "../../sdk/json";
 import type { StepDecision } from "./decide";
+import type { ReplayContext } from "./rpc";
 import type { RunStore } from "./store";
-import type { ReplayRecord, StepState } from "./types";
+import { isSettled, type ReplayRecord, type RunState, type StepState } from "./types";
 
 /**
  * Journal changes that need no runtime: each takes the run's store and
@@ -108,4 +110,75 @@ export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now:
   });
   store.saveRun();
   for (const kind of ["dead-letter", "on-failure"] as const) store.clearTimers(kind);
+}
+
+/** A new run's state, as `start()` stores it. */
+export function newRun(runId: string, functionId: string, eventId: string, now: number): RunState {
+  return {
+    id: runId,
+    functionId,
+    eventId,
+    status: "running",
+    outputJson: null,
+    error: null,
+    attempt: 0,
+    startedAt: now,
+    endedAt: null,
+    version: 1,
+    settleSeq: 0,
+    stateBytes: 0,
+    replays: [],
+  };
+}
+
+/**
+ * Starts a new attempt of a step, here or on the steps queue, with a lease
+ * that fails (or, for an unclaimed dispatch, re-sends) it if no result comes.
+ */
+export function startAttempt(store: RunStore, s: StepState, mode: "inline" | "queue", now: number, leaseUntil: number): void {
+  s.status = "running";
+  s.attempts += 1;
+  s.startedAt ??= now;
+  s.mode = mode;
+  if (mode === "queue") s.planSeq = store.run!.settleSeq;
+  store.putStep(s);
+  store.setTimer("step-lease", s.key, leaseUntil);
+}
+
+/** The memo a live execution reads: settled steps, straight from the journal. */
+export function memoOf(store: RunStore): (key: string) => MemoEntry | undefined {
+  return (key) => {
+    const s = store.steps.get(key);
+    if (s?.status === "completed") return { status: "completed", output: fromJson(s.outputJson) };
+    if (s?.status === "failed") return { status: "failed", error: s.error ?? { name: "Error", message: "step failed" } };
+    return undefined;
+  };
+}
+
+/** Claims the requested dispatched steps still waiting for this attempt, extending their lease to the step timeout. */
+export function claimDispatched(store: RunStore, requests: { key: string; attempt: number }[], leaseUntil: number): string[] {
+  const claimed: string[] = [];
+  for (const { key, attempt } of requests) {
+    const s = store.steps.get(key);
+    if (s?.status !== "running" || s.mode !== "queue" || s.attempts !== attempt) continue;
+    s.claimedAttempt = attempt;
+    store.putStep(s);
+    store.setTimer("step-lease", key, leaseUntil);
+    claimed.push(key);
+  }
+  return claimed;
+}
+
+/** The journal as it stood at `planSeq`: what a replay of dispatched steps planned then must see. */
+export function memoAsOf(store: RunStore, planSeq: number): ReplayContext["memo"] {
+  const memo: ReplayContext["memo"] = [];
+  for (const s of store.steps.values()) {
+    if (!isSettled(s.status) || (s.settleSeq ?? Infinity) > planSeq) continue;
+    memo.push(
+      s.status === "completed"
+        ? { key: s.key, status: "completed", value: s.outputJson }
+        : { key: s.key, status: "failed", value: JSON.stringify(s.error) },
+    );
+  }
+  return memo;
 }

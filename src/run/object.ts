@@ -1,20 +1,31 @@
 import { DurableObject } from "cloudflare:workers";
 import { type SerializedError, serializeError } from "../../sdk/errors";
-import { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "../../sdk/execution";
+import { Execution, type ExecutionOutcome, type FoundStep } from "../../sdk/execution";
 import type { StepflareFunction } from "../../sdk/function";
 import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import { sendAll } from "../shared/queue-batches";
 import type { StepMessage } from "../steps/message";
+import { callOnFailure, sendDeadLetter } from "./after-failure";
+import { AlarmPointer } from "./alarm";
 import { retryDelayMs } from "./backoff";
-import { deadLetterFor } from "./dead-letter";
 import { decideHandlerError, decideStepResult, failedResult } from "./decide";
 import { type RunDetail, runDetail } from "./detail";
 import { syncRunIndex } from "./index-sync";
-import { commitStep, newStep, recoverInterruptedSteps, resetForReplay } from "./journal";
+import {
+  claimDispatched,
+  commitStep,
+  memoAsOf,
+  memoOf,
+  newRun,
+  newStep,
+  recoverInterruptedSteps,
+  resetForReplay,
+  startAttempt,
+} from "./journal";
 import { RunStore } from "./store";
-import { isSettled, isTerminal, type ReplayRecord, type RunState, type RunStatus, type StepResult, type StepState } from "./types";
+import { isTerminal, type ReplayRecord, type RunState, type RunStatus, type StepResult, type StepState } from "./types";
 
 export type ReplayFrom = ReplayRecord["from"];
 
@@ -44,16 +55,17 @@ export class StepflareRunObject extends DurableObject<Env> {
   readonly #config: EngineConfig;
   readonly #store: RunStore;
   #live: Live | undefined;
-  #alarmAt: number | null = null;
+  readonly #alarm: AlarmPointer;
   #eventJson: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env, config: EngineConfig) {
     super(ctx, env);
     this.#config = config;
     this.#store = new RunStore(ctx.storage.sql);
+    this.#alarm = new AlarmPointer(ctx.storage, this.#store);
     recoverInterruptedSteps(this.#store, Date.now());
     void ctx.blockConcurrencyWhile(async () => {
-      this.#alarmAt = await ctx.storage.getAlarm();
+      this.#alarm.reset(await ctx.storage.getAlarm());
       this.#armAlarm(); // any touch of the run re-arms an alarm that was lost
     });
   }
@@ -66,21 +78,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (existing) return { created: false, status: existing.status, startedAt: existing.startedAt, version: existing.version };
     if (!this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
-    const run: RunState = {
-      id: init.runId,
-      functionId: init.functionId,
-      eventId: init.event.id,
-      status: "running",
-      outputJson: null,
-      error: null,
-      attempt: 0,
-      startedAt: now,
-      endedAt: null,
-      version: 1,
-      settleSeq: 0,
-      stateBytes: 0,
-      replays: [],
-    };
+    const run = newRun(init.runId, init.functionId, init.event.id, now);
     this.#eventJson = JSON.stringify(init.event);
     this.#store.createRun(run, this.#eventJson);
     this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
@@ -127,36 +125,18 @@ export class StepflareRunObject extends DurableObject<Env> {
   async claimSteps(planSeq: number, requests: { key: string; attempt: number }[]): Promise<ReplayContext | null> {
     const run = this.#store.run;
     if (!run) return null;
-    const now = Date.now();
-    const claimed: string[] = [];
+    let claimed: string[] = [];
     if (run.status === "running") {
-      for (const { key, attempt } of requests) {
-        const s = this.#store.steps.get(key);
-        if (s?.status !== "running" || s.mode !== "queue" || s.attempts !== attempt) continue;
-        s.claimedAttempt = attempt;
-        this.#store.putStep(s);
-        this.#store.setTimer("step-lease", key, now + this.#config.limits.stepTimeoutMs);
-        claimed.push(key);
-      }
+      claimed = claimDispatched(this.#store, requests, Date.now() + this.#config.limits.stepTimeoutMs);
       this.#armAlarm();
     }
-    const memo: ReplayContext["memo"] = [];
-    if (claimed.length > 0) {
-      for (const s of this.#store.steps.values()) {
-        if (!isSettled(s.status) || (s.settleSeq ?? Infinity) > planSeq) continue;
-        memo.push({
-          key: s.key,
-          status: s.status === "completed" ? "completed" : "failed",
-          value: s.status === "completed" ? s.outputJson : JSON.stringify(s.error),
-        });
-      }
-    }
+    const memo = claimed.length > 0 ? memoAsOf(this.#store, planSeq) : [];
     return { functionId: run.functionId, eventJson: this.#event(), attempt: run.attempt, memo, claimed };
   }
 
   override async alarm(): Promise<void> {
     const run = this.#store.run;
-    this.#alarmAt = null;
+    this.#alarm.reset(null);
     if (!run) return;
     const now = Date.now();
     for (const timer of this.#store.takeDueTimers(now)) {
@@ -221,13 +201,6 @@ export class StepflareRunObject extends DurableObject<Env> {
 
   #startExecution(): void {
     const run = this.#store.run!;
-    const steps = this.#store.steps;
-    const memo = (key: string): MemoEntry | undefined => {
-      const s = steps.get(key);
-      if (s?.status === "completed") return { status: "completed", output: fromJson(s.outputJson) };
-      if (s?.status === "failed") return { status: "failed", error: s.error ?? { name: "Error", message: "step failed" } };
-      return undefined;
-    };
     const live: Live = { exec: undefined as unknown as Execution, pending: new Map() };
     live.exec = new Execution(
       this.#fn().handler,
@@ -237,7 +210,7 @@ export class StepflareRunObject extends DurableObject<Env> {
         runId: run.id,
         attempt: run.attempt,
         logger: runLogger(run),
-        memo,
+        memo: memoOf(this.#store),
       },
       { onFound: (found) => this.#onFound(live, found), onSettled: (outcome) => this.#onSettled(live, outcome) },
     );
@@ -291,13 +264,8 @@ export class StepflareRunObject extends DurableObject<Env> {
   async #runInline(live: Live, s: StepState): Promise<void> {
     const found = live.pending.get(s.key);
     if (!found) return;
-    s.status = "running";
-    s.attempts += 1;
-    s.startedAt ??= Date.now();
-    s.mode = "inline";
-    this.#store.putStep(s);
     // An inline step that never settles fails its attempt at the step timeout, as a dispatched one does.
-    this.#store.setTimer("step-lease", s.key, Date.now() + this.#config.limits.stepTimeoutMs);
+    startAttempt(this.#store, s, "inline", Date.now(), Date.now() + this.#config.limits.stepTimeoutMs);
     this.#armAlarm();
     const attempt = s.attempts;
     let result: StepResult;
@@ -315,13 +283,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     const now = Date.now();
     const messages: StepMessage[] = [];
     for (const s of steps) {
-      s.status = "running";
-      s.attempts += 1;
-      s.startedAt ??= now;
-      s.mode = "queue";
-      s.planSeq = run.settleSeq;
-      this.#store.putStep(s);
-      this.#store.setTimer("step-lease", s.key, now + this.#config.limits.stepDispatchLeaseMs);
+      startAttempt(this.#store, s, "queue", now, now + this.#config.limits.stepDispatchLeaseMs);
       messages.push({ v: 1, runId: run.id, key: s.key, attempt: s.attempts, planSeq: run.settleSeq });
     }
     this.#armAlarm();
@@ -451,37 +413,19 @@ export class StepflareRunObject extends DurableObject<Env> {
   }
 
   async #sendDeadLetter(): Promise<void> {
-    const run = this.#store.run!;
-    try {
-      await this.env.FAILURES.send(deadLetterFor(run, this.#store.steps.values()), { contentType: "json" });
-    } catch (e) {
-      console.error(`stepflare: run ${run.id}: dead letter send failed, will retry:`, (e as Error).message);
+    if (!(await sendDeadLetter(this.env, this.#store.run!, this.#store.steps.values()))) {
       this.#store.setTimer("dead-letter", "run", Date.now() + INDEX_SYNC_RETRY_MS);
     }
   }
 
-  /** Calls the function's onFailure handler; a throw is retried under the function's retries. */
+  /** Calls onFailure for the failure numbered `version`; a throw is retried under the function's retries. */
   async #runOnFailure(ref: string): Promise<void> {
     const run = this.#store.run!;
     const [version, tries] = ref.split(":").map(Number) as [number, number];
-    const onFailure = this.#fn().onFailure;
-    if (!onFailure || run.status !== "failed" || run.version !== version) return;
-    const error = run.error ?? { name: "Error", message: "run failed" };
-    try {
-      await onFailure({
-        event: JSON.parse(this.#event()),
-        env: this.env as unknown as Record<string, unknown>,
-        runId: run.id,
-        functionId: run.functionId,
-        error: { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) },
-        logger: runLogger(run),
-      });
-    } catch (e) {
-      const retries = this.#fn().config.retries;
-      console.error(`stepflare: run ${run.id}: onFailure threw (try ${tries + 1} of ${retries + 1}):`, (e as Error).message);
-      if (tries < retries) {
-        this.#store.setTimer("on-failure", `${version}:${tries + 1}`, Date.now() + retryDelayMs(tries + 1, this.#config.backoff));
-      }
+    if (run.status !== "failed" || run.version !== version) return;
+    const fn = this.#fn();
+    if (!(await callOnFailure(fn, run, this.#event(), this.env)) && tries < fn.config.retries) {
+      this.#store.setTimer("on-failure", `${version}:${tries + 1}`, Date.now() + retryDelayMs(tries + 1, this.#config.backoff));
     }
   }
 
@@ -504,16 +448,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     );
   }
 
-  /** Points the single alarm at the earliest timer. */
   #armAlarm(): void {
-    const next = this.#store.nextTimerAt();
-    if (next === null) {
-      if (this.#alarmAt !== null) void this.ctx.storage.deleteAlarm();
-      this.#alarmAt = null;
-      return;
-    }
-    if (next === this.#alarmAt) return;
-    this.#alarmAt = next;
-    void this.ctx.storage.setAlarm(Math.max(next, Date.now() + 5));
+    this.#alarm.arm();
   }
 }

@@ -1,0 +1,41 @@
+import type { StepflareFunction } from "../../sdk/function";
+import type { Env } from "../env";
+import { deadLetterFor } from "./dead-letter";
+import { runLogger } from "./logger";
+import type { RunState, StepState } from "./types";
+
+/**
+ * What follows a run's failure, each called from its own timer so that an
+ * eviction between the failure and the call loses neither.
+ */
+
+/** Sends the run's dead-letter record to the failures queue; answers whether it went. */
+export async function sendDeadLetter(env: Env, run: RunState, steps: Iterable<StepState>): Promise<boolean> {
+  try {
+    await env.FAILURES.send(deadLetterFor(run, steps), { contentType: "json" });
+    return true;
+  } catch (e) {
+    console.error(`stepflare: run ${run.id}: dead letter send failed, will retry:`, (e as Error).message);
+    return false;
+  }
+}
+
+/** Calls the function's onFailure with the run's error and event; answers whether it returned without throwing. */
+export async function callOnFailure(fn: StepflareFunction, run: RunState, eventJson: string, env: Env): Promise<boolean> {
+  if (!fn.onFailure) return true;
+  const error = run.error ?? { name: "Error", message: "run failed" };
+  try {
+    await fn.onFailure({
+      event: JSON.parse(eventJson),
+      env: env as unknown as Record<string, unknown>,
+      runId: run.id,
+      functionId: run.functionId,
+      error: { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) },
+      logger: runLogger(run),
+    });
+    return true;
+  } catch (e) {
+    console.error(`stepflare: run ${run.id}: onFailure threw:`, (e as Error).message);
+    return false;
+  }
+}

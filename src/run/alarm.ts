@@ -1,0 +1,32 @@
+import type { RunStore } from "./store";
+
+/**
+ * Keeps the object's single alarm pointed at the earliest timer in the
+ * journal, calling storage only when that time changes.
+ */
+export class AlarmPointer {
+  #at: number | null = null;
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly store: RunStore,
+  ) {}
+
+  /** What storage holds now; called once when the object starts, and when an alarm has fired. */
+  reset(at: number | null): void {
+    this.#at = at;
+  }
+
+  arm(): void {
+    const next = this.store.nextTimerAt();
+    if (next === null) {
+      if (this.#at !== null) void this.storage.deleteAlarm();
+      this.#at = null;
+      return;
+    }
+    if (next === this.#at) return;
+    this.#at = next;
+    // Never "now" exactly: locally, re-arming to now inside alarm() has been seen to be dropped.
+    void this.storage.setAlarm(Math.max(next, Date.now() + 5));
+  }
+}
