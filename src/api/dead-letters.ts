@@ -3,8 +3,8 @@ import { z } from "zod";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
-import { decodeCursor, encodeCursor } from "./cursor";
-import { parseQuery } from "./query";
+import { keysetPage } from "./page";
+import { parseQuery, readJsonBody } from "./query";
 
 /** A time as epoch milliseconds or an ISO 8601 string. */
 const instant = z.union([
@@ -80,35 +80,18 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
     const q = parseQuery(listQuery, c.req.query());
     const args: unknown[] = [];
-    const where = filterSql(q, args);
-    if (q.cursor) {
-      const cur = decodeCursor(q.cursor);
-      where.push(`(failed_at < ?${args.push(cur.at)} OR (failed_at = ?${args.length} AND id < ?${args.push(cur.id)}))`);
-    }
-    const sql = `SELECT * FROM dead_letters ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY failed_at DESC, id DESC LIMIT ?${args.push(q.limit + 1)}`;
-    const rows = (
-      await c.env.DB.prepare(sql)
-        .bind(...args)
-        .all<DeadLetterRow>()
-    ).results;
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
-    return c.json({
-      deadLetters: page.map(view),
-      nextCursor: rows.length > q.limit && last ? encodeCursor({ at: last.failed_at, id: last.id }) : null,
+    const page = await keysetPage<DeadLetterRow>(c.env.DB, {
+      select: "SELECT * FROM dead_letters",
+      where: filterSql(q, args),
+      args,
+      timeColumn: "failed_at",
+      cursor: q.cursor,
+      limit: q.limit,
     });
+    return c.json({ deadLetters: page.rows.map(view), nextCursor: page.nextCursor });
   })
   .post("/replay", async (c) => {
-    let raw: unknown = {};
-    const text = await c.req.text();
-    if (text.trim()) {
-      try {
-        raw = JSON.parse(text);
-      } catch {
-        throw new HttpError(400, "invalid_json", "request body is not valid JSON");
-      }
-    }
+    const raw = await readJsonBody(c.req.raw);
     const parsed = replayBody.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

@@ -8,3 +8,14 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: Record<string,
   const issue = parsed.error.issues[0];
   throw new HttpError(400, "invalid_query", `${issue?.path.join(".") || "query"}: ${issue?.message ?? "invalid"}`);
 }
+
+/** A request's JSON body, `{}` when empty; malformed JSON is a 400 `invalid_json`. */
+export async function readJsonBody(req: Request): Promise<unknown> {
+  const text = await req.text();
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_json", "request body is not valid JSON");
+  }
+}

@@ -4,8 +4,8 @@ import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
-import { decodeCursor, encodeCursor } from "./cursor";
-import { parseQuery } from "./query";
+import { keysetPage } from "./page";
+import { parseQuery, readJsonBody } from "./query";
 
 const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
 
@@ -45,23 +45,15 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     const args: unknown[] = [];
     if (q.functionId) where.push(`function_id = ?${args.push(q.functionId)}`);
     if (q.status) where.push(`status = ?${args.push(q.status)}`);
-    if (q.cursor) {
-      const cur = decodeCursor(q.cursor);
-      where.push(`(started_at < ?${args.push(cur.at)} OR (started_at = ?${args.length} AND id < ?${args.push(cur.id)}))`);
-    }
-    const sql = `SELECT id, function_id, event_id, status, started_at, ended_at, error_code FROM runs
-      ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY started_at DESC, id DESC LIMIT ?${args.push(q.limit + 1)}`;
-    const rows = (
-      await c.env.DB.prepare(sql)
-        .bind(...args)
-        .all<RunRow>()
-    ).results;
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
-    return c.json({
-      runs: page.map(runSummary),
-      nextCursor: rows.length > q.limit && last ? encodeCursor({ at: last.started_at, id: last.id }) : null,
+    const page = await keysetPage<RunRow>(c.env.DB, {
+      select: "SELECT id, function_id, event_id, status, started_at, ended_at, error_code FROM runs",
+      where,
+      args,
+      timeColumn: "started_at",
+      cursor: q.cursor,
+      limit: q.limit,
     });
+    return c.json({ runs: page.rows.map(runSummary), nextCursor: page.nextCursor });
   })
   .get("/:runId", async (c) => {
     const runId = c.req.param("runId");
@@ -73,13 +65,7 @@ export const runsApi = new Hono<{ Bindings: Env }>()
   .post("/:runId/replay", async (c) => {
     const runId = c.req.param("runId");
     if (!ULID_PATTERN.test(runId)) throw runNotFound(runId);
-    const text = await c.req.text();
-    let body: unknown = {};
-    try {
-      body = text.trim() ? JSON.parse(text) : {};
-    } catch {
-      throw new HttpError(400, "invalid_json", "request body is not valid JSON");
-    }
+    const body = await readJsonBody(c.req.raw);
     const parsed = replayBody.safeParse(body);
     if (!parsed.success) throw new HttpError(400, "invalid_request", `from: must be "failed-step" or "start"`);
     const [outcome] = await replayRuns(c.env, [runId], parsed.data.from);
