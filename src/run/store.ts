@@ -24,6 +24,7 @@ export interface Timer {
   dueAt: number;
 }
 
+const timerId = (kind: TimerKind, ref: string): string => `${kind} ${ref}`;
 const parseJson = <T>(s: unknown): T | null => (typeof s === "string" ? (JSON.parse(s) as T) : null);
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -34,18 +35,18 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
  */
 export class RunStore {
   readonly #sql: SqlStorage;
-  #hasSchema = false;
   run: RunState | null = null;
   readonly steps = new Map<string, StepState>();
   /** The next step's found-order number: one past the highest ever stored. */
   nextSeq = 0;
+  /** The timers table, mirrored: read once, written through, so deciding the alarm costs no SQL. */
+  readonly #timers = new Map<string, Timer>();
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
     // An object that never held a run (an unknown id asked about) creates no tables, so it stores nothing.
     const exists = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run'").toArray().length > 0;
     if (!exists) return;
-    this.#hasSchema = true;
     const row = sql.exec("SELECT * FROM run LIMIT 1").toArray()[0];
     if (row) this.run = this.#runFromRow(row);
     for (const r of sql.exec("SELECT * FROM steps ORDER BY seq").toArray()) {
@@ -53,11 +54,14 @@ export class RunStore {
       this.steps.set(step.key, step);
       this.nextSeq = Math.max(this.nextSeq, step.seq + 1);
     }
+    for (const r of sql.exec("SELECT kind, ref, due_at FROM timers").toArray()) {
+      const t: Timer = { kind: r.kind as TimerKind, ref: String(r.ref), dueAt: Number(r.due_at) };
+      this.#timers.set(timerId(t.kind, t.ref), t);
+    }
   }
 
   createRun(run: RunState, eventJson: string): void {
     this.#sql.exec(SCHEMA);
-    this.#hasSchema = true;
     this.#sql.exec(
       `INSERT INTO run (id, function_id, event_id, event, status, output, error, attempt, started_at, ended_at, version, settle_seq, state_bytes, replays)
        VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?)`,
@@ -124,40 +128,49 @@ export class RunStore {
   }
 
   setTimer(kind: TimerKind, ref: string, dueAt: number): void {
+    const id = timerId(kind, ref);
+    if (this.#timers.get(id)?.dueAt === dueAt) return;
     this.#sql.exec("INSERT OR REPLACE INTO timers (kind, ref, due_at) VALUES (?, ?, ?)", kind, ref, dueAt);
+    this.#timers.set(id, { kind, ref, dueAt });
   }
 
   clearTimer(kind: TimerKind, ref: string): void {
+    if (!this.#timers.delete(timerId(kind, ref))) return;
     this.#sql.exec("DELETE FROM timers WHERE kind = ? AND ref = ?", kind, ref);
   }
 
   clearTimers(kind: TimerKind): void {
-    this.#sql.exec("DELETE FROM timers WHERE kind = ?", kind);
+    let any = false;
+    for (const [id, t] of this.#timers) {
+      if (t.kind !== kind) continue;
+      this.#timers.delete(id);
+      any = true;
+    }
+    if (any) this.#sql.exec("DELETE FROM timers WHERE kind = ?", kind);
   }
 
   /** Removes and returns every timer due at `now`, earliest first. */
   takeDueTimers(now: number): Timer[] {
-    if (!this.#hasSchema) return [];
-    const due = this.#sql
-      .exec("SELECT kind, ref, due_at FROM timers WHERE due_at <= ? ORDER BY due_at", now)
-      .toArray()
-      .map((r) => ({ kind: r.kind as TimerKind, ref: String(r.ref), dueAt: Number(r.due_at) }));
-    if (due.length > 0) this.#sql.exec("DELETE FROM timers WHERE due_at <= ?", now);
+    const due = this.timers().filter((t) => t.dueAt <= now);
+    if (due.length === 0) return [];
+    for (const t of due) this.#timers.delete(timerId(t.kind, t.ref));
+    this.#sql.exec("DELETE FROM timers WHERE due_at <= ?", now);
     return due;
   }
 
   nextTimerAt(): number | null {
-    if (!this.#hasSchema) return null;
-    const row = this.#sql.exec("SELECT MIN(due_at) AS at FROM timers").toArray()[0];
-    return num(row?.at);
+    let next: number | null = null;
+    for (const t of this.#timers.values()) if (next === null || t.dueAt < next) next = t.dueAt;
+    return next;
+  }
+
+  hasTimer(kind: TimerKind): boolean {
+    for (const t of this.#timers.values()) if (t.kind === kind) return true;
+    return false;
   }
 
   timers(): Timer[] {
-    if (!this.#hasSchema) return [];
-    return this.#sql
-      .exec("SELECT kind, ref, due_at FROM timers ORDER BY due_at")
-      .toArray()
-      .map((r) => ({ kind: r.kind as TimerKind, ref: String(r.ref), dueAt: Number(r.due_at) }));
+    return [...this.#timers.values()].sort((a, b) => a.dueAt - b.dueAt);
   }
 
   eventJson(): string {
