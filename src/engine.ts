@@ -3,6 +3,7 @@ import { type EngineOptions, resolveConfig } from "./config";
 import { consumeDeadLetters } from "./dlq/consumer";
 import type { Env } from "./env";
 import { consumeEvents } from "./fanout/consumer";
+import { consumeIndex } from "./listing/consumer";
 import { type QueueNames, queueNamesSchema } from "./queues";
 import { StepflareRunObject } from "./run/object";
 import { consumeSteps } from "./steps/consumer";
@@ -34,9 +35,12 @@ export function createEngine(options: CreateEngineOptions) {
           return consumeEvents(batch, env, config);
         case names.steps:
           return consumeSteps(batch, env, ctx, config);
+        case names.index:
+          return consumeIndex(batch, env);
         case names.failures:
         case names.eventsDeadLetter:
         case names.stepsDeadLetter:
+        case names.indexDeadLetter:
           return consumeDeadLetters(batch, env, names);
         default:
           throw new Error(`stepflare: no consumer for queue ${batch.queue}`);

@@ -1,5 +1,6 @@
 import type { FailureMessage } from "./dlq/message";
 import type { EventMessage } from "./fanout/message";
+import type { IndexMessage } from "./listing/message";
 import type { StepflareRunObject } from "./run/object";
 import type { StepMessage } from "./steps/message";
 import type { SweeperObject } from "./sweeper/object";
@@ -10,6 +11,8 @@ export interface Env {
   EVENTS: Queue<EventMessage>;
   STEPS: Queue<StepMessage>;
   FAILURES: Queue<FailureMessage>;
+  /** The run listing's writes, batched by its consumer. */
+  INDEX: Queue<IndexMessage>;
   RUNS: DurableObjectNamespace<StepflareRunObject>;
   SWEEPER: DurableObjectNamespace<SweeperObject>;
   /** Secret: accepted event keys, separated by commas or whitespace. */

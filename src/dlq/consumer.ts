@@ -12,7 +12,7 @@ FROM json_each(?1)`;
 
 /**
  * Stores dead letters in D1: failed runs from the failures queue, and poison
- * messages that exhausted their retries on the events or steps queue, kept
+ * messages that exhausted their retries on the events, steps or index queue, kept
  * with their queue and body. Records are keyed, so a redelivery stores nothing twice.
  */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env, names: QueueNames): Promise<void> {
@@ -39,8 +39,7 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env,
         };
       }
     }
-    const source =
-      batch.queue === names.eventsDeadLetter ? names.events : batch.queue === names.stepsDeadLetter ? names.steps : batch.queue;
+    const source = sourceOf(batch.queue, names);
     return {
       id: `${batch.queue}.${msg.id}`,
       source,
@@ -59,6 +58,14 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env,
   });
   await env.DB.prepare(INSERT_DEAD_LETTERS).bind(JSON.stringify(rows)).run();
   batch.ackAll();
+}
+
+/** The queue a dead-lettered message was first sent to. */
+function sourceOf(queue: string, names: QueueNames): string {
+  if (queue === names.eventsDeadLetter) return names.events;
+  if (queue === names.stepsDeadLetter) return names.steps;
+  if (queue === names.indexDeadLetter) return names.index;
+  return queue;
 }
 
 function safeStringify(body: unknown): string {

@@ -12,6 +12,11 @@ export class AlarmPointer {
     private readonly store: RunStore,
   ) {}
 
+  /** When the alarm is set for, as far as this object knows. */
+  get at(): number | null {
+    return this.#at;
+  }
+
   /** What storage holds now; called once when the object starts, and when an alarm has fired. */
   reset(at: number | null): void {
     this.#at = at;

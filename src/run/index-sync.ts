@@ -1,18 +1,20 @@
+import type { IndexMessage } from "../listing/message";
 import type { RunState } from "./types";
 
-// Monotonic upsert: an update only lands if it is newer than what the index
-// holds, so a late or repeated sync can never move a run backwards.
-const UPSERT_RUN = `
-INSERT INTO runs (id, function_id, event_id, status, started_at, ended_at, error_code, version)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-ON CONFLICT(id) DO UPDATE SET
-  status = excluded.status, ended_at = excluded.ended_at, error_code = excluded.error_code, version = excluded.version
-WHERE excluded.version > runs.version`;
-
-/** Writes the run's listing row to the D1 index. */
-export async function syncRunIndex(db: D1Database, run: RunState, eventId: string): Promise<void> {
-  await db
-    .prepare(UPSERT_RUN)
-    .bind(run.id, run.functionId, eventId, run.status, run.startedAt, run.endedAt, run.error?.code ?? null, run.version)
-    .run();
+/** Puts the run's listing row on the index queue, whose consumer writes it to D1 with others. */
+export async function syncRunIndex(queue: Queue<IndexMessage>, run: RunState): Promise<void> {
+  await queue.send(
+    {
+      v: 1,
+      id: run.id,
+      functionId: run.functionId,
+      eventId: run.eventId,
+      status: run.status,
+      startedAt: run.startedAt,
+      endedAt: run.endedAt,
+      errorCode: run.error?.code ?? null,
+      version: run.version,
+    },
+    { contentType: "json" },
+  );
 }

@@ -64,6 +64,8 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#store = new RunStore(ctx.storage.sql);
     this.#alarm = new AlarmPointer(ctx.storage, this.#store);
     recoverInterruptedSteps(this.#store, Date.now());
+    // An object that never held a run has never set an alarm: a new run's object skips the read.
+    if (!this.#store.run) return;
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarm.reset(await ctx.storage.getAlarm());
       this.#armAlarm(); // any touch of the run re-arms an alarm that was lost
@@ -195,7 +197,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     const run = this.#store.run;
     if (run?.status !== "running") return;
     if (this.#live) return this.#schedule();
-    if (this.#store.timers().some((t) => t.kind === "handler-retry")) return;
+    if (this.#store.hasTimer("handler-retry")) return;
     this.#startExecution();
   }
 
@@ -431,13 +433,21 @@ export class StepflareRunObject extends DurableObject<Env> {
 
   // ---- index and alarm -------------------------------------------------------
 
-  /** Updates the D1 listing in the background; a timer retries it if this attempt is lost. */
+  /**
+   * Sends the run's listing row to the index queue in the background; a timer
+   * retries it if this attempt is lost. The timer takes the alarm's current
+   * time when there is one soon enough, so a run that ends before its lease
+   * comes due moves no alarm to sync its listing.
+   */
   #syncIndexSoon(): void {
     const run = this.#store.run!;
-    this.#store.setTimer("index-sync", "run", Date.now() + INDEX_SYNC_RETRY_MS);
+    const now = Date.now();
+    const armed = this.#alarm.at;
+    const retryAt = armed !== null && armed > now && armed <= now + RUN_LEASE_MS ? armed : now + INDEX_SYNC_RETRY_MS;
+    this.#store.setTimer("index-sync", "run", retryAt);
     this.#armAlarm();
     const version = run.version;
-    syncRunIndex(this.env.DB, run, run.eventId).then(
+    syncRunIndex(this.env.INDEX, run).then(
       () => {
         if (this.#store.run?.version === version) {
           this.#store.clearTimer("index-sync", "run");

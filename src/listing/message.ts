@@ -1,0 +1,21 @@
+import { z } from "zod";
+
+/**
+ * A run's listing row, as its object last knew it: a message on the index
+ * queue. `version` orders them, so a late or repeated one never moves the
+ * listing backwards.
+ */
+export const indexMessageSchema = z
+  .object({
+    v: z.literal(1),
+    id: z.string(),
+    functionId: z.string(),
+    eventId: z.string(),
+    status: z.enum(["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"]),
+    startedAt: z.number(),
+    endedAt: z.number().nullable(),
+    errorCode: z.string().nullable(),
+    version: z.number().int().nonnegative(),
+  })
+  .strict();
+export type IndexMessage = z.infer<typeof indexMessageSchema>;
