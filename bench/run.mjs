@@ -10,7 +10,6 @@
  *   npm run bench -- --only=sequential,parallel
  *   npm run bench -- --persist-root=/dev/shm --results=bench/.tmp/RESULTS-tmpfs.md
  *   npm run bench -- --profile --launchers=miniflare --only=fanout   # where the time goes
- *   npm run bench -- --profile --whatif=batch-index ...             # the run index written in batches
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -129,8 +128,7 @@ async function main() {
   );
   const persistRoot = path.resolve(String(args["persist-root"] ?? os.tmpdir()));
   const profile = Boolean(args.profile);
-  if (args.whatif && !profile) throw new Error("--whatif needs --profile: what-ifs exist only in the instrumented Worker");
-  const vars = args.whatif ? { BENCH_WHATIF: String(args.whatif) } : {};
+  const vars = {};
   const engine = engineVersion();
   const { template, bundle } = prepare({ logFile: logFile("prepare"), persistRoot, profile });
 
@@ -138,7 +136,6 @@ async function main() {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     engine,
     persistRoot,
-    ...(args.whatif ? { whatIf: String(args.whatif) } : {}),
     startedAt: started.toISOString(),
     quick: Boolean(args.quick),
     config: cfg,

@@ -107,26 +107,42 @@ export async function ingest(session, { events, batchEvents, reps }) {
   return out;
 }
 
-/** 2. Fan-out: one event to 1, 4 and 20 subscribed functions; POST to the last run's end. */
+/**
+ * 2. Fan-out: one event to 1, 4 and 20 subscribed functions; POST to the last
+ * run's end. The floor: one request that creates as many bare SQLite-backed
+ * objects, each writing one row (what any design with an object per run pays).
+ */
 export async function fanout(session, { reps }) {
   const sizes = [1, 4, 20];
   const sf = new StepflareDriver(session.base);
   const times = Object.fromEntries(sizes.map((s) => [s, []]));
+  const floorTimes = Object.fromEntries(sizes.map((s) => [s, []]));
   let lost = 0;
   for (let r = -1; r < reps; r++) {
     for (const size of sizes) {
-      await session.ensureRoom(size);
+      await session.ensureRoom(2 * size);
       const since = Date.now();
       await sf.send([{ name: `bench/fanout.${size}` }], { perRequest: 1 });
       const wait = await sf.waitRuns(FANOUT_IDS.slice(0, size), since, size);
       check(wait, size, `fan-out to ${size}`);
+      const floorStart = performance.now();
+      await postJson(`${session.base}/bench/probe`, { count: size });
+      const floorMs = performance.now() - floorStart;
       if (r < 0) continue; // warm-up
       lost += size - wait.completed;
       times[size].push(wait.lastEndedAt === null ? null : wait.lastEndedAt - since);
+      floorTimes[size].push(floorMs);
     }
   }
-  console.log(`  fan-out medians: ${sizes.map((s) => `${s}: ${summarize(times[s])?.median} ms`).join(", ")}`);
-  return { reps, lost, ms: Object.fromEntries(sizes.map((s) => [s, summarize(times[s])])) };
+  console.log(
+    `  fan-out medians: ${sizes.map((s) => `${s}: ${summarize(times[s])?.median} ms (floor ${summarize(floorTimes[s])?.median.toFixed(1)})`).join(", ")}`,
+  );
+  return {
+    reps,
+    lost,
+    ms: Object.fromEntries(sizes.map((s) => [s, summarize(times[s])])),
+    floorMs: Object.fromEntries(sizes.map((s) => [s, summarize(floorTimes[s])])),
+  };
 }
 
 /**

@@ -71,48 +71,13 @@ function wrapStatement(stmt: D1PreparedStatement, label: string): D1PreparedStat
   return proxy;
 }
 
-// ---- what-if: the run index written in batches ----------------------------------
-
-/** Index rows held back by the batch-index what-if, in the order the runs wrote them. */
-const heldIndexRows: unknown[][] = [];
-
-const UPSERT_RUNS_BATCH = `
-INSERT INTO runs (id, function_id, event_id, status, started_at, ended_at, error_code, version)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7
-FROM json_each(?1) WHERE true
-ON CONFLICT(id) DO UPDATE SET
-  status = excluded.status, ended_at = excluded.ended_at, error_code = excluded.error_code, version = excluded.version
-WHERE excluded.version > runs.version`;
-
-/** A statement that only records its bindings: the run's index upsert, held for the next flush. */
-function heldStatement(): D1PreparedStatement {
-  const ok = { success: true, meta: {}, results: [] };
-  const stmt = {
-    bind: (...args: unknown[]) => ({ ...stmt, run: () => (heldIndexRows.push(args), count("index row held"), Promise.resolve(ok)) }),
-    run: () => Promise.resolve(ok),
-  };
-  return stmt as unknown as D1PreparedStatement;
-}
-
-/**
- * Writes every held index row in one statement. The bench calls it before
- * each count of runs, so rows are written at most one poll late.
- */
-export async function flushHeldIndexRows(db: D1Database): Promise<void> {
-  if (heldIndexRows.length === 0) return;
-  const rows = heldIndexRows.splice(0);
-  await timed("d1 index rows, batched", () => db.prepare(UPSERT_RUNS_BATCH).bind(JSON.stringify(rows)).run());
-}
-
-function wrapD1(db: D1Database, whatIf: WhatIf): D1Database {
+function wrapD1(db: D1Database): D1Database {
   return new Proxy(db, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (prop === "prepare") {
         return (sql: string) => {
-          const label = sqlLabel(sql);
-          if (whatIf.batchIndex && label === "INSERT INTO runs") return heldStatement();
-          return wrapStatement(target.prepare(sql), label);
+          return wrapStatement(target.prepare(sql), sqlLabel(sql));
         };
       }
       if (prop === "batch") {
@@ -162,23 +127,16 @@ function wrapNamespace(ns: DurableObjectNamespace, name: string): DurableObjectN
   });
 }
 
-/** Changes to the engine's I/O tried in profile mode only, to size a proposed design change. */
-export interface WhatIf {
-  /** Hold the run objects' D1 index upserts and write them many rows per statement. */
-  batchIndex: boolean;
-}
-
-export const whatIfOf = (env: { BENCH_WHATIF?: string }): WhatIf => ({ batchIndex: (env.BENCH_WHATIF ?? "").includes("batch-index") });
-
 /** The bindings, with every call the engine makes through them timed. */
-export function wrapEnv<E extends object>(env: E, whatIf: WhatIf = { batchIndex: false }): E {
+export function wrapEnv<E extends object>(env: E): E {
   const e = env as Record<string, unknown>;
   return {
     ...e,
-    DB: wrapD1(e.DB as D1Database, whatIf),
+    DB: wrapD1(e.DB as D1Database),
     EVENTS: wrapQueue(e.EVENTS as Queue, "EVENTS"),
     STEPS: wrapQueue(e.STEPS as Queue, "STEPS"),
     FAILURES: wrapQueue(e.FAILURES as Queue, "FAILURES"),
+    INDEX: wrapQueue(e.INDEX as Queue, "INDEX"),
     RUNS: wrapNamespace(e.RUNS as DurableObjectNamespace, "RUNS"),
   } as E;
 }

@@ -4,7 +4,7 @@ import { createEngine, type Env as EngineEnv } from "../../src";
 import type { ReplayContext, StartRun } from "../../src/run/object";
 import type { StepResult } from "../../src/run/types";
 import { benchFunctions } from "./functions";
-import { count, flushHeldIndexRows, instrumentState, record, takeStats, timed, whatIfOf, wrapEnv } from "./profile";
+import { count, instrumentState, record, takeStats, timed, wrapEnv } from "./profile";
 import { benchRoutes, type Env } from "./routes";
 
 /**
@@ -22,32 +22,24 @@ const functions = benchFunctions.map((fn) =>
 );
 const engine = createEngine({ functions });
 
-type ProfiledEnv = Env & { BENCH_WHATIF?: string };
-
-const bench = new Hono<{ Bindings: ProfiledEnv }>()
-  .get("/bench/profile", (c) => c.json(takeStats()))
-  .use("/bench/runs", async (c, next) => {
-    await flushHeldIndexRows(c.env.DB);
-    await next();
-  })
-  .route("/bench", benchRoutes);
+const bench = new Hono<{ Bindings: Env }>().get("/bench/profile", (c) => c.json(takeStats())).route("/bench", benchRoutes);
 
 export default {
   fetch(req, env, ctx) {
     const path = new URL(req.url).pathname;
     if (path.startsWith("/bench/")) return bench.fetch(req, env, ctx);
-    return timed(`fetch ${path.split("/")[1]}`, () => engine.worker.fetch(req, wrapEnv(env, whatIfOf(env)), ctx));
+    return timed(`fetch ${path.split("/")[1]}`, () => engine.worker.fetch(req, wrapEnv(env), ctx));
   },
   queue(batch, env, ctx) {
     record(`queue batch size ${batch.queue}`, batch.messages.length);
-    return timed(`consumer ${batch.queue}`, () => engine.worker.queue(batch, wrapEnv(env, whatIfOf(env)), ctx));
+    return timed(`consumer ${batch.queue}`, () => engine.worker.queue(batch, wrapEnv(env), ctx));
   },
-} satisfies ExportedHandler<ProfiledEnv, unknown>;
+} satisfies ExportedHandler<Env, unknown>;
 
 export class StepflareRun extends engine.StepflareRun {
-  constructor(ctx: DurableObjectState, env: EngineEnv & { BENCH_WHATIF?: string }) {
+  constructor(ctx: DurableObjectState, env: EngineEnv) {
     const start = performance.now();
-    super(instrumentState(ctx), wrapEnv(env, whatIfOf(env)));
+    super(instrumentState(ctx), wrapEnv(env));
     record("object constructor", performance.now() - start);
   }
   override start(init: StartRun) {
