@@ -4,11 +4,16 @@ import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSch
 import { runIdFor } from "./run-id";
 
 const LOAD_EVENTS = `SELECT id, payload, accepted_at FROM events WHERE id IN (SELECT value FROM json_each(?1))`;
-// The first index row of each new run, for the whole batch in one statement. A
-// row the run's object already wrote (it only writes later versions) is kept.
+// Each run's listing row as start() answered it (final, for a run that ended in
+// its first turn), for the whole batch in one statement. A newer row the index
+// queue already wrote is kept.
 const INSERT_RUNS = `
-INSERT OR IGNORE INTO runs (id, function_id, event_id, status, started_at, ended_at, error_code, version)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, NULL, NULL, value ->> 5 FROM json_each(?1)`;
+INSERT INTO runs (id, function_id, event_id, status, started_at, ended_at, error_code, version)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7
+FROM json_each(?1) WHERE true
+ON CONFLICT(id) DO UPDATE SET
+  status = excluded.status, ended_at = excluded.ended_at, error_code = excluded.error_code, version = excluded.version
+WHERE excluded.version > runs.version`;
 const MARK_DISPATCHED = `
 UPDATE events SET dispatched_at = ?2
 WHERE dispatched_at IS NULL AND (id, accepted_at) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))`;
@@ -17,7 +22,9 @@ WHERE dispatched_at IS NULL AND (id, accepted_at) IN (SELECT value ->> 0, value 
  * The events queue consumer: fans each event out to one run per subscribed
  * function. Runs are created idempotently (their ids derive from the
  * function and the acceptance), and each message is acknowledged on its own,
- * only once all its runs exist and the event is marked dispatched.
+ * only once all its runs exist and the event is marked dispatched. The runs'
+ * listing rows and the dispatch marks land in one D1 batch, so an event that
+ * is not marked (and will be swept again) is the only way to miss a row.
  */
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, config: EngineConfig): Promise<void> {
   const items: { msg: Message<unknown>; body: EventMessage }[] = [];
@@ -35,7 +42,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
   );
 
   const done: { msg: Message<unknown>; body: EventMessage }[] = [];
-  const indexRows: (readonly [string, string, string, string, number, number])[] = [];
+  const indexRows: (readonly [string, string, string, string, number, number | null, string | null, number])[] = [];
   await Promise.all(
     items.map(async (item) => {
       const event = events.get(item.body.id);
@@ -49,7 +56,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
           config.registry.match(event.name).map(async (fn) => {
             const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
             const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
-            return [runId, fn.config.id, event.id, run.status, run.startedAt, run.version] as const;
+            return [runId, fn.config.id, event.id, run.status, run.startedAt, run.endedAt, run.errorCode, run.version] as const;
           }),
         );
         indexRows.push(...started);

@@ -6,6 +6,7 @@ import type { RunStore } from "./store";
  */
 export class AlarmPointer {
   #at: number | null = null;
+  #held = false;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -22,7 +23,18 @@ export class AlarmPointer {
     this.#at = at;
   }
 
+  /** Defers every arm() until release(): a run's first turn sets the alarm once, or not at all if it ends. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  release(): void {
+    this.#held = false;
+    this.arm();
+  }
+
   arm(): void {
+    if (this.#held) return;
     const next = this.store.nextTimerAt();
     if (next === null) {
       if (this.#at !== null) void this.storage.deleteAlarm();

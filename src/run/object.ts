@@ -34,6 +34,14 @@ import type { ReplayContext, StartedRun, StartRun } from "./rpc";
 
 export type { ReplayContext, StartedRun, StartRun } from "./rpc";
 
+const startedState = (run: RunState) => ({
+  status: run.status,
+  startedAt: run.startedAt,
+  endedAt: run.endedAt,
+  errorCode: run.error?.code ?? null,
+  version: run.version,
+});
+
 /** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
 const RUN_LEASE_MS = 30_000;
 const INDEX_SYNC_RETRY_MS = 5_000;
@@ -57,6 +65,9 @@ export class StepflareRunObject extends DurableObject<Env> {
   #live: Live | undefined;
   readonly #alarm: AlarmPointer;
   #eventJson: string | undefined;
+  /** True while start() waits for the run's first turn: a change then reaches the listing through start()'s answer. */
+  #inFirstTurn = false;
+  #firstTurnOver: (() => void) | undefined;
 
   constructor(ctx: DurableObjectState, env: Env, config: EngineConfig) {
     super(ctx, env);
@@ -74,20 +85,40 @@ export class StepflareRunObject extends DurableObject<Env> {
 
   // ---- RPC -----------------------------------------------------------------
 
-  /** Creates the run, once: a second call for the same run changes nothing. */
+  /**
+   * Creates the run, once, and answers when its first turn is over: when the
+   * handler has settled, or a timer tick later if it is still working. A second
+   * call for the same run changes nothing.
+   *
+   * The alarm is held during the first turn, so a run that ends in it never
+   * sets one; its answer reaches the fan-out only after the run's writes are
+   * stored (output gate), and a crash before that leaves the fan-out's message
+   * unacknowledged, so the redelivery's call re-arms the alarm of what was stored.
+   */
   async start(init: StartRun): Promise<StartedRun> {
     const existing = this.#store.run;
-    if (existing) return { created: false, status: existing.status, startedAt: existing.startedAt, version: existing.version };
+    if (existing) return { created: false, ...startedState(existing) };
     if (!this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
     const run = newRun(init.runId, init.functionId, init.event.id, now);
     this.#eventJson = JSON.stringify(init.event);
     this.#store.createRun(run, this.#eventJson);
     this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
-    // The fan-out writes the first index row for a whole batch of runs at once; this object writes every later change.
-    this.#armAlarm();
-    this.#wake();
-    return { created: true, status: run.status, startedAt: run.startedAt, version: run.version };
+    this.#alarm.hold();
+    this.#inFirstTurn = true;
+    try {
+      const settled = new Promise<void>((resolve) => {
+        this.#firstTurnOver = resolve;
+      });
+      this.#wake();
+      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 0))]);
+    } finally {
+      this.#inFirstTurn = false;
+      this.#firstTurnOver = undefined;
+      this.#alarm.release();
+    }
+    // The fan-out writes this state as the listing row, for a whole batch of runs at once; this object sends every later change.
+    return { created: true, ...startedState(run) };
   }
 
   async getDetail(): Promise<RunDetail | null> {
@@ -384,6 +415,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (decision.type === "fail") return this.#failRun(decision.error);
     this.#store.setTimer("handler-retry", "run", decision.at);
     this.#armAlarm();
+    this.#firstTurnOver?.();
   }
 
   #failRun(error: SerializedError & { stepId?: string }): void {
@@ -410,8 +442,9 @@ export class StepflareRunObject extends DurableObject<Env> {
       this.#store.setTimer("dead-letter", "run", Date.now());
       if (this.#fn().onFailure) this.#store.setTimer("on-failure", `${run.version}:0`, Date.now());
     }
-    this.#syncIndexSoon();
+    if (!this.#inFirstTurn) this.#syncIndexSoon();
     this.#armAlarm();
+    this.#firstTurnOver?.();
   }
 
   async #sendDeadLetter(): Promise<void> {

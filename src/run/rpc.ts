@@ -10,10 +10,16 @@ export interface StartRun {
   now?: number;
 }
 
+/**
+ * The run as its first turn left it. The fan-out writes this as the run's
+ * listing row; a run that ended in its first turn sends no index message of its own.
+ */
 export interface StartedRun {
   created: boolean;
   status: RunStatus;
   startedAt: number;
+  endedAt: number | null;
+  errorCode: string | null;
   /** The index row version this state corresponds to. */
   version: number;
 }

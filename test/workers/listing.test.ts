@@ -25,6 +25,14 @@ async function listingOf(id: string) {
     .first<{ status: string; ended_at: number | null; error_code: string | null; version: number }>();
 }
 
+async function objectTimersAndAlarm(runId: string) {
+  const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+  return runInDurableObject(stub, async (_instance, ctx) => ({
+    timers: ctx.storage.sql.exec("SELECT kind FROM timers").toArray(),
+    alarm: await ctx.storage.getAlarm(),
+  }));
+}
+
 describe("the run listing", () => {
   it("writes a delivery's rows, keeps the newest version whatever the order, and retries a malformed message", async () => {
     const batch = createMessageBatch("stepflare-index", [
@@ -62,26 +70,48 @@ describe("the run listing", () => {
     expect(stored).toEqual({ source: "stepflare-index", error_code: "poison_message", body: '{"hello":"listing"}' });
   });
 
-  it("lists a finished run through the index queue, and leaves its object with no timer and no alarm", async () => {
+  it("lists a run that ends in its first turn from the fan-out's batch, final, with no alarm ever set", async () => {
     const [eventId] = await sendEvents({ name: "test/sequential", data: { tag: "listing-one", n: 1 } });
+    const [run] = await settledRuns(eventId!);
+    expect(run!.status).toBe("completed");
+    const listed = await waitFor(async () => (await listingOf(run!.id)) ?? undefined, "the listing row");
+    expect(listed).toEqual({ status: "completed", ended_at: Date.parse(run!.endedAt!), error_code: null, version: 2 });
+    expect(await objectTimersAndAlarm(run!.id)).toEqual({ timers: [], alarm: null });
+  });
+
+  it("answers start() after the run's first turn: final for a run that ended in it, running for one that waits", async () => {
+    const start = (runId: string, name: string, data: Record<string, unknown>, functionId: string) =>
+      testEnv.RUNS.get(testEnv.RUNS.idFromName(runId)).start({
+        runId,
+        functionId,
+        event: { id: `event-of-${runId}`, name, data, ts: Date.now() },
+      });
+    const quick = await start("start-quick", "test/sequential", { tag: "start-quick", n: 2 }, "sequential");
+    expect(quick).toMatchObject({ created: true, status: "completed", errorCode: null, version: 2 });
+    expect(quick.endedAt).toBeGreaterThanOrEqual(quick.startedAt);
+    const slow = await start("start-slow", "test/parallel", { tag: "start-slow", n: 2, delays: [200, 200] }, "parallel");
+    expect(slow).toMatchObject({ created: true, status: "running", endedAt: null, version: 1 });
+    // The run waiting on its steps holds its lease alarm; the quick one never set one.
+    expect((await objectTimersAndAlarm("start-slow")).alarm).not.toBeNull();
+    expect((await objectTimersAndAlarm("start-quick")).alarm).toBeNull();
+    const again = await start("start-quick", "test/sequential", { tag: "start-quick", n: 2 }, "sequential");
+    expect(again).toMatchObject({ created: false, status: "completed", version: 2 });
+  });
+
+  it("lists a run that outlives its first turn through the index queue, then clears its timers and alarm", async () => {
+    const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "listing-two", n: 3 } });
     const [run] = await settledRuns(eventId!);
     expect(run!.status).toBe("completed");
     await waitFor(
       async () => ((await listingOf(run!.id))?.status === "completed" ? true : undefined),
       "the listing to show the run completed",
     );
-    const { body } = await api<{ runs: { id: string; status: string }[] }>("/api/v1/runs?functionId=sequential&status=completed&limit=100");
+    const { body } = await api<{ runs: { id: string; status: string }[] }>("/api/v1/runs?functionId=parallel&status=completed&limit=100");
     expect(body.runs.map((r) => r.id)).toContain(run!.id);
-    const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id));
-    const state = await waitFor(
-      () =>
-        runInDurableObject(stub, async (_instance, ctx) => {
-          const timers = ctx.storage.sql.exec("SELECT kind FROM timers").toArray();
-          const alarm = await ctx.storage.getAlarm();
-          return timers.length === 0 && alarm === null ? { timers, alarm } : undefined;
-        }),
-      "the object's index-sync timer and alarm to be cleared",
-    );
+    const state = await waitFor(async () => {
+      const s = await objectTimersAndAlarm(run!.id);
+      return s.timers.length === 0 && s.alarm === null ? s : undefined;
+    }, "the object's index-sync timer and alarm to be cleared");
     expect(state).toEqual({ timers: [], alarm: null });
   });
 });
