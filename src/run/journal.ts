@@ -134,6 +134,8 @@ export function newRun(runId: string, functionId: string, eventId: string, now: 
 /**
  * Starts a new attempt of a step, here or on the steps queue, with a lease
  * that fails (or, for an unclaimed dispatch, re-sends) it if no result comes.
+ * An inline attempt's lease is volatile: only this instance can time it out,
+ * and a new instance finds the step interrupted instead.
  */
 export function startAttempt(store: RunStore, s: StepState, mode: "inline" | "queue", now: number, leaseUntil: number): void {
   s.status = "running";
@@ -142,7 +144,7 @@ export function startAttempt(store: RunStore, s: StepState, mode: "inline" | "qu
   s.mode = mode;
   if (mode === "queue") s.planSeq = store.run!.settleSeq;
   store.putStep(s);
-  store.setTimer("step-lease", s.key, leaseUntil);
+  store.setTimer("step-lease", s.key, leaseUntil, mode === "inline");
 }
 
 /** The memo a live execution reads: settled steps, straight from the journal. */

@@ -77,6 +77,8 @@ export class StepflareRunObject extends DurableObject<Env> {
     recoverInterruptedSteps(this.#store, Date.now());
     // An object that never held a run has never set an alarm: a new run's object skips the read.
     if (!this.#store.run) return;
+    // A run cut off during its first turn, before its lease was written, resumes at once.
+    if (this.#store.run.status === "running" && !this.#store.hasTimer("lease")) this.#store.setTimer("lease", "run", Date.now());
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarm.reset(await ctx.storage.getAlarm());
       this.#armAlarm(); // any touch of the run re-arms an alarm that was lost
@@ -103,7 +105,6 @@ export class StepflareRunObject extends DurableObject<Env> {
     const run = newRun(init.runId, init.functionId, init.event.id, now);
     this.#eventJson = JSON.stringify(init.event);
     this.#store.createRun(run, this.#eventJson);
-    this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
     this.#alarm.hold();
     this.#inFirstTurn = true;
     try {
@@ -115,6 +116,8 @@ export class StepflareRunObject extends DurableObject<Env> {
     } finally {
       this.#inFirstTurn = false;
       this.#firstTurnOver = undefined;
+      // The lease is written only for a run that outlives its first turn.
+      if (run.status === "running") this.#store.setTimer("lease", "run", Date.now() + RUN_LEASE_MS);
       this.#alarm.release();
     }
     // The fan-out writes this state as the listing row, for a whole batch of runs at once; this object sends every later change.
@@ -254,11 +257,17 @@ export class StepflareRunObject extends DurableObject<Env> {
   #onFound(live: Live, found: FoundStep[]): void {
     if (this.#live !== live) return;
     const fn = this.#fn();
+    // New steps are written when they start, or after scheduling if they wait: one write, not two.
+    const created: StepState[] = [];
+    const writeWaiting = () => {
+      for (const s of created) if (s.status === "planned") this.#store.putStep(s);
+    };
     for (const f of found) {
       let s = this.#store.steps.get(f.key);
       if (!s) {
         const limit = this.#config.limits.maxStepsPerRun;
         if (this.#store.steps.size >= limit) {
+          writeWaiting();
           return this.#failRun({
             name: "StepflareError",
             code: "step_limit_exceeded",
@@ -266,13 +275,15 @@ export class StepflareRunObject extends DurableObject<Env> {
           });
         }
         s = newStep(f.key, f.id, this.#store.nextSeq, f.retries ?? fn.config.retries);
-        this.#store.putStep(s);
+        this.#store.addStep(s);
+        created.push(s);
       }
       if (s.status === "completed") f.resolve(fromJson(s.outputJson));
       else if (s.status === "failed") f.reject(s.error ?? { name: "Error", message: "step failed" });
       else live.pending.set(f.key, f);
     }
     this.#schedule();
+    writeWaiting();
   }
 
   /**

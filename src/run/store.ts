@@ -22,6 +22,8 @@ export interface Timer {
   kind: TimerKind;
   ref: string;
   dueAt: number;
+  /** Kept in memory only: it matters to this instance alone (an inline step's timeout; a new instance recovers the step instead). */
+  volatile?: boolean;
 }
 
 const timerId = (kind: TimerKind, ref: string): string => `${kind} ${ref}`;
@@ -120,6 +122,12 @@ export class RunStore {
     this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
   }
 
+  /** A step held in memory only, until putStep: a step found and started at once is written once. */
+  addStep(s: StepState): void {
+    this.steps.set(s.key, s);
+    this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
+  }
+
   deleteSteps(keys: string[]): void {
     for (const key of keys) {
       this.#sql.exec("DELETE FROM steps WHERE key = ?", key);
@@ -127,34 +135,42 @@ export class RunStore {
     }
   }
 
-  setTimer(kind: TimerKind, ref: string, dueAt: number): void {
+  setTimer(kind: TimerKind, ref: string, dueAt: number, volatile = false): void {
     const id = timerId(kind, ref);
-    if (this.#timers.get(id)?.dueAt === dueAt) return;
+    const existing = this.#timers.get(id);
+    if (existing?.dueAt === dueAt && Boolean(existing.volatile) === volatile) return;
+    if (volatile) {
+      if (existing && !existing.volatile) this.#sql.exec("DELETE FROM timers WHERE kind = ? AND ref = ?", kind, ref);
+      this.#timers.set(id, { kind, ref, dueAt, volatile });
+      return;
+    }
     this.#sql.exec("INSERT OR REPLACE INTO timers (kind, ref, due_at) VALUES (?, ?, ?)", kind, ref, dueAt);
     this.#timers.set(id, { kind, ref, dueAt });
   }
 
   clearTimer(kind: TimerKind, ref: string): void {
-    if (!this.#timers.delete(timerId(kind, ref))) return;
-    this.#sql.exec("DELETE FROM timers WHERE kind = ? AND ref = ?", kind, ref);
+    const id = timerId(kind, ref);
+    const existing = this.#timers.get(id);
+    if (!existing) return;
+    this.#timers.delete(id);
+    if (!existing.volatile) this.#sql.exec("DELETE FROM timers WHERE kind = ? AND ref = ?", kind, ref);
   }
 
   clearTimers(kind: TimerKind): void {
-    let any = false;
+    let stored = false;
     for (const [id, t] of this.#timers) {
       if (t.kind !== kind) continue;
       this.#timers.delete(id);
-      any = true;
+      stored ||= !t.volatile;
     }
-    if (any) this.#sql.exec("DELETE FROM timers WHERE kind = ?", kind);
+    if (stored) this.#sql.exec("DELETE FROM timers WHERE kind = ?", kind);
   }
 
   /** Removes and returns every timer due at `now`, earliest first. */
   takeDueTimers(now: number): Timer[] {
     const due = this.timers().filter((t) => t.dueAt <= now);
-    if (due.length === 0) return [];
     for (const t of due) this.#timers.delete(timerId(t.kind, t.ref));
-    this.#sql.exec("DELETE FROM timers WHERE due_at <= ?", now);
+    if (due.some((t) => !t.volatile)) this.#sql.exec("DELETE FROM timers WHERE due_at <= ?", now);
     return due;
   }
 

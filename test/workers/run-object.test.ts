@@ -1,4 +1,4 @@
-import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
@@ -32,6 +32,33 @@ describe("the run's Durable Object", () => {
     expect(callsOf("evict", "third")).toBe(1);
     // The step in flight when the object went away runs again: at least once.
     expect(callsOf("evict", "second")).toBe(2);
+  });
+
+  it("stores only the lease while an inline step runs, and resumes a run whose lease was never written", async () => {
+    const [eventId] = await sendEvents({ name: "test/evictable", data: { tag: "no-lease" } });
+    const runId = await runIdOf(eventId!);
+    const stub = stubOf(runId);
+    await waitFor(async () => (callsOf("no-lease", "second") > 0 ? true : undefined), "the second step to start");
+    // The inline step's timeout lives in memory only; the stored timers are the run's lease alone.
+    const stored = await runInDurableObject(stub, async (_instance, ctx) => {
+      const kinds = ctx.storage.sql
+        .exec("SELECT kind FROM timers")
+        .toArray()
+        .map((r) => r.kind);
+      // Now make it look like a crash in the run's first turn, before the lease was written.
+      ctx.storage.sql.exec("DELETE FROM timers");
+      await ctx.storage.deleteAlarm();
+      return kinds;
+    });
+    expect(stored).toEqual(["lease"]);
+    await abortAllDurableObjects();
+    // Any touch (here a status read; in production the fan-out's redelivery) gives the run a lease due now.
+    await stubOf(runId).getDetail();
+    expect(await runDurableObjectAlarm(stubOf(runId))).toBe(true);
+    const [run] = await settledRuns(eventId!);
+    expect(run!.status).toBe("completed");
+    expect(callsOf("no-lease", "first")).toBe(1);
+    expect(callsOf("no-lease", "second")).toBe(2);
   });
 
   it("keeps the first committed result: a duplicate or late completion changes nothing", async () => {
