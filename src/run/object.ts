@@ -1,38 +1,19 @@
 import { DurableObject } from "cloudflare:workers";
-import { type SerializedError, serializeError } from "../../sdk/errors";
-import { Execution, type ExecutionOutcome, type FoundStep } from "../../sdk/execution";
-import type { StepflareFunction } from "../../sdk/function";
-import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import { sendAll } from "../shared/queue-batches";
-import type { StepMessage } from "../steps/message";
 import { callOnFailure, sendDeadLetter } from "./after-failure";
 import { AlarmPointer } from "./alarm";
 import { retryDelayMs } from "./backoff";
-import { decideHandlerError, decideStepResult, failedResult } from "./decide";
 import { type RunDetail, runDetail } from "./detail";
+import { RunDriver } from "./driver";
 import { syncRunIndex } from "./index-sync";
-import {
-  claimDispatched,
-  commitStep,
-  memoAsOf,
-  memoOf,
-  newRun,
-  newStep,
-  recoverInterruptedSteps,
-  resetForReplay,
-  startAttempt,
-} from "./journal";
-import { RunStore } from "./store";
-import { isTerminal, type ReplayRecord, type RunState, type RunStatus, type StepResult, type StepState } from "./types";
-
-export type ReplayFrom = ReplayRecord["from"];
-
-import { runLogger } from "./logger";
+import { claimDispatched, memoAsOf, newRun, recoverInterruptedSteps, resetForReplay } from "./journal";
 import type { ReplayContext, StartedRun, StartRun } from "./rpc";
+import { RunStore } from "./store";
+import type { ReplayRecord, RunState, RunStatus, StepResult } from "./types";
 
 export type { ReplayContext, StartedRun, StartRun } from "./rpc";
+export type ReplayFrom = ReplayRecord["from"];
 
 const startedState = (run: RunState) => ({
   status: run.status,
@@ -46,25 +27,17 @@ const startedState = (run: RunState) => ({
 const RUN_LEASE_MS = 30_000;
 const INDEX_SYNC_RETRY_MS = 5_000;
 
-interface Live {
-  exec: Execution;
-  /** Unsettled steps the live handler is awaiting, by key. */
-  pending: Map<string, FoundStep>;
-}
-
 /**
  * One run: its event, status and step journal in SQLite, its timers behind
- * the single alarm, and, while it is making progress, a live execution of
- * the handler. Sequential steps run here, one after the other, without
- * re-running the handler; steps found together are dispatched to the steps
- * queue and the object stays free while they run elsewhere.
+ * the single alarm, and a driver that keeps a live execution of the handler
+ * while the run makes progress (run/driver.ts). This class is the run's
+ * surface: its RPC methods, its alarm, its listing and what follows a failure.
  */
 export class StepflareRunObject extends DurableObject<Env> {
   readonly #config: EngineConfig;
   readonly #store: RunStore;
-  #live: Live | undefined;
+  readonly #driver: RunDriver;
   readonly #alarm: AlarmPointer;
-  #eventJson: string | undefined;
   /** True while start() waits for the run's first turn: a change then reaches the listing through start()'s answer. */
   #inFirstTurn = false;
   #firstTurnOver: (() => void) | undefined;
@@ -74,6 +47,15 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#config = config;
     this.#store = new RunStore(ctx.storage.sql);
     this.#alarm = new AlarmPointer(ctx.storage, this.#store);
+    this.#driver = new RunDriver(this.#store, config, env, {
+      armAlarm: () => this.#armAlarm(),
+      ended: () => {
+        if (!this.#inFirstTurn) this.#syncIndexSoon();
+        this.#armAlarm();
+        this.#firstTurnOver?.();
+      },
+      turnOver: () => this.#firstTurnOver?.(),
+    });
     recoverInterruptedSteps(this.#store, Date.now());
     // An object that never held a run has never set an alarm: a new run's object skips the read.
     if (!this.#store.run) return;
@@ -103,15 +85,16 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (!this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
     const run = newRun(init.runId, init.functionId, init.event.id, now);
-    this.#eventJson = JSON.stringify(init.event);
-    this.#store.createRun(run, this.#eventJson);
+    const eventJson = JSON.stringify(init.event);
+    this.#driver.rememberEvent(eventJson);
+    this.#store.createRun(run, eventJson);
     this.#alarm.hold();
     this.#inFirstTurn = true;
     try {
       const settled = new Promise<void>((resolve) => {
         this.#firstTurnOver = resolve;
       });
-      this.#wake();
+      this.#driver.wake();
       await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 0))]);
     } finally {
       this.#inFirstTurn = false;
@@ -144,14 +127,14 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
     this.#syncIndexSoon();
     this.#armAlarm();
-    this.#wake();
+    this.#driver.wake();
     return { replayed: true, status: run.status };
   }
 
   /** Results of dispatched steps. Idempotent per step: settled steps ignore later results. */
   async completeSteps(results: StepResult[]): Promise<void> {
     if (!this.#store.run) return;
-    this.#applyResults(results);
+    this.#driver.applyResults(results);
   }
 
   /**
@@ -167,7 +150,7 @@ export class StepflareRunObject extends DurableObject<Env> {
       this.#armAlarm();
     }
     const memo = claimed.length > 0 ? memoAsOf(this.#store, planSeq) : [];
-    return { functionId: run.functionId, eventJson: this.#event(), attempt: run.attempt, memo, claimed };
+    return { functionId: run.functionId, eventJson: this.#driver.eventJson(), attempt: run.attempt, memo, claimed };
   }
 
   override async alarm(): Promise<void> {
@@ -195,7 +178,7 @@ export class StepflareRunObject extends DurableObject<Env> {
           break;
         }
         case "step-lease":
-          await this.#leaseExpired(timer.ref, now);
+          await this.#driver.leaseExpired(timer.ref, now);
           break;
         case "index-sync":
           this.#syncIndexSoon();
@@ -209,253 +192,7 @@ export class StepflareRunObject extends DurableObject<Env> {
       }
     }
     this.#armAlarm();
-    this.#wake();
-  }
-
-  // ---- driving the handler ---------------------------------------------------
-
-  #fn(): StepflareFunction {
-    const run = this.#store.run;
-    const fn = run && this.#config.registry.get(run.functionId);
-    if (!fn) throw new Error(`function ${run?.functionId} is not registered with this engine`);
-    return fn;
-  }
-
-  #event(): string {
-    this.#eventJson ??= this.#store.eventJson();
-    return this.#eventJson;
-  }
-
-  /** Makes progress if progress is possible: starts (or replays) the handler, or schedules found steps. */
-  #wake(): void {
-    const run = this.#store.run;
-    if (run?.status !== "running") return;
-    if (this.#live) return this.#schedule();
-    if (this.#store.hasTimer("handler-retry")) return;
-    this.#startExecution();
-  }
-
-  #startExecution(): void {
-    const run = this.#store.run!;
-    const live: Live = { exec: undefined as unknown as Execution, pending: new Map() };
-    live.exec = new Execution(
-      this.#fn().handler,
-      {
-        event: JSON.parse(this.#event()),
-        env: this.env as unknown as Record<string, unknown>,
-        runId: run.id,
-        attempt: run.attempt,
-        logger: runLogger(run),
-        memo: memoOf(this.#store),
-      },
-      { onFound: (found) => this.#onFound(live, found), onSettled: (outcome) => this.#onSettled(live, outcome) },
-    );
-    this.#live = live;
-    live.exec.start();
-  }
-
-  #onFound(live: Live, found: FoundStep[]): void {
-    if (this.#live !== live) return;
-    const fn = this.#fn();
-    // New steps are written when they start, or after scheduling if they wait: one write, not two.
-    const created: StepState[] = [];
-    const writeWaiting = () => {
-      for (const s of created) if (s.status === "planned") this.#store.putStep(s);
-    };
-    for (const f of found) {
-      let s = this.#store.steps.get(f.key);
-      if (!s) {
-        const limit = this.#config.limits.maxStepsPerRun;
-        if (this.#store.steps.size >= limit) {
-          writeWaiting();
-          return this.#failRun({
-            name: "StepflareError",
-            code: "step_limit_exceeded",
-            message: `step "${f.id}" would be step ${limit + 1} of this run; the limit is ${limit}`,
-          });
-        }
-        s = newStep(f.key, f.id, this.#store.nextSeq, f.retries ?? fn.config.retries);
-        this.#store.addStep(s);
-        created.push(s);
-      }
-      if (s.status === "completed") f.resolve(fromJson(s.outputJson));
-      else if (s.status === "failed") f.reject(s.error ?? { name: "Error", message: "step failed" });
-      else live.pending.set(f.key, f);
-    }
-    this.#schedule();
-    writeWaiting();
-  }
-
-  /**
-   * Decides how the found steps run: one step alone runs here, inline; two or
-   * more, or any step while others are out, go to the steps queue.
-   */
-  #schedule(): void {
-    const live = this.#live;
-    if (!live || this.#store.run?.status !== "running") return;
-    const ready: StepState[] = [];
-    let inFlight = 0;
-    for (const key of live.pending.keys()) {
-      const s = this.#store.steps.get(key);
-      if (s?.status === "planned") ready.push(s);
-      else if (s?.status === "running") inFlight++;
-    }
-    if (ready.length === 0) return;
-    if (inFlight === 0 && ready.length === 1) void this.#runInline(live, ready[0]!);
-    else void this.#dispatch(ready);
-  }
-
-  async #runInline(live: Live, s: StepState): Promise<void> {
-    const found = live.pending.get(s.key);
-    if (!found) return;
-    // An inline step that never settles fails its attempt at the step timeout, as a dispatched one does.
-    startAttempt(this.#store, s, "inline", Date.now(), Date.now() + this.#config.limits.stepTimeoutMs);
-    this.#armAlarm();
-    const attempt = s.attempts;
-    let result: StepResult;
-    try {
-      const output = await found.fn({ attempt: attempt - 1 });
-      result = { key: s.key, attempt, ok: true, outputJson: toJson(output) ?? null };
-    } catch (e) {
-      result = failedResult(s.key, attempt, e);
-    }
-    this.#applyResults([result]);
-  }
-
-  async #dispatch(steps: StepState[]): Promise<void> {
-    const run = this.#store.run!;
-    const now = Date.now();
-    const messages: StepMessage[] = [];
-    for (const s of steps) {
-      startAttempt(this.#store, s, "queue", now, now + this.#config.limits.stepDispatchLeaseMs);
-      messages.push({ v: 1, runId: run.id, key: s.key, attempt: s.attempts, planSeq: run.settleSeq });
-    }
-    this.#armAlarm();
-    try {
-      await sendAll(this.env.STEPS, messages);
-    } catch (e) {
-      // The steps are planned durably; their leases re-dispatch them soon.
-      console.error(`stepflare: run ${run.id}: steps queue send failed:`, (e as Error).message);
-      for (const m of messages) this.#store.setTimer("step-lease", m.key, Date.now() + 1000);
-      this.#armAlarm();
-    }
-  }
-
-  /**
-   * A step's lease ran out. Inline, or dispatched and claimed: the attempt
-   * timed out. Dispatched and never claimed: the message was lost, so it is
-   * sent again without spending an attempt.
-   */
-  async #leaseExpired(key: string, now: number): Promise<void> {
-    const s = this.#store.steps.get(key);
-    const run = this.#store.run!;
-    if (s?.status !== "running" || s.mode === null || run.status !== "running") return;
-    if (s.mode === "inline" || s.claimedAttempt === s.attempts) {
-      this.#applyResults([
-        {
-          key,
-          attempt: s.attempts,
-          ok: false,
-          error: {
-            name: "StepTimeoutError",
-            code: "step_timeout",
-            message: `step "${s.id}" sent no result within ${this.#config.limits.stepTimeoutMs} ms`,
-          },
-          nonRetriable: false,
-        },
-      ]);
-      return;
-    }
-    this.#store.setTimer("step-lease", key, now + this.#config.limits.stepDispatchLeaseMs);
-    const message: StepMessage = { v: 1, runId: run.id, key, attempt: s.attempts, planSeq: s.planSeq ?? 0 };
-    await sendAll(this.env.STEPS, [message]).catch((e) =>
-      console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message),
-    );
-  }
-
-  /** Commits step results to the journal and settles what the live handler awaits. */
-  #applyResults(results: StepResult[]): void {
-    const run = this.#store.run!;
-    const now = Date.now();
-    const { backoff, limits } = this.#config;
-    let progressed = false;
-    for (const result of results) {
-      const s = this.#store.steps.get(result.key);
-      const decision = decideStepResult(s, result, { now, backoff, maxOutputBytes: limits.maxStepOutputBytes });
-      if (!s || decision.type === "ignore") continue;
-      if (decision.type === "complete" && run.stateBytes + decision.bytes > limits.maxRunStateBytes) {
-        return this.#failRun({
-          name: "StepflareError",
-          code: "run_state_too_large",
-          message: `step "${s.id}" would bring this run's stored outputs to ${run.stateBytes + decision.bytes} bytes; the limit is ${limits.maxRunStateBytes}`,
-        });
-      }
-      commitStep(this.#store, s, decision, now);
-      if (decision.type === "retry") continue;
-      progressed = true;
-      const pending = this.#live?.pending.get(s.key);
-      this.#live?.pending.delete(s.key);
-      if (decision.type === "complete") pending?.resolve(fromJson(decision.outputJson));
-      else pending?.reject(decision.error);
-    }
-    if (progressed) this.#store.saveRun();
-    this.#armAlarm();
-    if (progressed && !this.#live) this.#wake();
-  }
-
-  #onSettled(live: Live, outcome: ExecutionOutcome): void {
-    if (this.#live !== live) return;
-    this.#live = undefined;
-    const run = this.#store.run!;
-    if (outcome.type === "returned") {
-      let outputJson: string | undefined;
-      try {
-        outputJson = toJson(outcome.output);
-        checkOutputSize(outputJson, this.#config.limits.maxRunOutputBytes, "output_too_large", "the run's output");
-      } catch (e) {
-        return this.#failRun(serializeError(e));
-      }
-      return this.#endRun("completed", { outputJson: outputJson ?? null });
-    }
-    const decision = decideHandlerError(outcome.error, {
-      attempt: run.attempt,
-      retries: this.#fn().config.retries,
-      now: Date.now(),
-      backoff: this.#config.backoff,
-    });
-    if (decision.type === "fail") return this.#failRun(decision.error);
-    this.#store.setTimer("handler-retry", "run", decision.at);
-    this.#armAlarm();
-    this.#firstTurnOver?.();
-  }
-
-  #failRun(error: SerializedError & { stepId?: string }): void {
-    this.#endRun("failed", { error });
-  }
-
-  #endRun(status: "completed" | "failed", result: { outputJson?: string | null; error?: RunState["error"] }): void {
-    const run = this.#store.run!;
-    if (isTerminal(run.status)) return;
-    this.#live?.exec.abandon();
-    this.#live = undefined;
-    Object.assign(run, {
-      status,
-      outputJson: result.outputJson ?? null,
-      error: result.error ?? null,
-      endedAt: Date.now(),
-      version: run.version + 1,
-    });
-    this.#store.saveRun();
-    for (const kind of ["lease", "handler-retry", "step-retry", "step-lease"] as const) this.#store.clearTimers(kind);
-    if (status === "failed") {
-      // The dead letter and onFailure go out from timers, so they survive an eviction right here;
-      // a run fails once, so each happens once per failure.
-      this.#store.setTimer("dead-letter", "run", Date.now());
-      if (this.#fn().onFailure) this.#store.setTimer("on-failure", `${run.version}:0`, Date.now());
-    }
-    if (!this.#inFirstTurn) this.#syncIndexSoon();
-    this.#armAlarm();
-    this.#firstTurnOver?.();
+    this.#driver.wake();
   }
 
   async #sendDeadLetter(): Promise<void> {
@@ -469,8 +206,8 @@ export class StepflareRunObject extends DurableObject<Env> {
     const run = this.#store.run!;
     const [version, tries] = ref.split(":").map(Number) as [number, number];
     if (run.status !== "failed" || run.version !== version) return;
-    const fn = this.#fn();
-    if (!(await callOnFailure(fn, run, this.#event(), this.env)) && tries < fn.config.retries) {
+    const fn = this.#driver.fn();
+    if (!(await callOnFailure(fn, run, this.#driver.eventJson(), this.env)) && tries < fn.config.retries) {
       this.#store.setTimer("on-failure", `${version}:${tries + 1}`, Date.now() + retryDelayMs(tries + 1, this.#config.backoff));
     }
   }
