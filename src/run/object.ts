@@ -95,7 +95,9 @@ export class StepflareRunObject extends DurableObject<Env> {
         this.#firstTurnOver = resolve;
       });
       this.#driver.wake();
-      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 0))]);
+      let tick: ReturnType<typeof setTimeout> | null = null;
+      await Promise.race([settled, new Promise((resolve) => (tick = setTimeout(resolve, 0)))]);
+      clearTimeout(tick);
     } finally {
       this.#inFirstTurn = false;
       this.#firstTurnOver = undefined;
