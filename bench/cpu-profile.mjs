@@ -4,7 +4,10 @@
  * runs execute. Prints self time per function and, for SQLite statements,
  * per calling function. Not part of `npm run bench`; run it on its own:
  *
- *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm]
+ *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm] [--tracing]
+ *
+ * --tracing turns on Miniflare's local observability and explorer, as
+ * wrangler dev does by default.
  *
  * The time shown under the frame that calls an object's RPC method includes
  * the runtime's own work for that call (creating the object, serializing).
@@ -15,12 +18,20 @@ import { StepflareDriver } from "./lib/engines.mjs";
 import { closeConnections } from "./lib/http.mjs";
 import { freePort, LAUNCHERS, prepare, TMP } from "./lib/runtime.mjs";
 
-const { values: args } = parseArgs({ options: { count: { type: "string" }, "persist-root": { type: "string" } } });
+const { values: args } = parseArgs({
+  options: { count: { type: "string" }, "persist-root": { type: "string" }, tracing: { type: "boolean" } },
+});
 const count = Number(args.count ?? 1000);
 const persistRoot = path.resolve(args["persist-root"] ?? "/dev/shm");
 const { template, bundle } = prepare({ logFile: path.join(TMP, "logs", "cpu-profile-prepare.log"), persistRoot });
 const inspectorPort = await freePort();
-const rt = await LAUNCHERS.miniflare.start({ template, bundle, logFile: path.join(TMP, "logs", "cpu-profile.log"), inspectorPort });
+const rt = await LAUNCHERS.miniflare.start({
+  template,
+  bundle,
+  logFile: path.join(TMP, "logs", "cpu-profile.log"),
+  inspectorPort,
+  tracing: Boolean(args.tracing),
+});
 
 /** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
 async function connect(port) {

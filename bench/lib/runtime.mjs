@@ -224,7 +224,7 @@ async function startWranglerDev({ template, bundle, tracing, logFile, vars = {} 
 }
 
 /** Miniflare driven directly: one workerd, no proxy in front, tracing off. */
-async function startMiniflare({ template, bundle, logFile, inspectorPort, vars = {} }) {
+async function startMiniflare({ template, bundle, logFile, inspectorPort, tracing = false, vars = {} }) {
   const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import("miniflare");
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
   const port = await freePort();
@@ -251,8 +251,8 @@ async function startMiniflare({ template, bundle, logFile, inspectorPort, vars =
       logRequests: false,
       cf: false,
       enableDevRegistry: false,
-      unsafeLocalExplorer: false,
-      unsafeObservability: false,
+      unsafeLocalExplorer: tracing,
+      unsafeObservability: tracing,
       workers: [{ ...workerOptions, name: "stepflare-bench", modules: true, scriptPath: bundle, rootPath: path.dirname(bundle) }],
     }),
   );
