@@ -1,4 +1,11 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
+import {
+  abortAllDurableObjects,
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
@@ -113,5 +120,21 @@ describe("the run listing", () => {
       return s.timers.length === 0 && s.alarm === null ? s : undefined;
     }, "the object's index-sync timer and alarm to be cleared");
     expect(state).toEqual({ timers: [], alarm: null });
+  });
+
+  it("re-sends a listing row from the object's index-sync timer, as after a lost send", async () => {
+    const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "listing-resend", n: 2 } });
+    const [run] = await settledRuns(eventId!);
+    await waitFor(async () => ((await listingOf(run!.id))?.status === "completed" ? true : undefined), "the listing row");
+    // The row is gone (as if the send had been lost) and the object's retry timer comes due.
+    await testEnv.DB.prepare("DELETE FROM runs WHERE id = ?").bind(run!.id).run();
+    const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id));
+    await runInDurableObject(stub, async (_instance, ctx) => {
+      ctx.storage.sql.exec("INSERT INTO timers (kind, ref, due_at) VALUES ('index-sync', 'run', ?)", Date.now());
+    });
+    await abortAllDurableObjects(); // the next instance reads the timer from storage
+    expect(await runDurableObjectAlarm(testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id)))).toBe(true);
+    const listed = await waitFor(async () => (await listingOf(run!.id)) ?? undefined, "the listing row to be written again");
+    expect(listed).toMatchObject({ status: "completed", version: 2 });
   });
 });
