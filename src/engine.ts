@@ -36,11 +36,11 @@ export function createEngine(options: CreateEngineOptions) {
         case names.steps:
           return consumeSteps(batch, env, ctx, config);
         case names.index:
-          return consumeIndex(batch, env);
+        case names.indexDeadLetter:
+          return consumeIndex(batch, env, names);
         case names.failures:
         case names.eventsDeadLetter:
         case names.stepsDeadLetter:
-        case names.indexDeadLetter:
           return consumeDeadLetters(batch, env, names);
         default:
           throw new Error(`stepflare: no consumer for queue ${batch.queue}`);

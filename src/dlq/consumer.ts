@@ -12,8 +12,8 @@ FROM json_each(?1)`;
 
 /**
  * Stores dead letters in D1: failed runs from the failures queue, and poison
- * messages that exhausted their retries on the events, steps or index queue, kept
- * with their queue and body. Records are keyed, so a redelivery stores nothing twice.
+ * messages that exhausted their retries on the events or steps queue, kept with
+ * their queue and body (the index queue's dead letters go to the listing consumer). Records are keyed, so a redelivery stores nothing twice.
  */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env, names: QueueNames): Promise<void> {
   const now = Date.now();
@@ -39,32 +39,42 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env,
         };
       }
     }
-    const source = sourceOf(batch.queue, names);
-    return {
-      id: `${batch.queue}.${msg.id}`,
-      source,
-      runId: null,
-      functionId: null,
-      eventId: null,
-      stepKey: null,
-      attempts: msg.attempts,
-      errorName: "PoisonMessage",
-      errorMessage: `a message on ${source} could not be processed after its retries`,
-      errorCode: "poison_message",
-      error: null,
-      body: safeStringify(msg.body),
-      failedAt: now,
-    };
+    return poisonRow(msg, batch.queue, sourceOf(batch.queue, names), now);
   });
-  await env.DB.prepare(INSERT_DEAD_LETTERS).bind(JSON.stringify(rows)).run();
+  await insertDeadLetters(env, rows);
   batch.ackAll();
+}
+
+type DeadLetterRow = Record<string, string | number | null>;
+
+/** Stores dead-letter rows in one statement; a row already stored is left as it is. */
+export async function insertDeadLetters(env: Env, rows: DeadLetterRow[]): Promise<void> {
+  if (rows.length > 0) await env.DB.prepare(INSERT_DEAD_LETTERS).bind(JSON.stringify(rows)).run();
+}
+
+/** A message that could not be processed after its retries, kept with the queue it was first sent to and its body. */
+export function poisonRow(msg: Message<unknown>, queue: string, source: string, now: number): DeadLetterRow {
+  return {
+    id: `${queue}.${msg.id}`,
+    source,
+    runId: null,
+    functionId: null,
+    eventId: null,
+    stepKey: null,
+    attempts: msg.attempts,
+    errorName: "PoisonMessage",
+    errorMessage: `a message on ${source} could not be processed after its retries`,
+    errorCode: "poison_message",
+    error: null,
+    body: safeStringify(msg.body),
+    failedAt: now,
+  };
 }
 
 /** The queue a dead-lettered message was first sent to. */
 function sourceOf(queue: string, names: QueueNames): string {
   if (queue === names.eventsDeadLetter) return names.events;
   if (queue === names.stepsDeadLetter) return names.steps;
-  if (queue === names.indexDeadLetter) return names.index;
   return queue;
 }
 

@@ -1,4 +1,6 @@
+import { insertDeadLetters, poisonRow } from "../dlq/consumer";
 import type { Env } from "../env";
+import type { QueueNames } from "../queues";
 import { type IndexMessage, indexMessageSchema } from "./message";
 
 // Every row of a delivery in one statement. Monotonic: a row only lands if it
@@ -13,24 +15,30 @@ ON CONFLICT(id) DO UPDATE SET
 WHERE excluded.version > runs.version`;
 
 /**
- * The index queue consumer: writes the run listing in D1, one statement per
- * delivery, so a burst of runs ending costs D1 a handful of writes instead of
- * one each. Malformed messages go on toward the dead-letter queue, where they
- * are recorded; a failed write retries the delivery.
+ * The consumer of the index queue and of its dead-letter queue: writes the run
+ * listing in D1, one statement per delivery, so a burst of runs ending costs D1
+ * a handful of writes instead of one each. A failed write retries the delivery.
+ *
+ * A well-formed row that reaches the dead-letter queue exhausted its retries
+ * because D1 kept failing, not because it was bad: the run object has already
+ * let it go, so it is written here, with a second round of retries. Only a
+ * malformed message is recorded as a poison dead letter.
  */
-export async function consumeIndex(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+export async function consumeIndex(batch: MessageBatch<unknown>, env: Env, names: QueueNames): Promise<void> {
+  const deadLettered = batch.queue === names.indexDeadLetter;
   const rows: IndexMessage[] = [];
   const good: Message<unknown>[] = [];
+  const malformed: Message<unknown>[] = [];
   for (const msg of batch.messages) {
     const parsed = indexMessageSchema.safeParse(msg.body);
     if (parsed.success) {
       rows.push(parsed.data);
       good.push(msg);
     } else {
-      console.error(`stepflare: index message ${msg.id} is malformed; retrying toward the dead-letter queue`);
-      msg.retry();
+      malformed.push(msg);
     }
   }
+  if (malformed.length > 0) await settleMalformed(malformed, batch.queue, deadLettered, env, names);
   if (rows.length === 0) return;
   try {
     await env.DB.prepare(UPSERT_RUNS).bind(JSON.stringify(rows)).run();
@@ -38,5 +46,33 @@ export async function consumeIndex(batch: MessageBatch<unknown>, env: Env): Prom
   } catch (e) {
     console.error(`stepflare: writing ${rows.length} listing rows failed; retrying:`, (e as Error).message);
     for (const msg of good) msg.retry();
+  }
+}
+
+/** On the index queue a malformed message retries toward the dead-letter queue; there, it is recorded. */
+async function settleMalformed(
+  messages: Message<unknown>[],
+  queue: string,
+  deadLettered: boolean,
+  env: Env,
+  names: QueueNames,
+): Promise<void> {
+  if (!deadLettered) {
+    for (const msg of messages) {
+      console.error(`stepflare: index message ${msg.id} is malformed; retrying toward the dead-letter queue`);
+      msg.retry();
+    }
+    return;
+  }
+  const now = Date.now();
+  try {
+    await insertDeadLetters(
+      env,
+      messages.map((msg) => poisonRow(msg, queue, names.index, now)),
+    );
+    for (const msg of messages) msg.ack();
+  } catch (e) {
+    console.error(`stepflare: recording ${messages.length} poison index messages failed; retrying:`, (e as Error).message);
+    for (const msg of messages) msg.retry();
   }
 }

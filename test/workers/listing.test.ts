@@ -65,16 +65,30 @@ describe("the run listing", () => {
     expect((await listingOf("listing-x"))?.status).toBe("failed");
   });
 
-  it("records a listing message that exhausted its retries as a poison dead letter", async () => {
+  it("writes a dead-lettered listing row that is well formed, and records only a malformed one as a poison dead letter", async () => {
+    // A well-formed row reaches the dead-letter queue only because D1 kept failing:
+    // its run object has let it go, so dropping it would leave the listing stale.
     const batch = createMessageBatch("stepflare-index-dlq", [
+      { id: "stale-1", timestamp: new Date(), attempts: 11, body: row("listing-dlq", 3, "completed") },
       { id: "poison-1", timestamp: new Date(), attempts: 3, body: { hello: "listing" } },
     ]);
     const ctx = createExecutionContext();
     await worker.queue(batch, testEnv, ctx);
-    const stored = await testEnv.DB.prepare("SELECT source, error_code, body FROM dead_letters WHERE id = ?")
-      .bind("stepflare-index-dlq.poison-1")
-      .first();
-    expect(stored).toEqual({ source: "stepflare-index", error_code: "poison_message", body: '{"hello":"listing"}' });
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks.sort()).toEqual(["poison-1", "stale-1"]);
+    expect(result.retryMessages).toEqual([]);
+    expect(await listingOf("listing-dlq")).toEqual({ status: "completed", ended_at: 2003, error_code: null, version: 3 });
+    const stored = await testEnv.DB.prepare("SELECT id, source, error_code, body FROM dead_letters WHERE id LIKE ?")
+      .bind("stepflare-index-dlq.%")
+      .all();
+    expect(stored.results).toEqual([
+      {
+        id: "stepflare-index-dlq.poison-1",
+        source: "stepflare-index",
+        error_code: "poison_message",
+        body: '{"hello":"listing"}',
+      },
+    ]);
   });
 
   it("lists a run that ends in its first turn from the fan-out's batch, final, with no alarm ever set", async () => {
