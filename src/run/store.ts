@@ -166,12 +166,14 @@ export class RunStore {
     if (stored) this.#sql.exec("DELETE FROM timers WHERE kind = ?", kind);
   }
 
-  /** Removes and returns every timer due at `now`, earliest first. */
-  takeDueTimers(now: number): Timer[] {
-    const due = this.timers().filter((t) => t.dueAt <= now);
-    for (const t of due) this.#timers.delete(timerId(t.kind, t.ref));
-    if (due.some((t) => !t.volatile)) this.#sql.exec("DELETE FROM timers WHERE due_at <= ?", now);
-    return due;
+  /** Every timer due at `now`, earliest first. They stay stored until the caller clears each one it has handled. */
+  dueTimers(now: number): Timer[] {
+    return this.timers().filter((t) => t.dueAt <= now);
+  }
+
+  /** Clears a timer taken by `dueTimers` unless it has been set again since (same kind and ref, another time). */
+  clearHandledTimer(t: Timer): void {
+    if (this.#timers.get(timerId(t.kind, t.ref))?.dueAt === t.dueAt) this.clearTimer(t.kind, t.ref);
   }
 
   nextTimerAt(): number | null {

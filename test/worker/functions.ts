@@ -219,7 +219,28 @@ export const hangs = app.createFunction({ id: "hangs", triggers: [{ event: "test
   return Promise.all([step.run("stuck", forever), step.run("fine", () => 1)]);
 });
 
+/** Fails at once; its onFailure counts, then waits while the tag is "down" (where a test evicts the object). */
+export const slowOnFailure = app.createFunction(
+  {
+    id: "slow-on-failure",
+    triggers: [{ event: "test/slow-on-failure" }],
+    retries: 0,
+    onFailure: async ({ event }) => {
+      const tag = (event.data as TagData).tag;
+      count(tag, "onFailure");
+      while (down.has(tag)) await sleep(20);
+    },
+  },
+  async ({ event, step }) => {
+    await step.run("fails", () => {
+      count((event.data as TagData).tag, "fails");
+      throw new NonRetriableError("fails for good");
+    });
+  },
+);
+
 export const allFunctions = [
+  slowOnFailure,
   hangs,
   parallelFlaky,
   handlerFlaky,

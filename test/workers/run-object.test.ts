@@ -2,7 +2,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { callsOf } from "../worker/functions";
+import { callsOf, down } from "../worker/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
@@ -59,6 +59,35 @@ describe("the run's Durable Object", () => {
     expect(run!.status).toBe("completed");
     expect(callsOf("no-lease", "first")).toBe(1);
     expect(callsOf("no-lease", "second")).toBe(2);
+  });
+
+  it("keeps an on-failure timer stored while onFailure runs, so an eviction in it calls onFailure again", async () => {
+    down.add("evicted-on-failure");
+    const [eventId] = await sendEvents({ name: "test/slow-on-failure", data: { tag: "evicted-on-failure" } });
+    const runId = await runIdOf(eventId!);
+    await waitFor(async () => (callsOf("evicted-on-failure", "onFailure") > 0 ? true : undefined), "onFailure to start");
+    // The instance goes away inside the alarm's await on onFailure.
+    await abortAllDurableObjects();
+    down.delete("evicted-on-failure");
+    const stub = stubOf(runId);
+    const timers = await runInDurableObject(stub, (_instance, ctx) =>
+      ctx.storage.sql
+        .exec("SELECT kind FROM timers")
+        .toArray()
+        .map((r) => r.kind),
+    );
+    expect(timers).toContain("on-failure");
+    await runDurableObjectAlarm(stub);
+    await waitFor(async () => (callsOf("evicted-on-failure", "onFailure") === 2 ? true : undefined), "onFailure again");
+    await waitFor(
+      async () =>
+        (await runInDurableObject(stub, (_instance, ctx) => ctx.storage.sql.exec("SELECT kind FROM timers").toArray().length)) === 0
+          ? true
+          : undefined,
+      "the on-failure timer to clear",
+    );
+    expect(callsOf("evicted-on-failure", "fails")).toBe(1);
+    expect(callsOf("evicted-on-failure", "onFailure")).toBe(2);
   });
 
   it("keeps the first committed result: a duplicate or late completion changes nothing", async () => {
