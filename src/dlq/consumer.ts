@@ -13,7 +13,8 @@ FROM json_each(?1)`;
 /**
  * Stores dead letters in D1: failed runs from the failures queue, and poison
  * messages that exhausted their retries on the events or steps queue, kept with
- * their queue and body (the index queue's dead letters go to the listing consumer). Records are keyed, so a redelivery stores nothing twice.
+ * their queue and body (the index queue's dead letters go to the listing
+ * consumer). Records are keyed, so a redelivery stores nothing twice.
  */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env, names: QueueNames): Promise<void> {
   const now = Date.now();
