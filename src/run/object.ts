@@ -9,7 +9,7 @@ import { RunDriver } from "./driver";
 import { syncRunIndex } from "./index-sync";
 import { claimDispatched, memoAsOf, newRun, recoverInterruptedSteps, resetForReplay } from "./journal";
 import type { ReplayContext, StartedRun, StartRun } from "./rpc";
-import { RunStore, type TimerKind } from "./store";
+import { RunStore } from "./store";
 import type { ReplayRecord, RunState, RunStatus, StepResult } from "./types";
 
 export type { ReplayContext, StartedRun, StartRun } from "./rpc";
@@ -22,9 +22,6 @@ const startedState = (run: RunState) => ({
   errorCode: run.error?.code ?? null,
   version: run.version,
 });
-
-/** Timers whose handling awaits I/O or user code. */
-const AWAITING_TIMERS: ReadonlySet<TimerKind> = new Set(["step-lease", "dead-letter", "on-failure"]);
 
 /** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
 const RUN_LEASE_MS = 30_000;
@@ -164,11 +161,9 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (!run) return;
     const now = Date.now();
     for (const timer of this.#store.dueTimers(now)) {
-      // A timer whose handling awaits stays stored until it is done, so an
-      // instance evicted in the await leaves it for the next alarm; one handled
-      // synchronously is cleared first, so its handler can set it again.
-      const awaits = AWAITING_TIMERS.has(timer.kind);
-      if (!awaits) this.#store.clearHandledTimer(timer);
+      // Each timer stays stored until its handling is done, so an instance
+      // evicted while a handler awaits (onFailure, a queue send) leaves it for
+      // the next alarm; it is cleared unless its handler set it again.
       switch (timer.kind) {
         case "lease":
           if (run.status === "running") this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
@@ -200,7 +195,7 @@ export class StepflareRunObject extends DurableObject<Env> {
           await this.#runOnFailure(timer.ref);
           break;
       }
-      if (awaits) this.#store.clearHandledTimer(timer);
+      this.#store.clearHandledTimer(timer);
     }
     this.#armAlarm();
     this.#driver.wake();
