@@ -1,23 +1,47 @@
 import { Hono } from "hono";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import { acceptEvents } from "./accept";
+import { GroupCommit } from "../shared/group-commit";
+import { type AcceptResult, type PreparedEvents, prepareEvents, writeEvents } from "./accept";
 import { checkEventKey } from "./event-keys";
 import { parseIdSeed } from "./id-seed";
 import { parseEvents } from "./parse-events";
 import { readBodyWithLimit, requireJsonContentType } from "./read-body";
 
+/**
+ * Small requests share one events statement (group commit), up to this much
+ * bound JSON in UTF-16 units. A request of `SOLO_EVENTS` events or more
+ * already amortises its statement, so it is written at once, on its own.
+ */
+const GROUP_MAX_CHARS = 512 * 1024;
+const SOLO_EVENTS = 50;
+
 let sweeperArmed = false;
 
 /** `POST /e/:eventKey`: Inngest's event API contract. */
 export function ingestRoutes(config: EngineConfig) {
+  // One group-commit writer per set of bindings (in practice, per isolate).
+  const writers = new WeakMap<Env, GroupCommit<PreparedEvents, AcceptResult>>();
+  const writerFor = (env: Env) => {
+    let writer = writers.get(env);
+    if (!writer) {
+      writer = new GroupCommit((requests, release) => writeEvents(env, requests, config.limits.dedupeWindowMs, release), GROUP_MAX_CHARS);
+      writers.set(env, writer);
+    }
+    return writer;
+  };
+
   return new Hono<{ Bindings: Env }>().post("/:eventKey", async (c) => {
     await checkEventKey(c.env, c.req.param("eventKey"));
     requireJsonContentType(c.req.raw);
     const text = await readBodyWithLimit(c.req.raw, config.limits.maxRequestBytes);
     const payloads = parseEvents(text, config.limits.maxEventsPerRequest, config.schemas);
     const seed = parseIdSeed(c.req.header("x-inngest-event-id-seed"));
-    const { ids } = await acceptEvents(c.env, payloads, config.limits.dedupeWindowMs, seed);
+    const prepared = await prepareEvents(payloads, seed);
+    const { ids } =
+      prepared.events.length >= SOLO_EVENTS
+        ? (await writeEvents(c.env, [prepared], config.limits.dedupeWindowMs))[0]!
+        : await writerFor(c.env).submit(prepared, prepared.rowsJson.length, (p) => c.executionCtx.waitUntil(p));
     if (!sweeperArmed) {
       // Once per isolate: make sure the sweeper that recovers undispatched events is armed.
       sweeperArmed = true;

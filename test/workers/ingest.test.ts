@@ -103,6 +103,25 @@ describe("POST /e/:eventKey", () => {
     expect(body.runs).toHaveLength(1);
   });
 
+  it("answers concurrent requests (sharing a write) each with its own ids; an id sent by several starts one run", async () => {
+    const bodies = Array.from({ length: 30 }, (_, i) => ({
+      name: "test/sequential",
+      data: { tag: `concurrent-${i}`, n: 1 },
+      ...(i % 10 === 0 ? { id: "concurrent-shared" } : i % 3 === 0 ? {} : { id: `concurrent-${i}` }),
+    }));
+    const answers = await Promise.all(bodies.map((b) => sendEvents(b)));
+    answers.forEach((ids, i) => {
+      const given = bodies[i]!.id;
+      expect(ids).toEqual([given ?? expect.stringMatching(/^[0-9A-Z]{26}$/)]);
+    });
+    const distinct = new Set(answers.flat());
+    expect(distinct.size).toBe(28); // 27 singles + the shared id
+    for (const id of distinct) expect(await settledRuns(id)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 300));
+    const { body } = await api<{ runs: unknown[] }>(`/api/v1/events/concurrent-shared`);
+    expect(body.runs).toHaveLength(1);
+  });
+
   it("fans an event out to every matching function, wildcards included", async () => {
     const [id] = await sendEvents({ name: "wild/thing.happened", data: {} });
     const runs = await settledRuns(id!);
