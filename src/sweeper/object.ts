@@ -9,13 +9,14 @@ const SWEEP_LIMIT = 1000;
 /** An event still undispatched after this many sweeps has failed in fan-out; its messages are in the dead letters. */
 const MAX_SWEEPS = 5;
 
-// Claims the stale undispatched events (counting the sweep) and answers them in one statement.
-const CLAIM_UNDISPATCHED = `
+// The oldest stale undispatched events that have not used up their sweeps.
+const STALE_UNDISPATCHED = `
+SELECT id, accepted_at FROM events
+WHERE dispatched_at IS NULL AND accepted_at < ?1 AND sweeps < ?3 ORDER BY accepted_at LIMIT ?2`;
+// Counts a sweep, for the acceptances it re-enqueued.
+const COUNT_SWEEP = `
 UPDATE events SET sweeps = sweeps + 1
-WHERE id IN (
-  SELECT id FROM events WHERE dispatched_at IS NULL AND accepted_at < ?1 AND sweeps < ?3 ORDER BY accepted_at LIMIT ?2
-)
-RETURNING id, accepted_at`;
+WHERE (id, accepted_at) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))`;
 
 /**
  * One object per deployment that re-enqueues events accepted but not yet
@@ -28,13 +29,22 @@ export class SweeperObject extends DurableObject<Env> {
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
   }
 
-  /** Re-enqueues stale undispatched events; answers how many. */
+  /**
+   * Re-enqueues stale undispatched events; answers how many. A sweep counts
+   * toward an event's limit only once its messages are on the queue, so a
+   * queue outage, however long, never uses up the sweeps of events it kept
+   * from being delivered.
+   */
   async sweep(now = Date.now()): Promise<number> {
-    const rows = await this.env.DB.prepare(CLAIM_UNDISPATCHED)
+    const rows = await this.env.DB.prepare(STALE_UNDISPATCHED)
       .bind(now - STALE_AFTER_MS, SWEEP_LIMIT, MAX_SWEEPS)
       .all<{ id: string; accepted_at: number }>();
     const messages: EventMessage[] = rows.results.map((r) => ({ v: 1, id: r.id, acceptedAt: Number(r.accepted_at) }));
-    if (messages.length > 0) await sendAll(this.env.EVENTS, messages);
+    if (messages.length === 0) return 0;
+    await sendAll(this.env.EVENTS, messages);
+    await this.env.DB.prepare(COUNT_SWEEP)
+      .bind(JSON.stringify(messages.map((m) => [m.id, m.acceptedAt])))
+      .run();
     return messages.length;
   }
 

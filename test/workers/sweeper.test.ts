@@ -1,18 +1,25 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
+import type { SweeperObject } from "../../src/sweeper/object";
 import { api, settledRuns } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
+/** Stores an event as accepted a minute ago and never fanned out (as after a local restart); answers its acceptance time. */
+async function storeUndispatched(id: string, tag: string): Promise<number> {
+  const acceptedAt = Date.now() - 60_000;
+  const event = { id, name: "test/sequential", data: { tag, n: 1 }, ts: acceptedAt };
+  await testEnv.DB.prepare("INSERT INTO events (id, name, payload, ts, accepted_at) VALUES (?, ?, ?, ?, ?)")
+    .bind(event.id, event.name, JSON.stringify(event), event.ts, acceptedAt)
+    .run();
+  return acceptedAt;
+}
+
 describe("the sweeper", () => {
   it("re-enqueues an accepted event whose queue message was lost, and gives up after five sweeps", async () => {
-    // An event stored as accepted a minute ago that never reached the queue (as after a local restart).
-    const acceptedAt = Date.now() - 60_000;
-    const event = { id: "lost-in-queue", name: "test/sequential", data: { tag: "swept", n: 1 }, ts: acceptedAt };
-    await testEnv.DB.prepare("INSERT INTO events (id, name, payload, ts, accepted_at) VALUES (?, ?, ?, ?, ?)")
-      .bind(event.id, event.name, JSON.stringify(event), event.ts, acceptedAt)
-      .run();
+    const acceptedAt = await storeUndispatched("lost-in-queue", "swept");
     const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("sweeper"));
     expect(await sweeper.sweep()).toBe(1);
     const [run] = await settledRuns("lost-in-queue");
@@ -28,5 +35,27 @@ describe("the sweeper", () => {
     const counts = [];
     for (let i = 0; i < 6; i++) counts.push(await sweeper.sweep());
     expect(counts).toEqual([1, 1, 1, 1, 1, 0]);
+  });
+
+  it("keeps an event's sweeps through a queue outage: only a sweep whose messages reached the queue counts", async () => {
+    const event = { id: "queue-outage" };
+    await storeUndispatched(event.id, "outage");
+    const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("outage-sweeper"));
+    const down = { send: () => Promise.reject(new Error("queue down")), sendBatch: () => Promise.reject(new Error("queue down")) };
+    await runInDurableObject(sweeper, async (instance: SweeperObject) => {
+      const holder = instance as unknown as { env: Env };
+      const real = holder.env;
+      holder.env = { ...real, EVENTS: down as unknown as Env["EVENTS"] };
+      try {
+        for (let i = 0; i < 7; i++) await expect(instance.sweep()).rejects.toThrow("queue down");
+      } finally {
+        holder.env = real;
+      }
+    });
+    const row = await testEnv.DB.prepare("SELECT sweeps FROM events WHERE id = ?").bind(event.id).first<{ sweeps: number }>();
+    expect(row!.sweeps).toBe(0);
+    expect(await sweeper.sweep()).toBe(1);
+    const [run] = await settledRuns("queue-outage");
+    expect(run!.status).toBe("completed");
   });
 });
