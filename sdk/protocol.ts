@@ -8,12 +8,31 @@ import { eventNamePattern } from "./function";
  */
 export const MAX_EVENT_ID_LENGTH = 256;
 
+/**
+ * True for text that survives storage unchanged: no control characters and no
+ * unpaired UTF-16 surrogates (JSON can carry a lone surrogate as an escape,
+ * but stored as UTF-8 it would come back as other characters, and the event
+ * could no longer be found by its id).
+ */
+export function isPlainText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20) return false;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = s.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return false;
+  }
+  return true;
+}
+
 const plainObject = z.record(z.string(), z.unknown()).refine((v) => !Array.isArray(v), "expected an object");
 
 export const eventPayloadSchema = z.object({
   name: z.string({ error: "required, a string" }).regex(eventNamePattern, "1-256 of A-Z a-z 0-9 _ . - / :"),
   data: plainObject.optional(),
-  id: z.string().min(1).max(MAX_EVENT_ID_LENGTH).optional(),
+  id: z.string().min(1).max(MAX_EVENT_ID_LENGTH).refine(isPlainText, "no control characters or unpaired surrogates").optional(),
   ts: z.number().int().nonnegative().optional(),
   user: plainObject.optional(),
   v: z.string().max(64).optional(),

@@ -38,10 +38,13 @@ export function ingestRoutes(config: EngineConfig) {
     const payloads = parseEvents(text, config.limits.maxEventsPerRequest, config.schemas);
     const seed = parseIdSeed(c.req.header("x-inngest-event-id-seed"));
     const prepared = await prepareEvents(payloads, seed);
-    const { ids } =
-      prepared.events.length >= SOLO_EVENTS
-        ? (await writeEvents(c.env, [prepared], config.limits.dedupeWindowMs))[0]!
-        : await writerFor(c.env).submit(prepared, prepared.rowsJson.length, (p) => c.executionCtx.waitUntil(p));
+    const keepAlive = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+    let ids: string[];
+    if (prepared.events.length >= SOLO_EVENTS) {
+      const { results, after } = await writeEvents(c.env, [prepared], config.limits.dedupeWindowMs);
+      if (after) keepAlive(after);
+      ids = results[0]!.ids;
+    } else ({ ids } = await writerFor(c.env).submit(prepared, prepared.chars, keepAlive));
     if (!sweeperArmed) {
       // Once per isolate: make sure the sweeper that recovers undispatched events is armed.
       sweeperArmed = true;

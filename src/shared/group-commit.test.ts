@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { GroupCommit } from "./group-commit";
+import { GroupCommit, type Written } from "./group-commit";
 
 /** A write whose calls are recorded and settled by hand. */
 function manualWrite() {
   const calls: { items: string[]; release: () => void; finish: (fail?: Error) => void }[] = [];
   const write = (items: string[], release: () => void) =>
-    new Promise<string[]>((resolve, reject) =>
-      calls.push({ items, release, finish: (fail) => (fail ? reject(fail) : resolve(items.map((i) => `${i}!`))) }),
+    new Promise<Written<string>>((resolve, reject) =>
+      calls.push({ items, release, finish: (fail) => (fail ? reject(fail) : resolve({ results: items.map((i) => `${i}!`) })) }),
     );
   return { calls, write };
 }
@@ -126,5 +126,30 @@ describe("GroupCommit", () => {
     await settle();
     calls[1]!.finish();
     expect(await Promise.all([a, b, c])).toEqual(["a!", "b!", "c!"]);
+  });
+
+  it("answers every member once the write has its results, while its after work goes on under the owner's keepAlive", async () => {
+    let finishAfter = () => {};
+    const after = new Promise<void>((r) => {
+      finishAfter = r;
+    });
+    const writes: string[][] = [];
+    const gc = new GroupCommit<string, string>(async (items) => {
+      writes.push(items);
+      return { results: items.map((i) => `${i}!`), after };
+    }, 1000);
+    let kept: Promise<unknown> | undefined;
+    let keptSettled = false;
+    const a = await gc.submit("a", 1, (p) => {
+      kept = p;
+      void p.then(() => (keptSettled = true));
+    });
+    expect(a).toBe("a!");
+    await settle();
+    expect(keptSettled).toBe(false); // the owner's keepAlive still holds the after work
+    finishAfter();
+    await kept;
+    expect(keptSettled).toBe(true);
+    expect(writes).toEqual([["a"]]);
   });
 });

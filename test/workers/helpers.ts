@@ -43,3 +43,29 @@ export async function settledRuns(eventId: string, n = 1, timeoutMs?: number): P
     timeoutMs,
   );
 }
+
+/**
+ * The real D1 binding, noting the UTF-8 size of every string bound to a
+ * statement: local D1 does not enforce the platform's 2,000,000-byte limit on
+ * a value, so tests check what is sent against it.
+ */
+export function boundSizesOf(db: D1Database, sizes: number[]): D1Database {
+  const encoder = new TextEncoder();
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop !== "prepare") return Reflect.get(target, prop, target);
+      return (sql: string) => {
+        const statement = target.prepare(sql);
+        return new Proxy(statement, {
+          get(st, p) {
+            if (p !== "bind") return Reflect.get(st, p, st);
+            return (...values: unknown[]) => {
+              for (const v of values) if (typeof v === "string") sizes.push(encoder.encode(v).byteLength);
+              return st.bind(...values);
+            };
+          },
+        });
+      };
+    },
+  });
+}

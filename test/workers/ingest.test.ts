@@ -1,6 +1,9 @@
-import { exports } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, BASE, sendEvents, settledRuns, waitFor } from "./helpers";
+import type { Env } from "../../src";
+import worker from "../worker/index";
+import { api, BASE, boundSizesOf, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const post = (body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }, key = "k") =>
   exports.default.fetch(`${BASE}/e/${key}`, { method: "POST", headers, body });
@@ -65,6 +68,56 @@ describe("POST /e/:eventKey", () => {
     expect(run!.output).toBe(14);
   });
 
+  it("refuses an id that storage would change (a lone surrogate, a control character), and keeps one with a surrogate pair", async () => {
+    // JSON.stringify writes a lone surrogate as the escape \ud800, which JSON.parse reads back as the lone surrogate.
+    for (const id of ["\ud800x", "x\udc00", "tab\there"]) {
+      const bad = await errorOf(await post(JSON.stringify({ name: "test/sequential", id, data: { tag: "odd-id", n: 1 } })));
+      expect(bad).toMatchObject({ status: 400, code: "invalid_event" });
+      expect(bad.message).toMatch(/^event 0: id: no control characters or unpaired surrogates/);
+    }
+    const emoji = "order-\u{1F680}-1";
+    expect(await sendEvents({ name: "test/sequential", id: emoji, data: { tag: "emoji-id", n: 1 } })).toEqual([emoji]);
+    const [run] = await settledRuns(encodeURIComponent(emoji));
+    expect(run).toMatchObject({ status: "completed", eventId: emoji });
+  });
+
+  it("answers once D1 has the events, without waiting for the queue send, which goes on under waitUntil", async () => {
+    let release = () => {};
+    const sendGate = new Promise<void>((r) => {
+      release = r;
+    });
+    const testEnv = env as unknown as Env;
+    const slowQueue = {
+      send: () => sendGate,
+      sendBatch: async (messages: unknown[]) => {
+        await sendGate;
+        await testEnv.EVENTS.sendBatch(messages as Parameters<Env["EVENTS"]["sendBatch"]>[0]);
+      },
+    };
+    const slowEnv = { ...testEnv, EVENTS: slowQueue as unknown as Env["EVENTS"] };
+    const ctx = createExecutionContext();
+    for (const size of [1, 60]) {
+      // 1 event: the group-commit path; 60: a request written on its own.
+      const events = Array.from({ length: size }, (_, i) => ({
+        name: "test/sequential",
+        id: `slow-send-${size}-${i}`,
+        data: { tag: "slow-send", n: 1 },
+      }));
+      const res = await worker.fetch(
+        new Request(`${BASE}/e/k`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(events) }),
+        slowEnv,
+        ctx,
+      );
+      expect(res.status).toBe(200);
+      const row = await testEnv.DB.prepare("SELECT dispatched_at FROM events WHERE id = ?").bind(events[0]!.id).first();
+      expect(row).toEqual({ dispatched_at: null }); // stored, not yet fanned out
+    }
+    release();
+    await waitOnExecutionContext(ctx);
+    const [run] = await settledRuns("slow-send-60-59");
+    expect(run!.status).toBe("completed");
+  });
+
   it("refuses a body over 1 MiB with 413 and takes one of exactly 1 MiB", async () => {
     const LIMIT = 1024 * 1024;
     const exact = (bytes: number) => {
@@ -85,6 +138,26 @@ describe("POST /e/:eventKey", () => {
       },
     });
     expect(await errorOf(await post(stream))).toMatchObject({ status: 413, code: "payload_too_large" });
+  });
+
+  it("takes a body of exactly 1 MiB that is mostly escaped quotes (JSON carried in a string), and keeps it whole", async () => {
+    const LIMIT = 1024 * 1024;
+    const shell = `{"name":"nobody/listens","id":"quoted-1mib","data":{"raw":""}}`;
+    const fill = '\\"'.repeat((LIMIT - shell.length) / 2);
+    const body = `{"name":"nobody/listens","id":"quoted-1mib","data":{"raw":"${fill}"}}`;
+    expect(new TextEncoder().encode(body).byteLength).toBe(LIMIT);
+    const sizes: number[] = [];
+    const testEnv = env as unknown as Env;
+    const res = await worker.fetch(
+      new Request(`${BASE}/e/k`, { method: "POST", headers: { "content-type": "application/json" }, body }),
+      { ...testEnv, DB: boundSizesOf(testEnv.DB, sizes) },
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(200);
+    // Bound once, the event's text is about its own size; escaped again inside a string it would be over 2 MB.
+    expect(Math.max(...sizes)).toBeLessThan(LIMIT + 1024);
+    const { body: stored } = await api<{ event: { data: { raw: string } } }>("/api/v1/events/quoted-1mib");
+    expect(stored.event.data.raw).toBe('"'.repeat(fill.length / 2));
   });
 
   it("refuses other content types with 415", async () => {

@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { MAX_STORED_BYTES, prepareEvents } from "./accept";
+
+describe("prepareEvents", () => {
+  it("binds each event's JSON once: text full of escaped quotes keeps its size in the row", async () => {
+    const quoted = '\\"'.repeat(100_000); // as sent: 200,000 characters of \"
+    const data = JSON.parse(`{"s":"${quoted}"}`) as Record<string, unknown>;
+    const { rows, texts } = await prepareEvents([{ name: "a/b", data }], undefined, 1);
+    expect(texts[0]!.length).toBeGreaterThan(200_000);
+    expect(rows[0]!.length - texts[0]!.length).toBeLessThan(100); // id, name and ts around the event, no re-escaping
+    expect(JSON.parse(rows[0]!)[2]).toEqual(JSON.parse(texts[0]!));
+  });
+
+  it("refuses an event whose stored form passes MAX_STORED_BYTES with 413 payload_too_large, naming it", async () => {
+    // 1e20 is four characters as sent and 21 written out.
+    const big = { n: Array.from({ length: 90_000 }, () => 1e20) };
+    const error = await prepareEvents([{ name: "a/b" }, { name: "a/b", data: big }], undefined, 1).catch((e) => e);
+    expect(error).toMatchObject({ status: 413, code: "payload_too_large" });
+    expect(error.message).toMatch(new RegExp(`^event 1 is \\d+ bytes as stored .* over the limit of ${MAX_STORED_BYTES} bytes$`));
+    const fits = { n: Array.from({ length: 80_000 }, () => 1e20) };
+    expect((await prepareEvents([{ name: "a/b", data: fits }], undefined, 1)).rows).toHaveLength(1);
+  });
+});
