@@ -3,6 +3,8 @@ import type { Env } from "../env";
 import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "./message";
 import { runIdFor } from "./run-id";
 
+/** Events read from D1 at once: each is at most about 2 MB stored, so a wave stays far below a Worker's memory. */
+const REFERENCE_WAVE = 10;
 const LOAD_EVENTS = `SELECT id, payload, accepted_at FROM events WHERE id IN (SELECT value FROM json_each(?1))`;
 // Each run's listing row as start() answered it (final, for a run that ended in
 // its first turn), for the whole batch in one statement. A newer row the index
@@ -36,37 +38,54 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
       msg.retry();
     }
   }
-  const events = await loadEvents(
-    env,
-    items.map((i) => i.body),
-  );
-
   const done: { msg: Message<unknown>; body: EventMessage }[] = [];
   const indexRows: (readonly [string, string, string, string, number, number | null, string | null, number])[] = [];
-  await Promise.all(
-    items.map(async (item) => {
-      const event = events.get(item.body.id);
-      if (!event) {
-        console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
-        item.msg.retry();
-        return;
+  const fanOut = async (item: { msg: Message<unknown>; body: EventMessage }, event: StoredEvent | undefined) => {
+    if (!event) {
+      console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
+      item.msg.retry();
+      return;
+    }
+    try {
+      const started = await Promise.all(
+        config.registry.match(event.name).map(async (fn) => {
+          const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
+          const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
+          return [runId, fn.config.id, event.id, run.status, run.startedAt, run.endedAt, run.errorCode, run.version] as const;
+        }),
+      );
+      indexRows.push(...started);
+      done.push(item);
+    } catch (e) {
+      console.error(`stepflare: fan-out of event ${event.id} failed; retrying:`, (e as Error).message);
+      item.msg.retry();
+    }
+  };
+
+  // Events carried inline fan out at once; those carried by reference (large,
+  // or swept) are read from D1 a wave at a time, so a batch of large events
+  // never holds more than a wave in memory, and a failed read retries only its wave.
+  const byReference = items.filter((i) => !i.body.event);
+  await Promise.all([
+    ...items.filter((i) => i.body.event).map((i) => fanOut(i, i.body.event)),
+    (async () => {
+      for (let w = 0; w < byReference.length; w += REFERENCE_WAVE) {
+        const wave = byReference.slice(w, w + REFERENCE_WAVE);
+        let events: Map<string, StoredEvent>;
+        try {
+          events = await loadEvents(
+            env,
+            wave.map((i) => i.body),
+          );
+        } catch (e) {
+          console.error(`stepflare: reading ${wave.length} stored event(s) failed; retrying them:`, (e as Error).message);
+          for (const i of wave) i.msg.retry();
+          continue;
+        }
+        await Promise.all(wave.map((i) => fanOut(i, events.get(i.body.id))));
       }
-      try {
-        const started = await Promise.all(
-          config.registry.match(event.name).map(async (fn) => {
-            const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
-            const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
-            return [runId, fn.config.id, event.id, run.status, run.startedAt, run.endedAt, run.errorCode, run.version] as const;
-          }),
-        );
-        indexRows.push(...started);
-        done.push(item);
-      } catch (e) {
-        console.error(`stepflare: fan-out of event ${event.id} failed; retrying:`, (e as Error).message);
-        item.msg.retry();
-      }
-    }),
-  );
+    })(),
+  ]);
   if (done.length === 0) return;
   try {
     await env.DB.batch([
@@ -81,20 +100,14 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
   }
 }
 
-/** Inline events as carried; the rest read from D1, and only if still the same acceptance. */
+/** Stored events by id, read from D1, each only if it is still the acceptance the message names. */
 async function loadEvents(env: Env, bodies: EventMessage[]): Promise<Map<string, StoredEvent>> {
   const out = new Map<string, StoredEvent>();
-  const missing: EventMessage[] = [];
-  for (const b of bodies) {
-    if (b.event) out.set(b.id, b.event);
-    else missing.push(b);
-  }
-  if (missing.length === 0) return out;
   const rows = await env.DB.prepare(LOAD_EVENTS)
-    .bind(JSON.stringify(missing.map((m) => m.id)))
+    .bind(JSON.stringify(bodies.map((m) => m.id)))
     .all<{ id: string; payload: string; accepted_at: number }>();
   const byId = new Map(rows.results.map((r) => [r.id, r]));
-  for (const m of missing) {
+  for (const m of bodies) {
     const row = byId.get(m.id);
     if (!row || Number(row.accepted_at) !== m.acceptedAt) continue;
     const parsed = storedEventSchema.safeParse(safeJson(row.payload));

@@ -7,13 +7,13 @@ import { api, sendEvents, settledRuns } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
-async function deliver(messages: { id: string; body: unknown; attempts?: number }[]) {
+async function deliver(messages: { id: string; body: unknown; attempts?: number }[], withEnv: Env = testEnv) {
   const batch = createMessageBatch(
     "stepflare-events",
     messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch, testEnv, ctx);
+  await worker.queue(batch, withEnv, ctx);
   return getQueueResult(batch, ctx);
 }
 
@@ -36,6 +36,51 @@ describe("events consumer", () => {
     expect(runs.body.runs.map((r) => r.id)).toEqual([first!.id]);
     const detail = await testEnv.RUNS.get(testEnv.RUNS.idFromName(first!.id)).getDetail();
     expect(detail?.steps).toHaveLength(1);
+  });
+
+  it("reads events carried by reference a wave of ten at a time: a failed read retries only its wave", async () => {
+    const ids = await sendEvents(Array.from({ length: 13 }, () => ({ name: "nobody/listens" })));
+    const rows = (
+      await testEnv.DB.prepare("SELECT id, payload, accepted_at FROM events WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(JSON.stringify(ids))
+        .all<{ id: string; payload: string; accepted_at: number }>()
+    ).results;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const messages = ids.map((id, i) => {
+      const row = byId.get(id)!;
+      // The last one inline, the other twelve by reference (as large or swept events travel).
+      const body = { v: 1, id, acceptedAt: row.accepted_at, ...(i === 12 ? { event: JSON.parse(row.payload) } : {}) };
+      return { id: `m${i}`, body };
+    });
+    const reads: number[] = [];
+    const flakyDb = new Proxy(testEnv.DB, {
+      get(target, prop) {
+        if (prop !== "prepare") return Reflect.get(target, prop, target);
+        return (sql: string) => {
+          const statement = target.prepare(sql);
+          if (!sql.startsWith("SELECT id, payload, accepted_at FROM events")) return statement;
+          return new Proxy(statement, {
+            get(st, p) {
+              if (p !== "bind") return Reflect.get(st, p, st);
+              return (json: string) => {
+                reads.push((JSON.parse(json) as string[]).length);
+                if (reads.length === 1) return { all: () => Promise.reject(new Error("D1 read failed")) };
+                return st.bind(json);
+              };
+            },
+          });
+        };
+      },
+    });
+    const result = await deliver(messages, { ...testEnv, DB: flakyDb });
+    expect(reads).toEqual([10, 2]);
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(
+      messages
+        .slice(0, 10)
+        .map((m) => m.id)
+        .sort(),
+    );
+    expect(result.explicitAcks.sort()).toEqual(["m10", "m11", "m12"]);
   });
 
   it("retries a malformed message and a message for an unknown event, and acknowledges its good siblings", async () => {
