@@ -1,5 +1,6 @@
 import type { Env } from "../env";
 import type { QueueNames } from "../queues";
+import { chunkJsonRows } from "../shared/row-chunks";
 import { failureMessageSchema } from "./message";
 
 const INSERT_DEAD_LETTERS = `
@@ -10,11 +11,16 @@ SELECT value ->> 'id', value ->> 'source', value ->> 'runId', value ->> 'functio
        value ->> 'body', value ->> 'failedAt'
 FROM json_each(?1)`;
 
+/** Delay before a message's next try after D1 failed it: 5 s doubling to 15 min, so ten tries span about 50 minutes. */
+export const deadLetterRetryDelaySeconds = (attempts: number): number => Math.min(5 * 2 ** Math.max(0, attempts - 1), 900);
+
 /**
  * Stores dead letters in D1: failed runs from the failures queue, and poison
  * messages that exhausted their retries on the events or steps queue, kept with
  * their queue and body (the index queue's dead letters go to the listing
- * consumer). Records are keyed, so a redelivery stores nothing twice.
+ * consumer). Records are keyed, so a redelivery stores nothing twice. These
+ * queues have no dead-letter queue of their own, so a failed write retries
+ * each message with a growing delay, to ride out a D1 outage, not just a blip.
  */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env, names: QueueNames): Promise<void> {
   const now = Date.now();
@@ -42,15 +48,33 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env,
     }
     return poisonRow(msg, batch.queue, sourceOf(batch.queue, names), now);
   });
-  await insertDeadLetters(env, rows);
+  try {
+    await insertDeadLetters(env, rows);
+  } catch (e) {
+    console.error(`stepflare: storing ${rows.length} dead letter(s) failed; retrying with backoff:`, (e as Error).message);
+    for (const msg of batch.messages) msg.retry({ delaySeconds: deadLetterRetryDelaySeconds(msg.attempts) });
+    return;
+  }
   batch.ackAll();
 }
 
 type DeadLetterRow = Record<string, string | number | null>;
 
-/** Stores dead-letter rows in one statement; a row already stored is left as it is. */
+/**
+ * Stores dead-letter rows in one statement, or in one batch of statements
+ * where the rows (poison messages keep their bodies) would pass what D1 binds
+ * at once; a row already stored is left as it is.
+ */
 export async function insertDeadLetters(env: Env, rows: DeadLetterRow[]): Promise<void> {
-  if (rows.length > 0) await env.DB.prepare(INSERT_DEAD_LETTERS).bind(JSON.stringify(rows)).run();
+  if (rows.length === 0) return;
+  const texts = rows.map((r) => JSON.stringify(r));
+  const chunks = chunkJsonRows(
+    texts,
+    texts.reduce((n, t) => n + t.length, 0),
+  );
+  const statements = chunks.map((json) => env.DB.prepare(INSERT_DEAD_LETTERS).bind(json));
+  if (statements.length === 1) await statements[0]!.run();
+  else await env.DB.batch(statements);
 }
 
 /** A message that could not be processed after its retries, kept with the queue it was first sent to and its body. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { callsOf, down, times } from "../worker/functions";
 import worker from "../worker/index";
-import { api, BASE, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, BASE, boundSizesOf, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -123,6 +123,70 @@ describe("poison messages", () => {
       return page.deadLetters.find((d) => JSON.stringify(d.body) === JSON.stringify(body));
     }, "the poison message's dead letter");
     expect(letter).toMatchObject({ source: "stepflare-steps", runId: null, error: { code: "poison_message" } });
+  });
+
+  it("stores a dead-lettered batch whose bodies together pass what D1 binds at once, every row of it", async () => {
+    const pad = "p".repeat(60 * 1024);
+    const messages = Array.from({ length: 40 }, (_, i) => ({
+      id: `big-poison-${i}`,
+      timestamp: new Date(),
+      attempts: 6,
+      body: { v: 1, id: `big-poison-event-${i}`, acceptedAt: 1, event: { id: `big-poison-event-${i}`, name: "x/y", data: { pad }, ts: 1 } },
+    }));
+    const batch = createMessageBatch("stepflare-events-dlq", messages);
+    const ctx = createExecutionContext();
+    const sizes: number[] = [];
+    await worker.queue(batch, { ...testEnv, DB: boundSizesOf(testEnv.DB, sizes) }, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.ackAll).toBe(true);
+    expect(sizes.length).toBeGreaterThan(1); // split: 40 bodies of 60 KiB are over 2 MB together
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(1_900_000);
+    const stored = await testEnv.DB.prepare(
+      "SELECT count(*) AS n FROM dead_letters WHERE id LIKE 'stepflare-events-dlq.big-poison-%'",
+    ).first<{ n: number }>();
+    expect(stored!.n).toBe(40);
+  });
+
+  it("retries each dead letter with a growing delay while D1 refuses the write", async () => {
+    const failing = new Proxy(testEnv.DB, {
+      get: (target, prop) =>
+        prop === "prepare"
+          ? () => ({ bind: () => ({ run: () => Promise.reject(new Error("D1 is down")) }) })
+          : Reflect.get(target, prop, target),
+    });
+    const failure = (attempts: number) => ({
+      id: `d1-down-${attempts}`,
+      timestamp: new Date(),
+      attempts,
+      body: {
+        v: 1,
+        kind: "run-failed",
+        id: `r.${attempts}`,
+        runId: "r",
+        functionId: "f",
+        eventId: "e",
+        stepId: null,
+        attempts: 1,
+        error: { name: "Error", message: "x" },
+        failedAt: 1,
+      },
+    });
+    const batch = createMessageBatch("stepflare-failures", [failure(1), failure(4), failure(10)]);
+    // The test batch does not report retry delays, so note each one on its way to the real retry().
+    const delays = new Map<string, number | undefined>();
+    for (const m of batch.messages) {
+      const retry = m.retry.bind(m);
+      m.retry = (options?: QueueRetryOptions) => {
+        delays.set(m.id, options?.delaySeconds);
+        retry(options);
+      };
+    }
+    const ctx = createExecutionContext();
+    await worker.queue(batch, { ...testEnv, DB: failing }, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.ackAll).toBe(false);
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(["d1-down-1", "d1-down-10", "d1-down-4"]);
+    expect(Object.fromEntries(delays)).toEqual({ "d1-down-1": 5, "d1-down-4": 40, "d1-down-10": 900 });
   });
 });
 
