@@ -3,7 +3,7 @@ import type { ReplayFrom } from "../run/object";
 
 const MARK_REPLAYED = `
 UPDATE dead_letters SET replayed_at = ?2, replay_count = replay_count + 1
-WHERE source = 'run' AND replayed_at IS NULL AND run_id IN (SELECT value FROM json_each(?1))`;
+WHERE source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
 
 export interface ReplayOutcome {
   runId: string;
@@ -13,10 +13,13 @@ export interface ReplayOutcome {
 
 /**
  * Replays runs through their objects, a bounded number at a time, and marks
- * their dead letters replayed. An object only replays a run that is failed,
- * so overlapping or repeated replays never run anything twice.
+ * the dead letters they had when the call began as replayed. An object only
+ * replays a run that is failed, so overlapping or repeated replays never run
+ * anything twice; a run that fails again while the call is still going has a
+ * new dead letter, which stays unreplayed.
  */
 export async function replayRuns(env: Env, runIds: string[], from: ReplayFrom, concurrency = 16): Promise<ReplayOutcome[]> {
+  const began = Date.now();
   const outcomes: ReplayOutcome[] = [];
   let next = 0;
   const worker = async () => {
@@ -27,6 +30,6 @@ export async function replayRuns(env: Env, runIds: string[], from: ReplayFrom, c
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, runIds.length) }, worker));
-  if (runIds.length > 0) await env.DB.prepare(MARK_REPLAYED).bind(JSON.stringify(runIds), Date.now()).run();
+  if (runIds.length > 0) await env.DB.prepare(MARK_REPLAYED).bind(JSON.stringify(runIds), Date.now(), began).run();
   return outcomes;
 }

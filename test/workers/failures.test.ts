@@ -276,6 +276,36 @@ describe("replay", () => {
     }
   });
 
+  it("marks only the dead letters a bulk replay found: one recorded after the call began stays replayable", async () => {
+    down.add("late1");
+    const since = Date.now();
+    const [id] = await sendEvents({ name: "test/replayable", data: { tag: "late1" } });
+    const [failed] = await settledRuns(id!);
+    expect(failed!.status).toBe("failed");
+    const mine = async () => {
+      const { body } = await api<{ deadLetters: (DeadLetter & { replayCount: number })[] }>(
+        `/api/v1/dead-letters?functionId=replayable&since=${since}&limit=100`,
+      );
+      return body.deadLetters.filter((d) => d.runId === failed!.id);
+    };
+    await waitFor(async () => ((await mine()).length === 1 ? true : undefined), "the first dead letter");
+    // The run's next failure, as if its record landed while the bulk call was still replaying other runs.
+    await testEnv.DB.prepare(
+      "INSERT INTO dead_letters (id, source, run_id, function_id, step_key, attempts, error_name, error_message, failed_at) VALUES (?, 'run', ?, 'replayable', 'second', 2, 'Error', 'provider is down', ?)",
+    )
+      .bind(`${failed!.id}.later`, failed!.id, Date.now() + 60_000)
+      .run();
+    const res = await api<{ replayed: number }>(`/api/v1/dead-letters/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ functionId: "replayable", since }),
+    });
+    expect(res.body.replayed).toBe(1);
+    const letters = await mine();
+    expect(letters.map((d) => d.replayCount).sort()).toEqual([0, 1]);
+    down.delete("late1");
+  });
+
   it("validates replay filters", async () => {
     const bad = await api(`/api/v1/dead-letters/replay`, {
       method: "POST",
