@@ -22,7 +22,7 @@ const step = (over: Partial<StepState> = {}): StepState => ({
   claimedAttempt: 1,
   ...over,
 });
-const ctx = { now: 10_000, backoff, maxOutputBytes: 10 };
+const ctx = { now: 10_000, backoff, maxOutputBytes: 10, gen: 2 };
 const err = { name: "Error", message: "x" };
 
 describe("decideStepResult", () => {
@@ -31,6 +31,14 @@ describe("decideStepResult", () => {
       type: "ignore",
     });
     expect(decideStepResult(undefined, { key: "s", attempt: 1, ok: true, outputJson: "1" }, ctx)).toMatchObject({ type: "ignore" });
+  });
+  it("ignores a result from another generation of the run (before a replay), and takes one of this generation or none", () => {
+    const ok = { key: "s", attempt: 1, ok: true as const, outputJson: "1" };
+    expect(decideStepResult(step(), { ...ok, gen: 1 }, ctx)).toEqual({ type: "ignore", reason: "stale-generation" });
+    const failure = { key: "s", attempt: 1, ok: false as const, error: err, nonRetriable: true, gen: 1 };
+    expect(decideStepResult(step(), failure, ctx)).toEqual({ type: "ignore", reason: "stale-generation" });
+    expect(decideStepResult(step(), { ...ok, gen: 2 }, ctx)).toMatchObject({ type: "complete" });
+    expect(decideStepResult(step(), ok, ctx)).toMatchObject({ type: "complete" });
   });
   it("accepts output at exactly the limit and fails one byte over, without retrying", () => {
     expect(decideStepResult(step(), { key: "s", attempt: 1, ok: true, outputJson: '"12345678"' }, ctx)).toMatchObject({

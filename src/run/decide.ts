@@ -6,7 +6,7 @@ import type { StepResult, StepState } from "./types";
 import { isSettled } from "./types";
 
 export type StepDecision =
-  | { type: "ignore"; reason: "unknown-step" | "settled" | "stale-attempt" }
+  | { type: "ignore"; reason: "unknown-step" | "stale-generation" | "settled" | "stale-attempt" }
   | { type: "complete"; outputJson: string | null; bytes: number }
   | { type: "retry"; at: number; error: SerializedError }
   | { type: "fail"; error: SerializedError };
@@ -14,14 +14,16 @@ export type StepDecision =
 /**
  * What a reported step result does to the journal. A result for a settled
  * step changes nothing, so duplicate and late deliveries are harmless; a
- * failure only counts for the attempt in flight.
+ * failure only counts for the attempt in flight; a result from an earlier
+ * generation of the run (before a replay) counts for nothing.
  */
 export function decideStepResult(
   step: StepState | undefined,
   result: StepResult,
-  ctx: { now: number; backoff: Backoff; maxOutputBytes: number },
+  ctx: { now: number; backoff: Backoff; maxOutputBytes: number; gen: number },
 ): StepDecision {
   if (!step) return { type: "ignore", reason: "unknown-step" };
+  if (result.gen !== undefined && result.gen !== ctx.gen) return { type: "ignore", reason: "stale-generation" };
   if (isSettled(step.status)) return { type: "ignore", reason: "settled" };
   if (result.ok) {
     const bytes = result.outputJson === null ? 0 : utf8Bytes(result.outputJson);

@@ -10,7 +10,7 @@ import { decideHandlerError, decideStepResult, failedResult } from "./decide";
 import { commitStep, memoOf, newStep, startAttempt } from "./journal";
 import { runLogger } from "./logger";
 import type { RunStore } from "./store";
-import { isTerminal, type RunState, type StepResult, type StepState } from "./types";
+import { generationOf, isTerminal, type RunState, type StepResult, type StepState } from "./types";
 
 interface Live {
   exec: Execution;
@@ -156,12 +156,13 @@ export class RunDriver {
     startAttempt(this.#store, s, "inline", Date.now(), Date.now() + this.#config.limits.stepTimeoutMs);
     this.#hooks.armAlarm();
     const attempt = s.attempts;
+    const gen = generationOf(this.#store.run!);
     let result: StepResult;
     try {
       const output = await found.fn({ attempt: attempt - 1 });
-      result = { key: s.key, attempt, ok: true, outputJson: toJson(output) ?? null };
+      result = { key: s.key, attempt, ok: true, outputJson: toJson(output) ?? null, gen };
     } catch (e) {
-      result = failedResult(s.key, attempt, e);
+      result = { ...failedResult(s.key, attempt, e), gen };
     }
     this.applyResults([result]);
   }
@@ -172,15 +173,21 @@ export class RunDriver {
     const messages: StepMessage[] = [];
     for (const s of steps) {
       startAttempt(this.#store, s, "queue", now, now + this.#config.limits.stepDispatchLeaseMs);
-      messages.push({ v: 1, runId: run.id, key: s.key, attempt: s.attempts, planSeq: run.settleSeq });
+      messages.push({ v: 1, runId: run.id, key: s.key, attempt: s.attempts, planSeq: run.settleSeq, gen: generationOf(run) });
     }
     this.#hooks.armAlarm();
     try {
       await sendAll(this.#env.STEPS, messages);
     } catch (e) {
-      // The steps are planned durably; their leases re-dispatch them soon.
+      // The steps are planned durably; their leases re-dispatch them soon. Only
+      // those not claimed meanwhile (a chunk of the send may have gone out): a
+      // claimed step's lease is its running attempt's timeout.
       console.error(`stepflare: run ${run.id}: steps queue send failed:`, (e as Error).message);
-      for (const m of messages) this.#store.setTimer("step-lease", m.key, Date.now() + 1000);
+      for (const m of messages) {
+        const s = this.#store.steps.get(m.key);
+        if (s?.status !== "running" || s.mode !== "queue" || s.attempts !== m.attempt || s.claimedAttempt === m.attempt) continue;
+        this.#store.setTimer("step-lease", m.key, Date.now() + 1000);
+      }
       this.#hooks.armAlarm();
     }
   }
@@ -211,7 +218,7 @@ export class RunDriver {
       return;
     }
     this.#store.setTimer("step-lease", key, now + this.#config.limits.stepDispatchLeaseMs);
-    const message: StepMessage = { v: 1, runId: run.id, key, attempt: s.attempts, planSeq: s.planSeq ?? 0 };
+    const message: StepMessage = { v: 1, runId: run.id, key, attempt: s.attempts, planSeq: s.planSeq ?? 0, gen: generationOf(run) };
     await sendAll(this.#env.STEPS, [message]).catch((e) =>
       console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message),
     );
@@ -225,7 +232,7 @@ export class RunDriver {
     let progressed = false;
     for (const result of results) {
       const s = this.#store.steps.get(result.key);
-      const decision = decideStepResult(s, result, { now, backoff, maxOutputBytes: limits.maxStepOutputBytes });
+      const decision = decideStepResult(s, result, { now, backoff, maxOutputBytes: limits.maxStepOutputBytes, gen: generationOf(run) });
       if (!s || decision.type === "ignore") continue;
       if (decision.type === "complete" && run.stateBytes + decision.bytes > limits.maxRunStateBytes) {
         return this.#failRun({

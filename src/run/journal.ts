@@ -2,9 +2,9 @@ import type { SerializedError } from "../../sdk/errors";
 import type { MemoEntry } from "../../sdk/execution";
 import { fromJson, utf8Bytes } from "../../sdk/json";
 import type { StepDecision } from "./decide";
-import type { ReplayContext } from "./rpc";
+import type { ClaimRequest, ReplayContext } from "./rpc";
 import type { RunStore } from "./store";
-import { isSettled, type ReplayRecord, type RunState, type StepState } from "./types";
+import { generationOf, isSettled, type ReplayRecord, type RunState, type StepState } from "./types";
 
 /**
  * Journal changes that need no runtime: each takes the run's store and
@@ -157,12 +157,20 @@ export function memoOf(store: RunStore): (key: string) => MemoEntry | undefined 
   };
 }
 
-/** Claims the requested dispatched steps still waiting for this attempt, extending their lease to the step timeout. */
-export function claimDispatched(store: RunStore, requests: { key: string; attempt: number }[], leaseUntil: number): string[] {
+/**
+ * Claims the requested dispatched steps still waiting for this attempt,
+ * extending their lease to the step timeout. An attempt is claimed once: a
+ * second message for it (a re-dispatch after a slow delivery, a duplicate
+ * delivery) is refused, so the step's function does not run twice at once.
+ * A claimer that dies is recovered by the lease it set, as a timed-out attempt.
+ */
+export function claimDispatched(store: RunStore, requests: ClaimRequest[], leaseUntil: number): string[] {
   const claimed: string[] = [];
-  for (const { key, attempt } of requests) {
+  const gen = generationOf(store.run!);
+  for (const { key, attempt, gen: requestGen } of requests) {
     const s = store.steps.get(key);
-    if (s?.status !== "running" || s.mode !== "queue" || s.attempts !== attempt) continue;
+    if (requestGen !== gen) continue; // planned before a replay
+    if (s?.status !== "running" || s.mode !== "queue" || s.attempts !== attempt || s.claimedAttempt === attempt) continue;
     s.claimedAttempt = attempt;
     store.putStep(s);
     store.setTimer("step-lease", key, leaseUntil);

@@ -8,11 +8,11 @@ import { type RunDetail, runDetail } from "./detail";
 import { RunDriver } from "./driver";
 import { syncRunIndex } from "./index-sync";
 import { claimDispatched, memoAsOf, newRun, recoverInterruptedSteps, resetForReplay } from "./journal";
-import type { ReplayContext, StartedRun, StartRun } from "./rpc";
+import type { ClaimRequest, ReplayContext, StartedRun, StartRun } from "./rpc";
 import { RunStore } from "./store";
 import type { ReplayRecord, RunState, RunStatus, StepResult } from "./types";
 
-export type { ReplayContext, StartedRun, StartRun } from "./rpc";
+export type { ClaimRequest, ReplayContext, StartedRun, StartRun } from "./rpc";
 export type ReplayFrom = ReplayRecord["from"];
 
 const startedState = (run: RunState) => ({
@@ -143,7 +143,7 @@ export class StepflareRunObject extends DurableObject<Env> {
    * For a steps consumer: the journal as it stood when the steps were
    * planned, and which of the requested steps it may run now.
    */
-  async claimSteps(planSeq: number, requests: { key: string; attempt: number }[]): Promise<ReplayContext | null> {
+  async claimSteps(planSeq: number, requests: ClaimRequest[]): Promise<ReplayContext | null> {
     const run = this.#store.run;
     if (!run) return null;
     let claimed: string[] = [];

@@ -24,6 +24,13 @@ export interface StartedRun {
   version: number;
 }
 
+/** A steps consumer's claim of one planned step: its attempt, in the run's generation it was planned in. */
+export interface ClaimRequest {
+  key: string;
+  attempt: number;
+  gen: number;
+}
+
 export interface ReplayContext {
   functionId: string;
   eventJson: string;

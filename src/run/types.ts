@@ -54,7 +54,15 @@ export interface StepState {
   claimedAttempt: number | null;
 }
 
-/** A step's result as reported by whoever ran it. */
-export type StepResult =
+/**
+ * The run's generation: how many times it has been replayed. Step messages
+ * and results carry it, so work still out from before a replay (which starts
+ * step attempts from 1 again) never claims or settles the replayed attempts.
+ */
+export const generationOf = (run: RunState): number => run.replays.length;
+
+/** A step's result as reported by whoever ran it; `gen` is the run's generation it ran in (absent: the current one). */
+export type StepResult = (
   | { key: string; attempt: number; ok: true; outputJson: string | null }
-  | { key: string; attempt: number; ok: false; error: SerializedError; nonRetriable: boolean; retryAfterMs?: number };
+  | { key: string; attempt: number; ok: false; error: SerializedError; nonRetriable: boolean; retryAfterMs?: number }
+) & { gen?: number };

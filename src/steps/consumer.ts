@@ -12,7 +12,7 @@ import { runClaimedSteps } from "./run-claimed";
  * the steps dead-letter queue.
  */
 export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext, config: EngineConfig): Promise<void> {
-  const groups = new Map<string, { runId: string; planSeq: number; items: { msg: Message<unknown>; body: StepMessage }[] }>();
+  const groups = new Map<string, { runId: string; planSeq: number; gen: number; items: { msg: Message<unknown>; body: StepMessage }[] }>();
   for (const msg of batch.messages) {
     const parsed = stepMessageSchema.safeParse(msg.body);
     if (!parsed.success) {
@@ -20,8 +20,9 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
       msg.retry();
       continue;
     }
-    const id = `${parsed.data.runId}@${parsed.data.planSeq}`;
-    const group = groups.get(id) ?? { runId: parsed.data.runId, planSeq: parsed.data.planSeq, items: [] };
+    const { runId, planSeq, gen } = parsed.data;
+    const id = `${runId}@${gen}@${planSeq}`;
+    const group = groups.get(id) ?? { runId, planSeq, gen, items: [] };
     group.items.push({ msg, body: parsed.data });
     groups.set(id, group);
   }
@@ -33,7 +34,7 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
       try {
         context = await stub.claimSteps(
           group.planSeq,
-          group.items.map(({ body }) => ({ key: body.key, attempt: body.attempt })),
+          group.items.map(({ body }) => ({ key: body.key, attempt: body.attempt, gen: group.gen })),
         );
       } catch (e) {
         console.error(`stepflare: run ${group.runId}: claim failed:`, (e as Error).message);
@@ -47,10 +48,12 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
       }
       for (const { msg } of group.items) msg.ack();
       if (context.claimed.length === 0) return;
-      const attempts = new Map(group.items.map(({ body }) => [body.key, body.attempt]));
+      // The object claims only a step's current attempt, which no message for it can be behind.
+      const attempts = new Map<string, number>();
+      for (const { body } of group.items) attempts.set(body.key, Math.max(attempts.get(body.key) ?? 0, body.attempt));
       const report = async (results: Parameters<typeof stub.completeSteps>[0]) => {
         try {
-          await stub.completeSteps(results);
+          await stub.completeSteps(results.map((r) => ({ ...r, gen: group.gen })));
         } catch (e) {
           // The run's step leases turn an unreported result into a retried attempt.
           console.error(`stepflare: run ${group.runId}: reporting ${results.length} result(s) failed:`, (e as Error).message);

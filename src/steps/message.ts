@@ -8,6 +8,8 @@ export const stepMessageSchema = z
     key: z.string().min(1),
     attempt: z.number().int().positive(),
     planSeq: z.number().int().nonnegative(),
+    /** The run's generation (replays) when the step was planned; messages from before it carried none. */
+    gen: z.number().int().nonnegative().default(0),
   })
   .strict();
 export type StepMessage = z.infer<typeof stepMessageSchema>;

@@ -239,7 +239,35 @@ export const slowOnFailure = app.createFunction(
   },
 );
 
+/**
+ * Two parallel steps, no retries: "fast" fails at once while its tag is down,
+ * failing the run; "slow" decides when it starts whether it will fail, then
+ * takes `slowMs`, so a replay can begin while the failed run's "slow" is
+ * still out.
+ */
+export const replayRace = app.createFunction(
+  { id: "replay-race", triggers: [{ event: "test/replay-race" }], retries: 0 },
+  async ({ event, step }) => {
+    const d = event.data as TagData & { slowMs: number };
+    return Promise.all([
+      step.run({ id: "fast", retries: 0 }, () => {
+        count(d.tag, "fast");
+        if (down.has(d.tag)) throw new NonRetriableError("fast is down");
+        return "fast";
+      }),
+      step.run({ id: "slow", retries: 0 }, async () => {
+        count(d.tag, "slow");
+        const failing = down.has(d.tag);
+        await sleep(d.slowMs);
+        if (failing) throw new Error("slow was down when it started");
+        return "slow";
+      }),
+    ]);
+  },
+);
+
 export const allFunctions = [
+  replayRace,
   slowOnFailure,
   hangs,
   parallelFlaky,

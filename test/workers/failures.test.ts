@@ -217,6 +217,24 @@ describe("replay", () => {
     expect(again).toMatchObject({ status: 409, body: { error: { code: "run_not_failed" } } });
   });
 
+  it("ignores results from before a replay: a step still out when the run failed cannot settle the replayed attempt", async () => {
+    down.add("race1");
+    const [id] = await sendEvents({ name: "test/replay-race", data: { tag: "race1", slowMs: 700 } });
+    const [failed] = await settledRuns(id!);
+    expect(failed!.status).toBe("failed");
+    expect(failed!.error).toMatchObject({ message: "fast is down" });
+    expect(callsOf("race1", "slow")).toBe(1); // the first "slow" is still sleeping, and will fail
+    down.delete("race1");
+    const res = await api<{ status: string }>(`/api/v1/runs/${failed!.id}/replay`, { method: "POST" });
+    expect(res.status).toBe(200);
+    const run = await waitFor(async () => {
+      const { body } = await api<{ status: string; output?: unknown; error?: unknown }>(`/api/v1/runs/${failed!.id}`);
+      return body.status === "running" ? undefined : body;
+    }, "the replayed run to end");
+    expect(run).toMatchObject({ status: "completed", output: ["fast", "slow"] });
+    expect(callsOf("race1", "slow")).toBe(2);
+  });
+
   it("replays from the start when asked", async () => {
     down.add("rp2");
     const [id] = await sendEvents({ name: "test/replayable", data: { tag: "rp2" } });

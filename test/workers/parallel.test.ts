@@ -18,6 +18,20 @@ describe("parallel steps", () => {
     expect(span).toBeLessThan(550);
   });
 
+  it("runs a dispatched step once when a second message for the same attempt arrives while it runs", async () => {
+    const [id] = await sendEvents({ name: "test/parallel", data: { tag: "dupclaim", n: 2, delays: [600, 600] } });
+    const runId = await waitFor(async () => (await api<{ runs?: { id: string }[] }>(`/api/v1/events/${id}`)).body.runs?.[0]?.id, "the run");
+    await waitFor(async () => (callsOf("dupclaim", "p0") > 0 ? true : undefined), "p0 to start");
+    // As a lease re-dispatch or a duplicate delivery would send it: the same step, the same attempt.
+    await testEnv.STEPS.send({ v: 1, runId, key: "p0", attempt: 1, planSeq: 0 });
+    const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+    expect((await stub.claimSteps(0, [{ key: "p0", attempt: 1 }]))?.claimed).toEqual([]);
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("completed");
+    expect(callsOf("dupclaim", "p0")).toBe(1);
+    expect(run!.steps.find((s) => s.id === "p0")).toMatchObject({ attempts: 1, status: "completed" });
+  });
+
   it("resumes with results in Promise.all order, not completion order", async () => {
     const [id] = await sendEvents({ name: "test/parallel", data: { tag: "order", n: 3, delays: [250, 120, 0] } });
     const [run] = await settledRuns(id!);
