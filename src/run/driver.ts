@@ -96,6 +96,40 @@ export class RunDriver {
     );
     this.#live = live;
     live.exec.start();
+    this.#watchIdle();
+  }
+
+  /**
+   * Keeps the handler-idle timer while the live handler awaits no step: the
+   * handler is then waiting on its own work (a fetch outside any step, a
+   * promise that never settles), which has no lease of its own. Volatile: a
+   * new instance replays the handler and watches it again.
+   */
+  #watchIdle(): void {
+    const live = this.#live;
+    if (live && live.pending.size === 0) {
+      if (!this.#store.timer("handler-idle", "run")) {
+        this.#store.setTimer("handler-idle", "run", Date.now() + this.#config.limits.stepTimeoutMs, true);
+        this.#hooks.armAlarm();
+      }
+    } else this.#store.clearTimer("handler-idle", "run");
+  }
+
+  /**
+   * The handler awaited nothing but its own work for a step timeout: a
+   * handler error (handler_timeout), retried under the function's retries
+   * like any other error outside a step.
+   */
+  idleExpired(): void {
+    const live = this.#live;
+    if (!live || live.pending.size > 0) return;
+    live.exec.abandon();
+    const ms = this.#config.limits.stepTimeoutMs;
+    const error = Object.assign(new Error(`the handler awaited work outside any step for ${ms} ms without settling`), {
+      name: "HandlerTimeoutError",
+      code: "handler_timeout",
+    });
+    this.#onSettled(live, { type: "threw", error });
   }
 
   #onFound(live: Live, found: FoundStep[]): void {
@@ -128,6 +162,7 @@ export class RunDriver {
     }
     this.#schedule();
     writeWaiting();
+    this.#watchIdle();
   }
 
   /**
@@ -250,6 +285,7 @@ export class RunDriver {
       else pending?.reject(decision.error);
     }
     if (progressed) this.#store.saveRun();
+    this.#watchIdle();
     this.#hooks.armAlarm();
     if (progressed && !this.#live) this.wake();
   }
@@ -257,6 +293,7 @@ export class RunDriver {
   #onSettled(live: Live, outcome: ExecutionOutcome): void {
     if (this.#live !== live) return;
     this.#live = undefined;
+    this.#store.clearTimer("handler-idle", "run");
     const run = this.#store.run!;
     if (outcome.type === "returned") {
       let outputJson: string | undefined;
@@ -297,7 +334,7 @@ export class RunDriver {
       version: run.version + 1,
     });
     this.#store.saveRun();
-    for (const kind of ["lease", "handler-retry", "step-retry", "step-lease"] as const) this.#store.clearTimers(kind);
+    for (const kind of ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease"] as const) this.#store.clearTimers(kind);
     if (status === "failed") {
       // The dead letter and onFailure go out from timers, so they survive an eviction right here;
       // a run fails once, so each happens once per failure.

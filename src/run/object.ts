@@ -185,6 +185,9 @@ export class StepflareRunObject extends DurableObject<Env> {
         case "step-lease":
           await this.#driver.leaseExpired(timer.ref, now);
           break;
+        case "handler-idle":
+          this.#driver.idleExpired();
+          break;
         case "index-sync":
           this.#syncIndexSoon();
           break;

@@ -16,7 +16,15 @@ CREATE TABLE IF NOT EXISTS timers (
   kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
 );`;
 
-export type TimerKind = "lease" | "handler-retry" | "step-retry" | "step-lease" | "index-sync" | "dead-letter" | "on-failure";
+export type TimerKind =
+  | "lease"
+  | "handler-retry"
+  | "handler-idle"
+  | "step-retry"
+  | "step-lease"
+  | "index-sync"
+  | "dead-letter"
+  | "on-failure";
 
 export interface Timer {
   kind: TimerKind;
@@ -180,6 +188,11 @@ export class RunStore {
     let next: number | null = null;
     for (const t of this.#timers.values()) if (next === null || t.dueAt < next) next = t.dueAt;
     return next;
+  }
+
+  /** The timer of this kind and ref, if set. */
+  timer(kind: TimerKind, ref: string): Timer | undefined {
+    return this.#timers.get(timerId(kind, ref));
   }
 
   hasTimer(kind: TimerKind): boolean {

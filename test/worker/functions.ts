@@ -219,6 +219,17 @@ export const hangs = app.createFunction({ id: "hangs", triggers: [{ event: "test
   return Promise.all([step.run("stuck", forever), step.run("fine", () => 1)]);
 });
 
+/** Finishes a step, then awaits something outside any step that never settles; `retries` handler retries. */
+export const idleHandler = app.createFunction(
+  { id: "idle-handler", triggers: [{ event: "test/idle-handler" }], retries: 1 },
+  async ({ event, step }) => {
+    const d = event.data as TagData;
+    await step.run("before", () => (count(d.tag, "before"), "ok"));
+    count(d.tag, "hang");
+    await new Promise<never>(() => {});
+  },
+);
+
 /** Fails at once; its onFailure counts, then waits while the tag is "down" (where a test evicts the object). */
 export const slowOnFailure = app.createFunction(
   {
@@ -270,6 +281,7 @@ export const allFunctions = [
   replayRace,
   slowOnFailure,
   hangs,
+  idleHandler,
   parallelFlaky,
   handlerFlaky,
   replayable,

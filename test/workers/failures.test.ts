@@ -374,16 +374,24 @@ describe("the management API's key", () => {
 });
 
 describe("step timeout", () => {
-  it("fails an attempt that never settles with step_timeout, inline and dispatched", async () => {
+  it("fails an attempt that never settles with step_timeout, inline and dispatched, and a handler stuck outside any step with handler_timeout", async () => {
     const ids = await sendEvents([
       { name: "test/hangs", data: { tag: "hang-inline" } },
       { name: "test/hangs", data: { tag: "hang-queued", parallel: true } },
     ]);
+    const [idleId] = await sendEvents({ name: "test/idle-handler", data: { tag: "idle" } });
+    const idle = settledRuns(idleId!, 1, 25_000).then((r) => r[0]!);
     const runs = await Promise.all(ids.map((id) => settledRuns(id, 1, 25_000).then((r) => r[0]!)));
     for (const run of runs) {
       expect(run.status).toBe("failed");
       expect(run.error).toMatchObject({ code: "step_timeout", stepId: "stuck" });
       expect(run.steps.find((s) => s.id === "stuck")).toMatchObject({ status: "failed", attempts: 1 });
     }
+    // Timed out twice (retries: 1), each attempt replaying the memoized step, never re-running it.
+    const stuck = await idle;
+    expect(stuck.status).toBe("failed");
+    expect(stuck.error).toMatchObject({ name: "HandlerTimeoutError", code: "handler_timeout" });
+    expect(callsOf("idle", "before")).toBe(1);
+    expect(callsOf("idle", "hang")).toBe(2);
   }, 30_000);
 });
