@@ -1,6 +1,6 @@
 import type { Env } from "../env";
 import type { QueueNames } from "../queues";
-import { chunkJsonRows } from "../shared/row-chunks";
+import { chunkJsonRows, runChunked } from "../shared/row-chunks";
 import { failureMessageSchema } from "./message";
 
 const INSERT_DEAD_LETTERS = `
@@ -68,13 +68,14 @@ type DeadLetterRow = Record<string, string | number | null>;
 export async function insertDeadLetters(env: Env, rows: DeadLetterRow[]): Promise<void> {
   if (rows.length === 0) return;
   const texts = rows.map((r) => JSON.stringify(r));
-  const chunks = chunkJsonRows(
-    texts,
-    texts.reduce((n, t) => n + t.length, 0),
+  await runChunked(
+    env.DB,
+    INSERT_DEAD_LETTERS,
+    chunkJsonRows(
+      texts,
+      texts.reduce((n, t) => n + t.length, 0),
+    ),
   );
-  const statements = chunks.map((json) => env.DB.prepare(INSERT_DEAD_LETTERS).bind(json));
-  if (statements.length === 1) await statements[0]!.run();
-  else await env.DB.batch(statements);
 }
 
 /** A message that could not be processed after its retries, kept with the queue it was first sent to and its body. */

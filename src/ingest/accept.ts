@@ -5,7 +5,7 @@ import { type EventMessage, INLINE_EVENT_MAX_BYTES, type StoredEvent } from "../
 import type { Written } from "../shared/group-commit";
 import { HttpError } from "../shared/http-error";
 import { sendAll } from "../shared/queue-batches";
-import { chunkJsonRows, MAX_BOUND_BYTES } from "../shared/row-chunks";
+import { chunkJsonRows, MAX_BOUND_BYTES, runChunked } from "../shared/row-chunks";
 import { ulid } from "../shared/ulid";
 import { type IdSeed, seededEventId } from "./id-seed";
 
@@ -89,8 +89,7 @@ export async function writeEvents(
     requests.length === 1 ? requests[0]!.rows : requests.flatMap((r) => r.rows),
     requests.reduce((n, r) => n + r.chars, 0),
   );
-  const statements = chunks.map((rows) => env.DB.prepare(UPSERT_EVENTS).bind(rows, now, now - dedupeWindowMs));
-  const results = statements.length === 1 ? [await statements[0]!.all<{ id: string }>()] : await env.DB.batch<{ id: string }>(statements);
+  const results = await runChunked<{ id: string }>(env.DB, UPSERT_EVENTS, chunks, now, now - dedupeWindowMs);
   afterStatement();
   const fresh = new Set(results.flatMap((r) => r.results.map((row) => row.id)));
 

@@ -7,7 +7,7 @@ import type { Env } from "../env";
 import { sendAll } from "../shared/queue-batches";
 import type { StepMessage } from "../steps/message";
 import { decideHandlerError, decideStepResult, failedResult } from "./decide";
-import { commitStep, memoOf, newStep, startAttempt } from "./journal";
+import { awaitsClaim, commitStep, memoOf, newStep, startAttempt } from "./journal";
 import { runLogger } from "./logger";
 import type { RunStore } from "./store";
 import { generationOf, isTerminal, type RunState, type StepResult, type StepState } from "./types";
@@ -219,9 +219,7 @@ export class RunDriver {
       // claimed step's lease is its running attempt's timeout.
       console.error(`stepflare: run ${run.id}: steps queue send failed:`, (e as Error).message);
       for (const m of messages) {
-        const s = this.#store.steps.get(m.key);
-        if (s?.status !== "running" || s.mode !== "queue" || s.attempts !== m.attempt || s.claimedAttempt === m.attempt) continue;
-        this.#store.setTimer("step-lease", m.key, Date.now() + 1000);
+        if (awaitsClaim(this.#store.steps.get(m.key), m.attempt)) this.#store.setTimer("step-lease", m.key, Date.now() + 1000);
       }
       this.#hooks.armAlarm();
     }

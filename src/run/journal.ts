@@ -157,6 +157,11 @@ export function memoOf(store: RunStore): (key: string) => MemoEntry | undefined 
   };
 }
 
+/** A dispatched step still waiting for `attempt` to be claimed: the only state in which a message for it may start it. */
+export function awaitsClaim(s: StepState | undefined, attempt: number): s is StepState {
+  return s?.status === "running" && s.mode === "queue" && s.attempts === attempt && s.claimedAttempt !== attempt;
+}
+
 /**
  * Claims the requested dispatched steps still waiting for this attempt,
  * extending their lease to the step timeout. An attempt is claimed once: a
@@ -170,7 +175,7 @@ export function claimDispatched(store: RunStore, requests: ClaimRequest[], lease
   for (const { key, attempt, gen: requestGen } of requests) {
     const s = store.steps.get(key);
     if (requestGen !== gen) continue; // planned before a replay
-    if (s?.status !== "running" || s.mode !== "queue" || s.attempts !== attempt || s.claimedAttempt === attempt) continue;
+    if (!awaitsClaim(s, attempt)) continue;
     s.claimedAttempt = attempt;
     store.putStep(s);
     store.setTimer("step-lease", key, leaseUntil);

@@ -7,6 +7,15 @@ import { utf8Bytes } from "../../sdk/json";
 export const MAX_BOUND_BYTES = 1_900_000;
 
 /**
+ * Runs one statement per chunk of rows: alone when there is one, otherwise as
+ * one D1 batch (a transaction, so the write is still all or nothing).
+ */
+export async function runChunked<T>(db: D1Database, sql: string, chunks: string[], ...rest: unknown[]): Promise<D1Result<T>[]> {
+  const statements = chunks.map((json) => db.prepare(sql).bind(json, ...rest));
+  return statements.length === 1 ? [await statements[0]!.all<T>()] : db.batch<T>(statements);
+}
+
+/**
  * Rows (each a JSON text) as JSON arrays of at most `max` bytes each, one
  * bound value per statement; a row is never split. `totalChars` (the rows'
  * UTF-16 units) lets the common case, everything in one array, skip counting

@@ -3,7 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import worker from "../worker/index";
-import { api, sendEvents, settledRuns } from "./helpers";
+import { api, onBind, sendEvents, settledRuns } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -53,24 +53,10 @@ describe("events consumer", () => {
       return { id: `m${i}`, body };
     });
     const reads: number[] = [];
-    const flakyDb = new Proxy(testEnv.DB, {
-      get(target, prop) {
-        if (prop !== "prepare") return Reflect.get(target, prop, target);
-        return (sql: string) => {
-          const statement = target.prepare(sql);
-          if (!sql.startsWith("SELECT id, payload, accepted_at FROM events")) return statement;
-          return new Proxy(statement, {
-            get(st, p) {
-              if (p !== "bind") return Reflect.get(st, p, st);
-              return (json: string) => {
-                reads.push((JSON.parse(json) as string[]).length);
-                if (reads.length === 1) return { all: () => Promise.reject(new Error("D1 read failed")) };
-                return st.bind(json);
-              };
-            },
-          });
-        };
-      },
+    const flakyDb = onBind(testEnv.DB, (sql, [json]) => {
+      if (!sql.startsWith("SELECT id, payload, accepted_at FROM events")) return undefined;
+      reads.push((JSON.parse(json as string) as string[]).length);
+      return reads.length === 1 ? { all: () => Promise.reject(new Error("D1 read failed")) } : undefined;
     });
     const result = await deliver(messages, { ...testEnv, DB: flakyDb });
     expect(reads).toEqual([10, 2]);

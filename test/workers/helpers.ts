@@ -45,27 +45,35 @@ export async function settledRuns(eventId: string, n = 1, timeoutMs?: number): P
 }
 
 /**
- * The real D1 binding, noting the UTF-8 size of every string bound to a
- * statement: local D1 does not enforce the platform's 2,000,000-byte limit on
- * a value, so tests check what is sent against it.
+ * The real D1 binding with a hook on every bind: the hook sees the SQL and the
+ * values, and may answer a statement to use instead (to inject a failure);
+ * answering nothing binds as usual. Not a fake: every statement still runs
+ * against the real database unless a test replaces that one.
  */
-export function boundSizesOf(db: D1Database, sizes: number[]): D1Database {
-  const encoder = new TextEncoder();
+export function onBind(db: D1Database, hook: (sql: string, values: unknown[]) => unknown): D1Database {
   return new Proxy(db, {
     get(target, prop) {
       if (prop !== "prepare") return Reflect.get(target, prop, target);
-      return (sql: string) => {
-        const statement = target.prepare(sql);
-        return new Proxy(statement, {
+      return (sql: string) =>
+        new Proxy(target.prepare(sql), {
           get(st, p) {
             if (p !== "bind") return Reflect.get(st, p, st);
-            return (...values: unknown[]) => {
-              for (const v of values) if (typeof v === "string") sizes.push(encoder.encode(v).byteLength);
-              return st.bind(...values);
-            };
+            return (...values: unknown[]) => hook(sql, values) ?? st.bind(...values);
           },
         });
-      };
     },
+  });
+}
+
+/**
+ * Notes the UTF-8 size of every string bound to a statement: local D1 does not
+ * enforce the platform's 2,000,000-byte limit on a value, so tests check what
+ * is sent against it.
+ */
+export function boundSizesOf(db: D1Database, sizes: number[]): D1Database {
+  const encoder = new TextEncoder();
+  return onBind(db, (_sql, values) => {
+    for (const v of values) if (typeof v === "string") sizes.push(encoder.encode(v).byteLength);
+    return undefined;
   });
 }
