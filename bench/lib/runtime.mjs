@@ -19,6 +19,7 @@ export const TMP = path.join(ROOT, "bench/.tmp");
 const QUIET_ENV = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", CI: "1" };
 
 function npx(args, logFile) {
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, "a");
   try {
     execFileSync("npx", args, { cwd: ROOT, stdio: ["ignore", out, out], env: { ...process.env, ...QUIET_ENV } });
