@@ -69,6 +69,14 @@ describe("decideStepResult", () => {
     const retry = decideStepResult(step({ attempts: 4 }), { key: "s", attempt: 4, ok: false, error: err, nonRetriable: false }, ctx);
     expect(retry.type).toBe("retry");
   });
+  it("records a late failure on a run that has ended as final, with no retry, and still takes a late success", () => {
+    const late = { key: "s", attempt: 1, ok: false as const, error: err, nonRetriable: false };
+    expect(decideStepResult(step(), late, { ...ctx, runEnded: true })).toEqual({ type: "fail", error: err });
+    expect(decideStepResult(step(), late, { ...ctx, runEnded: false }).type).toBe("retry");
+    expect(decideStepResult(step(), { key: "s", attempt: 1, ok: true, outputJson: "1" }, { ...ctx, runEnded: true })).toMatchObject({
+      type: "complete",
+    });
+  });
   it("fails at once when non-retriable, and honours retryAfterMs", () => {
     expect(decideStepResult(step(), { key: "s", attempt: 1, ok: false, error: err, nonRetriable: true }, ctx)).toMatchObject({
       type: "fail",

@@ -15,12 +15,14 @@ export type StepDecision =
  * What a reported step result does to the journal. A result for a settled
  * step changes nothing, so duplicate and late deliveries are harmless; a
  * failure only counts for the attempt in flight; a result from an earlier
- * generation of the run (before a replay) counts for nothing.
+ * generation of the run (before a replay) counts for nothing. Once the run
+ * has ended (a sibling failed it while this step was out), a failure is
+ * recorded as final: nothing will run the step again unless the run is replayed.
  */
 export function decideStepResult(
   step: StepState | undefined,
   result: StepResult,
-  ctx: { now: number; backoff: Backoff; maxOutputBytes: number; gen: number },
+  ctx: { now: number; backoff: Backoff; maxOutputBytes: number; gen: number; runEnded?: boolean },
 ): StepDecision {
   if (!step) return { type: "ignore", reason: "unknown-step" };
   if (result.gen !== undefined && result.gen !== ctx.gen) return { type: "ignore", reason: "stale-generation" };
@@ -40,7 +42,7 @@ export function decideStepResult(
     return { type: "complete", outputJson: result.outputJson, bytes };
   }
   if (step.status !== "running" || result.attempt !== step.attempts) return { type: "ignore", reason: "stale-attempt" };
-  if (result.nonRetriable || step.attempts > step.retries) return { type: "fail", error: result.error };
+  if (result.nonRetriable || step.attempts > step.retries || ctx.runEnded) return { type: "fail", error: result.error };
   const delay = result.retryAfterMs ?? retryDelayMs(step.attempts, ctx.backoff);
   return { type: "retry", at: ctx.now + delay, error: result.error };
 }

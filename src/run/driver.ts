@@ -265,7 +265,13 @@ export class RunDriver {
     let progressed = false;
     for (const result of results) {
       const s = this.#store.steps.get(result.key);
-      const decision = decideStepResult(s, result, { now, backoff, maxOutputBytes: limits.maxStepOutputBytes, gen: generationOf(run) });
+      const decision = decideStepResult(s, result, {
+        now,
+        backoff,
+        maxOutputBytes: limits.maxStepOutputBytes,
+        gen: generationOf(run),
+        runEnded: run.status !== "running",
+      });
       if (!s || decision.type === "ignore") continue;
       if (decision.type === "complete" && run.stateBytes + decision.bytes > limits.maxRunStateBytes) {
         return this.#failRun({

@@ -251,10 +251,10 @@ export const slowOnFailure = app.createFunction(
 );
 
 /**
- * Two parallel steps, no retries: "fast" fails at once while its tag is down,
- * failing the run; "slow" decides when it starts whether it will fail, then
- * takes `slowMs`, so a replay can begin while the failed run's "slow" is
- * still out.
+ * Two parallel steps: "fast" (no retries) fails at once while its tag is
+ * down, failing the run; "slow" (one retry) decides when it starts whether it
+ * will fail, then takes `slowMs`, so its result arrives after the run has
+ * failed, and a replay can begin while it is still out.
  */
 export const replayRace = app.createFunction(
   { id: "replay-race", triggers: [{ event: "test/replay-race" }], retries: 0 },
@@ -266,7 +266,7 @@ export const replayRace = app.createFunction(
         if (down.has(d.tag)) throw new NonRetriableError("fast is down");
         return "fast";
       }),
-      step.run({ id: "slow", retries: 0 }, async () => {
+      step.run({ id: "slow", retries: 1 }, async () => {
         count(d.tag, "slow");
         const failing = down.has(d.tag);
         await sleep(d.slowMs);

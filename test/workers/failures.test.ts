@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
@@ -233,6 +233,33 @@ describe("replay", () => {
     }, "the replayed run to end");
     expect(run).toMatchObject({ status: "completed", output: ["fast", "slow"] });
     expect(callsOf("race1", "slow")).toBe(2);
+  });
+
+  it("records a sibling's late failure on a failed run as final: no retry is scheduled for a run that has ended", async () => {
+    down.add("late1");
+    const [id] = await sendEvents({ name: "test/replay-race", data: { tag: "late1", slowMs: 300 } });
+    const [failed] = await settledRuns(id!);
+    expect(failed!.status).toBe("failed");
+    type Detail = { steps: { id: string; status: string; attempts: number; error?: { message: string } }[] };
+    // "slow" has a retry left, but its failure arrives after "fast" failed the run.
+    const detail = await waitFor(async () => {
+      const { body } = await api<Detail>(`/api/v1/runs/${failed!.id}`);
+      return body.steps.find((s) => s.id === "slow")?.status === "running" ? undefined : body;
+    }, "slow's late result");
+    down.delete("late1");
+    expect(detail.steps.find((s) => s.id === "slow")).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      error: { message: "slow was down when it started" },
+    });
+    const timers = await runInDurableObject(testEnv.RUNS.get(testEnv.RUNS.idFromName(failed!.id)), (_instance, ctx) =>
+      ctx.storage.sql
+        .exec("SELECT kind FROM timers")
+        .toArray()
+        .map((r) => r.kind),
+    );
+    expect(timers).not.toContain("step-retry");
+    expect(callsOf("late1", "slow")).toBe(1);
   });
 
   it("replays from the start when asked", async () => {
