@@ -164,6 +164,10 @@ export class StepflareRunObject extends DurableObject<Env> {
       // Each timer stays stored until its handling is done, so an instance
       // evicted while a handler awaits (onFailure, a queue send) leaves it for
       // the next alarm; it is cleared unless its handler set it again.
+      // Calls that came in while an earlier handler awaited may have cleared
+      // or moved it (a replay clears the failure's dead letter): only a timer
+      // still set as it was is handled.
+      if (this.#store.timer(timer.kind, timer.ref)?.dueAt !== timer.dueAt) continue;
       switch (timer.kind) {
         case "lease":
           if (run.status === "running") this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);

@@ -11,6 +11,8 @@ export const calls = new Map<string, number>();
 export const times = new Map<string, number[]>();
 /** Per-tag switches a test flips to make a "provider" fail or recover. */
 export const down = new Set<string>();
+/** Tags whose failing step has been fixed, for a replay that should succeed. */
+export const fixed = new Set<string>();
 export const count = (tag: string, what: string) => {
   times.set(`${tag}:${what}`, [...(times.get(`${tag}:${what}`) ?? []), Date.now()]);
   return calls.set(`${tag}:${what}`, (calls.get(`${tag}:${what}`) ?? 0) + 1);
@@ -230,7 +232,10 @@ export const idleHandler = app.createFunction(
   },
 );
 
-/** Fails at once; its onFailure counts, then waits while the tag is "down" (where a test evicts the object). */
+/**
+ * Fails at once unless its tag is "fixed"; its onFailure counts, then waits
+ * while the tag is "down" (where a test evicts the object, or replays the run).
+ */
 export const slowOnFailure = app.createFunction(
   {
     id: "slow-on-failure",
@@ -244,8 +249,9 @@ export const slowOnFailure = app.createFunction(
   },
   async ({ event, step }) => {
     await step.run("fails", () => {
-      count((event.data as TagData).tag, "fails");
-      throw new NonRetriableError("fails for good");
+      const tag = (event.data as TagData).tag;
+      count(tag, "fails");
+      if (!fixed.has(tag)) throw new NonRetriableError("fails for good");
     });
   },
 );

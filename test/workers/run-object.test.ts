@@ -2,7 +2,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { callsOf, down } from "../worker/functions";
+import { callsOf, down, fixed } from "../worker/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
@@ -88,6 +88,42 @@ describe("the run's Durable Object", () => {
     );
     expect(callsOf("evicted-on-failure", "fails")).toBe(1);
     expect(callsOf("evicted-on-failure", "onFailure")).toBe(2);
+  });
+
+  it("sends no dead letter for a run replayed while its alarm was awaiting onFailure", async () => {
+    const tag = "replayed-in-on-failure";
+    const [eventId] = await sendEvents({ name: "test/slow-on-failure", data: { tag } });
+    const runId = await runIdOf(eventId!);
+    const deadLetters = async () =>
+      (await api<{ deadLetters: { runId: string }[] }>("/api/v1/dead-letters?limit=100")).body.deadLetters.filter((d) => d.runId === runId);
+    await waitFor(async () => ((await deadLetters()).length === 1 && callsOf(tag, "onFailure") === 1 ? true : undefined), "the failure");
+    const stub = stubOf(runId);
+    // One alarm pass with a retry of onFailure due before a re-send of the dead letter
+    // (as after a failed send), in a fresh instance that reads them from storage.
+    await runInDurableObject(stub, (_instance, ctx) => {
+      const { version } = ctx.storage.sql.exec<{ version: number }>("SELECT version FROM run").one();
+      ctx.storage.sql.exec("INSERT INTO timers (kind, ref, due_at) VALUES ('on-failure', ?, 1), ('dead-letter', 'run', 2)", `${version}:1`);
+    });
+    down.add(tag);
+    await abortAllDurableObjects();
+    await stubOf(runId).getDetail(); // the new instance arms the alarm for its stored timers
+    await waitFor(async () => (callsOf(tag, "onFailure") === 2 ? true : undefined), "onFailure again, held");
+    // While the alarm awaits onFailure, the run is fixed and replayed, and completes.
+    fixed.add(tag);
+    expect((await api(`/api/v1/runs/${runId}/replay`, { method: "POST" })).status).toBe(200);
+    await waitFor(async () => ((await stubOf(runId).getDetail())?.status === "completed" ? true : undefined), "the replay to complete");
+    down.delete(tag);
+    await waitFor(
+      async () =>
+        (await runInDurableObject(stubOf(runId), (_instance, ctx) => ctx.storage.sql.exec("SELECT kind FROM timers").toArray().length)) ===
+        0
+          ? true
+          : undefined,
+      "the alarm pass to end",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // room for a dead letter that should not come
+    expect(await deadLetters()).toHaveLength(1);
+    expect(callsOf(tag, "onFailure")).toBe(2);
   });
 
   it("keeps the first committed result: a duplicate or late completion changes nothing", async () => {
