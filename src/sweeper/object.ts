@@ -6,13 +6,18 @@ import { sendAll } from "../shared/queue-batches";
 const SWEEP_EVERY_MS = 30_000;
 const STALE_AFTER_MS = 30_000;
 const SWEEP_LIMIT = 1000;
-/** An event still undispatched after this many sweeps has failed in fan-out; its messages are in the dead letters. */
-const MAX_SWEEPS = 5;
+/**
+ * An event still undispatched after this many sweeps has failed in fan-out;
+ * its messages are in the dead letters. The partial index events_sweepable
+ * (migrations/0002) holds the same number: SQLite uses it only for a query
+ * whose WHERE states its condition literally.
+ */
+export const MAX_SWEEPS = 5;
 
 // The oldest stale undispatched events that have not used up their sweeps.
-const STALE_UNDISPATCHED = `
+export const STALE_UNDISPATCHED = `
 SELECT id, accepted_at FROM events
-WHERE dispatched_at IS NULL AND accepted_at < ?1 AND sweeps < ?3 ORDER BY accepted_at LIMIT ?2`;
+WHERE dispatched_at IS NULL AND sweeps < ${MAX_SWEEPS} AND accepted_at < ?1 ORDER BY accepted_at LIMIT ?2`;
 // Counts a sweep, for the acceptances it re-enqueued.
 const COUNT_SWEEP = `
 UPDATE events SET sweeps = sweeps + 1
@@ -37,7 +42,7 @@ export class SweeperObject extends DurableObject<Env> {
    */
   async sweep(now = Date.now()): Promise<number> {
     const rows = await this.env.DB.prepare(STALE_UNDISPATCHED)
-      .bind(now - STALE_AFTER_MS, SWEEP_LIMIT, MAX_SWEEPS)
+      .bind(now - STALE_AFTER_MS, SWEEP_LIMIT)
       .all<{ id: string; accepted_at: number }>();
     const messages: EventMessage[] = rows.results.map((r) => ({ v: 1, id: r.id, acceptedAt: Number(r.accepted_at) }));
     if (messages.length === 0) return 0;

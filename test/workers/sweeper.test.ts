@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import type { SweeperObject } from "../../src/sweeper/object";
+import { MAX_SWEEPS, STALE_UNDISPATCHED, type SweeperObject } from "../../src/sweeper/object";
 import { api, settledRuns } from "./helpers";
 
 const testEnv = env as unknown as Env;
@@ -35,6 +35,14 @@ describe("the sweeper", () => {
     const counts = [];
     for (let i = 0; i < 6; i++) counts.push(await sweeper.sweep());
     expect(counts).toEqual([1, 1, 1, 1, 1, 0]);
+  });
+
+  it("finds stale events through the partial index that leaves out events with no sweeps left", async () => {
+    const plan = await testEnv.DB.prepare(`EXPLAIN QUERY PLAN ${STALE_UNDISPATCHED}`).bind(0, 10).all<{ detail: string }>();
+    expect(plan.results.map((r) => r.detail).join("\n")).toContain("USING INDEX events_sweepable");
+    // The index's condition, as the migration wrote it, is the sweeper's limit.
+    const index = await testEnv.DB.prepare("SELECT sql FROM sqlite_master WHERE name = 'events_sweepable'").first<{ sql: string }>();
+    expect(index?.sql).toContain(`sweeps < ${MAX_SWEEPS}`);
   });
 
   it("keeps an event's sweeps through a queue outage: only a sweep whose messages reached the queue counts", async () => {
