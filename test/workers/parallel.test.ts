@@ -25,7 +25,7 @@ describe("parallel steps", () => {
     // As a lease re-dispatch or a duplicate delivery would send it: the same step, the same attempt.
     await testEnv.STEPS.send({ v: 1, runId, key: "p0", attempt: 1, planSeq: 0 });
     const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
-    expect((await stub.claimSteps(0, [{ key: "p0", attempt: 1 }]))?.claimed).toEqual([]);
+    expect((await stub.claimSteps(0, [{ key: "p0", attempt: 1, gen: 0 }]))?.claimed).toEqual([]);
     const [run] = await settledRuns(id!);
     expect(run!.status).toBe("completed");
     expect(callsOf("dupclaim", "p0")).toBe(1);
