@@ -70,7 +70,7 @@ describe("the run listing", () => {
     // its run object has let it go, so dropping it would leave the listing stale.
     const batch = createMessageBatch("stepflare-index-dlq", [
       { id: "stale-1", timestamp: new Date(), attempts: 11, body: row("listing-dlq", 3, "completed") },
-      { id: "poison-1", timestamp: new Date(), attempts: 3, body: { hello: "listing" } },
+      { id: "poison-1", timestamp: new Date(), attempts: 3, body: { hello: "listing" } as unknown },
     ]);
     const ctx = createExecutionContext();
     await worker.queue(batch, testEnv, ctx);

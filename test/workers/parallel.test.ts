@@ -23,7 +23,7 @@ describe("parallel steps", () => {
     const runId = await waitFor(async () => (await api<{ runs?: { id: string }[] }>(`/api/v1/events/${id}`)).body.runs?.[0]?.id, "the run");
     await waitFor(async () => (callsOf("dupclaim", "p0") > 0 ? true : undefined), "p0 to start");
     // As a lease re-dispatch or a duplicate delivery would send it: the same step, the same attempt.
-    await testEnv.STEPS.send({ v: 1, runId, key: "p0", attempt: 1, planSeq: 0 });
+    await testEnv.STEPS.send({ v: 1, runId, key: "p0", attempt: 1, planSeq: 0, gen: 0 });
     const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
     expect((await stub.claimSteps(0, [{ key: "p0", attempt: 1, gen: 0 }]))?.claimed).toEqual([]);
     const [run] = await settledRuns(id!);
