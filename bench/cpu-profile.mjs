@@ -4,7 +4,11 @@
  * runs execute. Prints self time per function and, for SQLite statements,
  * per calling function. Not part of `npm run bench`; run it on its own:
  *
- *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm] [--tracing]
+ *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm] [--tracing] [--ingest]
+ *
+ * --ingest profiles the ingest path alone instead: `count` single-event
+ * requests at concurrency 16 of an event no function subscribes to (as the
+ * bench's "ingest alone"), per request rather than per run.
  *
  * --tracing turns on Miniflare's local observability and explorer, as
  * wrangler dev does by default.
@@ -19,7 +23,7 @@ import { closeConnections } from "./lib/http.mjs";
 import { freePort, LAUNCHERS, prepare, TMP } from "./lib/runtime.mjs";
 
 const { values: args } = parseArgs({
-  options: { count: { type: "string" }, "persist-root": { type: "string" }, tracing: { type: "boolean" } },
+  options: { count: { type: "string" }, "persist-root": { type: "string" }, tracing: { type: "boolean" }, ingest: { type: "boolean" } },
 });
 const count = Number(args.count ?? 1000);
 const persistRoot = path.resolve(args["persist-root"] ?? "/dev/shm");
@@ -79,8 +83,10 @@ function report(profile, ms) {
       sqlBy.set(by, (sqlBy.get(by) ?? 0) + us);
     }
   });
-  const fmt = (us) => `${(us / 1000).toFixed(1).padStart(8)} ms ${((us / count / 1000) * 1000).toFixed(0).padStart(5)} µs/run`;
-  console.log(`${count} one-step runs in ${ms} ms; ${(total / 1000).toFixed(0)} ms sampled\n\nself time, top 25:`);
+  const fmt = (us) =>
+    `${(us / 1000).toFixed(1).padStart(8)} ms ${((us / count / 1000) * 1000).toFixed(0).padStart(5)} µs/${args.ingest ? "request" : "run"}`;
+  const what = args.ingest ? "single-event requests (no subscriber)" : "one-step runs";
+  console.log(`${count} ${what} in ${ms} ms; ${(total / 1000).toFixed(0)} ms sampled\n\nself time, top 25:`);
   for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${fmt(us)}  ${k}`);
   console.log("\nSQLite statements (exec) by caller:");
   for (const [k, us] of [...sqlBy].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`${fmt(us)}  ${k}`);
@@ -97,12 +103,22 @@ try {
   await inspector.call("Profiler.setSamplingInterval", { interval: 100 });
   await inspector.call("Profiler.start");
   since = Date.now();
-  await sf.send(events(count), { perRequest: 100, concurrency: 4 });
-  const done = await sf.waitRuns(["bench-one-step"], since, count);
+  let ms;
+  if (args.ingest) {
+    await sf.send(
+      Array.from({ length: count }, (_, i) => ({ name: "bench/unsubscribed", data: { i } })),
+      { perRequest: 1, concurrency: 16 },
+    );
+    ms = Date.now() - since;
+  } else {
+    await sf.send(events(count), { perRequest: 100, concurrency: 4 });
+    const done = await sf.waitRuns(["bench-one-step"], since, count);
+    if (done.completed !== count) throw new Error(`only ${done.completed} of ${count} runs completed`);
+    ms = done.lastEndedAt - since;
+  }
   const { result } = await inspector.call("Profiler.stop");
   inspector.close();
-  if (done.completed !== count) throw new Error(`only ${done.completed} of ${count} runs completed`);
-  report(result.profile, done.lastEndedAt - since);
+  report(result.profile, ms);
 } finally {
   await rt.stop();
   closeConnections();
