@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS run (
 CREATE TABLE IF NOT EXISTS steps (
   key TEXT PRIMARY KEY, id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
   attempts INTEGER NOT NULL, retries INTEGER NOT NULL, output TEXT, error TEXT,
-  started_at INTEGER, ended_at INTEGER, settle_seq INTEGER, plan_seq INTEGER, mode TEXT, claimed_attempt INTEGER
+  started_at INTEGER, ended_at INTEGER, settle_seq INTEGER, plan_seq INTEGER, mode TEXT, claimed_attempt INTEGER,
+  claim_message TEXT, claim_delivery INTEGER
 );
 CREATE TABLE IF NOT EXISTS timers (
   kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
@@ -59,7 +60,13 @@ export class RunStore {
     if (!exists) return;
     const row = sql.exec("SELECT * FROM run LIMIT 1").toArray()[0];
     if (row) this.run = this.#runFromRow(row);
-    for (const r of sql.exec("SELECT * FROM steps ORDER BY seq").toArray()) {
+    const cursor = sql.exec("SELECT * FROM steps ORDER BY seq");
+    const rows = cursor.toArray();
+    // An object created before claims recorded their delivery gets its columns (empty: its claims are never re-claimed).
+    if (!cursor.columnNames.includes("claim_message")) {
+      sql.exec("ALTER TABLE steps ADD COLUMN claim_message TEXT; ALTER TABLE steps ADD COLUMN claim_delivery INTEGER");
+    }
+    for (const r of rows) {
       const step = this.#stepFromRow(r);
       this.steps.set(step.key, step);
       this.nextSeq = Math.max(this.nextSeq, step.seq + 1);
@@ -109,8 +116,8 @@ export class RunStore {
 
   putStep(s: StepState): void {
     this.#sql.exec(
-      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_message, claim_delivery)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s.key,
       s.id,
       s.seq,
@@ -125,6 +132,8 @@ export class RunStore {
       s.planSeq,
       s.mode,
       s.claimedAttempt,
+      s.claimedBy?.message ?? null,
+      s.claimedBy?.attempt ?? null,
     );
     this.steps.set(s.key, s);
     this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
@@ -247,6 +256,7 @@ export class RunStore {
       planSeq: num(r.plan_seq),
       mode: (r.mode as StepState["mode"]) ?? null,
       claimedAttempt: num(r.claimed_attempt),
+      claimedBy: typeof r.claim_message === "string" ? { message: r.claim_message, attempt: Number(r.claim_delivery) } : null,
     };
   }
 }

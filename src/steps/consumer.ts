@@ -34,7 +34,12 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
       try {
         context = await stub.claimSteps(
           group.planSeq,
-          group.items.map(({ body }) => ({ key: body.key, attempt: body.attempt, gen: group.gen })),
+          group.items.map(({ msg, body }) => ({
+            key: body.key,
+            attempt: body.attempt,
+            gen: group.gen,
+            delivery: { message: msg.id, attempt: msg.attempts },
+          })),
         );
       } catch (e) {
         console.error(`stepflare: run ${group.runId}: claim failed:`, (e as Error).message);
