@@ -20,7 +20,7 @@ const step = (over: Partial<StepState> = {}): StepState => ({
   planSeq: null,
   mode: "queue",
   claimedAttempt: 1,
-  claimedBy: null,
+  claimToken: null,
   ...over,
 });
 const ctx = { now: 10_000, backoff, maxOutputBytes: 10, gen: 2 };

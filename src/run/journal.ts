@@ -4,7 +4,7 @@ import { fromJson, utf8Bytes } from "../../sdk/json";
 import type { StepDecision } from "./decide";
 import type { ClaimRequest, ReplayContext } from "./rpc";
 import type { RunStore } from "./store";
-import { generationOf, isSettled, type QueueDelivery, type ReplayRecord, type RunState, type StepState } from "./types";
+import { generationOf, isSettled, type ReplayRecord, type RunState, type StepState } from "./types";
 
 /**
  * Journal changes that need no runtime: each takes the run's store and
@@ -28,7 +28,7 @@ export function newStep(key: string, id: string, seq: number, retries: number): 
     planSeq: null,
     mode: null,
     claimedAttempt: null,
-    claimedBy: null,
+    claimToken: null,
   };
 }
 
@@ -164,46 +164,35 @@ export function awaitsClaim(s: StepState | undefined, attempt: number): s is Ste
 }
 
 /**
- * A later delivery of the very message whose claim started this attempt: the
- * delivery that claimed it was retried, which its consumer does only when the
- * claim's answer never reached it (so it never ran the step). A duplicate of
- * the same delivery, or any other message, is not one.
- */
-export function redeliversClaim(s: StepState | undefined, attempt: number, delivery: QueueDelivery | undefined): s is StepState {
-  return (
-    s?.status === "running" &&
-    s.mode === "queue" &&
-    s.attempts === attempt &&
-    s.claimedAttempt === attempt &&
-    delivery !== undefined &&
-    s.claimedBy?.message === delivery.message &&
-    delivery.attempt > s.claimedBy.attempt
-  );
-}
-
-/**
  * Claims the requested dispatched steps still waiting for this attempt,
  * extending their lease to the step timeout. An attempt is claimed once: a
  * second message for it (a re-dispatch after a slow delivery, a duplicate
  * delivery) is refused, so the step's function does not run twice at once.
- * The claiming message delivered again (its claim's answer was lost) claims
- * it again rather than wait out the lease. A claimer that dies is recovered
- * by the lease it set, as a timed-out attempt.
+ * The claim keeps the claimer's token, so the same claimer asking again (its
+ * first answer was lost, so it has run nothing) is answered the same; no one
+ * else holds that token. A claimer that dies is recovered by the lease it
+ * set, as a timed-out attempt.
  */
-export function claimDispatched(store: RunStore, requests: ClaimRequest[], leaseUntil: number): string[] {
+export function claimDispatched(store: RunStore, requests: ClaimRequest[], leaseUntil: number, token?: string): string[] {
   const claimed: string[] = [];
   const gen = generationOf(store.run!);
-  for (const { key, attempt, gen: requestGen, delivery } of requests) {
+  for (const { key, attempt, gen: requestGen } of requests) {
     const s = store.steps.get(key);
     if (requestGen !== gen) continue; // planned before a replay
-    if (!awaitsClaim(s, attempt) && !redeliversClaim(s, attempt, delivery)) continue;
-    s.claimedAttempt = attempt;
-    s.claimedBy = delivery ?? null;
-    store.putStep(s);
-    store.setTimer("step-lease", key, leaseUntil);
-    claimed.push(key);
+    if (awaitsClaim(s, attempt)) {
+      s.claimedAttempt = attempt;
+      s.claimToken = token ?? null;
+      store.putStep(s);
+      store.setTimer("step-lease", key, leaseUntil);
+      claimed.push(key);
+    } else if (holdsClaim(s, attempt, token)) claimed.push(key);
   }
   return claimed;
+}
+
+/** This attempt was claimed with this token: the claimer is asking again. */
+function holdsClaim(s: StepState | undefined, attempt: number, token: string | undefined): boolean {
+  return s?.status === "running" && s.attempts === attempt && s.claimedAttempt === attempt && token !== undefined && s.claimToken === token;
 }
 
 /** The journal as it stood at `planSeq`: what a replay of dispatched steps planned then must see. */

@@ -141,14 +141,15 @@ export class StepflareRunObject extends DurableObject<Env> {
 
   /**
    * For a steps consumer: the journal as it stood when the steps were
-   * planned, and which of the requested steps it may run now.
+   * planned, and which of the requested steps it may run now. `token` is the
+   * claimer's own: asking again with it (after a lost answer) is answered the same.
    */
-  async claimSteps(planSeq: number, requests: ClaimRequest[]): Promise<ReplayContext | null> {
+  async claimSteps(planSeq: number, requests: ClaimRequest[], token?: string): Promise<ReplayContext | null> {
     const run = this.#store.run;
     if (!run) return null;
     let claimed: string[] = [];
     if (run.status === "running") {
-      claimed = claimDispatched(this.#store, requests, Date.now() + this.#config.limits.stepTimeoutMs);
+      claimed = claimDispatched(this.#store, requests, Date.now() + this.#config.limits.stepTimeoutMs, token);
       this.#armAlarm();
     }
     const memo = claimed.length > 0 ? memoAsOf(this.#store, planSeq) : [];

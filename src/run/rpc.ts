@@ -1,5 +1,5 @@
 import type { StoredEvent } from "../fanout/message";
-import type { QueueDelivery, RunStatus } from "./types";
+import type { RunStatus } from "./types";
 
 /** What the run object's RPC methods take and answer. */
 
@@ -24,15 +24,11 @@ export interface StartedRun {
   version: number;
 }
 
-/**
- * A steps consumer's claim of one planned step: its attempt, in the run's
- * generation it was planned in, and the delivery of the message asking.
- */
+/** A steps consumer's claim of one planned step: its attempt, in the run's generation it was planned in. */
 export interface ClaimRequest {
   key: string;
   attempt: number;
   gen: number;
-  delivery?: QueueDelivery;
 }
 
 export interface ReplayContext {

@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS steps (
   key TEXT PRIMARY KEY, id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
   attempts INTEGER NOT NULL, retries INTEGER NOT NULL, output TEXT, error TEXT,
   started_at INTEGER, ended_at INTEGER, settle_seq INTEGER, plan_seq INTEGER, mode TEXT, claimed_attempt INTEGER,
-  claim_message TEXT, claim_delivery INTEGER
+  claim_token TEXT
 );
 CREATE TABLE IF NOT EXISTS timers (
   kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
@@ -62,10 +62,8 @@ export class RunStore {
     if (row) this.run = this.#runFromRow(row);
     const cursor = sql.exec("SELECT * FROM steps ORDER BY seq");
     const rows = cursor.toArray();
-    // An object created before claims recorded their delivery gets its columns (empty: its claims are never re-claimed).
-    if (!cursor.columnNames.includes("claim_message")) {
-      sql.exec("ALTER TABLE steps ADD COLUMN claim_message TEXT; ALTER TABLE steps ADD COLUMN claim_delivery INTEGER");
-    }
+    // An object created before claims carried a token gets its column (empty: its claims are never claimed again).
+    if (!cursor.columnNames.includes("claim_token")) sql.exec("ALTER TABLE steps ADD COLUMN claim_token TEXT");
     for (const r of rows) {
       const step = this.#stepFromRow(r);
       this.steps.set(step.key, step);
@@ -116,8 +114,8 @@ export class RunStore {
 
   putStep(s: StepState): void {
     this.#sql.exec(
-      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_message, claim_delivery)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_token)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s.key,
       s.id,
       s.seq,
@@ -132,8 +130,7 @@ export class RunStore {
       s.planSeq,
       s.mode,
       s.claimedAttempt,
-      s.claimedBy?.message ?? null,
-      s.claimedBy?.attempt ?? null,
+      s.claimToken,
     );
     this.steps.set(s.key, s);
     this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
@@ -256,7 +253,7 @@ export class RunStore {
       planSeq: num(r.plan_seq),
       mode: (r.mode as StepState["mode"]) ?? null,
       claimedAttempt: num(r.claimed_attempt),
-      claimedBy: typeof r.claim_message === "string" ? { message: r.claim_message, attempt: Number(r.claim_delivery) } : null,
+      claimToken: typeof r.claim_token === "string" ? r.claim_token : null,
     };
   }
 }

@@ -52,14 +52,8 @@ export interface StepState {
   mode: "inline" | "queue" | null;
   /** The attempt a steps consumer claimed (started); a lease that expires unclaimed is re-dispatched. */
   claimedAttempt: number | null;
-  /** The queue delivery whose claim started `claimedAttempt`: its message id and delivery attempt. */
-  claimedBy: QueueDelivery | null;
-}
-
-/** One delivery of a queue message: the message's id and how many times it has been delivered (from 1). */
-export interface QueueDelivery {
-  message: string;
-  attempt: number;
+  /** The claim token of the consumer invocation that claimed `claimedAttempt`. */
+  claimToken: string | null;
 }
 
 /**

@@ -1,12 +1,13 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { claimSteps } from "./claim";
 import { type StepMessage, stepMessageSchema } from "./message";
 import { runClaimedSteps } from "./run-claimed";
 
 /**
  * The steps queue consumer. Each message is one planned step. Messages are
  * grouped by run and plan, claimed from the run's object (which answers with
- * the journal to replay against), acknowledged, and then run in the
+ * the journal to replay against; steps/claim.ts), acknowledged, and then run in the
  * background, so one slow step never holds up the next batch. A message that
  * does not parse, or names a run that does not exist, is retried and ends in
  * the steps dead-letter queue.
@@ -29,17 +30,13 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
 
   await Promise.all(
     [...groups.values()].map(async (group) => {
-      const stub = env.RUNS.get(env.RUNS.idFromName(group.runId));
-      let context: Awaited<ReturnType<typeof stub.claimSteps>>;
+      let context: Awaited<ReturnType<typeof claimSteps>>;
       try {
-        context = await stub.claimSteps(
+        context = await claimSteps(
+          env,
+          group.runId,
           group.planSeq,
-          group.items.map(({ msg, body }) => ({
-            key: body.key,
-            attempt: body.attempt,
-            gen: group.gen,
-            delivery: { message: msg.id, attempt: msg.attempts },
-          })),
+          group.items.map(({ body }) => ({ key: body.key, attempt: body.attempt, gen: group.gen })),
         );
       } catch (e) {
         console.error(`stepflare: run ${group.runId}: claim failed:`, (e as Error).message);
@@ -56,6 +53,7 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
       // The object claims only a step's current attempt, which no message for it can be behind.
       const attempts = new Map<string, number>();
       for (const { body } of group.items) attempts.set(body.key, Math.max(attempts.get(body.key) ?? 0, body.attempt));
+      const stub = env.RUNS.get(env.RUNS.idFromName(group.runId));
       const report = async (results: Parameters<typeof stub.completeSteps>[0]) => {
         try {
           await stub.completeSteps(results.map((r) => ({ ...r, gen: group.gen })));

@@ -2,12 +2,32 @@ import { abortAllDurableObjects, createExecutionContext, createMessageBatch, get
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
+import type { ClaimRequest } from "../../src/run/rpc";
+import type { StepResult } from "../../src/run/types";
 import { callsOf } from "../worker/functions";
 import worker from "../worker/index";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+
+/**
+ * Puts a completed two-step parallel run back to the moment its step p0 was
+ * dispatched and p1 had completed, in a fresh instance: the run waits on a
+ * claim of p0's attempt 1. Answers p0's plan sequence.
+ */
+async function backToDispatched(runId: string): Promise<number> {
+  const planSeq = await runInDurableObject(stubOf(runId), (_instance, ctx) => {
+    ctx.storage.sql.exec("UPDATE run SET status = 'running', output = NULL, ended_at = NULL");
+    ctx.storage.sql.exec(
+      `UPDATE steps SET status = 'running', output = NULL, ended_at = NULL, settle_seq = NULL, attempts = 1,
+       claimed_attempt = NULL, claim_token = NULL WHERE key = 'p0'`,
+    );
+    return ctx.storage.sql.exec<{ plan_seq: number }>("SELECT plan_seq FROM steps WHERE key = 'p0'").one().plan_seq;
+  });
+  await abortAllDurableObjects();
+  return planSeq;
+}
 
 describe("parallel steps", () => {
   it("runs two 300 ms steps at the same time", async () => {
@@ -35,65 +55,75 @@ describe("parallel steps", () => {
     expect(run!.steps.find((s) => s.id === "p0")).toMatchObject({ attempts: 1, status: "completed" });
   });
 
-  it("runs a dispatched step when its message comes again after the claim's answer was lost, and for no other message", async () => {
+  it("runs a dispatched step at once when a claim's answer is lost: the consumer asks again with its token, no one else may", async () => {
     const [id] = await sendEvents({ name: "test/parallel", data: { tag: "lostclaim", n: 2, delays: [0, 0] } });
     const [done] = await settledRuns(id!);
-    expect(callsOf("lostclaim", "p0")).toBe(1);
     const runId = done!.id;
-    // Back to the moment p0 was dispatched and p1 had completed: the run waits on p0's message.
-    const planSeq = await runInDurableObject(stubOf(runId), (_instance, ctx) => {
-      ctx.storage.sql.exec("UPDATE run SET status = 'running', output = NULL, ended_at = NULL");
-      ctx.storage.sql.exec(
-        `UPDATE steps SET status = 'running', output = NULL, ended_at = NULL, settle_seq = NULL,
-         claimed_attempt = NULL, claim_message = NULL, claim_delivery = NULL WHERE key = 'p0'`,
-      );
-      return ctx.storage.sql.exec<{ plan_seq: number }>("SELECT plan_seq FROM steps WHERE key = 'p0'").one().plan_seq;
-    });
-    await abortAllDurableObjects();
-    const claim = (message: string, attempt: number) =>
-      stubOf(runId).claimSteps(planSeq, [{ key: "p0", attempt: 1, gen: 0, delivery: { message, attempt } }]);
-    // Message m1's first delivery claims p0, and its consumer never hears back.
-    expect((await claim("m1", 1))?.claimed).toEqual(["p0"]);
-    // A duplicate of that delivery, or another message for the same attempt, is refused.
-    expect((await claim("m1", 1))?.claimed).toEqual([]);
-    expect((await claim("m2", 1))?.claimed).toEqual([]);
-    // m1 delivered again, as its consumer's retry makes it: the steps consumer claims p0 again and runs it.
+    expect(callsOf("lostclaim", "p0")).toBe(1);
+
+    // The claimer asking again gets the same answer; another claimer, or one without a token, is refused.
+    let planSeq = await backToDispatched(runId);
+    const claim = (token?: string) => stubOf(runId).claimSteps(planSeq, [{ key: "p0", attempt: 1, gen: 0 }], token);
+    expect((await claim("t1"))?.claimed).toEqual(["p0"]);
+    expect((await claim("t1"))?.claimed).toEqual(["p0"]);
+    expect((await claim("t2"))?.claimed).toEqual([]);
+    expect((await claim())?.claimed).toEqual([]);
+
+    // Through the steps consumer: its first claim is made, but the answer never arrives.
+    planSeq = await backToDispatched(runId);
+    const tokens: (string | undefined)[] = [];
+    const lossy = {
+      ...testEnv,
+      RUNS: {
+        idFromName: (name: string) => testEnv.RUNS.idFromName(name),
+        get: (objectId: DurableObjectId) => {
+          const real = testEnv.RUNS.get(objectId);
+          return {
+            claimSteps: async (seq: number, requests: ClaimRequest[], token?: string) => {
+              tokens.push(token);
+              const answer = await real.claimSteps(seq, requests, token);
+              if (tokens.length === 1) throw new Error("Network connection lost.");
+              return answer;
+            },
+            completeSteps: (results: StepResult[]) => real.completeSteps(results),
+          };
+        },
+      },
+    } as unknown as Env;
     const batch = createMessageBatch("stepflare-steps", [
-      { id: "m1", timestamp: new Date(), attempts: 2, body: { v: 1, runId, key: "p0", attempt: 1, planSeq, gen: 0 } },
+      { id: "m1", timestamp: new Date(), attempts: 1, body: { v: 1, runId, key: "p0", attempt: 1, planSeq, gen: 0 } },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, testEnv, ctx);
+    await worker.queue(batch, lossy, ctx);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m1"]);
-    const detail = await waitFor(
-      async () => {
-        const d = await stubOf(runId).getDetail();
-        return d?.status === "running" ? undefined : d;
-      },
-      "the run to complete",
-      20_000,
-    );
+    expect(tokens).toHaveLength(2);
+    expect(tokens[1]).toBe(tokens[0]);
+    const detail = await waitFor(async () => {
+      const d = await stubOf(runId).getDetail();
+      return d?.status === "running" ? undefined : d;
+    }, "the run to complete");
     expect(detail).toMatchObject({ status: "completed", output: [0, 1] });
-    // Run by the redelivery, in the claimed attempt: not after that attempt timed out (8 s here).
+    // Run in the attempt it claimed, not after that attempt timed out (8 s here).
     expect(detail!.steps.find((s) => s.id === "p0")).toMatchObject({ status: "completed", attempts: 1 });
     expect(callsOf("lostclaim", "p0")).toBe(2);
     expect(callsOf("lostclaim", "p1")).toBe(1);
   });
 
-  it("gives a run object from before claim deliveries were recorded their columns, and keeps its journal", async () => {
+  it("gives a run object from before claim tokens its column, keeps its journal, and claims with it", async () => {
     const [id] = await sendEvents({ name: "test/parallel", data: { tag: "oldschema", n: 2, delays: [0, 0] } });
     const [done] = await settledRuns(id!);
-    await runInDurableObject(stubOf(done!.id), (_instance, ctx) => {
-      ctx.storage.sql.exec("ALTER TABLE steps DROP COLUMN claim_message; ALTER TABLE steps DROP COLUMN claim_delivery");
+    const runId = done!.id;
+    await runInDurableObject(stubOf(runId), (_instance, ctx) => {
+      ctx.storage.sql.exec("ALTER TABLE steps DROP COLUMN claim_token");
     });
     await abortAllDurableObjects();
-    const columns = await runInDurableObject(stubOf(done!.id), (_instance, ctx) =>
-      ctx.storage.sql
-        .exec<{ name: string }>("PRAGMA table_info(steps)")
-        .toArray()
-        .map((c) => c.name),
+    expect(await stubOf(runId).getDetail()).toMatchObject({ status: "completed", output: [0, 1] });
+    const planSeq = await backToDispatched(runId);
+    expect((await stubOf(runId).claimSteps(planSeq, [{ key: "p0", attempt: 1, gen: 0 }], "t1"))?.claimed).toEqual(["p0"]);
+    const stored = await runInDurableObject(stubOf(runId), (_instance, ctx) =>
+      ctx.storage.sql.exec<{ claim_token: string }>("SELECT claim_token FROM steps WHERE key = 'p0'").one(),
     );
-    expect(columns).toEqual(expect.arrayContaining(["claimed_attempt", "claim_message", "claim_delivery"]));
-    expect(await stubOf(done!.id).getDetail()).toMatchObject({ status: "completed", output: [0, 1] });
+    expect(stored.claim_token).toBe("t1");
   });
 
   it("resumes with results in Promise.all order, not completion order", async () => {
