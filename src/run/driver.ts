@@ -270,7 +270,7 @@ export class RunDriver {
         backoff,
         maxOutputBytes: limits.maxStepOutputBytes,
         gen: generationOf(run),
-        runEnded: run.status !== "running",
+        runEnded: isTerminal(run.status),
       });
       if (!s || decision.type === "ignore") continue;
       if (decision.type === "complete" && run.stateBytes + decision.bytes > limits.maxRunStateBytes) {
