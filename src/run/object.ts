@@ -209,8 +209,13 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#driver.wake();
   }
 
+  /** Sends the failure's dead letter; a failed send is tried again later, unless a replay came in meanwhile. */
   async #sendDeadLetter(): Promise<void> {
-    if (!(await sendDeadLetter(this.env, this.#store.run!, this.#store.steps.values()))) {
+    const run = this.#store.run!;
+    if (run.status !== "failed") return;
+    const version = run.version;
+    const sent = await sendDeadLetter(this.env, run, this.#store.steps.values());
+    if (!sent && run.status === "failed" && run.version === version) {
       this.#store.setTimer("dead-letter", "run", Date.now() + INDEX_SYNC_RETRY_MS);
     }
   }

@@ -126,6 +126,46 @@ describe("the run's Durable Object", () => {
     expect(callsOf(tag, "onFailure")).toBe(2);
   });
 
+  it("does not try a dead letter again for a run replayed while its send was failing", async () => {
+    const tag = "replayed-in-dead-letter-send";
+    const [eventId] = await sendEvents({ name: "test/slow-on-failure", data: { tag } });
+    const runId = await runIdOf(eventId!);
+    await waitFor(async () => (callsOf(tag, "onFailure") === 1 ? true : undefined), "the failure");
+    // A re-send of the dead letter comes due shortly, and the failures queue takes 600 ms to refuse it.
+    await runInDurableObject(stubOf(runId), (_instance, ctx) => {
+      ctx.storage.sql.exec("INSERT INTO timers (kind, ref, due_at) VALUES ('dead-letter', 'run', ?)", Date.now() + 300);
+    });
+    await abortAllDurableObjects();
+    let sends = 0;
+    const failing = {
+      send: () =>
+        new Promise((_resolve, reject) => {
+          sends++;
+          setTimeout(() => reject(new Error("queue down")), 600);
+        }),
+    };
+    await runInDurableObject(stubOf(runId), (instance) => {
+      const holder = instance as unknown as { env: Env };
+      holder.env = { ...holder.env, FAILURES: failing as unknown as Env["FAILURES"] };
+    });
+    await waitFor(async () => (sends === 1 ? true : undefined), "the dead letter's send", 5_000);
+    const sendStarted = Date.now();
+    // While the send is out, the run is fixed and replayed, and completes; then the send fails.
+    fixed.add(tag);
+    expect((await api(`/api/v1/runs/${runId}/replay`, { method: "POST" })).status).toBe(200);
+    await waitFor(async () => ((await stubOf(runId).getDetail())?.status === "completed" ? true : undefined), "the replay to complete");
+    expect(Date.now() - sendStarted).toBeLessThan(600);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const timers = await runInDurableObject(stubOf(runId), (_instance, ctx) =>
+      ctx.storage.sql
+        .exec("SELECT kind FROM timers")
+        .toArray()
+        .map((r) => r.kind),
+    );
+    expect(timers).not.toContain("dead-letter");
+    expect(sends).toBe(1);
+  });
+
   it("keeps the first committed result: a duplicate or late completion changes nothing", async () => {
     const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "dup", n: 2 } });
     const [run] = await settledRuns(eventId!);
