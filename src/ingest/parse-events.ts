@@ -4,7 +4,9 @@ import { HttpError } from "../shared/http-error";
 
 /**
  * Parses an ingest body into events: one event or an array of them. Every
- * problem becomes a 400 naming the event's index and the field.
+ * problem becomes a 400 naming the event's index and the field. A user's
+ * schema only validates: the event keeps its data exactly as sent (no keys
+ * stripped, no transforms applied), so what is stored is what was accepted.
  */
 export function parseEvents(text: string, maxEvents: number, schemas: Record<string, z.ZodType>): EventPayload[] {
   let body: unknown;
@@ -23,9 +25,8 @@ export function parseEvents(text: string, maxEvents: number, schemas: Record<str
     if (!parsed.success) throw invalid(index, parsed.error.issues[0]);
     const schema = schemas[parsed.data.name];
     if (schema) {
-      const data = schema.safeParse(parsed.data.data ?? {});
-      if (!data.success) throw invalid(index, data.error.issues[0], ["data"]);
-      parsed.data.data = data.data as Record<string, unknown>;
+      const checked = schema.safeParse(parsed.data.data ?? {});
+      if (!checked.success) throw invalid(index, checked.error.issues[0], ["data"]);
     }
     return parsed.data;
   });
