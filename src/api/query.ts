@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { decodeUtf8 } from "../ingest/read-body";
 import { HttpError } from "../shared/http-error";
 
 /** Parses query parameters with a schema; a bad one is a 400 naming the parameter. */
@@ -9,9 +10,9 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: Record<string,
   throw new HttpError(400, "invalid_query", `${issue?.path.join(".") || "query"}: ${issue?.message ?? "invalid"}`);
 }
 
-/** A request's JSON body, `{}` when empty; malformed JSON is a 400 `invalid_json`. */
+/** A request's JSON body, `{}` when empty; malformed JSON or bytes that are not UTF-8 are a 400 `invalid_json`. */
 export async function readJsonBody(req: Request): Promise<unknown> {
-  const text = await req.text();
+  const text = decodeUtf8(new Uint8Array(await req.arrayBuffer()));
   if (!text.trim()) return {};
   try {
     return JSON.parse(text);

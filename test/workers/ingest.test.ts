@@ -39,6 +39,22 @@ describe("POST /e/:eventKey", () => {
     expect(await errorOf(await post("{nope"))).toMatchObject({ status: 400, code: "invalid_json" });
   });
 
+  it("rejects a body that is not UTF-8 with invalid_json instead of storing U+FFFD, and keeps valid multi-byte text", async () => {
+    const bytes = (...parts: (string | number[])[]) =>
+      new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...new TextEncoder().encode(p)] : p)));
+    for (const bad of [
+      bytes('{"name":"nobody/listens","id":"utf8-bad-1","data":{"s":"', [0xff], '"}}'),
+      bytes('{"name":"nobody/listens","id":"utf8-bad-2","data":{"s":"', [0xe2, 0x82], '"}}'), // "€" cut off
+    ]) {
+      const error = await errorOf(await post(bad));
+      expect(error).toMatchObject({ status: 400, code: "invalid_json" });
+      expect(error.message).toContain("not valid UTF-8");
+    }
+    expect((await api("/api/v1/events/utf8-bad-1")).status).toBe(404);
+    const [id] = await sendEvents({ name: "nobody/listens", id: "utf8-good", data: { s: "\u20ac \u{1F680}" } });
+    expect((await api<{ event: { data: unknown } }>(`/api/v1/events/${id}`)).body.event.data).toEqual({ s: "\u20ac \u{1F680}" });
+  });
+
   it("rejects a wrong shape with invalid_event, naming the index and the field", async () => {
     const missingName = await errorOf(await post(JSON.stringify([{ name: "ok/one" }, { data: {} }])));
     expect(missingName).toMatchObject({ status: 400, code: "invalid_event" });
