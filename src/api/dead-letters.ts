@@ -3,34 +3,22 @@ import { z } from "zod";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
+import { instant } from "./instant";
 import { keysetPage } from "./page";
 import { parseQuery, readJsonBody } from "./query";
 
-/** A time as epoch milliseconds or an ISO 8601 string. */
-const instant = z.union([
-  z.coerce.number().int().nonnegative(),
-  z.string().transform((s, ctx) => {
-    const ms = Date.parse(s);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: "custom", message: "expected epoch milliseconds or an ISO 8601 time" });
-      return z.NEVER;
-    }
-    return ms;
-  }),
-]);
-
-const filterShape = {
+const filterShape = (from: "query" | "body") => ({
   functionId: z.string().min(1).max(128).optional(),
-  since: instant.optional(),
-  until: instant.optional(),
+  since: instant(from).optional(),
+  until: instant(from).optional(),
   code: z.string().min(1).max(128).optional(),
-};
+});
 
 const listQuery = z
-  .object({ ...filterShape, limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().max(512).optional() })
+  .object({ ...filterShape("query"), limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().max(512).optional() })
   .strict();
 
-const replayBody = z.object({ ...filterShape, from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
+const replayBody = z.object({ ...filterShape("body"), from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
 
 /** At most this many runs are replayed per bulk call; `remaining` tells the caller to call again. */
 const BULK_REPLAY_MAX = 500;

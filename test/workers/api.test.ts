@@ -1,6 +1,7 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { BASE } from "./helpers";
+import type { Env } from "../../src";
+import { api, BASE } from "./helpers";
 
 const errorOf = async (res: Response) => ({
   status: res.status,
@@ -17,6 +18,75 @@ describe("management API bodies", () => {
       const error = await errorOf(await postJson(path, bytes));
       expect(error).toMatchObject({ status: 400, code: "invalid_json" });
       expect(error.message).toContain("not valid UTF-8");
+    }
+  });
+});
+
+const testEnv = env as unknown as Env;
+const listed = async (query: string) => {
+  const { status, body } = await api<{ deadLetters: { id: string }[]; error?: { code: string; message: string } }>(
+    `/api/v1/dead-letters?${query}`,
+  );
+  return { status, ids: body.deadLetters?.map((d) => d.id), error: body.error };
+};
+
+describe("dead-letter time filters", () => {
+  const AT = Date.parse("2024-02-29T12:00:00.000Z");
+  const FN = "api-time-filter";
+
+  it("take epoch ms (digits) or a strict ISO 8601 date-time in the query, exclusive `until`, and nothing looser", async () => {
+    await testEnv.DB.prepare(
+      "INSERT INTO dead_letters (id, source, function_id, error_name, error_message, failed_at) VALUES ('dl-time', 'test', ?, 'E', 'm', ?)",
+    )
+      .bind(FN, AT)
+      .run();
+    const at = (q: string) => listed(`functionId=${FN}&${q}`);
+    expect((await at(`since=${AT}`)).ids).toEqual(["dl-time"]);
+    expect((await at(`since=${AT + 1}`)).ids).toEqual([]);
+    expect((await at(`until=${AT}`)).ids).toEqual([]);
+    expect((await at(`until=${AT + 1}`)).ids).toEqual(["dl-time"]);
+    expect((await at("since=0")).ids).toEqual(["dl-time"]);
+    expect((await at("since=2024-02-29T12:00:00Z")).ids).toEqual(["dl-time"]);
+    expect((await at("since=2024-02-29T12:00:00.001Z")).ids).toEqual([]);
+    expect((await at(`since=${encodeURIComponent("2024-02-29T13:00:00+01:00")}`)).ids).toEqual(["dl-time"]);
+    expect((await at(`since=${encodeURIComponent("2024-02-29T13:00:00.001+01:00")}`)).ids).toEqual([]);
+    for (const bad of [
+      "",
+      "1.5",
+      "-1",
+      "1e3",
+      "0x10",
+      " 5",
+      "true",
+      "null",
+      "2024-02-30T00:00:00Z",
+      "2023-02-29T00:00:00Z",
+      "foo 12",
+      "2024-01-01",
+      "2024-01-01T00:00:00",
+      "99999999999999999",
+    ]) {
+      const res = await at(`since=${encodeURIComponent(bad)}`);
+      expect({ bad, status: res.status, code: res.error?.code }).toEqual({ bad, status: 400, code: "invalid_query" });
+      expect(res.error?.message).toMatch(/^since: expected epoch milliseconds/);
+    }
+    expect((await at("until=foo 12")).error?.message).toMatch(/^until: expected epoch milliseconds/);
+  });
+
+  it("take a JSON number of epoch ms or a strict ISO 8601 string in a replay body, and nothing looser", async () => {
+    const replay = (filters: Record<string, unknown>) =>
+      api<{ replayed?: number; error?: { code: string; message: string } }>("/api/v1/dead-letters/replay", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ functionId: FN, ...filters }),
+      });
+    for (const good of [0, AT, "2024-02-29T12:00:00Z", "2024-02-29T13:00:00+01:00"]) {
+      expect(await replay({ since: good, until: good })).toMatchObject({ status: 200, body: { replayed: 0 } });
+    }
+    for (const bad of ["", null, true, "1.5", 1.5, -1, "1700000000000", "2024-02-30T00:00:00Z", "foo 12", {}, [1]]) {
+      const res = await replay({ since: bad });
+      expect({ bad, status: res.status, code: res.body.error?.code }).toEqual({ bad, status: 400, code: "invalid_request" });
+      expect(res.body.error?.message).toMatch(/^since: expected epoch milliseconds/);
     }
   });
 });
