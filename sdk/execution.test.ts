@@ -10,7 +10,7 @@ async function drive(handler: (ctx: HandlerContext) => unknown, memo: Record<str
   let outcome: ExecutionOutcome | undefined;
   const exec = new Execution(
     handler,
-    { event: { id: "e1", name: "t/e", data: {}, ts: 0 }, env: {}, runId: "r1", attempt: 0, logger: silent, memo: (k) => memo[k] },
+    { event: { id: "e1", name: "t/e", data: {}, ts: 0 }, env: {}, runId: "r1", attempt: 0, logger: silent, memo: new Map(Object.entries(memo)) },
     { onFound: (steps) => batches.push(steps), onSettled: (o) => (outcome = o) },
   );
   exec.start();
@@ -106,6 +106,49 @@ describe("Execution against memoized state", () => {
     });
   }
 
+  it("replays settlements in their first order, so a reused id reached after parallel steps names the same step", async () => {
+    // First run: B's fetch (fetch:1) settled before A's, so B reached "save" first and A got "save:1".
+    const handler = async ({ step }: HandlerContext) =>
+      Promise.all(
+        ["A", "B"].map(async (item) => {
+          const got = await step.run("fetch", () => item);
+          return step.run("save", () => `saved-${got}`);
+        }),
+      );
+    const memo = {
+      "fetch:1": { ...done("B"), seq: 1 },
+      fetch: { ...done("A"), seq: 3 },
+      save: { ...done("saved-B"), seq: 5 },
+      "save:1": { ...done("saved-A"), seq: 7 },
+    };
+    const all = await drive(handler, memo);
+    expect(all.outcome).toEqual({ type: "returned", output: ["saved-A", "saved-B"] });
+    // A steps consumer replaying to run "save:1" (planned once both fetches had settled) finds A's save.
+    const { batches } = await drive(handler, { "fetch:1": memo["fetch:1"], fetch: memo.fetch });
+    const found = batches.flat();
+    expect(found.map((f) => f.key)).toEqual(["save", "save:1"]);
+    expect(found.map((f) => f.fn({ attempt: 0 }))).toEqual(["saved-B", "saved-A"]);
+  });
+
+  it("resolves a Promise.race over steps with the step that settled first", async () => {
+    const { outcome } = await drive(
+      async ({ step }) => {
+        const winner = await Promise.race([step.run("slow", () => "slow"), step.run("fast", () => "fast")]);
+        return step.run("after", () => winner).then(() => winner);
+      },
+      { fast: { ...done("fast"), seq: 1 }, slow: { ...done("slow"), seq: 3 }, after: { ...done("fast"), seq: 5 } },
+    );
+    expect(outcome).toEqual({ type: "returned", output: "fast" });
+  });
+
+  it("lets a memoized step the handler never reaches lose its turn instead of holding up the rest", async () => {
+    const { outcome } = await drive(
+      async ({ step }) => Promise.all([step.run("b", () => 0), step.run("c", () => 0)]),
+      { gone: { ...done("x"), seq: 1 }, b: { ...done(2), seq: 3 }, c: { ...done(3), seq: 5 } },
+    );
+    expect(outcome).toEqual({ type: "returned", output: [2, 3] });
+  });
+
   it("never calls the function of a memoized step", async () => {
     let called = 0;
     await drive(async ({ step }) => step.run("a", () => ++called), { a: done(1) });
@@ -153,7 +196,7 @@ describe("Execution against memoized state", () => {
     const batches: FoundStep[][] = [];
     const exec = new Execution(
       async ({ step }) => step.run("a", () => 1),
-      { event: { id: "e", name: "n", data: {}, ts: 0 }, env: {}, runId: "r", attempt: 0, logger: silent, memo: () => undefined },
+      { event: { id: "e", name: "n", data: {}, ts: 0 }, env: {}, runId: "r", attempt: 0, logger: silent, memo: new Map() },
       { onFound: (s) => batches.push(s), onSettled: () => batches.push([]) },
     );
     exec.start();

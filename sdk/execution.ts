@@ -4,8 +4,12 @@ import { MAX_RETRIES } from "./function";
 import { assertStepId, StepKeys } from "./step-keys";
 import type { AnyHandler, HandlerContext, Logger, StepOptions, StepTools } from "./types";
 
-/** What the journal already holds for a step key. */
-export type MemoEntry = { status: "completed"; output: unknown } | { status: "failed"; error: SerializedError };
+/**
+ * What the journal already holds for a step key, and when it settled: `seq`
+ * counts settlements in the run; consecutive numbers settled together, a gap
+ * separates one settlement from the next.
+ */
+export type MemoEntry = ({ status: "completed"; output: unknown } | { status: "failed"; error: SerializedError }) & { seq?: number };
 
 /** A step the handler reached that the journal has not settled yet. */
 export interface FoundStep {
@@ -35,7 +39,8 @@ export interface ExecutionInput {
   runId: string;
   attempt: number;
   logger: Logger;
-  memo: (key: string) => MemoEntry | undefined;
+  /** The journal's settled steps by key, as the execution starts. */
+  memo: ReadonlyMap<string, MemoEntry>;
 }
 
 /**
@@ -48,18 +53,20 @@ export interface ExecutionInput {
 const QUIET_TURNS = 100;
 
 /**
- * One run of a handler against the journal. Memoized steps resolve at once
- * (a replay is pure microtask work); unsettled steps are reported through
- * `onFound` and stay pending until the engine settles them or abandons the
- * execution. The same class serves the run's Durable Object, which keeps an
- * execution live across steps, and the steps consumer, which replays up to
- * the steps it was asked to run.
+ * One run of a handler against the journal. Memoized steps resolve from the
+ * journal without running (a replay is pure microtask work), in the order
+ * they settled the first time (see MemoReplay); unsettled steps are reported
+ * through `onFound` and stay pending until the engine settles them or
+ * abandons the execution. The same class serves the run's Durable Object,
+ * which keeps an execution live across steps, and the steps consumer, which
+ * replays up to the steps it was asked to run.
  */
 export class Execution {
   readonly #handler: AnyHandler;
   readonly #input: ExecutionInput;
   readonly #hooks: ExecutionHooks;
   readonly #keys = new StepKeys();
+  readonly #replay: MemoReplay;
   #batch: FoundStep[] = [];
   #draining = false;
   #done = false;
@@ -68,6 +75,7 @@ export class Execution {
     this.#handler = handler;
     this.#input = input;
     this.#hooks = hooks;
+    this.#replay = new MemoReplay(input.memo, () => this.#done);
   }
 
   get settled(): boolean {
@@ -118,17 +126,23 @@ export class Execution {
         throw new TypeError(`step.run("${options.id}"): retries must be a whole number from 0 to ${MAX_RETRIES}`);
       }
       const key = this.#keys.next(options.id);
-      const memo = this.#input.memo(key);
-      if (memo?.status === "completed") return Promise.resolve(memo.output as Awaited<T>);
-      if (memo?.status === "failed") return Promise.reject(new StepFailedError(options.id, memo.error));
+      const memo = this.#input.memo.get(key);
+      if (memo) {
+        return new Promise<Awaited<T>>((resolve, reject) =>
+          this.#replay.reached(key, () =>
+            memo.status === "completed" ? resolve(memo.output as Awaited<T>) : reject(new StepFailedError(options.id, memo.error)),
+          ),
+        );
+      }
       return new Promise<Awaited<T>>((resolve, reject) => {
         this.#found({
           key,
           id: options.id,
           retries: options.retries,
           fn: fn as FoundStep["fn"],
-          resolve: (output) => resolve(output as Awaited<T>),
-          reject: (error) => reject(new StepFailedError(options.id, error)),
+          // Settled now, but resumed only after every memoized step before it.
+          resolve: (output) => this.#replay.afterMemo(() => resolve(output as Awaited<T>)),
+          reject: (error) => this.#replay.afterMemo(() => reject(new StepFailedError(options.id, error))),
         });
       });
     };
@@ -157,5 +171,96 @@ export class Execution {
     const batch = this.#batch;
     this.#batch = [];
     if (!this.#done && batch.length > 0) this.#hooks.onFound(batch);
+  }
+}
+
+/** Microtask turns with no new step reached that end a settlement's effects in a replay. */
+const SETTLE_TURNS = 100;
+
+/**
+ * Releases memoized steps in the order they settled the first time, not the
+ * order the handler reaches them. A reused step id is numbered in the order
+ * the handler reaches it, and in parallel branches that order follows which
+ * earlier step finished first: replaying settlements in their first order
+ * reproduces it, so each key names the same step on every replay.
+ *
+ * Steps that settled together are released together; between settlements the
+ * handler's microtasks run out first, as they did between the events that
+ * delivered them. A step whose turn comes before the handler reaches it is
+ * waited for; if the handler reaches nothing more while others wait (it took
+ * another path, or awaits I/O outside any step), it loses its turn and
+ * resolves whenever it is reached. Results that settle during the execution
+ * resume the handler only once the journal's have been released.
+ */
+class MemoReplay {
+  readonly #order: string[];
+  /** Indexes in #order where a later settlement begins. */
+  readonly #starts = new Set<number>();
+  readonly #reached = new Map<string, () => void>();
+  readonly #passed = new Set<string>();
+  readonly #waiting: (() => void)[] = [];
+  readonly #ended: () => boolean;
+  #next = 0;
+  #reaches = 0;
+  #pumping = false;
+
+  constructor(memo: ReadonlyMap<string, MemoEntry>, ended: () => boolean) {
+    this.#ended = ended;
+    const ordered = [...memo].filter(([, e]) => e.seq !== undefined).sort((a, b) => a[1].seq! - b[1].seq!);
+    this.#order = ordered.map(([key]) => key);
+    for (let i = 1; i < ordered.length; i++) if (ordered[i]![1].seq! !== ordered[i - 1]![1].seq! + 1) this.#starts.add(i);
+    // Entries without a settlement order resolve as soon as they are reached.
+    for (const [key, e] of memo) if (e.seq === undefined) this.#passed.add(key);
+  }
+
+  /** The handler reached memoized `key`; `release` resumes it. */
+  reached(key: string, release: () => void): void {
+    if (this.#passed.has(key)) return release();
+    this.#reached.set(key, release);
+    this.#reaches++;
+    void this.#pump();
+  }
+
+  /** Runs `resume` now if the journal's steps are all released, else after them. */
+  afterMemo(resume: () => void): void {
+    if (!this.#pumping && this.#next >= this.#order.length && this.#waiting.length === 0) return resume();
+    this.#waiting.push(resume);
+    void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (!this.#ended()) {
+        if (this.#next < this.#order.length) {
+          const key = this.#order[this.#next]!;
+          const release = this.#reached.get(key);
+          if (release) {
+            this.#reached.delete(key);
+            this.#next++;
+            release();
+            if (this.#starts.has(this.#next)) await this.#settleTurns();
+            continue;
+          }
+          if (this.#reached.size === 0 && this.#waiting.length === 0) return; // nothing waits on it yet
+          const before = this.#reaches;
+          await this.#settleTurns();
+          if (this.#reached.has(key) || this.#reaches !== before) continue;
+          this.#passed.add(key); // never reached while others waited: it loses its turn
+          this.#next++;
+          continue;
+        }
+        const resume = this.#waiting.shift();
+        if (!resume) return;
+        resume();
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async #settleTurns(): Promise<void> {
+    for (let i = 0; i < SETTLE_TURNS; i++) await null;
   }
 }

@@ -288,7 +288,11 @@ export class RunDriver {
       if (decision.type === "complete") pending?.resolve(fromJson(decision.outputJson));
       else pending?.reject(decision.error);
     }
-    if (progressed) this.#store.saveRun();
+    if (progressed) {
+      // A gap in the settlement sequence marks where this batch ends, for replays (sdk/execution.ts).
+      run.settleSeq += 1;
+      this.#store.saveRun();
+    }
     this.#watchIdle();
     this.#hooks.armAlarm();
     if (progressed && !this.#live) this.wake();

@@ -148,14 +148,19 @@ export function startAttempt(store: RunStore, s: StepState, mode: "inline" | "qu
   store.setTimer("step-lease", s.key, leaseUntil, mode === "inline");
 }
 
-/** The memo a live execution reads: settled steps, straight from the journal. */
-export function memoOf(store: RunStore): (key: string) => MemoEntry | undefined {
-  return (key) => {
-    const s = store.steps.get(key);
-    if (s?.status === "completed") return { status: "completed", output: fromJson(s.outputJson) };
-    if (s?.status === "failed") return { status: "failed", error: s.error ?? { name: "Error", message: "step failed" } };
-    return undefined;
-  };
+/**
+ * The memo a live execution starts from: the journal's settled steps, with
+ * their settlement order. Steps settled later resolve through the execution's
+ * pending steps, not through this.
+ */
+export function memoOf(store: RunStore): Map<string, MemoEntry> {
+  const memo = new Map<string, MemoEntry>();
+  for (const s of store.steps.values()) {
+    const seq = s.settleSeq ?? undefined;
+    if (s.status === "completed") memo.set(s.key, { status: "completed", output: fromJson(s.outputJson), seq });
+    else if (s.status === "failed") memo.set(s.key, { status: "failed", error: s.error ?? { name: "Error", message: "step failed" }, seq });
+  }
+  return memo;
 }
 
 /** A dispatched step still waiting for `attempt` to be claimed: the only state in which a message for it may start it. */
@@ -200,10 +205,11 @@ export function memoAsOf(store: RunStore, planSeq: number): ReplayContext["memo"
   const memo: ReplayContext["memo"] = [];
   for (const s of store.steps.values()) {
     if (!isSettled(s.status) || (s.settleSeq ?? Infinity) > planSeq) continue;
+    const seq = s.settleSeq ?? undefined;
     memo.push(
       s.status === "completed"
-        ? { key: s.key, status: "completed", value: s.outputJson }
-        : { key: s.key, status: "failed", value: JSON.stringify(s.error) },
+        ? { key: s.key, status: "completed", value: s.outputJson, seq }
+        : { key: s.key, status: "failed", value: JSON.stringify(s.error), seq },
     );
   }
   return memo;

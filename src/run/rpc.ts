@@ -36,7 +36,7 @@ export interface ReplayContext {
   eventJson: string;
   attempt: number;
   /** Settled steps up to the plan: the output JSON of a completed one, the error JSON of a failed one. */
-  memo: { key: string; status: "completed" | "failed"; value: string | null }[];
+  memo: { key: string; status: "completed" | "failed"; value: string | null; seq?: number }[];
   /** The requested steps this consumer may now run (claimed for their attempt). */
   claimed: string[];
 }

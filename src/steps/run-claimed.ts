@@ -44,8 +44,8 @@ export async function runClaimedSteps(
   }
 
   const memo = new Map<string, MemoEntry>(
-    context.memo.map(({ key, status, value }) =>
-      status === "completed" ? [key, { status, output: fromJson(value) }] : [key, { status, error: JSON.parse(value ?? "{}") }],
+    context.memo.map(({ key, status, value, seq }) =>
+      status === "completed" ? [key, { status, output: fromJson(value), seq }] : [key, { status, error: JSON.parse(value ?? "{}"), seq }],
     ),
   );
   const running: Promise<void>[] = [];
@@ -88,7 +88,7 @@ export async function runClaimedSteps(
         runId,
         attempt: context.attempt,
         logger: runLogger({ id: runId, functionId: fn.config.id }),
-        memo: (k) => memo.get(k),
+        memo,
       },
       {
         onFound: (found) => {

@@ -283,7 +283,33 @@ export const replayRace = app.createFunction(
   },
 );
 
+/**
+ * Parallel branches that each fetch, then save under one reused step id: the
+ * branch whose fetch finishes first reaches "save" first. `delays` and
+ * `saveDelays` hold each item's fetch and save times in ms.
+ */
+export const fetchThenSave = app.createFunction(
+  { id: "fetch-then-save", triggers: [{ event: "test/fetch-then-save" }], retries: 0 },
+  async ({ event, step }) => {
+    const d = event.data as TagData & { items: string[]; delays: number[]; saveDelays?: number[] };
+    return Promise.all(
+      d.items.map(async (item, i) => {
+        const got = await step.run("fetch", async () => {
+          await sleep(d.delays[i] ?? 0);
+          return item;
+        });
+        return step.run("save", async () => {
+          count(d.tag, `save-${got}`);
+          await sleep(d.saveDelays?.[i] ?? 0);
+          return `saved-${got}`;
+        });
+      }),
+    );
+  },
+);
+
 export const allFunctions = [
+  fetchThenSave,
   replayRace,
   slowOnFailure,
   hangs,

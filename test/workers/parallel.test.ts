@@ -126,6 +126,19 @@ describe("parallel steps", () => {
     expect(stored.claim_token).toBe("t1");
   });
 
+  it("saves each item once when branches reach a reused step id in the order their fetches finished", async () => {
+    // B's fetch ends first, so B's save is "save" and A's is "save:1"; A's is dispatched while B's is still out,
+    // and the steps consumer's replay must reach A's save under that key.
+    const [id] = await sendEvents({
+      name: "test/fetch-then-save",
+      data: { tag: "fetchsave", items: ["A", "B"], delays: [400, 0], saveDelays: [0, 800] },
+    });
+    const [run] = await settledRuns(id!);
+    expect(run).toMatchObject({ status: "completed", output: ["saved-A", "saved-B"] });
+    expect(callsOf("fetchsave", "save-A")).toBe(1);
+    expect(callsOf("fetchsave", "save-B")).toBe(1);
+  });
+
   it("resumes with results in Promise.all order, not completion order", async () => {
     const [id] = await sendEvents({ name: "test/parallel", data: { tag: "order", n: 3, delays: [250, 120, 0] } });
     const [run] = await settledRuns(id!);
