@@ -23,9 +23,13 @@ export class NonRetriableError extends Error {
   }
 }
 
+/** The furthest ahead a RetryAfterError may put the next attempt: 365 days. */
+export const MAX_RETRY_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
+
 /**
  * Throw to ask for the next attempt no sooner than `retryAfter`: milliseconds
- * from now, or an absolute `Date`. It still counts as an attempt.
+ * from now, or an absolute `Date`, at most 365 days ahead. It still counts as
+ * an attempt.
  *
  * @example throw new RetryAfterError("rate limited", 30_000);
  */
@@ -36,6 +40,8 @@ export class RetryAfterError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     const ms = retryAfter instanceof Date ? retryAfter.getTime() - Date.now() : retryAfter;
     if (!Number.isFinite(ms)) throw new TypeError("RetryAfterError: retryAfter must be a finite number or a Date");
+    if (ms > MAX_RETRY_AFTER_MS)
+      throw new RangeError(`RetryAfterError: retryAfter must be at most ${MAX_RETRY_AFTER_MS} ms (365 days) ahead`);
     this.retryAfterMs = Math.max(0, Math.round(ms));
   }
 }
@@ -75,12 +81,15 @@ export const isNonRetriable = (e: unknown): boolean =>
 export const isStepFailure = (e: unknown): e is StepFailedError =>
   typeof e === "object" && e !== null && (e as { isStepFailure?: unknown }).isStepFailure === true;
 
-export const retryAfterMsOf = (e: unknown): number | undefined =>
-  e instanceof Error && e.name === "RetryAfterError" && typeof (e as RetryAfterError).retryAfterMs === "number"
-    ? (e as RetryAfterError).retryAfterMs
-    : undefined;
+/** The delay a RetryAfterError asks for; anything else (or a value out of range) takes the usual backoff. */
+export const retryAfterMsOf = (e: unknown): number | undefined => {
+  if (!(e instanceof Error) || e.name !== "RetryAfterError") return undefined;
+  const ms = (e as RetryAfterError).retryAfterMs;
+  return typeof ms === "number" && Number.isFinite(ms) && ms >= 0 && ms <= MAX_RETRY_AFTER_MS ? ms : undefined;
+};
 
 const MAX_MESSAGE = 4096;
+const MAX_CODE = 256;
 const MAX_STACK = 8192;
 
 /** Turns anything thrown into its JSON form, bounded in size. */
@@ -88,8 +97,18 @@ export function serializeError(e: unknown): SerializedError {
   if (e instanceof Error) {
     const out: SerializedError = { name: e.name || "Error", message: clip(String(e.message), MAX_MESSAGE) };
     const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") out.code = code;
+    if (typeof code === "string" || (typeof code === "number" && Number.isFinite(code))) out.code = clip(String(code), MAX_CODE);
     if (typeof e.stack === "string") out.stack = clip(e.stack, MAX_STACK);
+    return out;
+  }
+  // An error-shaped object thrown as is (`throw { name, message, code }`) keeps its fields.
+  if (typeof e === "object" && e !== null && typeof (e as { message?: unknown }).message === "string") {
+    const { name, message, code } = e as { name?: unknown; message: string; code?: unknown };
+    const out: SerializedError = {
+      name: typeof name === "string" && name ? clip(name, MAX_CODE) : "Error",
+      message: clip(message, MAX_MESSAGE),
+    };
+    if (typeof code === "string" || (typeof code === "number" && Number.isFinite(code))) out.code = clip(String(code), MAX_CODE);
     return out;
   }
   let message: string;

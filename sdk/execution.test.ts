@@ -10,7 +10,14 @@ async function drive(handler: (ctx: HandlerContext) => unknown, memo: Record<str
   let outcome: ExecutionOutcome | undefined;
   const exec = new Execution(
     handler,
-    { event: { id: "e1", name: "t/e", data: {}, ts: 0 }, env: {}, runId: "r1", attempt: 0, logger: silent, memo: new Map(Object.entries(memo)) },
+    {
+      event: { id: "e1", name: "t/e", data: {}, ts: 0 },
+      env: {},
+      runId: "r1",
+      attempt: 0,
+      logger: silent,
+      memo: new Map(Object.entries(memo)),
+    },
     { onFound: (steps) => batches.push(steps), onSettled: (o) => (outcome = o) },
   );
   exec.start();
@@ -142,10 +149,11 @@ describe("Execution against memoized state", () => {
   });
 
   it("lets a memoized step the handler never reaches lose its turn instead of holding up the rest", async () => {
-    const { outcome } = await drive(
-      async ({ step }) => Promise.all([step.run("b", () => 0), step.run("c", () => 0)]),
-      { gone: { ...done("x"), seq: 1 }, b: { ...done(2), seq: 3 }, c: { ...done(3), seq: 5 } },
-    );
+    const { outcome } = await drive(async ({ step }) => Promise.all([step.run("b", () => 0), step.run("c", () => 0)]), {
+      gone: { ...done("x"), seq: 1 },
+      b: { ...done(2), seq: 3 },
+      c: { ...done(3), seq: 5 },
+    });
     expect(outcome).toEqual({ type: "returned", output: [2, 3] });
   });
 
@@ -184,9 +192,14 @@ describe("Execution against memoized state", () => {
     expect(batches[0]!.map((s) => s.key)).toEqual(["a"]);
   });
 
-  it("refuses bad step ids and retries", async () => {
+  it("refuses bad step ids and retries with a StepflareError, which is never retried", async () => {
     const bad = await drive(async ({ step }) => step.run("has:colon", () => 1));
     expect(bad.outcome?.type).toBe("threw");
+    expect((bad.outcome as { error: Error }).error).toMatchObject({ name: "StepflareError", code: "invalid_step" });
+    const lone = await drive(async ({ step }) => step.run("x\uD800", () => 1));
+    expect((lone.outcome as { error: Error }).error).toMatchObject({ code: "invalid_step" });
+    const notFn = await drive(async ({ step }) => step.run("a", 1 as unknown as () => number));
+    expect((notFn.outcome as { error: Error }).error).toMatchObject({ code: "invalid_step" });
     const retries = await drive(async ({ step }) => step.run({ id: "r", retries: 21 }, () => 1));
     expect(retries.outcome?.type).toBe("threw");
     expect(String((retries.outcome as { error: Error }).error.message)).toContain("retries");

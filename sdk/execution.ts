@@ -1,5 +1,5 @@
 import type { SerializedError } from "./errors";
-import { StepFailedError } from "./errors";
+import { StepFailedError, StepflareError } from "./errors";
 import { MAX_RETRIES } from "./function";
 import { assertStepId, StepKeys } from "./step-keys";
 import type { AnyHandler, HandlerContext, Logger, StepOptions, StepTools } from "./types";
@@ -120,10 +120,12 @@ export class Execution {
     const run = <T>(idOrOptions: string | StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>) => {
       const options = typeof idOrOptions === "string" ? { id: idOrOptions } : idOrOptions;
       assertStepId(options.id);
-      if (typeof fn !== "function") throw new TypeError(`step.run("${options.id}"): the second argument must be a function`);
+      // A mistake in the call itself fails the run at once: retrying the handler would make it again.
+      if (typeof fn !== "function")
+        throw new StepflareError("invalid_step", `step.run("${options.id}"): the second argument must be a function`);
       const r = options.retries;
       if (r !== undefined && !(Number.isInteger(r) && r >= 0 && r <= MAX_RETRIES)) {
-        throw new TypeError(`step.run("${options.id}"): retries must be a whole number from 0 to ${MAX_RETRIES}`);
+        throw new StepflareError("invalid_step", `step.run("${options.id}"): retries must be a whole number from 0 to ${MAX_RETRIES}`);
       }
       const key = this.#keys.next(options.id);
       const memo = this.#input.memo.get(key);

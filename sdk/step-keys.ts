@@ -1,3 +1,6 @@
+import { StepflareError } from "./errors";
+import { isPlainText } from "./protocol";
+
 /**
  * The one rule for durable step keys: a step's key is its id the first time
  * the id occurs in an execution, then `id:1`, `id:2`, ... in the order the
@@ -14,13 +17,15 @@ export class StepKeys {
   }
 }
 
-/** Step ids are what users name their steps; keys derive from them. */
+/** Step ids are what users name their steps; keys derive from them (`:` separates a reused id's number). */
 export const STEP_ID_PATTERN = /^[^\s:][^:]{0,127}$/;
 
+/** A step id the journal stores unchanged: 1-128 characters, no `:`, no leading whitespace, plain text. */
 export function assertStepId(id: unknown): asserts id is string {
-  if (typeof id !== "string" || !STEP_ID_PATTERN.test(id)) {
-    throw new TypeError(
-      `step id must be a string of 1-128 characters without ':' and not starting with whitespace; got ${JSON.stringify(id)}`,
+  if (typeof id !== "string" || !STEP_ID_PATTERN.test(id) || !isPlainText(id)) {
+    throw new StepflareError(
+      "invalid_step",
+      `step id must be a string of 1-128 characters without ':', control characters or unpaired surrogates, and not starting with whitespace; got ${JSON.stringify(id)}`,
     );
   }
 }

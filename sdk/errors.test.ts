@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { MAX_RETRY_AFTER_MS, RetryAfterError, retryAfterMsOf, serializeError } from "./errors";
+
+describe("RetryAfterError", () => {
+  it("takes a delay up to 365 days ahead and refuses one further", () => {
+    expect(new RetryAfterError("later", MAX_RETRY_AFTER_MS).retryAfterMs).toBe(MAX_RETRY_AFTER_MS);
+    expect(() => new RetryAfterError("later", MAX_RETRY_AFTER_MS + 1)).toThrow(RangeError);
+    expect(() => new RetryAfterError("later", new Date(8.64e15))).toThrow(RangeError);
+  });
+  it("is read back only with a delay in range; a forged one takes the usual backoff", () => {
+    expect(retryAfterMsOf(new RetryAfterError("later", 5000))).toBe(5000);
+    const forged = Object.assign(new Error("x"), { name: "RetryAfterError", retryAfterMs: 1e16 });
+    expect(retryAfterMsOf(forged)).toBeUndefined();
+    expect(retryAfterMsOf(Object.assign(new Error("x"), { name: "RetryAfterError", retryAfterMs: -1 }))).toBeUndefined();
+  });
+});
+
+describe("serializeError", () => {
+  it("keeps a numeric code as text", () => {
+    expect(serializeError(Object.assign(new Error("unavailable"), { code: 503 }))).toMatchObject({ message: "unavailable", code: "503" });
+  });
+  it("keeps the name, message and code of an error-shaped object thrown as is", () => {
+    expect(serializeError({ name: "ApiError", message: "quota", code: "E_QUOTA" })).toEqual({
+      name: "ApiError",
+      message: "quota",
+      code: "E_QUOTA",
+    });
+    expect(serializeError({ reason: "x" })).toEqual({ name: "Error", message: '{"reason":"x"}' });
+  });
+});
