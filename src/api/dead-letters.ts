@@ -95,10 +95,12 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
     ).results;
     const runIds = rows.slice(0, BULK_REPLAY_MAX).map((r) => r.run_id);
     const outcomes = await replayRuns(c.env, runIds, parsed.data.from);
+    const replayed = outcomes.filter((o) => o.type === "replayed").map((o) => o.runId);
     return c.json({
-      replayed: outcomes.filter((o) => o.replayed).length,
-      skipped: outcomes.filter((o) => !o.replayed).length,
+      replayed: replayed.length,
+      skipped: outcomes.filter((o) => o.type === "not-failed" || o.type === "not-found").length,
       remaining: rows.length > BULK_REPLAY_MAX,
-      runIds: outcomes.filter((o) => o.replayed).map((o) => o.runId),
+      runIds: replayed,
+      failed: outcomes.flatMap((o) => (o.type === "error" ? [{ runId: o.runId, message: o.message }] : [])),
     });
   });

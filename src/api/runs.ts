@@ -68,11 +68,17 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     const body = await readJsonBody(c.req.raw);
     const parsed = replayBody.safeParse(body);
     if (!parsed.success) throw new HttpError(400, "invalid_request", `from: must be "failed-step" or "start"`);
-    const [outcome] = await replayRuns(c.env, [runId], parsed.data.from);
-    if (!outcome || outcome.status === null) throw runNotFound(runId);
-    if (!outcome.replayed)
-      throw new HttpError(409, "run_not_failed", `run ${runId} is ${outcome.status}; only failed runs can be replayed`);
-    return c.json({ id: runId, status: outcome.status, replayed: true });
+    const [outcome = { type: "not-found", runId }] = await replayRuns(c.env, [runId], parsed.data.from);
+    switch (outcome.type) {
+      case "replayed":
+        return c.json({ id: runId, status: outcome.status, replayed: true });
+      case "not-failed":
+        throw new HttpError(409, "run_not_failed", `run ${runId} is ${outcome.status}; only failed runs can be replayed`);
+      case "not-found":
+        throw runNotFound(runId);
+      case "error":
+        throw new HttpError(503, "replay_failed", `run ${runId}: ${outcome.message}`);
+    }
   });
 
 const replayBody = z.object({ from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();

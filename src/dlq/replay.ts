@@ -1,22 +1,30 @@
 import type { Env } from "../env";
 import type { ReplayFrom } from "../run/object";
+import type { RunStatus } from "../run/types";
 
 const MARK_REPLAYED = `
 UPDATE dead_letters SET replayed_at = ?2, replay_count = replay_count + 1
 WHERE source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
 
-export interface ReplayOutcome {
-  runId: string;
-  replayed: boolean;
-  status: string | null;
-}
+/** What replaying one run came to. Only `replayed` marks the run's dead letters. */
+export type ReplayOutcome =
+  | { type: "replayed"; runId: string; status: RunStatus }
+  | { type: "not-failed"; runId: string; status: RunStatus }
+  | { type: "not-found"; runId: string }
+  | { type: "error"; runId: string; message: string };
+
+/** Said of a run whose object threw: the thrown text stays in the logs, since it may carry anything. */
+export const REPLAY_ERROR_MESSAGE =
+  "its run object failed to answer the replay; its dead letters stay unreplayed, so calling again retries it";
 
 /**
  * Replays runs through their objects, a bounded number at a time, and marks
- * the dead letters they had when the call began as replayed. An object only
- * replays a run that is failed, so overlapping or repeated replays never run
- * anything twice; a run that fails again while the call is still going has a
- * new dead letter, which stays unreplayed.
+ * as replayed the dead letters they had when the call began, for the runs
+ * that did replay. An object only replays a run that is failed, so
+ * overlapping or repeated replays never run anything twice; a run that fails
+ * again while the call is still going has a new dead letter, which stays
+ * unreplayed. One object throwing costs only its own run, answered as an
+ * `error` outcome; the others go on.
  */
 export async function replayRuns(env: Env, runIds: string[], from: ReplayFrom, concurrency = 16): Promise<ReplayOutcome[]> {
   const began = Date.now();
@@ -25,11 +33,22 @@ export async function replayRuns(env: Env, runIds: string[], from: ReplayFrom, c
   const worker = async () => {
     while (next < runIds.length) {
       const runId = runIds[next++]!;
-      const result = await env.RUNS.get(env.RUNS.idFromName(runId)).replay(from);
-      outcomes.push({ runId, replayed: result?.replayed ?? false, status: result?.status ?? null });
+      outcomes.push(await replayOne(env, runId, from));
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, runIds.length) }, worker));
-  if (runIds.length > 0) await env.DB.prepare(MARK_REPLAYED).bind(JSON.stringify(runIds), Date.now(), began).run();
+  const replayed = outcomes.filter((o) => o.type === "replayed").map((o) => o.runId);
+  if (replayed.length > 0) await env.DB.prepare(MARK_REPLAYED).bind(JSON.stringify(replayed), Date.now(), began).run();
   return outcomes;
+}
+
+async function replayOne(env: Env, runId: string, from: ReplayFrom): Promise<ReplayOutcome> {
+  try {
+    const result = await env.RUNS.get(env.RUNS.idFromName(runId)).replay(from);
+    if (!result) return { type: "not-found", runId };
+    return { type: result.replayed ? "replayed" : "not-failed", runId, status: result.status };
+  } catch (e) {
+    console.error(`stepflare: replaying run ${runId} failed:`, e instanceof Error ? e.message : String(e));
+    return { type: "error", runId, message: REPLAY_ERROR_MESSAGE };
+  }
 }

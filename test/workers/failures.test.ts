@@ -351,6 +351,98 @@ describe("replay", () => {
     down.delete("late1");
   });
 
+  it("reports a run whose object throws on bulk replay in `failed`, replays the rest, and marks only the dead letters of runs that replayed", async () => {
+    const since = Date.now();
+    const tags = ["partial-a", "partial-b", "partial-c"];
+    for (const t of tags) down.add(t);
+    const ids = await sendEvents([...tags, "partial-ok"].map((tag) => ({ name: "test/replayable", data: { tag } })));
+    const [a, b, c, ok] = (await Promise.all(ids.map((id) => settledRuns(id)))).map((r) => r[0]!);
+    expect([a, b, c, ok].map((r) => r!.status)).toEqual(["failed", "failed", "failed", "completed"]);
+    type Letter = DeadLetter & { replayCount: number; replayedAt?: string };
+    const ghost = "01GGGGGGGGGGGGGGGGGGGGGGGG";
+    const mine = async () => {
+      const { body } = await api<{ deadLetters: Letter[] }>(`/api/v1/dead-letters?functionId=replayable&since=${since}&limit=100`);
+      return new Map(
+        body.deadLetters.filter((d) => [a, b, c, ok].some((r) => r!.id === d.runId) || d.runId === ghost).map((d) => [d.runId!, d]),
+      );
+    };
+    await waitFor(async () => ((await mine()).size === 3 ? true : undefined), "3 dead letters");
+    // Dead letters whose runs cannot be replayed: one of a run that completed, one of a run that does not exist.
+    for (const runId of [ok!.id, ghost]) {
+      await testEnv.DB.prepare(
+        "INSERT INTO dead_letters (id, source, run_id, function_id, step_key, attempts, error_name, error_message, failed_at) VALUES (?, 'run', ?, 'replayable', 'second', 2, 'Error', 'provider is down', ?)",
+      )
+        .bind(`${runId}.stale`, runId, Date.now())
+        .run();
+    }
+    for (const t of tags) down.delete(t);
+    const broken = testEnv.RUNS.idFromName(b!.id);
+    const RUNS = new Proxy(testEnv.RUNS, {
+      get(target, prop) {
+        if (prop !== "get") {
+          const value = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return (id: DurableObjectId) => {
+          const stub = target.get(id);
+          if (!id.equals(broken)) return stub;
+          return new Proxy(stub, {
+            get: (s, p) => (p === "replay" ? () => Promise.reject(new Error("object reset; token=sekrit")) : Reflect.get(s, p)),
+          });
+        };
+      },
+    });
+    const replay = async (e: Env) => {
+      const res = await worker.fetch(
+        new Request(`${BASE}/api/v1/dead-letters/replay`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ functionId: "replayable", since, until: Date.now() + 1 }),
+        }),
+        e,
+        createExecutionContext(),
+      );
+      return { status: res.status, text: await res.text() };
+    };
+    const first = await replay({ ...testEnv, RUNS });
+    expect(first.status).toBe(200);
+    expect(first.text).not.toContain("sekrit");
+    const body = JSON.parse(first.text) as {
+      replayed: number;
+      skipped: number;
+      runIds: string[];
+      failed: { runId: string; message: string }[];
+    };
+    expect(body).toMatchObject({ replayed: 2, skipped: 2, remaining: false });
+    expect([...body.runIds].sort()).toEqual([a!.id, c!.id].sort());
+    expect(body.failed).toEqual([{ runId: b!.id, message: expect.stringContaining("calling again retries it") }]);
+    let letters = await mine();
+    expect([a, b, c, ok].map((r) => letters.get(r!.id)?.replayCount)).toEqual([1, 0, 1, 0]);
+    expect(letters.get(ghost)).toMatchObject({ replayCount: 0 });
+    expect(letters.get(b!.id)?.replayedAt).toBeUndefined();
+    const one = await worker.fetch(
+      new Request(`${BASE}/api/v1/runs/${b!.id}/replay`, { method: "POST" }),
+      { ...testEnv, RUNS },
+      createExecutionContext(),
+    );
+    expect({ status: one.status, ...((await one.json()) as { error: object }) }).toMatchObject({
+      status: 503,
+      error: { code: "replay_failed" },
+    });
+    // Called again with the object answering: the run that failed to replay is retried; the stale letters stay unreplayed.
+    const second = JSON.parse((await replay(testEnv)).text) as typeof body;
+    expect(second).toMatchObject({ replayed: 1, skipped: 2, runIds: [b!.id], failed: [] });
+    letters = await mine();
+    expect([a, b, c, ok].map((r) => letters.get(r!.id)?.replayCount)).toEqual([1, 1, 1, 0]);
+    expect(letters.get(ghost)).toMatchObject({ replayCount: 0 });
+    for (const r of [a, b, c]) {
+      await waitFor(
+        async () => ((await api<{ status: string }>(`/api/v1/runs/${r!.id}`)).body.status === "completed" ? true : undefined),
+        `run ${r!.id}`,
+      );
+    }
+  });
+
   it("validates replay filters", async () => {
     const bad = await api(`/api/v1/dead-letters/replay`, {
       method: "POST",
