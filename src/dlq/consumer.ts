@@ -104,10 +104,17 @@ function sourceOf(queue: string, names: QueueNames): string {
   return queue;
 }
 
+/**
+ * A message body as JSON, always valid JSON: a BigInt is written as its
+ * digits in a string; a body JSON cannot hold (undefined, a cycle) is kept as
+ * the JSON string of its text.
+ */
 function safeStringify(body: unknown): string {
   try {
-    return JSON.stringify(body) ?? String(body);
+    const text = JSON.stringify(body, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
+    if (text !== undefined) return text;
   } catch {
-    return String(body);
+    // a cycle: fall through to the body's text
   }
+  return JSON.stringify(String(body));
 }

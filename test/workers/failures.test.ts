@@ -147,6 +147,35 @@ describe("poison messages", () => {
     expect(stored!.n).toBe(40);
   });
 
+  it("stores every poison body as valid JSON: undefined, a BigInt and a cycle included", async () => {
+    const cycle: Record<string, unknown> = { name: "loop" };
+    cycle.self = cycle;
+    const bodies: Record<string, unknown> = {
+      "odd-undefined": undefined,
+      "odd-bigint": { n: 10n },
+      "odd-cycle": cycle,
+      "odd-plain": { a: [1] },
+    };
+    const batch = createMessageBatch(
+      "stepflare-events-dlq",
+      Object.entries(bodies).map(([id, body]) => ({ id, timestamp: new Date(), attempts: 6, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, testEnv, ctx);
+    expect((await getQueueResult(batch, ctx)).ackAll).toBe(true);
+    const rows = (
+      await testEnv.DB.prepare(
+        "SELECT id, json_valid(body) AS valid, body FROM dead_letters WHERE id LIKE 'stepflare-events-dlq.odd-%' ORDER BY id",
+      ).all<{ id: string; valid: number; body: string }>()
+    ).results;
+    expect(rows.map((r) => [r.id.replace("stepflare-events-dlq.", ""), r.valid, JSON.parse(r.body)])).toEqual([
+      ["odd-bigint", 1, { n: "10" }],
+      ["odd-cycle", 1, "[object Object]"],
+      ["odd-plain", 1, { a: [1] }],
+      ["odd-undefined", 1, "undefined"],
+    ]);
+  });
+
   it("retries each dead letter with a growing delay while D1 refuses the write", async () => {
     const failing = new Proxy(testEnv.DB, {
       get: (target, prop) =>
