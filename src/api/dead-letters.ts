@@ -75,7 +75,7 @@ function parseStoredBody(text: string): unknown {
 
 export const deadLettersApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
-    const q = parseQuery(listQuery, c.req.query());
+    const q = parseQuery(listQuery, c.req.queries());
     const args: unknown[] = [];
     const page = await keysetPage<DeadLetterRow>(c.env.DB, {
       select: "SELECT * FROM dead_letters",

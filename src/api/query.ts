@@ -2,8 +2,17 @@ import type { z } from "zod";
 import { decodeUtf8 } from "../ingest/read-body";
 import { HttpError } from "../shared/http-error";
 
-/** Parses query parameters with a schema; a bad one is a 400 naming the parameter. */
-export function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, string>): z.output<S> {
+/**
+ * Parses query parameters (every value of each, as `c.req.queries()` gives
+ * them) with a schema; a bad one, or one given more than once, is a 400
+ * naming the parameter.
+ */
+export function parseQuery<S extends z.ZodType>(schema: S, queries: Record<string, string[]>): z.output<S> {
+  const query: Record<string, string> = {};
+  for (const [name, values] of Object.entries(queries)) {
+    if (values.length > 1) throw new HttpError(400, "invalid_query", `${name.slice(0, 64)}: given ${values.length} times; give it once`);
+    if (values[0] !== undefined) query[name] = values[0];
+  }
   const parsed = schema.safeParse(query);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

@@ -40,7 +40,7 @@ export const runSummary = (r: RunRow) => ({
 
 export const runsApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
-    const q = parseQuery(listQuery, c.req.query());
+    const q = parseQuery(listQuery, c.req.queries());
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.functionId) where.push(`function_id = ?${args.push(q.functionId)}`);

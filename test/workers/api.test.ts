@@ -110,3 +110,21 @@ describe("dead-letter listing", () => {
     ]);
   });
 });
+
+describe("query parameters", () => {
+  it("refuses a parameter given more than once with invalid_query naming it, and takes each given once", async () => {
+    for (const [path, name] of [
+      ["/api/v1/runs?limit=5&limit=500", "limit"],
+      ["/api/v1/runs?status=failed&status=completed", "status"],
+      ["/api/v1/runs?functionId=a&limit=5&functionId=a", "functionId"],
+      ["/api/v1/dead-letters?since=1&until=2&since=0", "since"],
+      ["/api/v1/dead-letters?cursor=&cursor=", "cursor"],
+    ] as const) {
+      const { status, body } = await api<{ error: { code: string; message: string } }>(path);
+      expect({ path, status, code: body.error?.code }).toEqual({ path, status: 400, code: "invalid_query" });
+      expect(body.error.message).toMatch(new RegExp(`^${name}: given 2 times`));
+    }
+    expect((await api("/api/v1/runs?limit=5&status=failed")).status).toBe(200);
+    expect((await api("/api/v1/dead-letters?since=1&until=2&limit=5")).status).toBe(200);
+  });
+});
