@@ -4,9 +4,7 @@ import { HttpError } from "../shared/http-error";
 
 /**
  * Parses an ingest body into events: one event or an array of them. Every
- * problem becomes a 400 naming the event's index and the field. A user's
- * schema only validates: the event keeps its data exactly as sent (no keys
- * stripped, no transforms applied), so what is stored is what was accepted.
+ * problem becomes a 400 naming the event's index and the field.
  */
 export function parseEvents(text: string, maxEvents: number, schemas: Record<string, z.ZodType>): EventPayload[] {
   let body: unknown;
@@ -25,8 +23,9 @@ export function parseEvents(text: string, maxEvents: number, schemas: Record<str
     if (!parsed.success) throw invalid(index, parsed.error.issues[0]);
     const schema = schemas[parsed.data.name];
     if (schema) {
-      const checked = schema.safeParse(parsed.data.data ?? {});
-      if (!checked.success) throw invalid(index, checked.error.issues[0], ["data"]);
+      const data = schema.safeParse(parsed.data.data ?? {});
+      if (!data.success) throw invalid(index, data.error.issues[0], ["data"]);
+      parsed.data.data = data.data as Record<string, unknown>;
     }
     return parsed.data;
   });
