@@ -5,7 +5,7 @@ import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { instant } from "./instant";
 import { keysetPage } from "./page";
-import { parseQuery, readJsonBody } from "./query";
+import { pageLimit, parseQuery, readJsonBody } from "./query";
 
 const filterShape = (from: "query" | "body") => ({
   functionId: z.string().min(1).max(128).optional(),
@@ -14,9 +14,7 @@ const filterShape = (from: "query" | "body") => ({
   code: z.string().min(1).max(128).optional(),
 });
 
-const listQuery = z
-  .object({ ...filterShape("query"), limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().max(512).optional() })
-  .strict();
+const listQuery = z.object({ ...filterShape("query"), limit: pageLimit, cursor: z.string().max(512).optional() }).strict();
 
 const replayBody = z.object({ ...filterShape("body"), from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
 

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { decodeUtf8 } from "../ingest/read-body";
 import { HttpError } from "../shared/http-error";
 
@@ -18,6 +18,14 @@ export function parseQuery<S extends z.ZodType>(schema: S, queries: Record<strin
   const issue = parsed.error.issues[0];
   throw new HttpError(400, "invalid_query", `${issue?.path.join(".") || "query"}: ${issue?.message ?? "invalid"}`);
 }
+
+/** A page size in a query: digits only (not `0x10`, `1e1` or ` 5`), from 1 to 100, 20 when absent. */
+export const pageLimit = z
+  .string()
+  .regex(/^\d{1,3}$/, "must be a whole number from 1 to 100")
+  .transform(Number)
+  .pipe(z.number().int().min(1, "must be a whole number from 1 to 100").max(100, "must be a whole number from 1 to 100"))
+  .default(20);
 
 /** A request's JSON body, `{}` when empty; malformed JSON or bytes that are not UTF-8 are a 400 `invalid_json`. */
 export async function readJsonBody(req: Request): Promise<unknown> {

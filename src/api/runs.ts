@@ -5,7 +5,7 @@ import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
 import { keysetPage } from "./page";
-import { parseQuery, readJsonBody } from "./query";
+import { pageLimit, parseQuery, readJsonBody } from "./query";
 
 const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
 
@@ -13,7 +13,7 @@ const listQuery = z
   .object({
     functionId: z.string().min(1).max(128).optional(),
     status: z.enum(RUN_STATUSES).optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
+    limit: pageLimit,
     cursor: z.string().max(512).optional(),
   })
   .strict();

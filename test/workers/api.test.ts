@@ -127,4 +127,14 @@ describe("query parameters", () => {
     expect((await api("/api/v1/runs?limit=5&status=failed")).status).toBe(200);
     expect((await api("/api/v1/dead-letters?since=1&until=2&limit=5")).status).toBe(200);
   });
+
+  it("takes a page limit of 1 to 100 written in digits, and nothing looser", async () => {
+    for (const path of ["/api/v1/runs", "/api/v1/dead-letters"]) {
+      for (const ok of ["1", "100", "020"]) expect({ ok, status: (await api(`${path}?limit=${ok}`)).status }).toEqual({ ok, status: 200 });
+      for (const bad of ["0", "101", "0x10", "1e1", "%205", "5.0", "", "-1"]) {
+        const { status, body } = await api<{ error: { code: string } }>(`${path}?limit=${bad}`);
+        expect({ bad, status, code: body.error?.code }).toEqual({ bad, status: 400, code: "invalid_query" });
+      }
+    }
+  });
 });
