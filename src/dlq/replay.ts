@@ -6,7 +6,16 @@ const MARK_REPLAYED = `
 UPDATE dead_letters SET replayed_at = ?2, replay_count = replay_count + 1
 WHERE source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
 
-/** What replaying one run came to. Only `replayed` marks the run's dead letters. */
+// A run that is no longer failed has been replayed since these failures (only a replay moves a failed run):
+// they are settled, though not by this call, so they are marked without counting a replay.
+const MARK_SETTLED = `
+UPDATE dead_letters SET replayed_at = ?2
+WHERE source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
+
+/**
+ * What replaying one run came to. `replayed` marks the run's dead letters and
+ * counts the replay; `not-failed` marks them only (the run was replayed since).
+ */
 export type ReplayOutcome =
   | { type: "replayed"; runId: string; status: RunStatus }
   | { type: "not-failed"; runId: string; status: RunStatus }
@@ -20,7 +29,8 @@ export const REPLAY_ERROR_MESSAGE =
 /**
  * Replays runs through their objects, a bounded number at a time, and marks
  * as replayed the dead letters they had when the call began, for the runs
- * that did replay. An object only replays a run that is failed, so
+ * that did replay and for those already replayed since (no longer failed),
+ * so no later bulk call finds them again. An object only replays a run that is failed, so
  * overlapping or repeated replays never run anything twice; a run that fails
  * again while the call is still going has a new dead letter, which stays
  * unreplayed. One object throwing costs only its own run, answered as an
@@ -37,8 +47,13 @@ export async function replayRuns(env: Env, runIds: string[], from: ReplayFrom, c
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, runIds.length) }, worker));
-  const replayed = outcomes.filter((o) => o.type === "replayed").map((o) => o.runId);
-  if (replayed.length > 0) await env.DB.prepare(MARK_REPLAYED).bind(JSON.stringify(replayed), Date.now(), began).run();
+  const ids = (type: ReplayOutcome["type"]) => outcomes.filter((o) => o.type === type).map((o) => o.runId);
+  const now = Date.now();
+  const marks = [
+    { sql: MARK_REPLAYED, runIds: ids("replayed") },
+    { sql: MARK_SETTLED, runIds: ids("not-failed") },
+  ].filter((m) => m.runIds.length > 0);
+  if (marks.length > 0) await env.DB.batch(marks.map((m) => env.DB.prepare(m.sql).bind(JSON.stringify(m.runIds), now, began)));
   return outcomes;
 }
 

@@ -448,7 +448,10 @@ describe("replay", () => {
     let letters = await mine();
     expect([a, b, c, ok].map((r) => letters.get(r!.id)?.replayCount)).toEqual([1, 0, 1, 0]);
     expect(letters.get(ghost)).toMatchObject({ replayCount: 0 });
+    expect(letters.get(ghost)?.replayedAt).toBeUndefined();
     expect(letters.get(b!.id)?.replayedAt).toBeUndefined();
+    // The completed run was replayed since its stale letter: settled, with no replay counted, so no later call finds it.
+    expect(letters.get(ok!.id)).toMatchObject({ replayCount: 0, replayedAt: expect.any(String) });
     const one = await worker.fetch(
       new Request(`${BASE}/api/v1/runs/${b!.id}/replay`, { method: "POST" }),
       { ...testEnv, RUNS },
@@ -458,9 +461,9 @@ describe("replay", () => {
       status: 503,
       error: { code: "replay_failed" },
     });
-    // Called again with the object answering: the run that failed to replay is retried; the stale letters stay unreplayed.
+    // Called again with the object answering: the run that failed to replay is retried; only the missing run's letter is found again.
     const second = JSON.parse((await replay(testEnv)).text) as typeof body;
-    expect(second).toMatchObject({ replayed: 1, skipped: 2, runIds: [b!.id], failed: [] });
+    expect(second).toMatchObject({ replayed: 1, skipped: 1, runIds: [b!.id], failed: [] });
     letters = await mine();
     expect([a, b, c, ok].map((r) => letters.get(r!.id)?.replayCount)).toEqual([1, 1, 1, 0]);
     expect(letters.get(ghost)).toMatchObject({ replayCount: 0 });
