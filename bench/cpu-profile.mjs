@@ -4,14 +4,15 @@
  * runs execute. Prints self time per function and, for SQLite statements,
  * per calling function. Not part of `npm run bench`; run it on its own:
  *
- *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm] [--tracing] [--ingest]
+ *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm] [--tracing | --explorer | --observability] [--ingest]
  *
  * --ingest profiles the ingest path alone instead: `count` single-event
  * requests at concurrency 16 of an event no function subscribes to (as the
  * bench's "ingest alone"), per request rather than per run.
  *
  * --tracing turns on Miniflare's local observability and explorer, as
- * wrangler dev does by default.
+ * wrangler dev does by default; --explorer or --observability turns on one
+ * of them, to see what each costs.
  *
  * The time shown under the frame that calls an object's RPC method includes
  * the runtime's own work for that call (creating the object, serializing).
@@ -23,7 +24,14 @@ import { closeConnections } from "./lib/http.mjs";
 import { freePort, LAUNCHERS, prepare, TMP } from "./lib/runtime.mjs";
 
 const { values: args } = parseArgs({
-  options: { count: { type: "string" }, "persist-root": { type: "string" }, tracing: { type: "boolean" }, ingest: { type: "boolean" } },
+  options: {
+    count: { type: "string" },
+    "persist-root": { type: "string" },
+    tracing: { type: "boolean" },
+    explorer: { type: "boolean" },
+    observability: { type: "boolean" },
+    ingest: { type: "boolean" },
+  },
 });
 const count = Number(args.count ?? 1000);
 const persistRoot = path.resolve(args["persist-root"] ?? "/dev/shm");
@@ -34,7 +42,7 @@ const rt = await LAUNCHERS.miniflare.start({
   bundle,
   logFile: path.join(TMP, "logs", "cpu-profile.log"),
   inspectorPort,
-  tracing: Boolean(args.tracing),
+  tracing: { explorer: Boolean(args.tracing || args.explorer), observability: Boolean(args.tracing || args.observability) },
 });
 
 /** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */

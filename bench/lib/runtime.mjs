@@ -224,8 +224,12 @@ async function startWranglerDev({ template, bundle, tracing, logFile, vars = {} 
   return { base, runtimePid, proxyPid, stop };
 }
 
-/** Miniflare driven directly: one workerd, no proxy in front, tracing off. */
+/**
+ * Miniflare driven directly: one workerd, no proxy in front, tracing off.
+ * `tracing` turns on both local tracing options, or those of `{ explorer, observability }`.
+ */
 async function startMiniflare({ template, bundle, logFile, inspectorPort, tracing = false, vars = {} }) {
+  const { explorer, observability } = typeof tracing === "object" ? tracing : { explorer: tracing, observability: tracing };
   const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import("miniflare");
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
   const port = await freePort();
@@ -252,8 +256,8 @@ async function startMiniflare({ template, bundle, logFile, inspectorPort, tracin
       logRequests: false,
       cf: false,
       enableDevRegistry: false,
-      unsafeLocalExplorer: tracing,
-      unsafeObservability: tracing,
+      unsafeLocalExplorer: explorer,
+      unsafeObservability: observability,
       workers: [{ ...workerOptions, name: "stepflare-bench", modules: true, scriptPath: bundle, rootPath: path.dirname(bundle) }],
     }),
   );
