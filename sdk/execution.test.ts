@@ -157,6 +157,20 @@ describe("Execution against memoized state", () => {
     expect(outcome).toEqual({ type: "returned", output: [2, 3] });
   });
 
+  it("refuses step.run inside another step's function with nested_step", async () => {
+    const { batches } = await drive(async ({ step }) => step.run("outer", () => step.run("inner", () => 1)));
+    const [outer] = batches.flat();
+    expect(outer!.key).toBe("outer");
+    expect(() => outer!.fn({ attempt: 0 })).toThrow(expect.objectContaining({ name: "StepflareError", code: "nested_step" }));
+    const { batches: asyncBatches } = await drive(async ({ step }) =>
+      step.run("outer", async () => {
+        const inner = await step.run("inner", () => 1);
+        return inner + 1;
+      }),
+    );
+    await expect(asyncBatches.flat()[0]!.fn({ attempt: 0 })).rejects.toMatchObject({ code: "nested_step" });
+  });
+
   it("never calls the function of a memoized step", async () => {
     let called = 0;
     await drive(async ({ step }) => step.run("a", () => ++called), { a: done(1) });

@@ -70,6 +70,8 @@ export class Execution {
   #batch: FoundStep[] = [];
   #draining = false;
   #done = false;
+  /** Set while a step's function runs its synchronous part, where a nested step.run would be called. */
+  #inStepFn = false;
 
   constructor(handler: AnyHandler, input: ExecutionInput, hooks: ExecutionHooks) {
     this.#handler = handler;
@@ -120,6 +122,12 @@ export class Execution {
     const run = <T>(idOrOptions: string | StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>) => {
       const options = typeof idOrOptions === "string" ? { id: idOrOptions } : idOrOptions;
       assertStepId(options.id);
+      if (this.#inStepFn) {
+        throw new StepflareError(
+          "nested_step",
+          `step.run("${options.id}") was called inside another step's function; call it from the handler`,
+        );
+      }
       // A mistake in the call itself fails the run at once: retrying the handler would make it again.
       if (typeof fn !== "function")
         throw new StepflareError("invalid_step", `step.run("${options.id}"): the second argument must be a function`);
@@ -141,7 +149,14 @@ export class Execution {
           key,
           id: options.id,
           retries: options.retries,
-          fn: fn as FoundStep["fn"],
+          fn: (ctx) => {
+            this.#inStepFn = true;
+            try {
+              return fn(ctx);
+            } finally {
+              this.#inStepFn = false;
+            }
+          },
           // Settled now, but resumed only after every memoized step before it.
           resolve: (output) => this.#replay.afterMemo(() => resolve(output as Awaited<T>)),
           reject: (error) => this.#replay.afterMemo(() => reject(new StepFailedError(options.id, error))),

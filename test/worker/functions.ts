@@ -308,7 +308,14 @@ export const fetchThenSave = app.createFunction(
   },
 );
 
+/** Calls step.run inside a step's function, which is refused. */
+export const nestedStep = app.createFunction(
+  { id: "nested-step", triggers: [{ event: "test/nested-step" }], retries: 2 },
+  async ({ step }) => step.run("outer", () => step.run("inner", () => 1)),
+);
+
 export const allFunctions = [
+  nestedStep,
   fetchThenSave,
   replayRace,
   slowOnFailure,

@@ -291,6 +291,15 @@ describe("replay", () => {
     expect(callsOf("late1", "slow")).toBe(1);
   });
 
+  it("fails a run at once with nested_step when a step's function calls step.run", async () => {
+    const started = Date.now();
+    const [id] = await sendEvents({ name: "test/nested-step" });
+    const [run] = await settledRuns(id!);
+    expect(run).toMatchObject({ status: "failed", error: { code: "nested_step", stepId: "outer" } });
+    expect(run!.steps.map((s) => [s.id, s.status, s.attempts])).toEqual([["outer", "failed", 1]]);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it("replays from the start when asked", async () => {
     down.add("rp2");
     const [id] = await sendEvents({ name: "test/replayable", data: { tag: "rp2" } });
