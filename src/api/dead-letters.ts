@@ -94,18 +94,23 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
     }
     const args: unknown[] = [];
     const where = ["source = 'run'", "replayed_at IS NULL", "run_id IS NOT NULL", ...filterSql(parsed.data, args)];
-    const sql = `SELECT DISTINCT run_id FROM dead_letters WHERE ${where.join(" AND ")} ORDER BY run_id LIMIT ?${args.push(BULK_REPLAY_MAX + 1)}`;
+    // Per run, the chosen dead letters and the newest failure among them (a run dead letter's id is `<run id>.<version>`).
+    const sql = `SELECT run_id, max(CAST(substr(id, length(run_id) + 2) AS INTEGER)) AS failure, json_group_array(id) AS letters
+      FROM dead_letters WHERE ${where.join(" AND ")} GROUP BY run_id ORDER BY run_id LIMIT ?${args.push(BULK_REPLAY_MAX + 1)}`;
     const rows = (
       await c.env.DB.prepare(sql)
         .bind(...args)
-        .all<{ run_id: string }>()
+        .all<{ run_id: string; failure: number | null; letters: string }>()
     ).results;
-    const runIds = rows.slice(0, BULK_REPLAY_MAX).map((r) => r.run_id);
-    const outcomes = await replayRuns(c.env, runIds, parsed.data.from);
+    const targets = rows.slice(0, BULK_REPLAY_MAX).map((r) => ({
+      runId: r.run_id,
+      ...(r.failure ? { failure: r.failure, letters: JSON.parse(r.letters) as string[] } : {}),
+    }));
+    const outcomes = await replayRuns(c.env, targets, parsed.data.from);
     const replayed = outcomes.filter((o) => o.type === "replayed").map((o) => o.runId);
     return c.json({
       replayed: replayed.length,
-      skipped: outcomes.filter((o) => o.type === "not-failed" || o.type === "not-found").length,
+      skipped: outcomes.filter((o) => o.type === "not-failed" || o.type === "not-found" || o.type === "superseded").length,
       remaining: rows.length > BULK_REPLAY_MAX,
       runIds: replayed,
       failed: outcomes.flatMap((o) => (o.type === "error" ? [{ runId: o.runId, message: o.message }] : [])),

@@ -68,12 +68,14 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     const body = await readJsonBody(c.req.raw);
     const parsed = replayBody.safeParse(body);
     if (!parsed.success) throw new HttpError(400, "invalid_request", `from: must be "failed-step" or "start"`);
-    const [outcome = { type: "not-found", runId }] = await replayRuns(c.env, [runId], parsed.data.from);
+    const [outcome = { type: "not-found", runId }] = await replayRuns(c.env, [{ runId }], parsed.data.from);
     switch (outcome.type) {
       case "replayed":
         return c.json({ id: runId, status: outcome.status, replayed: true });
       case "not-failed":
         throw new HttpError(409, "run_not_failed", `run ${runId} is ${outcome.status}; only failed runs can be replayed`);
+      case "superseded": // only a bulk replay names the failure to replay
+        throw new HttpError(409, "run_not_failed", `run ${runId} has failed again since; replay it without naming a failure`);
       case "not-found":
         throw runNotFound(runId);
       case "error":

@@ -11,6 +11,18 @@ WHERE source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (S
 const MARK_SETTLED = `
 UPDATE dead_letters SET replayed_at = ?2
 WHERE source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
+// A run that has failed again since the chosen dead letters: those are superseded by its newer failure,
+// which this call did not choose (another code, say) and leaves unreplayed.
+const MARK_SUPERSEDED = `
+UPDATE dead_letters SET replayed_at = ?2
+WHERE source = 'run' AND replayed_at IS NULL AND id IN (SELECT value FROM json_each(?1))`;
+
+/** A run to replay; with `failure` and `letters`, only for that failure, which those dead letters record. */
+export interface ReplayTarget {
+  runId: string;
+  failure?: number;
+  letters?: string[];
+}
 
 /**
  * What replaying one run came to. `replayed` marks the run's dead letters and
@@ -19,6 +31,7 @@ WHERE source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (S
 export type ReplayOutcome =
   | { type: "replayed"; runId: string; status: RunStatus }
   | { type: "not-failed"; runId: string; status: RunStatus }
+  | { type: "superseded"; runId: string; letters: string[] }
   | { type: "not-found"; runId: string }
   | { type: "error"; runId: string; message: string };
 
@@ -36,31 +49,36 @@ export const REPLAY_ERROR_MESSAGE =
  * unreplayed. One object throwing costs only its own run, answered as an
  * `error` outcome; the others go on.
  */
-export async function replayRuns(env: Env, runIds: string[], from: ReplayFrom, concurrency = 16): Promise<ReplayOutcome[]> {
+export async function replayRuns(env: Env, targets: ReplayTarget[], from: ReplayFrom, concurrency = 16): Promise<ReplayOutcome[]> {
   const began = Date.now();
   const outcomes: ReplayOutcome[] = [];
   let next = 0;
   const worker = async () => {
-    while (next < runIds.length) {
-      const runId = runIds[next++]!;
-      outcomes.push(await replayOne(env, runId, from));
+    while (next < targets.length) {
+      const target = targets[next++]!;
+      outcomes.push(await replayOne(env, target, from));
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, runIds.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
   const ids = (type: ReplayOutcome["type"]) => outcomes.filter((o) => o.type === type).map((o) => o.runId);
+  const superseded = outcomes.flatMap((o) => (o.type === "superseded" ? o.letters : []));
   const now = Date.now();
   const marks = [
-    { sql: MARK_REPLAYED, runIds: ids("replayed") },
-    { sql: MARK_SETTLED, runIds: ids("not-failed") },
-  ].filter((m) => m.runIds.length > 0);
-  if (marks.length > 0) await env.DB.batch(marks.map((m) => env.DB.prepare(m.sql).bind(JSON.stringify(m.runIds), now, began)));
+    { sql: MARK_REPLAYED, ids: ids("replayed"), to: began },
+    { sql: MARK_SETTLED, ids: ids("not-failed"), to: began },
+    { sql: MARK_SUPERSEDED, ids: superseded, to: null },
+  ].filter((m) => m.ids.length > 0);
+  if (marks.length > 0) {
+    await env.DB.batch(marks.map((m) => env.DB.prepare(m.sql).bind(...[JSON.stringify(m.ids), now, ...(m.to === null ? [] : [m.to])])));
+  }
   return outcomes;
 }
 
-async function replayOne(env: Env, runId: string, from: ReplayFrom): Promise<ReplayOutcome> {
+async function replayOne(env: Env, { runId, failure, letters = [] }: ReplayTarget, from: ReplayFrom): Promise<ReplayOutcome> {
   try {
-    const result = await env.RUNS.get(env.RUNS.idFromName(runId)).replay(from);
+    const result = await env.RUNS.get(env.RUNS.idFromName(runId)).replay(from, failure);
     if (!result) return { type: "not-found", runId };
+    if (result.superseded) return { type: "superseded", runId, letters };
     return { type: result.replayed ? "replayed" : "not-failed", runId, status: result.status };
   } catch (e) {
     console.error(`stepflare: replaying run ${runId} failed:`, e instanceof Error ? e.message : String(e));

@@ -118,12 +118,19 @@ export class StepflareRunObject extends DurableObject<Env> {
    * Re-runs a failed run. From its failed step: completed steps stay
    * memoized and are not re-run; every other step starts again with fresh
    * attempts. From the start: the journal is cleared. A run that is not
-   * failed is left alone, so replaying the same run twice runs it once.
+   * failed is left alone, so replaying the same run twice runs it once. With
+   * `failure`, only that failure (the run's version when it failed, as its
+   * dead letter's id ends) is replayed: a run that has failed again since is
+   * left alone, `superseded`.
    */
-  async replay(from: ReplayFrom = "failed-step"): Promise<{ replayed: boolean; status: RunStatus } | null> {
+  async replay(
+    from: ReplayFrom = "failed-step",
+    failure?: number,
+  ): Promise<{ replayed: boolean; status: RunStatus; superseded?: boolean } | null> {
     const run = this.#store.run;
     if (!run) return null;
     if (run.status !== "failed") return { replayed: false, status: run.status };
+    if (failure !== undefined && run.version !== failure) return { replayed: false, status: run.status, superseded: true };
     const now = Date.now();
     resetForReplay(this.#store, from, now);
     this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);

@@ -9,6 +9,7 @@ import { api, BASE, boundSizesOf, sendEvents, settledRuns, waitFor } from "./hel
 const testEnv = env as unknown as Env;
 
 type DeadLetter = {
+  id: string;
   runId: string | null;
   functionId: string | null;
   stepKey: string | null;
@@ -298,6 +299,33 @@ describe("replay", () => {
     expect(run).toMatchObject({ status: "failed", error: { code: "nested_step", stepId: "outer" } });
     expect(run!.steps.map((s) => [s.id, s.status, s.attempts])).toEqual([["outer", "failed", 1]]);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("bulk-replays a run only for a failure it chose: a run that has failed again since is left alone", async () => {
+    down.add("superseded1");
+    const [id] = await sendEvents({ name: "test/replayable", data: { tag: "superseded1" } });
+    const [failed] = await settledRuns(id!);
+    expect(failed!.status).toBe("failed");
+    const current = await waitFor(async () => (await deadLettersOf(failed!.id))[0], "the run's dead letter");
+    // A record of an earlier failure of the same run (version 1), landing late with a code of its own.
+    const late = `${failed!.id}.1`;
+    await testEnv.DB.prepare(
+      "INSERT INTO dead_letters (id, source, run_id, function_id, step_key, attempts, error_name, error_message, error_code, failed_at) VALUES (?, 'run', ?, 'replayable', 'second', 1, 'Error', 'earlier', 'late_code', ?)",
+    )
+      .bind(late, failed!.id, Date.now() - 1000)
+      .run();
+    down.delete("superseded1");
+    const res = await api<{ replayed: number; skipped: number }>("/api/v1/dead-letters/replay", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code: "late_code" }),
+    });
+    expect(res.body).toMatchObject({ replayed: 0, skipped: 1 });
+    expect((await api<{ status: string }>(`/api/v1/runs/${failed!.id}`)).body.status).toBe("failed");
+    type Letter = DeadLetter & { replayCount: number; replayedAt?: string };
+    const letters = new Map((await deadLettersOf(failed!.id)).map((d) => [d.id, d as Letter]));
+    expect(letters.get(late)).toMatchObject({ replayCount: 0, replayedAt: expect.any(String) });
+    expect(letters.get(current.id)?.replayedAt).toBeUndefined();
   });
 
   it("replays from the start when asked", async () => {
