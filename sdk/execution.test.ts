@@ -137,6 +137,39 @@ describe("Execution against memoized state", () => {
     expect(found.map((f) => f.fn({ attempt: 0 }))).toEqual(["saved-B", "saved-A"]);
   });
 
+  it("resumes results that settled during the replay in their settlements, letting each play out before the next", async () => {
+    const handler = async ({ step }: HandlerContext) =>
+      Promise.all([
+        (async () => {
+          await step.run("y1", () => 0);
+          for (let i = 0; i < 5; i++) await null;
+          return step.run("k", () => "from-y1");
+        })(),
+        (async () => {
+          await step.run("y2", () => 0);
+          return step.run("k", () => "from-y2");
+        })(),
+      ]);
+    // A memoized step the handler never reaches keeps results waiting until it loses its turn.
+    const keyed = async (seqs: [number, number]) => {
+      const { batches } = await drive(handler, { gone: { ...done("x"), seq: 1 } });
+      const [y1, y2] = batches[0]!;
+      y1!.resolve(1, seqs[0]);
+      y2!.resolve(2, seqs[1]);
+      await new Promise((r) => setTimeout(r, 5));
+      return Object.fromEntries(
+        batches
+          .slice(1)
+          .flat()
+          .map((f) => [f.key, f.fn({ attempt: 0 })]),
+      );
+    };
+    // Two settlements: y1's branch reaches "k" before y2's result resumes the other.
+    expect(await keyed([10, 12])).toEqual({ k: "from-y1", "k:1": "from-y2" });
+    // One settlement: both resume together, and the shorter branch gets there first.
+    expect(await keyed([10, 11])).toEqual({ k: "from-y2", "k:1": "from-y1" });
+  });
+
   it("resolves a Promise.race over steps with the step that settled first", async () => {
     const { outcome } = await drive(
       async ({ step }) => {

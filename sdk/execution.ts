@@ -19,9 +19,9 @@ export interface FoundStep {
   /** Runs the user's step function once. */
   readonly fn: (ctx: { attempt: number }) => unknown;
   /** Settles the handler's `await` with a committed output (already JSON-shaped). */
-  resolve(output: unknown): void;
+  resolve(output: unknown, seq?: number): void;
   /** Settles the handler's `await` with the step's final error. */
-  reject(error: SerializedError): void;
+  reject(error: SerializedError, seq?: number): void;
 }
 
 export type ExecutionOutcome = { type: "returned"; output: unknown } | { type: "threw"; error: unknown };
@@ -158,8 +158,8 @@ export class Execution {
             }
           },
           // Settled now, but resumed only after every memoized step before it.
-          resolve: (output) => this.#replay.afterMemo(() => resolve(output as Awaited<T>)),
-          reject: (error) => this.#replay.afterMemo(() => reject(new StepFailedError(options.id, error))),
+          resolve: (output, seq) => this.#replay.afterMemo(() => resolve(output as Awaited<T>), seq),
+          reject: (error, seq) => this.#replay.afterMemo(() => reject(new StepFailedError(options.id, error)), seq),
         });
       });
     };
@@ -211,11 +211,14 @@ const SETTLE_TURNS = 100;
  */
 class MemoReplay {
   readonly #order: string[];
+  readonly #seqs: number[];
   /** Indexes in #order where a later settlement begins. */
   readonly #starts = new Set<number>();
   readonly #reached = new Map<string, () => void>();
   readonly #passed = new Set<string>();
-  readonly #waiting: (() => void)[] = [];
+  readonly #waiting: { resume: () => void; seq: number | undefined }[] = [];
+  /** The settlement the handler last resumed from, to tell whether the next one came with it. */
+  #lastSeq: number | undefined;
   readonly #ended: () => boolean;
   #next = 0;
   #reaches = 0;
@@ -225,6 +228,7 @@ class MemoReplay {
     this.#ended = ended;
     const ordered = [...memo].filter(([, e]) => e.seq !== undefined).sort((a, b) => a[1].seq! - b[1].seq!);
     this.#order = ordered.map(([key]) => key);
+    this.#seqs = ordered.map(([, e]) => e.seq!);
     for (let i = 1; i < ordered.length; i++) if (ordered[i]![1].seq! !== ordered[i - 1]![1].seq! + 1) this.#starts.add(i);
     // Entries without a settlement order resolve as soon as they are reached.
     for (const [key, e] of memo) if (e.seq === undefined) this.#passed.add(key);
@@ -238,10 +242,14 @@ class MemoReplay {
     void this.#pump();
   }
 
-  /** Runs `resume` now if the journal's steps are all released, else after them. */
-  afterMemo(resume: () => void): void {
+  /**
+   * Runs `resume` (a step settled during the execution, as settlement `seq`)
+   * now if the journal's steps are all released, else after them, with the
+   * handler's microtasks run out first wherever a settlement begins.
+   */
+  afterMemo(resume: () => void, seq?: number): void {
     if (!this.#pumping && this.#next >= this.#order.length && this.#waiting.length === 0) return resume();
-    this.#waiting.push(resume);
+    this.#waiting.push({ resume, seq });
     void this.#pump();
   }
 
@@ -256,6 +264,7 @@ class MemoReplay {
           if (release) {
             this.#reached.delete(key);
             this.#next++;
+            this.#lastSeq = this.#seqs[this.#next - 1];
             release();
             if (this.#starts.has(this.#next)) await this.#settleTurns();
             continue;
@@ -268,9 +277,13 @@ class MemoReplay {
           this.#next++;
           continue;
         }
-        const resume = this.#waiting.shift();
-        if (!resume) return;
-        resume();
+        const waiting = this.#waiting.shift();
+        if (!waiting) return;
+        // A settlement other than the one just resumed from lets that one's effects play out first.
+        const together = waiting.seq !== undefined && this.#lastSeq !== undefined && waiting.seq === this.#lastSeq + 1;
+        if (this.#lastSeq !== undefined && !together) await this.#settleTurns();
+        this.#lastSeq = waiting.seq;
+        waiting.resume();
       }
     } finally {
       this.#pumping = false;

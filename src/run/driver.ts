@@ -156,8 +156,8 @@ export class RunDriver {
         this.#store.addStep(s);
         created.push(s);
       }
-      if (s.status === "completed") f.resolve(fromJson(s.outputJson));
-      else if (s.status === "failed") f.reject(s.error ?? { name: "Error", message: "step failed" });
+      if (s.status === "completed") f.resolve(fromJson(s.outputJson), s.settleSeq ?? undefined);
+      else if (s.status === "failed") f.reject(s.error ?? { name: "Error", message: "step failed" }, s.settleSeq ?? undefined);
       else live.pending.set(f.key, f);
     }
     this.#schedule();
@@ -285,8 +285,8 @@ export class RunDriver {
       progressed = true;
       const pending = this.#live?.pending.get(s.key);
       this.#live?.pending.delete(s.key);
-      if (decision.type === "complete") pending?.resolve(fromJson(decision.outputJson));
-      else pending?.reject(decision.error);
+      if (decision.type === "complete") pending?.resolve(fromJson(decision.outputJson), s.settleSeq ?? undefined);
+      else pending?.reject(decision.error, s.settleSeq ?? undefined);
     }
     if (progressed) {
       // A gap in the settlement sequence marks where this batch ends, for replays (sdk/execution.ts).

@@ -83,7 +83,10 @@ export function recoverInterruptedSteps(store: RunStore, now: number): void {
     }
     store.putStep(s);
   }
-  if (settled) store.saveRun();
+  if (settled) {
+    run.settleSeq += 1; // the gap that ends this settlement, as after every batch of results
+    store.saveRun();
+  }
 }
 
 /**
