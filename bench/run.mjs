@@ -54,11 +54,17 @@ const cfg = args.quick ? QUICK : FULL;
 const PLAN = [
   { scenario: "ingest", session: "ingest", run: async (s, r) => (r.ingest = await ingest(s, cfg.ingest)) },
   { scenario: "fanout", session: "fan-out", run: async (s, r) => (r.fanout = await fanout(s, cfg.fanout)) },
-  ...["stepflare", "workflows", "floor"].map((engine) => ({
+  {
+    // One runtime per engine, alive together; the repetitions alternate between them (scenarios.mjs).
     scenario: "throughput",
-    session: `throughput/${engine}`,
-    run: async (s, r) => ((r.throughput ??= {})[engine] = await throughput(s, engine, cfg.throughput)),
-  })),
+    sessions: ["stepflare", "workflows", "floor"].map((engine) => `throughput/${engine}`),
+    run: async (sessions, r) => {
+      r.throughput = await throughput(
+        Object.fromEntries(Object.entries(sessions).map(([label, s]) => [label.replace("throughput/", ""), s])),
+        cfg.throughput,
+      );
+    },
+  },
   ...["sequential", "parallel"].flatMap((shape) =>
     ["stepflare", "workflows"].map((engine) => ({
       scenario: shape,
@@ -158,28 +164,30 @@ async function main() {
       console.log(`\n== ${launcher.label}`);
       for (const step of PLAN) {
         if (only && !only.has(step.scenario)) continue;
-        console.log(`- ${step.session}`);
-        current = new Session(launcher, {
-          template,
-          bundle,
-          profile,
-          vars,
-          logFile: logFile(`${name}-${step.session}`),
-          label: step.session,
-        });
-        await current.start();
+        const labels = step.sessions ?? [step.session];
+        console.log(`- ${labels.join(", ")}`);
+        const sessions = Object.fromEntries(
+          labels.map((label) => [
+            label,
+            new Session(launcher, { template, bundle, profile, vars, logFile: logFile(`${name}-${label}`), label }),
+          ]),
+        );
+        current = { stop: () => Promise.all(Object.values(sessions).map((s) => s.stop())) };
         try {
-          await step.run(current, r);
+          for (const s of Object.values(sessions)) await s.start();
+          await step.run(step.sessions ? sessions : sessions[step.session], r);
         } finally {
           await current.stop();
         }
-        r.memory[step.session] = current.memory;
-        if (profile) {
-          (r.profile ??= {})[step.session] = current.profile;
-          printProfile(current.profile);
+        for (const [label, s] of Object.entries(sessions)) {
+          r.memory[label] = s.memory;
+          if (profile) {
+            (r.profile ??= {})[label] = s.profile;
+            printProfile(s.profile);
+          }
+          r.processes[label] = s.processes;
+          console.log(`  ${label}: runtime peak RSS ${s.memory.hwm.toFixed(0)} MiB over ${s.processes} process(es)`);
         }
-        r.processes[step.session] = current.processes;
-        console.log(`  runtime peak RSS ${current.memory.hwm.toFixed(0)} MiB over ${current.processes} process(es)`);
         current = undefined;
       }
       r.seconds = Math.round((Date.now() - t0) / 1000);

@@ -145,46 +145,58 @@ export async function fanout(session, { reps }) {
   };
 }
 
-/**
- * 3. Throughput: `count` one-step runs (events in requests of 100), one-step
- * instances (createBatch of 100), or, as the floor, `count` bare SQLite-backed
- * objects each writing one row.
- */
-export async function throughput(session, engine, { counts, reps }) {
-  const out = {};
-  const burst = async (count) => {
-    if (engine === "stepflare") return stepflareBurst(session, { name: "bench/one-step", fn: "bench-one-step", count });
-    if (engine === "workflows") return workflowsBurst(session, { shape: "one", n: 1, count });
+/** One throughput burst in `session`: `count` one-step runs, one-step instances, or bare objects (the floor). */
+function throughputBurst(session, engine, count) {
+  if (engine === "stepflare") return stepflareBurst(session, { name: "bench/one-step", fn: "bench-one-step", count });
+  if (engine === "workflows") return workflowsBurst(session, { shape: "one", n: 1, count });
+  return (async () => {
     await session.ensureRoom(count);
     const cpu = session.cpuMs();
     const since = Date.now();
     await postJson(`${session.base}/bench/probe`, { count });
     return { cpuMs: session.cpuMs() - cpu, completed: count, endMs: Date.now() - since };
-  };
-  await burst(10); // warm-up
+  })();
+}
+
+/**
+ * 3. Throughput: `count` one-step runs (events in requests of 100), one-step
+ * instances (createBatch of 100), or, as the floor, `count` bare SQLite-backed
+ * objects each writing one row. Each engine has its own runtime process (its
+ * own memory figure), all alive at once, and the repetitions alternate
+ * between them, each repetition starting with the next engine: on a disk
+ * whose cost of creating files drifts over minutes, every engine meets the
+ * same drift, so their ratio in one run is not an artefact of which ran first.
+ */
+export async function throughput(sessions, { counts, reps }) {
+  const engines = Object.keys(sessions);
+  const out = Object.fromEntries(engines.map((e) => [e, {}]));
+  for (const e of engines) await throughputBurst(sessions[e], e, 10); // warm-up
   for (const count of counts) {
-    const rates = [];
-    const cpu = [];
-    const cores = [];
-    let completed = 0;
+    const acc = Object.fromEntries(engines.map((e) => [e, { rates: [], cpu: [], cores: [], completed: 0 }]));
     for (let r = 0; r < reps[count]; r++) {
-      const b = await burst(count);
-      completed += b.completed;
-      rates.push(b.endMs ? (b.completed / b.endMs) * 1000 : null);
-      cpu.push(b.cpuMs / count);
-      cores.push(b.endMs ? b.cpuMs / b.endMs : null);
+      for (let k = 0; k < engines.length; k++) {
+        const e = engines[(r + k) % engines.length];
+        const b = await throughputBurst(sessions[e], e, count);
+        acc[e].completed += b.completed;
+        acc[e].rates.push(b.endMs ? (b.completed / b.endMs) * 1000 : null);
+        acc[e].cpu.push(b.cpuMs / count);
+        acc[e].cores.push(b.endMs ? b.cpuMs / b.endMs : null);
+      }
     }
-    out[count] = {
-      perSec: summarize(rates),
-      cpuMsPerRun: summarize(cpu),
-      cores: summarize(cores),
-      reps: reps[count],
-      expected: count * reps[count],
-      completed,
-    };
-    console.log(
-      `  throughput ${engine} ${count}: ${out[count].perSec?.median.toFixed(0)}/s (${completed}/${count * reps[count]} completed)`,
-    );
+    for (const e of engines) {
+      const a = acc[e];
+      out[e][count] = {
+        perSec: summarize(a.rates),
+        cpuMsPerRun: summarize(a.cpu),
+        cores: summarize(a.cores),
+        reps: reps[count],
+        expected: count * reps[count],
+        completed: a.completed,
+      };
+      console.log(
+        `  throughput ${e} ${count}: ${out[e][count].perSec?.median.toFixed(0)}/s (${a.completed}/${count * reps[count]} completed)`,
+      );
+    }
   }
   return out;
 }
