@@ -191,9 +191,6 @@ export class Execution {
   }
 }
 
-/** Microtask turns with no new step reached that end a settlement's effects in a replay. */
-const SETTLE_TURNS = 100;
-
 /**
  * Releases memoized steps in the order they settled the first time, not the
  * order the handler reaches them. A reused step id is numbered in the order
@@ -210,10 +207,9 @@ const SETTLE_TURNS = 100;
  * resume the handler only once the journal's have been released.
  */
 class MemoReplay {
+  /** Memoized keys in settlement order, and each one's settlement number. */
   readonly #order: string[];
   readonly #seqs: number[];
-  /** Indexes in #order where a later settlement begins. */
-  readonly #starts = new Set<number>();
   readonly #reached = new Map<string, () => void>();
   readonly #passed = new Set<string>();
   readonly #waiting: { resume: () => void; seq: number | undefined }[] = [];
@@ -229,7 +225,6 @@ class MemoReplay {
     const ordered = [...memo].filter(([, e]) => e.seq !== undefined).sort((a, b) => a[1].seq! - b[1].seq!);
     this.#order = ordered.map(([key]) => key);
     this.#seqs = ordered.map(([, e]) => e.seq!);
-    for (let i = 1; i < ordered.length; i++) if (ordered[i]![1].seq! !== ordered[i - 1]![1].seq! + 1) this.#starts.add(i);
     // Entries without a settlement order resolve as soon as they are reached.
     for (const [key, e] of memo) if (e.seq === undefined) this.#passed.add(key);
   }
@@ -266,7 +261,8 @@ class MemoReplay {
             this.#next++;
             this.#lastSeq = this.#seqs[this.#next - 1];
             release();
-            if (this.#starts.has(this.#next)) await this.#settleTurns();
+            const following = this.#seqs[this.#next];
+            if (following !== undefined && !sameSettlement(this.#lastSeq, following)) await this.#settleTurns();
             continue;
           }
           if (this.#reached.size === 0 && this.#waiting.length === 0) return; // nothing waits on it yet
@@ -280,8 +276,7 @@ class MemoReplay {
         const waiting = this.#waiting.shift();
         if (!waiting) return;
         // A settlement other than the one just resumed from lets that one's effects play out first.
-        const together = waiting.seq !== undefined && this.#lastSeq !== undefined && waiting.seq === this.#lastSeq + 1;
-        if (this.#lastSeq !== undefined && !together) await this.#settleTurns();
+        if (this.#lastSeq !== undefined && !sameSettlement(this.#lastSeq, waiting.seq)) await this.#settleTurns();
         this.#lastSeq = waiting.seq;
         waiting.resume();
       }
@@ -290,7 +285,12 @@ class MemoReplay {
     }
   }
 
+  /** Lets the handler's microtasks run out, as the same quiet that ends a batch of found steps. */
   async #settleTurns(): Promise<void> {
-    for (let i = 0; i < SETTLE_TURNS; i++) await null;
+    for (let i = 0; i < QUIET_TURNS; i++) await null;
   }
 }
+
+/** Settlement numbers are consecutive within one settlement; a gap begins the next. */
+const sameSettlement = (previous: number | undefined, next: number | undefined): boolean =>
+  previous !== undefined && next !== undefined && next === previous + 1;
