@@ -2,15 +2,12 @@ import type { Env } from "../env";
 import type { ReplayFrom } from "../run/object";
 import type { RunStatus } from "../run/types";
 
-const MARK_REPLAYED = `
-UPDATE dead_letters SET replayed_at = ?2, replay_count = replay_count + 1
-WHERE source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
-
+// The unreplayed dead letters the listed runs had when the call began.
+const RUNS_LETTERS = `source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
+const MARK_REPLAYED = `UPDATE dead_letters SET replayed_at = ?2, replay_count = replay_count + 1 WHERE ${RUNS_LETTERS}`;
 // A run that is no longer failed has been replayed since these failures (only a replay moves a failed run):
 // they are settled, though not by this call, so they are marked without counting a replay.
-const MARK_SETTLED = `
-UPDATE dead_letters SET replayed_at = ?2
-WHERE source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
+const MARK_SETTLED = `UPDATE dead_letters SET replayed_at = ?2 WHERE ${RUNS_LETTERS}`;
 // A run that has failed again since the chosen dead letters: those are superseded by its newer failure,
 // which this call did not choose (another code, say) and leaves unreplayed.
 const MARK_SUPERSEDED = `
@@ -41,13 +38,14 @@ export const REPLAY_ERROR_MESSAGE =
 
 /**
  * Replays runs through their objects, a bounded number at a time, and marks
- * as replayed the dead letters they had when the call began, for the runs
- * that did replay and for those already replayed since (no longer failed),
- * so no later bulk call finds them again. An object only replays a run that is failed, so
- * overlapping or repeated replays never run anything twice; a run that fails
- * again while the call is still going has a new dead letter, which stays
- * unreplayed. One object throwing costs only its own run, answered as an
- * `error` outcome; the others go on.
+ * as replayed the dead letters they had when the call began: for the runs
+ * that did replay, for those already replayed since (no longer failed), and,
+ * for a run that has failed again since, the chosen letters it superseded; so
+ * no later bulk call finds them again. An object only replays a run that is
+ * failed, so overlapping or repeated replays never run anything twice; a run
+ * that fails again while the call is still going has a new dead letter, which
+ * stays unreplayed. One object throwing costs only its own run, answered as
+ * an `error` outcome; the others go on.
  */
 export async function replayRuns(env: Env, targets: ReplayTarget[], from: ReplayFrom, concurrency = 16): Promise<ReplayOutcome[]> {
   const began = Date.now();
