@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { decodeUtf8 } from "../ingest/read-body";
 import { HttpError } from "../shared/http-error";
+import { decodeUtf8 } from "../shared/utf8";
 
 /**
  * Parses query parameters (every value of each, as `c.req.queries()` gives

@@ -1,4 +1,5 @@
 import { HttpError } from "../shared/http-error";
+import { decodeUtf8 } from "../shared/utf8";
 
 /**
  * Reads a request body as text, refusing it with 413 as soon as it passes
@@ -31,18 +32,6 @@ export async function readBodyWithLimit(req: Request, limit: number): Promise<st
     offset += c.byteLength;
   }
   return decodeUtf8(bytes);
-}
-
-/**
- * Decodes UTF-8 strictly: a byte sequence that is not UTF-8 (a raw 0xFF, a
- * cut-off character) is a 400, never silently turned into U+FFFD.
- */
-export function decodeUtf8(bytes: Uint8Array): string {
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw new HttpError(400, "invalid_json", "request body is not valid JSON: it is not valid UTF-8");
-  }
 }
 
 /** Accepts `application/json` and `application/json; charset=...`, nothing else. */
