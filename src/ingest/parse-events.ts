@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { type EventPayload, eventPayloadSchema } from "../../sdk/protocol";
 import { HttpError } from "../shared/http-error";
+import { MAX_EVENT_DEPTH, nestsDeeperThan } from "./nesting";
 
 /**
  * Parses an ingest body into events: one event or an array of them. Every
@@ -26,6 +27,11 @@ export function parseEvents(text: string, maxEvents: number, schemas: Record<str
       const data = schema.safeParse(parsed.data.data ?? {});
       if (!data.success) throw invalid(index, data.error.issues[0], ["data"]);
       parsed.data.data = data.data as Record<string, unknown>;
+    }
+    for (const field of ["data", "user"] as const) {
+      if (nestsDeeperThan(parsed.data[field], MAX_EVENT_DEPTH - 1)) {
+        throw new HttpError(400, "invalid_event", `event ${index}: ${field}: nested more than ${MAX_EVENT_DEPTH} levels deep`);
+      }
     }
     return parsed.data;
   });

@@ -176,6 +176,25 @@ describe("POST /e/:eventKey", () => {
     expect(stored.event.data.raw).toBe('"'.repeat(fill.length / 2));
   });
 
+  it("refuses an event nested over 512 levels with invalid_event, and the requests sharing its write are still accepted", async () => {
+    // The event object is level 1 and its data level 2, so `x` holding n nested arrays makes an event n + 2 levels deep.
+    const nested = (tag: string, levels: number) =>
+      `{"name":"nobody/listens","id":"${tag}","data":{"x":${"[".repeat(levels - 2)}${"]".repeat(levels - 2)}}}`;
+    expect((await post(nested("nested-512", 512))).status).toBe(200);
+    const { body } = await api<{ event: { data: { x: unknown } } }>("/api/v1/events/nested-512");
+    expect(JSON.stringify(body.event.data.x)).toBe(`${"[".repeat(510)}${"]".repeat(510)}`);
+    for (const levels of [513, 1000, 100_000]) {
+      const error = await errorOf(await post(nested(`nested-${levels}`, levels)));
+      expect(error).toMatchObject({ status: 400, code: "invalid_event", message: "event 0: data: nested more than 512 levels deep" });
+    }
+    // Sent together, the deep one and small ones share a group commit: only the deep one is refused.
+    const small = (i: number) => post(JSON.stringify({ name: "nobody/listens", id: `beside-deep-${i}` }));
+    const answers = await Promise.all([small(0), small(1), post(nested("deep-in-group", 2_000)), small(2), small(3)]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 400, 200, 200]);
+    for (let i = 0; i < 4; i++) expect((await api(`/api/v1/events/beside-deep-${i}`)).status).toBe(200);
+    expect((await api("/api/v1/events/deep-in-group")).status).toBe(404);
+  });
+
   it("refuses other content types with 415", async () => {
     const res = await post("name=x", { "content-type": "application/x-www-form-urlencoded" });
     expect(await errorOf(res)).toMatchObject({ status: 415, code: "unsupported_media_type" });
