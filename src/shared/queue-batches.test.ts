@@ -19,4 +19,10 @@ describe("chunkForSendBatch", () => {
     expect(chunks.flat()).toEqual(Array.from({ length: 10 }, (_, i) => i));
     expect(chunks.every((c) => c.length <= SEND_BATCH_MAX_MESSAGES)).toBe(true);
   });
+  it("keeps a batch within 256 KB as Cloudflare counts it, 256,000 bytes (a KB is 1,000 bytes there)", () => {
+    // Four 64,000-byte bodies are 256,000 bytes before any metadata: over the limit together, so three and one.
+    const chunks = chunkForSendBatch([0, 1, 2, 3], () => 64_000);
+    expect(chunks.map((c) => c.length)).toEqual([3, 1]);
+    expect(SEND_BATCH_MAX_BYTES).toBe(256_000);
+  });
 });

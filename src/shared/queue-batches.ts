@@ -1,9 +1,9 @@
 import { utf8Bytes } from "../../sdk/json";
 
-/** Cloudflare Queues limits for one sendBatch call. */
+/** Cloudflare Queues limits for one sendBatch call: 100 messages, 256 KB, where a KB is 1,000 bytes. */
 export const SEND_BATCH_MAX_MESSAGES = 100;
-export const SEND_BATCH_MAX_BYTES = 256 * 1024;
-/** Headroom for per-message overhead the platform counts beyond the body. */
+export const SEND_BATCH_MAX_BYTES = 256_000;
+/** Headroom for the metadata (about 100 bytes) the platform counts with each body. */
 const PER_MESSAGE_OVERHEAD = 512;
 
 /**
