@@ -1,7 +1,7 @@
 import type { Env } from "../env";
 import type { QueueNames } from "../queues";
 import { chunkJsonRows, runChunked } from "../shared/row-chunks";
-import { failureMessageSchema } from "./message";
+import { type FailureMessage, failureMessageSchema } from "./message";
 
 const INSERT_DEAD_LETTERS = `
 INSERT OR IGNORE INTO dead_letters
@@ -27,24 +27,7 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env,
   const rows = batch.messages.map((msg) => {
     if (batch.queue === names.failures) {
       const parsed = failureMessageSchema.safeParse(msg.body);
-      if (parsed.success) {
-        const f = parsed.data;
-        return {
-          id: f.id,
-          source: "run",
-          runId: f.runId,
-          functionId: f.functionId,
-          eventId: f.eventId,
-          stepKey: f.stepId,
-          attempts: f.attempts,
-          errorName: f.error.name,
-          errorMessage: f.error.message,
-          errorCode: f.error.code ?? null,
-          error: JSON.stringify(f.error),
-          body: null,
-          failedAt: f.failedAt,
-        };
-      }
+      if (parsed.success) return failureRow(parsed.data);
     }
     return poisonRow(msg, batch.queue, sourceOf(batch.queue, names), now);
   });
@@ -76,6 +59,25 @@ export async function insertDeadLetters(env: Env, rows: DeadLetterRow[]): Promis
       texts.reduce((n, t) => n + t.length, 0),
     ),
   );
+}
+
+/** A failed run's dead letter as its row. */
+export function failureRow(f: FailureMessage): DeadLetterRow {
+  return {
+    id: f.id,
+    source: "run",
+    runId: f.runId,
+    functionId: f.functionId,
+    eventId: f.eventId,
+    stepKey: f.stepId,
+    attempts: f.attempts,
+    errorName: f.error.name,
+    errorMessage: f.error.message,
+    errorCode: f.error.code ?? null,
+    error: JSON.stringify(f.error),
+    body: null,
+    failedAt: f.failedAt,
+  };
 }
 
 /** A message that could not be processed after its retries, kept with the queue it was first sent to and its body. */

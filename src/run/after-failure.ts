@@ -1,8 +1,9 @@
 import type { StepflareFunction } from "../../sdk/function";
+import { failureRow, insertDeadLetters } from "../dlq/consumer";
+import type { FailureMessage } from "../dlq/message";
 import type { Env } from "../env";
-import { deadLetterFor } from "./dead-letter";
 import { runLogger } from "./logger";
-import type { RunState, StepState } from "./types";
+import type { RunState } from "./types";
 
 /**
  * What follows a run's failure, each called from its own timer so that an
@@ -10,12 +11,28 @@ import type { RunState, StepState } from "./types";
  */
 
 /** Sends the run's dead-letter record to the failures queue; answers whether it went. */
-export async function sendDeadLetter(env: Env, run: RunState, steps: Iterable<StepState>): Promise<boolean> {
+export async function sendDeadLetter(env: Env, letter: FailureMessage): Promise<boolean> {
   try {
-    await env.FAILURES.send(deadLetterFor(run, steps), { contentType: "json" });
+    await env.FAILURES.send(letter, { contentType: "json" });
     return true;
   } catch (e) {
-    console.error(`stepflare: run ${run.id}: dead letter send failed, will retry:`, (e as Error).message);
+    console.error(`stepflare: run ${letter.runId}: dead letter send failed, will retry:`, (e as Error).message);
+    return false;
+  }
+}
+
+/**
+ * Stores the run's dead-letter record in D1 unless it is there already (the
+ * failures queue's consumer stored it): for a record the queue lost (held in
+ * memory locally, or out of retries). Answers whether D1 has it now.
+ */
+export async function storeDeadLetter(env: Env, letter: FailureMessage): Promise<boolean> {
+  try {
+    const stored = await env.DB.prepare("SELECT 1 FROM dead_letters WHERE id = ?").bind(letter.id).first();
+    if (!stored) await insertDeadLetters(env, [failureRow(letter)]);
+    return true;
+  } catch (e) {
+    console.error(`stepflare: run ${letter.runId}: storing its dead letter failed, will retry:`, (e as Error).message);
     return false;
   }
 }

@@ -1,9 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import { callOnFailure, sendDeadLetter } from "./after-failure";
+import { callOnFailure, sendDeadLetter, storeDeadLetter } from "./after-failure";
 import { AlarmPointer } from "./alarm";
 import { retryDelayMs } from "./backoff";
+import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail } from "./detail";
 import { RunDriver } from "./driver";
 import { syncRunIndex } from "./index-sync";
@@ -26,6 +27,12 @@ const startedState = (run: RunState) => ({
 /** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
 const RUN_LEASE_MS = 30_000;
 const INDEX_SYNC_RETRY_MS = 5_000;
+/**
+ * How long after its send a dead letter is looked for in D1 (and stored from
+ * here if the failures queue lost it): long enough for the queue's consumer,
+ * so a burst of failures still reaches D1 in batches.
+ */
+const DEAD_LETTER_CHECK_MS = 60_000;
 
 /**
  * One run: its event, status and step journal in SQLite, its timers behind
@@ -129,6 +136,13 @@ export class StepflareRunObject extends DurableObject<Env> {
   ): Promise<{ replayed: boolean; status: RunStatus; superseded?: boolean } | null> {
     const run = this.#store.run;
     if (!run) return null;
+    // The failure's dead letter may not be in D1 yet: it is stored before the
+    // reset drops what it is made of (a throw here leaves the run failed, to replay again).
+    if (run.status === "failed" && this.#store.hasTimer("dead-letter")) {
+      if (!(await storeDeadLetter(this.env, deadLetterFor(run, this.#store.steps.values())))) {
+        throw new Error(`run ${run.id}: its dead letter could not be stored before the replay`);
+      }
+    }
     if (run.status !== "failed") return { replayed: false, status: run.status };
     if (failure !== undefined && run.version !== failure) return { replayed: false, status: run.status, superseded: true };
     const now = Date.now();
@@ -204,7 +218,7 @@ export class StepflareRunObject extends DurableObject<Env> {
           this.#syncIndexSoon();
           break;
         case "dead-letter":
-          await this.#sendDeadLetter();
+          await this.#deadLetter(timer.ref);
           break;
         case "on-failure":
           await this.#runOnFailure(timer.ref);
@@ -216,15 +230,21 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#driver.wake();
   }
 
-  /** Sends the failure's dead letter; a failed send is tried again later, unless a replay came in meanwhile. */
-  async #sendDeadLetter(): Promise<void> {
+  /**
+   * Sends the failure's dead letter (`run`), then, a while later, makes sure
+   * D1 has it (`check`), storing it from here if the queue lost it; a step
+   * that fails is tried again later, unless a replay came in meanwhile (a
+   * replay stores the dead letter itself).
+   */
+  async #deadLetter(ref: string): Promise<void> {
     const run = this.#store.run!;
     if (run.status !== "failed") return;
     const version = run.version;
-    const sent = await sendDeadLetter(this.env, run, this.#store.steps.values());
-    if (!sent && run.status === "failed" && run.version === version) {
-      this.#store.setTimer("dead-letter", "run", Date.now() + INDEX_SYNC_RETRY_MS);
-    }
+    const letter = deadLetterFor(run, this.#store.steps.values());
+    const done = ref === "check" ? await storeDeadLetter(this.env, letter) : await sendDeadLetter(this.env, letter);
+    if (run.status !== "failed" || run.version !== version) return;
+    if (!done) this.#store.setTimer("dead-letter", ref, Date.now() + (ref === "check" ? DEAD_LETTER_CHECK_MS : INDEX_SYNC_RETRY_MS));
+    else if (ref !== "check") this.#store.setTimer("dead-letter", "check", Date.now() + DEAD_LETTER_CHECK_MS);
   }
 
   /** Calls onFailure for the failure numbered `version`; a throw is retried under the function's retries. */

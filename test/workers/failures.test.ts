@@ -1,4 +1,11 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
+import {
+  abortAllDurableObjects,
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
@@ -92,6 +99,61 @@ describe("retries", () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(callsOf("three", "onFailure")).toBe(1);
     expect(await deadLettersOf(run!.id)).toHaveLength(1);
+  });
+});
+
+describe("a failed run's dead letter", () => {
+  const failedRun = async (tag: string) => {
+    down.add(tag);
+    const [id] = await sendEvents({ name: "test/replayable", data: { tag } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("failed");
+    await waitFor(async () => ((await deadLettersOf(run!.id)).length === 1 ? true : undefined), "the dead letter");
+    await new Promise((r) => setTimeout(r, 200)); // the object's alarm pass that sent it ends
+    // The record is gone from D1: the local queue held it in memory, or its consumer ran out of retries.
+    await testEnv.DB.prepare("DELETE FROM dead_letters WHERE run_id = ?").bind(run!.id).run();
+    return run!;
+  };
+
+  it("is stored from its run object when the failures queue lost it after the send", async () => {
+    const run = await failedRun("kept-after-send");
+    const stub = () => testEnv.RUNS.get(testEnv.RUNS.idFromName(run.id));
+    await runInDurableObject(stub(), (_instance, ctx) => {
+      ctx.storage.sql.exec("UPDATE timers SET due_at = ?", Date.now());
+    });
+    await abortAllDurableObjects(); // a restart: the next instance reads its timers from storage
+    expect(await runDurableObjectAlarm(stub())).toBe(true);
+    const [letter] = await waitFor(async () => {
+      const letters = await deadLettersOf(run.id);
+      return letters.length ? letters : undefined;
+    }, "the dead letter to be stored again");
+    expect(letter).toMatchObject({ source: "run", functionId: "replayable", stepKey: "second", error: { message: "provider is down" } });
+    down.delete("kept-after-send");
+  });
+
+  it("is stored, marked replayed, when the run is replayed before its send went out", async () => {
+    const tag = "kept-on-replay";
+    const run = await failedRun(tag);
+    // As after a failed send: the dead letter's next try is far off.
+    await runInDurableObject(testEnv.RUNS.get(testEnv.RUNS.idFromName(run.id)), (_instance, ctx) => {
+      ctx.storage.sql.exec("DELETE FROM timers WHERE kind = 'dead-letter'");
+      ctx.storage.sql.exec("INSERT INTO timers (kind, ref, due_at) VALUES ('dead-letter', 'run', ?)", Date.now() + 600_000);
+    });
+    await abortAllDurableObjects();
+    down.delete(tag);
+    expect((await api(`/api/v1/runs/${run.id}/replay`, { method: "POST" })).status).toBe(200);
+    const letters = (await deadLettersOf(run.id)) as (DeadLetter & { replayCount: number; replayedAt?: string })[];
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      id: `${run.id}.2`,
+      replayCount: 1,
+      replayedAt: expect.any(String),
+      error: { message: "provider is down" },
+    });
+    await waitFor(
+      async () => ((await api<{ status: string }>(`/api/v1/runs/${run.id}`)).body.status === "completed" ? true : undefined),
+      "the replayed run to complete",
+    );
   });
 });
 

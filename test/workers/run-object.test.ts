@@ -81,7 +81,10 @@ describe("the run's Durable Object", () => {
     await waitFor(async () => (callsOf("evicted-on-failure", "onFailure") === 2 ? true : undefined), "onFailure again");
     await waitFor(
       async () =>
-        (await runInDurableObject(stub, (_instance, ctx) => ctx.storage.sql.exec("SELECT kind FROM timers").toArray().length)) === 0
+        (await runInDurableObject(
+          stub,
+          (_instance, ctx) => ctx.storage.sql.exec("SELECT kind FROM timers WHERE kind = 'on-failure'").toArray().length,
+        )) === 0
           ? true
           : undefined,
       "the on-failure timer to clear",
