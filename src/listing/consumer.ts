@@ -21,8 +21,9 @@ WHERE excluded.version > runs.version`;
  *
  * A well-formed row that reaches the dead-letter queue exhausted its retries
  * because D1 kept failing, not because it was bad: the run object has already
- * let it go, so it is written here, with a second round of retries. Only a
- * malformed message is recorded as a poison dead letter.
+ * let it go, so it is written here, or, if D1 still fails, handed back to the
+ * run object to send again. Only a malformed message is recorded as a poison
+ * dead letter.
  */
 export async function consumeIndex(batch: MessageBatch<unknown>, env: Env, names: QueueNames): Promise<void> {
   const deadLettered = batch.queue === names.indexDeadLetter;
@@ -45,8 +46,29 @@ export async function consumeIndex(batch: MessageBatch<unknown>, env: Env, names
     for (const msg of good) msg.ack();
   } catch (e) {
     console.error(`stepflare: writing ${rows.length} listing rows failed; retrying:`, (e as Error).message);
-    for (const msg of good) msg.retry();
+    if (!deadLettered) for (const msg of good) msg.retry();
+    else await handBack(rows, good, env);
   }
+}
+
+/**
+ * Rows D1 refused through both queues' retries go back to their run objects,
+ * which send them again later, so the listing converges once D1 is back
+ * instead of losing a row when this queue's retries run out. A row whose
+ * object did not answer is retried here.
+ */
+async function handBack(rows: IndexMessage[], messages: Message<unknown>[], env: Env): Promise<void> {
+  await Promise.all(
+    rows.map(async (row, i) => {
+      try {
+        await env.RUNS.get(env.RUNS.idFromName(row.id)).syncIndexLater();
+        messages[i]!.ack();
+      } catch (e) {
+        console.error(`stepflare: handing listing row ${row.id} back to its run failed; retrying:`, (e as Error).message);
+        messages[i]!.retry();
+      }
+    }),
+  );
 }
 
 /** On the index queue a malformed message retries toward the dead-letter queue; there, it is recorded. */

@@ -27,6 +27,8 @@ const startedState = (run: RunState) => ({
 /** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
 const RUN_LEASE_MS = 30_000;
 const INDEX_SYNC_RETRY_MS = 5_000;
+/** How long a listing row D1 kept refusing waits before its object sends it again. */
+const INDEX_RESYNC_MS = 60_000;
 /**
  * How long after its send a dead letter is looked for in D1 (and stored from
  * here if the failures queue lost it): long enough for the queue's consumer,
@@ -152,6 +154,17 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#armAlarm();
     this.#driver.wake();
     return { replayed: true, status: run.status };
+  }
+
+  /**
+   * Sends the run's listing row again a minute from now (unless a send is
+   * already due): for the index's dead-letter consumer, handing back a row D1
+   * refused through every retry of both queues.
+   */
+  async syncIndexLater(): Promise<void> {
+    if (!this.#store.run || this.#store.timer("index-sync", "run")) return;
+    this.#store.setTimer("index-sync", "run", Date.now() + INDEX_RESYNC_MS);
+    this.#armAlarm();
   }
 
   /** Results of dispatched steps. Idempotent per step: settled steps ignore later results. */

@@ -91,6 +91,37 @@ describe("the run listing", () => {
     ]);
   });
 
+  it("hands a dead-lettered row that D1 still refuses back to its run object, which sends it again: the listing converges", async () => {
+    const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "listing-hand-back", n: 2 } });
+    const [run] = await settledRuns(eventId!);
+    const stub = () => testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id));
+    await waitFor(async () => {
+      const s = await objectTimersAndAlarm(run!.id);
+      return (await listingOf(run!.id))?.status === "completed" && s.timers.length === 0 ? true : undefined;
+    }, "the listing row and the object's timers to be cleared");
+    // The row D1 refused through the index queue's retries reaches the dead-letter queue while D1 is still down.
+    await testEnv.DB.prepare("DELETE FROM runs WHERE id = ?").bind(run!.id).run();
+    const failing = new Proxy(testEnv.DB, {
+      get: (target, prop) =>
+        prop === "prepare"
+          ? () => ({ bind: () => ({ run: () => Promise.reject(new Error("D1 is down")) }) })
+          : Reflect.get(target, prop, target),
+    });
+    const body = { ...row(run!.id, 2, "completed"), functionId: "parallel", eventId: eventId!, endedAt: Date.parse(run!.endedAt!) };
+    const batch = createMessageBatch("stepflare-index-dlq", [{ id: "still-down", timestamp: new Date(), attempts: 10, body }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, { ...testEnv, DB: failing }, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["still-down"]);
+    // D1 is back when the object's index-sync timer comes due.
+    await runInDurableObject(stub(), (_instance, ctx) => {
+      ctx.storage.sql.exec("UPDATE timers SET due_at = ?", Date.now());
+    });
+    await abortAllDurableObjects();
+    expect(await runDurableObjectAlarm(stub())).toBe(true);
+    const listed = await waitFor(async () => (await listingOf(run!.id)) ?? undefined, "the listing row to be written again");
+    expect(listed).toMatchObject({ status: "completed", version: 2 });
+  });
+
   it("lists a run that ends in its first turn from the fan-out's batch, final, with no alarm ever set", async () => {
     const [eventId] = await sendEvents({ name: "test/sequential", data: { tag: "listing-one", n: 1 } });
     const [run] = await settledRuns(eventId!);
