@@ -27,7 +27,15 @@ export function isPlainText(s: string): boolean {
   return true;
 }
 
-const plainObject = z.record(z.string(), z.unknown()).refine((v) => !Array.isArray(v), "expected an object");
+/**
+ * A JSON object, answered as it came. Not `z.record`: that copies key by key,
+ * and assigning a key named `__proto__` to the copy sets its prototype
+ * instead, so the key would silently vanish from the event.
+ */
+export const plainObject = z.custom<Record<string, unknown>>(
+  (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+  "expected an object",
+);
 
 export const eventPayloadSchema = z.object({
   name: z.string({ error: "required, a string" }).regex(eventNamePattern, "1-256 of A-Z a-z 0-9 _ . - / :"),

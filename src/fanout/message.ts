@@ -1,12 +1,13 @@
 import { z } from "zod";
+import { plainObject } from "../../sdk/protocol";
 
 /** An event as stored and handed to runs: the payload with its settled id and ts. */
 export const storedEventSchema = z.object({
   id: z.string(),
   name: z.string(),
-  data: z.record(z.string(), z.unknown()),
+  data: plainObject,
   ts: z.number(),
-  user: z.record(z.string(), z.unknown()).optional(),
+  user: plainObject.optional(),
   v: z.string().optional(),
 });
 export type StoredEvent = z.infer<typeof storedEventSchema>;

@@ -1,4 +1,4 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
@@ -7,6 +7,8 @@ import { api, BASE, boundSizesOf, sendEvents, settledRuns, waitFor } from "./hel
 
 const post = (body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }, key = "k") =>
   exports.default.fetch(`${BASE}/e/${key}`, { method: "POST", headers, body });
+
+const testEnvOf = () => env as unknown as Env;
 
 const errorOf = async (res: Response) => ({
   status: res.status,
@@ -193,6 +195,19 @@ describe("POST /e/:eventKey", () => {
     expect(answers.map((r) => r.status)).toEqual([200, 200, 400, 200, 200]);
     for (let i = 0; i < 4; i++) expect((await api(`/api/v1/events/beside-deep-${i}`)).status).toBe(200);
     expect((await api("/api/v1/events/deep-in-group")).status).toBe(404);
+  });
+
+  it("keeps a data key named __proto__ as sent, in D1 and in the run, instead of dropping it", async () => {
+    const body = `{"name":"test/sequential","id":"proto-key","data":{"tag":"proto-key","n":1,"__proto__":{"kept":true}}}`;
+    expect((await post(body)).status).toBe(200);
+    const stored = await testEnvOf().DB.prepare("SELECT payload FROM events WHERE id = 'proto-key'").first<{ payload: string }>();
+    expect(stored!.payload).toContain(`"__proto__":{"kept":true}`);
+    const [run] = await settledRuns("proto-key");
+    const runs = testEnvOf().RUNS;
+    const event = await runInDurableObject(runs.get(runs.idFromName(run!.id)), (_instance, state) =>
+      String(state.storage.sql.exec("SELECT event FROM run").one().event),
+    );
+    expect(event).toContain(`"__proto__":{"kept":true}`);
   });
 
   it("refuses other content types with 415", async () => {
