@@ -54,12 +54,15 @@ export class RetryAfterError extends Error {
 export class StepFailedError extends Error {
   override name: string;
   readonly stepId: string;
+  /** Which occurrence of the id failed (`id`, `id:1`, ...). */
+  readonly stepKey?: string;
   readonly code?: string;
   readonly isStepFailure = true;
-  constructor(stepId: string, error: SerializedError) {
+  constructor(stepId: string, error: SerializedError, stepKey?: string) {
     super(error.message);
     this.name = error.name;
     this.stepId = stepId;
+    if (stepKey) this.stepKey = stepKey;
     if (error.code) this.code = error.code;
     if (error.stack) this.stack = error.stack;
   }

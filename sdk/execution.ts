@@ -140,7 +140,7 @@ export class Execution {
       if (memo) {
         return new Promise<Awaited<T>>((resolve, reject) =>
           this.#replay.reached(key, () =>
-            memo.status === "completed" ? resolve(memo.output as Awaited<T>) : reject(new StepFailedError(options.id, memo.error)),
+            memo.status === "completed" ? resolve(memo.output as Awaited<T>) : reject(new StepFailedError(options.id, memo.error, key)),
           ),
         );
       }
@@ -159,7 +159,7 @@ export class Execution {
           },
           // Settled now, but resumed only after every memoized step before it.
           resolve: (output, seq) => this.#replay.afterMemo(() => resolve(output as Awaited<T>), seq),
-          reject: (error, seq) => this.#replay.afterMemo(() => reject(new StepFailedError(options.id, error)), seq),
+          reject: (error, seq) => this.#replay.afterMemo(() => reject(new StepFailedError(options.id, error, key)), seq),
         });
       });
     };

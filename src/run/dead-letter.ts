@@ -4,7 +4,10 @@ import type { RunState, StepState } from "./types";
 /** The dead-letter record of a failed run: which step failed, after how many attempts, and why. */
 export function deadLetterFor(run: RunState, steps: Iterable<StepState>): FailureMessage {
   const error = run.error ?? { name: "Error", message: "run failed" };
-  const failedStep = error.stepId ? [...steps].find((s) => s.id === error.stepId && s.status === "failed") : undefined;
+  // By key: a reused id has several steps. A run failed before errors carried the key is matched by id.
+  const failedStep = error.stepId
+    ? [...steps].find((s) => (error.stepKey ? s.key === error.stepKey : s.id === error.stepId) && s.status === "failed")
+    : undefined;
   return {
     v: 1,
     kind: "run-failed",

@@ -2,7 +2,7 @@ import { isNonRetriable, isStepFailure, retryAfterMsOf, type SerializedError, se
 import { utf8Bytes } from "../../sdk/json";
 import type { Backoff } from "../shared/limits";
 import { retryDelayMs } from "./backoff";
-import type { StepResult, StepState } from "./types";
+import type { RunError, StepResult, StepState } from "./types";
 import { isSettled } from "./types";
 
 export type StepDecision =
@@ -60,7 +60,7 @@ export function failedResult(key: string, attempt: number, thrown: unknown): Ste
   };
 }
 
-export type HandlerErrorDecision = { type: "fail"; error: SerializedError & { stepId?: string } } | { type: "retry"; at: number };
+export type HandlerErrorDecision = { type: "fail"; error: RunError } | { type: "retry"; at: number };
 
 /**
  * An error out of the handler itself. A step's final failure, a
@@ -72,7 +72,8 @@ export function decideHandlerError(
   ctx: { attempt: number; retries: number; now: number; backoff: Backoff },
 ): HandlerErrorDecision {
   const error = serializeError(thrown);
-  if (isStepFailure(thrown)) return { type: "fail", error: { ...error, stepId: thrown.stepId } };
+  if (isStepFailure(thrown))
+    return { type: "fail", error: { ...error, stepId: thrown.stepId, ...(thrown.stepKey ? { stepKey: thrown.stepKey } : {}) } };
   if (isNonRetriable(thrown) || ctx.attempt >= ctx.retries) return { type: "fail", error };
   const delay = retryAfterMsOf(thrown) ?? retryDelayMs(ctx.attempt + 1, ctx.backoff);
   return { type: "retry", at: ctx.now + delay };

@@ -1,4 +1,4 @@
-import { type SerializedError, serializeError } from "../../sdk/errors";
+import { serializeError } from "../../sdk/errors";
 import { Execution, type ExecutionOutcome, type FoundStep } from "../../sdk/execution";
 import type { StepflareFunction } from "../../sdk/function";
 import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
@@ -10,7 +10,7 @@ import { decideHandlerError, decideStepResult, failedResult } from "./decide";
 import { awaitsClaim, commitStep, memoOf, newStep, startAttempt } from "./journal";
 import { runLogger } from "./logger";
 import type { RunStore } from "./store";
-import { generationOf, isTerminal, type RunState, type StepResult, type StepState } from "./types";
+import { generationOf, isTerminal, type RunError, type RunState, type StepResult, type StepState } from "./types";
 
 interface Live {
   exec: Execution;
@@ -325,7 +325,7 @@ export class RunDriver {
     this.#hooks.turnOver();
   }
 
-  #failRun(error: SerializedError & { stepId?: string }): void {
+  #failRun(error: RunError): void {
     this.#endRun("failed", { error });
   }
 

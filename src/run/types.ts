@@ -12,13 +12,16 @@ export interface ReplayRecord {
   previousError?: SerializedError;
 }
 
+/** A run's error; a step's final failure names the step's id and which occurrence of it (its key) failed. */
+export type RunError = SerializedError & { stepId?: string; stepKey?: string };
+
 export interface RunState {
   id: string;
   functionId: string;
   eventId: string;
   status: RunStatus;
   outputJson: string | null;
-  error: (SerializedError & { stepId?: string }) | null;
+  error: RunError | null;
   /** Zero-based attempt of the handler itself. */
   attempt: number;
   startedAt: number;

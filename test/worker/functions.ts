@@ -314,7 +314,23 @@ export const nestedStep = app.createFunction(
   async ({ step }) => step.run("outer", () => step.run("inner", () => 1)),
 );
 
+/** Reuses a step id: its first occurrence fails and is caught, its second fails the run. */
+export const reusedIdFails = app.createFunction(
+  { id: "reused-id-fails", triggers: [{ event: "test/reused-id-fails" }], retries: 1 },
+  async ({ step }) => {
+    await step
+      .run("call", () => {
+        throw new NonRetriableError("first call refused");
+      })
+      .catch(() => null);
+    return step.run("call", () => {
+      throw new Error("second call failed");
+    });
+  },
+);
+
 export const allFunctions = [
+  reusedIdFails,
   nestedStep,
   fetchThenSave,
   replayRace,

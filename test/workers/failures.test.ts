@@ -51,6 +51,20 @@ describe("retries", () => {
     expect(callsOf("five", "onFailure")).toBe(1);
   });
 
+  it("names the occurrence that failed the run in its dead letter when a step id is reused", async () => {
+    const [id] = await sendEvents({ name: "test/reused-id-fails" });
+    const [run] = await settledRuns(id!);
+    expect(run!.steps.map((s) => [s.key, s.status, s.attempts])).toEqual([
+      ["call", "failed", 1],
+      ["call:1", "failed", 2],
+    ]);
+    const [letter] = await waitFor(async () => {
+      const letters = await deadLettersOf(run!.id);
+      return letters.length ? letters : undefined;
+    }, "the dead letter");
+    expect(letter).toMatchObject({ stepKey: "call:1", attempts: 2, error: { message: "second call failed" } });
+  });
+
   it("backs off between attempts and resumes after the last finished step", async () => {
     const [id] = await sendEvents({ name: "test/flaky", data: { tag: "recover", failTimes: 2 } });
     const [run] = await settledRuns(id!);
