@@ -1,5 +1,6 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { chunkJsonRows } from "../shared/row-chunks";
 import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "./message";
 import { runIdFor } from "./run-id";
 
@@ -24,9 +25,11 @@ WHERE dispatched_at IS NULL AND (id, accepted_at) IN (SELECT value ->> 0, value 
  * The events queue consumer: fans each event out to one run per subscribed
  * function. Runs are created idempotently (their ids derive from the
  * function and the acceptance), and each message is acknowledged on its own,
- * only once all its runs exist and the event is marked dispatched. The runs'
- * listing rows and the dispatch marks land in one D1 batch, so an event that
- * is not marked (and will be swept again) is the only way to miss a row.
+ * only once all its runs exist and the event is marked dispatched. The
+ * listing rows of every run that started (those of an event whose other runs
+ * failed to start too) and the dispatch marks land in one D1 batch, so a
+ * failed batch, whose events are retried and swept again, is the only way to
+ * miss a row.
  */
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, config: EngineConfig): Promise<void> {
   const items: { msg: Message<unknown>; body: EventMessage }[] = [];
@@ -39,25 +42,33 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
     }
   }
   const done: { msg: Message<unknown>; body: EventMessage }[] = [];
-  const indexRows: (readonly [string, string, string, string, number, number | null, string | null, number])[] = [];
+  // Each started run's listing row, as a JSON array: [id, function, event, status, started, ended, error code, version].
+  const indexRows: string[] = [];
   const fanOut = async (item: { msg: Message<unknown>; body: EventMessage }, event: StoredEvent | undefined) => {
     if (!event) {
       console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
       item.msg.retry();
       return;
     }
-    try {
-      const started = await Promise.all(
-        config.registry.match(event.name).map(async (fn) => {
-          const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
-          const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
-          return [runId, fn.config.id, event.id, run.status, run.startedAt, run.endedAt, run.errorCode, run.version] as const;
-        }),
+    const started = await Promise.allSettled(
+      config.registry.match(event.name).map(async (fn) => {
+        const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
+        const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
+        return JSON.stringify([runId, fn.config.id, event.id, run.status, run.startedAt, run.endedAt, run.errorCode, run.version]);
+      }),
+    );
+    // The runs that did start are listed even when a sibling's start failed: a
+    // run that ended in its first turn sends no later change, so this row is
+    // the only one it gets, and its event may never be delivered again.
+    const failed = started.filter((s) => s.status === "rejected");
+    for (const s of started) if (s.status === "fulfilled") indexRows.push(s.value);
+    if (failed.length === 0) done.push(item);
+    else {
+      const reason = (failed[0] as PromiseRejectedResult).reason;
+      console.error(
+        `stepflare: fan-out of event ${event.id} failed for ${failed.length} function(s); retrying:`,
+        reason instanceof Error ? reason.message : String(reason),
       );
-      indexRows.push(...started);
-      done.push(item);
-    } catch (e) {
-      console.error(`stepflare: fan-out of event ${event.id} failed; retrying:`, (e as Error).message);
       item.msg.retry();
     }
   };
@@ -86,11 +97,21 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
       }
     })(),
   ]);
-  if (done.length === 0) return;
+  if (indexRows.length === 0 && done.length === 0) return;
   try {
+    // In chunks D1 can bind (a batch's rows pass 2 MB with about 150 functions on one event), in one transaction.
+    const rows =
+      indexRows.length === 0
+        ? []
+        : chunkJsonRows(
+            indexRows,
+            indexRows.reduce((n, r) => n + r.length, 0),
+          );
     await env.DB.batch([
-      env.DB.prepare(INSERT_RUNS).bind(JSON.stringify(indexRows)),
-      env.DB.prepare(MARK_DISPATCHED).bind(JSON.stringify(done.map((d) => [d.body.id, d.body.acceptedAt])), Date.now()),
+      ...rows.map((chunk) => env.DB.prepare(INSERT_RUNS).bind(chunk)),
+      ...(done.length === 0
+        ? []
+        : [env.DB.prepare(MARK_DISPATCHED).bind(JSON.stringify(done.map((d) => [d.body.id, d.body.acceptedAt])), Date.now())]),
     ]);
     for (const d of done) d.msg.ack();
   } catch (e) {

@@ -98,6 +98,12 @@ export const chains = app.createFunction({ id: "chains", triggers: [{ event: "te
 
 export const wildcard = app.createFunction({ id: "wildcard", triggers: [{ event: "wild/*" }] }, async ({ event }) => event.name);
 
+/** With `wildcard`, a second subscriber of `wild/pair`: an event two functions fan out to. */
+export const wildPair = app.createFunction(
+  { id: "wild-pair", triggers: [{ event: "wild/pair" }] },
+  async ({ event }) => `pair of ${event.name}`,
+);
+
 export const typed = app.createFunction({ id: "typed", triggers: [{ event: "test/typed" }] }, async ({ event }) => event.data.n * 2);
 
 /** Returns outputs whose JSON is exactly `bytes` long: one alone (inline), one beside a sibling (queued). */
@@ -330,6 +336,7 @@ export const reusedIdFails = app.createFunction(
 );
 
 export const allFunctions = [
+  wildPair,
   reusedIdFails,
   nestedStep,
   fetchThenSave,

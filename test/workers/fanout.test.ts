@@ -81,6 +81,41 @@ describe("events consumer", () => {
     expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(["garbage", "unknown"]);
   });
 
+  it("lists the runs that started when a sibling's start failed, and retries the event to start the rest", async () => {
+    const [id] = await sendEvents({ name: "nobody/listens" });
+    const row = await testEnv.DB.prepare("SELECT accepted_at FROM events WHERE id = ?").bind(id).first<{ accepted_at: number }>();
+    const event = { id: id!, name: "wild/pair", data: {}, ts: 1 };
+    const body = { v: 1, id, acceptedAt: row!.accepted_at, event };
+    const { runIdFor } = await import("../../src/fanout/run-id");
+    const failing = await runIdFor("wild-pair", id!, row!.accepted_at);
+    // The RUNS binding, except that the start of wild-pair's run fails (as an object that cannot answer).
+    const runs = new Proxy(testEnv.RUNS, {
+      get(target, prop) {
+        if (prop !== "get") return Reflect.get(target, prop, target).bind(target);
+        return (objectId: DurableObjectId) => {
+          const stub = target.get(objectId);
+          if (!objectId.equals(target.idFromName(failing))) return stub;
+          return new Proxy(stub, {
+            get: (s, p) => (p === "start" ? () => Promise.reject(new Error("object unavailable")) : Reflect.get(s, p, s)),
+          });
+        };
+      },
+    });
+    const first = await deliver([{ id: "pair", body }], { ...testEnv, RUNS: runs });
+    expect(first.retryMessages.map((m) => m.msgId)).toEqual(["pair"]);
+    const listed = await api<{ runs: { functionId: string; status: string }[] }>(`/api/v1/events/${id}`);
+    expect(listed.body.runs).toEqual([expect.objectContaining({ functionId: "wildcard", status: "completed" })]);
+    const dispatched = await testEnv.DB.prepare("SELECT dispatched_at FROM events WHERE id = ?")
+      .bind(id)
+      .first<{ dispatched_at: number | null }>();
+    expect(dispatched!.dispatched_at).toBeNull();
+
+    const second = await deliver([{ id: "pair", body, attempts: 2 }]);
+    expect(second.explicitAcks).toEqual(["pair"]);
+    const both = await api<{ runs: { functionId: string; status: string }[] }>(`/api/v1/events/${id}`);
+    expect(both.body.runs.map((r) => `${r.functionId}:${r.status}`).sort()).toEqual(["wild-pair:completed", "wildcard:completed"]);
+  });
+
   it("gives the same run ids to a redelivery and new ones to a new acceptance of the id after the window", async () => {
     const { runIdFor } = await import("../../src/fanout/run-id");
     const a = await runIdFor("f", "e", 1000);
