@@ -16,6 +16,13 @@ describe("RetryAfterError", () => {
 });
 
 describe("serializeError", () => {
+  it("clips an Error's name like its code, so a huge name cannot push a record past the message limits", () => {
+    const e = new Error("m");
+    e.name = "N".repeat(1_000_000);
+    const out = serializeError(e);
+    expect(out.name.length).toBeLessThan(300);
+    expect(out.name.startsWith("N".repeat(256))).toBe(true);
+  });
   it("keeps a numeric code as text", () => {
     expect(serializeError(Object.assign(new Error("unavailable"), { code: 503 }))).toMatchObject({ message: "unavailable", code: "503" });
   });

@@ -92,13 +92,14 @@ export const retryAfterMsOf = (e: unknown): number | undefined => {
 };
 
 const MAX_MESSAGE = 4096;
-const MAX_CODE = 256;
+/** A code or name as stored, at most: this many characters, then the clip's suffix. */
+export const MAX_CODE = 256;
 const MAX_STACK = 8192;
 
 /** Turns anything thrown into its JSON form, bounded in size. */
 export function serializeError(e: unknown): SerializedError {
   if (e instanceof Error) {
-    const out: SerializedError = { name: e.name || "Error", message: clip(String(e.message), MAX_MESSAGE) };
+    const out: SerializedError = { name: clip(String(e.name || "Error"), MAX_CODE), message: clip(String(e.message), MAX_MESSAGE) };
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" || (typeof code === "number" && Number.isFinite(code))) out.code = clip(String(code), MAX_CODE);
     if (typeof e.stack === "string") out.stack = clip(e.stack, MAX_STACK);
