@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { MAX_CODE } from "../../sdk/errors";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
@@ -11,7 +12,12 @@ const filterShape = (from: "query" | "body") => ({
   functionId: z.string().min(1).max(128).optional(),
   since: instant(from).optional(),
   until: instant(from).optional(),
-  code: z.string().min(1).max(128).optional(),
+  // A stored code is at most MAX_CODE characters, or that and the suffix saying how much was clipped.
+  code: z
+    .string()
+    .min(1)
+    .max(MAX_CODE + 64)
+    .optional(),
 });
 
 const listQuery = z.object({ ...filterShape("query"), limit: pageLimit, cursor: z.string().max(512).optional() }).strict();

@@ -109,6 +109,22 @@ describe("dead-letter listing", () => {
       ["raw-1", { a: 1 }],
     ]);
   });
+
+  it("filters by any error code a dead letter can hold, up to a clipped one of 256 characters and its suffix", async () => {
+    const { serializeError } = await import("../../sdk/errors");
+    const code = serializeError(Object.assign(new Error("m"), { code: "c".repeat(5000) })).code!;
+    expect(code.length).toBeGreaterThan(256);
+    await testEnv.DB.prepare(
+      "INSERT INTO dead_letters (id, source, function_id, error_name, error_message, error_code, failed_at) VALUES ('long-code', 'test', 'api-long-code', 'E', 'm', ?, 1)",
+    )
+      .bind(code)
+      .run();
+    const { status, body } = await api<{ deadLetters: { id: string }[] }>(`/api/v1/dead-letters?code=${encodeURIComponent(code)}`);
+    expect(status).toBe(200);
+    expect(body.deadLetters.map((d) => d.id)).toEqual(["long-code"]);
+    const replay = await postJson("/api/v1/dead-letters/replay", JSON.stringify({ code }));
+    expect(replay.status).toBe(200);
+  });
 });
 
 describe("query parameters", () => {
