@@ -4,6 +4,7 @@ import { MAX_CODE } from "../../sdk/errors";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
+import { decodeRunCursor, encodeRunCursor } from "./cursor";
 import { instant } from "./instant";
 import { keysetPage } from "./page";
 import { pageLimit, parseQuery, readJsonBody } from "./query";
@@ -22,10 +23,17 @@ const filterShape = (from: "query" | "body") => ({
 
 const listQuery = z.object({ ...filterShape("query"), limit: pageLimit, cursor: z.string().max(512).optional() }).strict();
 
-const replayBody = z.object({ ...filterShape("body"), from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
-
 /** At most this many runs are replayed per bulk call; `remaining` tells the caller to call again. */
 const BULK_REPLAY_MAX = 500;
+
+const replayBody = z
+  .object({
+    ...filterShape("body"),
+    from: z.enum(["failed-step", "start"]).default("failed-step"),
+    limit: z.number().int().min(1).max(BULK_REPLAY_MAX).default(BULK_REPLAY_MAX),
+    cursor: z.string().max(512).optional(),
+  })
+  .strict();
 
 interface DeadLetterRow {
   id: string;
@@ -98,17 +106,20 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
       const issue = parsed.error.issues[0];
       throw new HttpError(400, "invalid_request", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
     }
+    const { limit, cursor } = parsed.data;
     const args: unknown[] = [];
     const where = ["source = 'run'", "replayed_at IS NULL", "run_id IS NOT NULL", ...filterSql(parsed.data, args)];
+    if (cursor !== undefined) where.push(`run_id > ?${args.push(decodeRunCursor(cursor))}`);
     // Per run, the chosen dead letters and the newest failure among them (a run dead letter's id is `<run id>.<version>`).
     const sql = `SELECT run_id, max(CAST(substr(id, length(run_id) + 2) AS INTEGER)) AS failure, json_group_array(id) AS letters
-      FROM dead_letters WHERE ${where.join(" AND ")} GROUP BY run_id ORDER BY run_id LIMIT ?${args.push(BULK_REPLAY_MAX + 1)}`;
+      FROM dead_letters WHERE ${where.join(" AND ")} GROUP BY run_id ORDER BY run_id LIMIT ?${args.push(limit + 1)}`;
     const rows = (
       await c.env.DB.prepare(sql)
         .bind(...args)
         .all<{ run_id: string; failure: number | null; letters: string }>()
     ).results;
-    const targets = rows.slice(0, BULK_REPLAY_MAX).map((r) => ({
+    const chosen = rows.slice(0, limit);
+    const targets = chosen.map((r) => ({
       runId: r.run_id,
       ...(r.failure ? { failure: r.failure, letters: JSON.parse(r.letters) as string[] } : {}),
     }));
@@ -117,7 +128,10 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
     return c.json({
       replayed: replayed.length,
       skipped: outcomes.filter((o) => o.type === "not-failed" || o.type === "not-found" || o.type === "superseded").length,
-      remaining: rows.length > BULK_REPLAY_MAX,
+      remaining: rows.length > limit,
+      // Past the runs this call chose, whatever became of them: runs that stay unreplayed (not found, or
+      // their object threw) would otherwise be chosen first again by every call and could crowd out the rest.
+      nextCursor: rows.length > limit ? encodeRunCursor(chosen[chosen.length - 1]!.run_id) : null,
       runIds: replayed,
       failed: outcomes.flatMap((o) => (o.type === "error" ? [{ runId: o.runId, message: o.message }] : [])),
     });

@@ -588,6 +588,43 @@ describe("replay", () => {
     }
   });
 
+  it("goes past the runs a bulk replay chose with its cursor: runs that stay unreplayed cannot crowd out the rest", async () => {
+    down.add("crowd1");
+    const since = Date.now();
+    const [id] = await sendEvents({ name: "test/replayable", data: { tag: "crowd1" } });
+    const [failed] = await settledRuns(id!);
+    expect(failed!.status).toBe("failed");
+    await waitFor(async () => {
+      const { body } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?functionId=replayable&since=${since}`);
+      return body.deadLetters.some((d) => d.runId === failed!.id) ? true : undefined;
+    }, "the dead letter");
+    // Dead letters of runs that do not exist (ordered before any ULID): every call finds them, and none can replay.
+    const ghost = testEnv.DB.prepare(
+      "INSERT INTO dead_letters (id, source, run_id, function_id, error_name, error_message, failed_at) VALUES (?, 'run', ?, 'replayable', 'Error', 'gone', ?)",
+    );
+    await testEnv.DB.batch(["0-ghost-a", "0-ghost-b"].map((run) => ghost.bind(`${run}.1`, run, Date.now())));
+    down.delete("crowd1");
+    type Bulk = { replayed: number; skipped: number; remaining: boolean; runIds: string[]; nextCursor: string | null };
+    const bulk = (body: object) =>
+      api<Bulk>(`/api/v1/dead-letters/replay`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        // `until`: an earlier test leaves a dead letter dated a minute ahead.
+        body: JSON.stringify({ functionId: "replayable", since, until: Date.now() + 1000, limit: 2, ...body }),
+      });
+    const first = await bulk({});
+    expect(first.body).toMatchObject({ replayed: 0, skipped: 2, remaining: true, nextCursor: expect.any(String) });
+    expect((await bulk({})).body).toMatchObject({ replayed: 0, skipped: 2, remaining: true });
+    const next = await bulk({ cursor: first.body.nextCursor });
+    expect(next.body).toMatchObject({ replayed: 1, skipped: 0, remaining: false, runIds: [failed!.id], nextCursor: null });
+    await waitFor(
+      async () => ((await api<{ status: string }>(`/api/v1/runs/${failed!.id}`)).body.status === "completed" ? true : undefined),
+      "the replayed run",
+    );
+    expect(await bulk({ cursor: "not-a-cursor" })).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
+    expect(await bulk({ limit: 501 })).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
+  });
+
   it("validates replay filters", async () => {
     const bad = await api(`/api/v1/dead-letters/replay`, {
       method: "POST",
