@@ -1,9 +1,10 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
+import { callsOf } from "../worker/functions";
 import worker from "../worker/index";
-import { api, onBind, sendEvents, settledRuns } from "./helpers";
+import { api, BASE, onBind, sendEvents, settledRuns } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -114,6 +115,49 @@ describe("events consumer", () => {
     expect(second.explicitAcks).toEqual(["pair"]);
     const both = await api<{ runs: { functionId: string; status: string }[] }>(`/api/v1/events/${id}`);
     expect(both.body.runs.map((r) => `${r.functionId}:${r.status}`).sort()).toEqual(["wild-pair:completed", "wildcard:completed"]);
+  });
+
+  it("dispatches again on request an event whose fan-out gave up, and starts nothing twice for one dispatched already", async () => {
+    // Accepted while the events queue refused it, then given up by the sweeper (as after five failed fan-outs).
+    const refused = () => Promise.reject(new Error("queue unavailable"));
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request(`${BASE}/e/test-key`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "test/sequential", data: { tag: "redispatch", n: 1 } }),
+      }),
+      { ...testEnv, EVENTS: { send: refused, sendBatch: refused } as unknown as Queue },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    const { ids } = (await res.json()) as { ids: string[] };
+    const id = ids[0]!;
+    await testEnv.DB.prepare("UPDATE events SET sweeps = 5 WHERE id = ?").bind(id).run();
+    expect((await api<{ dispatched: boolean; runs: unknown[] }>(`/api/v1/events/${id}`)).body).toMatchObject({
+      dispatched: false,
+      runs: [],
+    });
+
+    const dispatch = () =>
+      api<{ id: string; wasDispatched: boolean; enqueued: boolean }>(`/api/v1/events/${id}/dispatch`, { method: "POST" });
+    expect(await dispatch()).toEqual({ status: 202, body: { id, wasDispatched: false, enqueued: true } });
+    const [run] = await settledRuns(id);
+    expect(run).toMatchObject({ status: "completed", output: [0] });
+    const sweeps = await testEnv.DB.prepare("SELECT sweeps, dispatched_at FROM events WHERE id = ?")
+      .bind(id)
+      .first<{ sweeps: number; dispatched_at: number | null }>();
+    expect(sweeps!.sweeps).toBe(0);
+    expect(sweeps!.dispatched_at).not.toBeNull();
+
+    expect(await dispatch()).toMatchObject({ status: 202, body: { wasDispatched: true } });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(callsOf("redispatch", "handler")).toBe(1);
+    expect((await api<{ runs: { id: string }[] }>(`/api/v1/events/${id}`)).body.runs.map((r) => r.id)).toEqual([run!.id]);
+    expect(await api(`/api/v1/events/no-such-event/dispatch`, { method: "POST" })).toMatchObject({
+      status: 404,
+      body: { error: { code: "event_not_found" } },
+    });
   });
 
   it("gives the same run ids to a redelivery and new ones to a new acceptance of the id after the window", async () => {
