@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { createEngine, type Env } from "../../src";
+import { createEngine, type Env, requireApiKey } from "../../src";
 import { app } from "./client";
 import { crmFlagRoutes } from "./crm-flag";
 import { classifyDocument, extractEntities, summarizeContent } from "./functions/documents";
@@ -22,8 +22,11 @@ const engine = createEngine({
   schemas: app.schemas,
 });
 
-// The example's own routes first; everything else is the engine.
+// The example's own routes first, behind the management API's key (open in dev
+// mode, as /api/v1 is): a deployed example must not let anyone flip its switch.
+// Everything else is the engine.
 const http = new Hono<{ Bindings: Env }>()
+  .use("/example/*", requireApiKey)
   .route("/example/crm", crmFlagRoutes)
   .all("*", (c) => engine.worker.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext));
 

@@ -5,7 +5,12 @@ import { HttpError } from "../shared/http-error";
 
 /**
  * Guards /api/v1: open in dev mode; otherwise `Authorization: Bearer <API_KEY>`.
- * With no API_KEY configured outside dev mode, every call is refused.
+ * With no API_KEY configured outside dev mode, every call is refused. It
+ * answers the 401 itself rather than throwing, so it also guards routes of
+ * an app that does not render Stepflare's errors (the example's own routes).
+ *
+ * @example
+ * new Hono<{ Bindings: Env }>().use("/admin/*", requireApiKey).route("/admin", adminRoutes);
  */
 export const requireApiKey: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
   if (!isDevMode(c.env)) {
@@ -13,7 +18,8 @@ export const requireApiKey: MiddlewareHandler<{ Bindings: Env }> = async (c, nex
     const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
     const key = c.env.API_KEY;
     if (!key || !given || !(await secretEquals(key, given))) {
-      throw new HttpError(401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>");
+      const refused = new HttpError(401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>");
+      return c.json(refused.toJSON(), refused.status);
     }
   }
   await next();

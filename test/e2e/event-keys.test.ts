@@ -68,6 +68,17 @@ describe("event keys and the API key outside dev mode", () => {
     expect((await http.api("/api/v1/events/anything", { apiKey: null })).status).toBe(401);
   });
 
+  it("the example's CRM switch is behind the API key too: 401 without it or with a wrong one, 200 with it", async () => {
+    for (const apiKey of [null, WRONG_KEY, EVENT_KEY]) {
+      for (const method of ["GET", "PUT"]) {
+        const res = await http.api<ErrorBody>("/example/crm", { apiKey, method, ...(method === "PUT" ? { json: { down: true } } : {}) });
+        expect(res).toMatchObject({ status: 401, body: { error: { code: "unauthorized" } } });
+      }
+    }
+    expect(await http.api("/example/crm", { method: "PUT", json: { down: false } })).toEqual({ status: 200, body: { down: false } });
+    expect(await http.api("/example/crm")).toEqual({ status: 200, body: { down: false } });
+  });
+
   it("prints neither key: the only lines naming the event key are wrangler's own access log", async () => {
     // Let any background logging (queue consumers, runs) reach the buffer.
     await new Promise((r) => setTimeout(r, 1_000));
