@@ -236,7 +236,12 @@ describe("Execution against memoized state", () => {
       const a = await step.run("a", () => 1);
       return step.run("b", () => a);
     });
-    expect(batches[0]!.map((s) => s.key)).toEqual(["a"]);
+    expect(batches.map((b) => b.map((s) => s.key))).toEqual([["a"]]);
+    batches[0]![0]!.resolve(41);
+    await new Promise((r) => setTimeout(r, 5));
+    // The handler moved on with the settled value: "b" is reported, and its function sees it.
+    expect(batches.map((b) => b.map((s) => s.key))).toEqual([["a"], ["b"]]);
+    expect(batches[1]![0]!.fn({ attempt: 0 })).toBe(41);
   });
 
   it("refuses bad step ids and retries with a StepflareError, which is never retried", async () => {
