@@ -47,7 +47,7 @@ describe("retries", () => {
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ source: "run", functionId: "flaky", stepKey: "flaky", attempts: 5, error: { message: "boom 5" } });
     await waitFor(async () => (callsOf("five", "onFailure") ? true : undefined), "onFailure");
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 500)); // room for a second call that should not come
     expect(callsOf("five", "onFailure")).toBe(1);
   });
 
@@ -110,7 +110,8 @@ describe("retries", () => {
     const [run] = await settledRuns(id!);
     expect(run!.status).toBe("failed");
     await waitFor(async () => (callsOf("three", "onFailure") ? true : undefined), "onFailure");
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(async () => ((await deadLettersOf(run!.id)).length ? true : undefined), "the dead letter");
+    await new Promise((r) => setTimeout(r, 500)); // room for a second call or letter that should not come
     expect(callsOf("three", "onFailure")).toBe(1);
     expect(await deadLettersOf(run!.id)).toHaveLength(1);
   });
