@@ -14,8 +14,8 @@ import { HttpError } from "../shared/http-error";
  */
 export const requireApiKey: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
   if (!isDevMode(c.env)) {
-    const header = c.req.header("authorization") ?? "";
-    const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+    // The scheme is case-insensitive (RFC 9110, section 11.1): `bearer <key>` is as good as `Bearer <key>`.
+    const given = /^bearer (.*)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim() ?? "";
     const key = c.env.API_KEY;
     if (!key || !given || !(await secretEquals(key, given))) {
       const refused = new HttpError(401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>");

@@ -1,6 +1,8 @@
+import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
+import worker from "../worker/index";
 import { api, BASE } from "./helpers";
 
 const errorOf = async (res: Response) => ({
@@ -151,6 +153,22 @@ describe("query parameters", () => {
         const { status, body } = await api<{ error: { code: string } }>(`${path}?limit=${bad}`);
         expect({ bad, status, code: body.error?.code }).toEqual({ bad, status: 400, code: "invalid_query" });
       }
+    }
+  });
+});
+
+describe("the API key's scheme", () => {
+  it("is case-insensitive, as HTTP authentication schemes are: bearer and BEARER pass with the right key, never with a wrong one", async () => {
+    const locked = { ...(env as unknown as Env), STEPFLARE_DEV: undefined, API_KEY: "scheme-api-key" } as Env;
+    const status = async (authorization: string) =>
+      (await worker.fetch(new Request(`${BASE}/api/v1/runs?limit=1`, { headers: { authorization } }), locked, createExecutionContext()))
+        .status;
+    for (const scheme of ["Bearer", "bearer", "BEARER", "Bearer  "]) {
+      expect({ scheme, status: await status(`${scheme} scheme-api-key`) }).toEqual({ scheme, status: 200 });
+      expect({ scheme, status: await status(`${scheme} scheme-api-kex`) }).toEqual({ scheme, status: 401 });
+    }
+    for (const header of ["scheme-api-key", "Basic scheme-api-key", "Bearerscheme-api-key", "Bearer", "Bearer "]) {
+      expect({ header, status: await status(header) }).toEqual({ header, status: 401 });
     }
   });
 });
