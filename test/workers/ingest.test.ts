@@ -2,6 +2,7 @@ import { createExecutionContext, runInDurableObject, waitOnExecutionContext } fr
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
+import { callsOf } from "../worker/functions";
 import worker from "../worker/index";
 import { api, BASE, boundSizesOf, sendEvents, settledRuns, waitFor } from "./helpers";
 
@@ -9,6 +10,9 @@ const post = (body: BodyInit | null, headers: Record<string, string> = { "conten
   exports.default.fetch(`${BASE}/e/${key}`, { method: "POST", headers, body });
 
 const testEnvOf = () => env as unknown as Env;
+
+const acceptedAtOf = async (id: string) =>
+  (await testEnvOf().DB.prepare("SELECT accepted_at FROM events WHERE id = ?").bind(id).first<{ accepted_at: number }>())?.accepted_at;
 
 const errorOf = async (res: Response) => ({
   status: res.status,
@@ -105,8 +109,12 @@ describe("POST /e/:eventKey", () => {
       release = r;
     });
     const testEnv = env as unknown as Env;
+    // The real events queue, reached only once the gate opens.
     const slowQueue = {
-      send: () => sendGate,
+      send: async (message: unknown) => {
+        await sendGate;
+        await testEnv.EVENTS.send(message as Parameters<Env["EVENTS"]["send"]>[0]);
+      },
       sendBatch: async (messages: unknown[]) => {
         await sendGate;
         await testEnv.EVENTS.sendBatch(messages as Parameters<Env["EVENTS"]["sendBatch"]>[0]);
@@ -132,8 +140,7 @@ describe("POST /e/:eventKey", () => {
     }
     release();
     await waitOnExecutionContext(ctx);
-    const [run] = await settledRuns("slow-send-60-59");
-    expect(run!.status).toBe("completed");
+    for (const id of ["slow-send-1-0", "slow-send-60-59"]) expect((await settledRuns(id))[0]!.status).toBe("completed");
   });
 
   it("refuses a body over 1 MiB with 413 and takes one of exactly 1 MiB", async () => {
@@ -220,10 +227,42 @@ describe("POST /e/:eventKey", () => {
     const event = { name: "test/sequential", id: "dedupe-me-1", data: { tag: "dedupe", n: 1 } };
     expect(await sendEvents(event)).toEqual(["dedupe-me-1"]);
     await settledRuns("dedupe-me-1");
+    const acceptance = await acceptedAtOf("dedupe-me-1");
     expect(await sendEvents([event, event])).toEqual(["dedupe-me-1", "dedupe-me-1"]);
+    // Not accepted again: a new acceptance would name new runs.
+    expect(await acceptedAtOf("dedupe-me-1")).toBe(acceptance);
     await new Promise((r) => setTimeout(r, 300));
     const { body } = await api<{ runs: unknown[] }>(`/api/v1/events/dedupe-me-1`);
     expect(body.runs).toHaveLength(1);
+  });
+
+  it("accepts an id again, as a new event with runs of its own, once its acceptance is older than the 24-hour window", async () => {
+    const DAY = 24 * 60 * 60 * 1000;
+    const id = "dedupe-window-1";
+    const event = (n: number) => ({ name: "test/sequential", id, data: { tag: "dedupe-window", n } });
+    await sendEvents(event(1));
+    const [first] = await settledRuns(id);
+    const age = (ms: number) =>
+      testEnvOf()
+        .DB.prepare("UPDATE events SET accepted_at = ? WHERE id = ?")
+        .bind(Date.now() - ms, id)
+        .run();
+    // A minute before the window ends: still a duplicate.
+    await age(DAY - 60_000);
+    const inside = await acceptedAtOf(id);
+    expect(await sendEvents(event(2))).toEqual([id]);
+    expect(await acceptedAtOf(id)).toBe(inside);
+    // A second after it ended: accepted again, stored as sent now, and fanned out to a run of its own.
+    await age(DAY + 1000);
+    const before = Date.now();
+    expect(await sendEvents(event(3))).toEqual([id]);
+    expect(await acceptedAtOf(id)).toBeGreaterThanOrEqual(before);
+    const runs = await settledRuns(id, 2);
+    expect(runs.map((r) => r.id)).toContain(first!.id);
+    const again = runs.find((r) => r.id !== first!.id);
+    expect(again).toMatchObject({ status: "completed", output: [0, 2, 4] });
+    expect((await api<{ event: { data: unknown } }>(`/api/v1/events/${id}`)).body.event.data).toEqual({ tag: "dedupe-window", n: 3 });
+    expect(callsOf("dedupe-window", "handler")).toBe(2);
   });
 
   it("answers concurrent requests (sharing a write) each with its own ids; an id sent by several starts one run", async () => {
