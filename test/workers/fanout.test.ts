@@ -160,7 +160,20 @@ describe("events consumer", () => {
     });
   });
 
-  it("gives the same run ids to a redelivery and new ones to a new acceptance of the id after the window", async () => {
+  it("answers 503 dispatch_failed when the events queue does not take a dispatch, and the call succeeds once it does", async () => {
+    const [id] = await sendEvents({ name: "nobody/listens" });
+    const refused = () => Promise.reject(new Error("queue unavailable"));
+    const dispatch = (e: Env) =>
+      worker.fetch(new Request(`${BASE}/api/v1/events/${id}/dispatch`, { method: "POST" }), e, createExecutionContext());
+    const down = await dispatch({ ...testEnv, EVENTS: { send: refused, sendBatch: refused } as unknown as Queue });
+    expect({ status: down.status, body: await down.json() }).toMatchObject({
+      status: 503,
+      body: { error: { code: "dispatch_failed", message: expect.stringContaining("call again") } },
+    });
+    expect((await dispatch(testEnv)).status).toBe(202);
+  });
+
+  it("derives one run id from a function, an event and its acceptance, and another for another acceptance or function", async () => {
     const { runIdFor } = await import("../../src/fanout/run-id");
     const a = await runIdFor("f", "e", 1000);
     expect(await runIdFor("f", "e", 1000)).toBe(a);
