@@ -656,21 +656,26 @@ describe("the management API's key", () => {
 
   it("accepts only configured event keys outside dev mode, answering the same 401 whatever the reason", async () => {
     const locked = { ...testEnv, STEPFLARE_DEV: undefined, EVENT_KEYS: "key-one, key-two" } as Env;
-    const send = (key: string) =>
+    const send = (key: string, e: Env = locked) =>
       worker.fetch(
         new Request(`${BASE}/e/${key}`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ name: "nobody/listens" }),
         }),
-        locked,
+        e,
         createExecutionContext(),
       );
-    const bad = await send("key-three");
-    const badText = await bad.text();
-    expect(bad.status).toBe(401);
-    expect(badText).not.toContain("key-three");
-    expect(await (await send("")).text().catch(() => "")).not.toContain("key-one");
+    // An unknown key, a prefix, a key with more after it, another case, the list itself; and any key with none configured.
+    const refused = [
+      ...(await Promise.all(["key-three", "key-on", "key-one-", "KEY-ONE", "key-one,key-two"].map((k) => send(k)))),
+      await send("key-one", { ...locked, EVENT_KEYS: undefined }),
+    ];
+    const answers = await Promise.all(refused.map(async (r) => ({ status: r.status, text: await r.text() })));
+    expect(answers[0]).toMatchObject({ status: 401, text: expect.stringContaining("unauthorized") });
+    for (const a of answers) expect(a).toEqual(answers[0]);
+    expect(answers[0]!.text).not.toMatch(/key-(one|two|three)/i);
+    expect((await send("key-one")).status).toBe(200);
     expect((await send("key-two")).status).toBe(200);
   });
 });
