@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 CREATE TABLE IF NOT EXISTS timers (
   kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
-);`;
+);
+CREATE TABLE IF NOT EXISTS event (json TEXT NOT NULL);`;
 
 export type TimerKind =
   | "lease"
@@ -56,8 +57,20 @@ export class RunStore {
   constructor(sql: SqlStorage) {
     this.#sql = sql;
     // An object that never held a run (an unknown id asked about) creates no tables, so it stores nothing.
-    const exists = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run'").toArray().length > 0;
-    if (!exists) return;
+    const tables = new Set(
+      sql
+        .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'event')")
+        .toArray()
+        .map((r) => r.name),
+    );
+    if (!tables.has("run")) return;
+    // The event has a row of its own: beside a run's output in one row, the two could pass the 2 MB row limit.
+    // A run object from before that moves its event out of the run row.
+    if (!tables.has("event")) {
+      sql.exec("CREATE TABLE event (json TEXT NOT NULL)");
+      sql.exec("INSERT INTO event (json) SELECT event FROM run");
+      sql.exec("UPDATE run SET event = ''");
+    }
     const row = sql.exec("SELECT * FROM run LIMIT 1").toArray()[0];
     if (row) this.run = this.#runFromRow(row);
     const cursor = sql.exec("SELECT * FROM steps ORDER BY seq");
@@ -83,7 +96,7 @@ export class RunStore {
       run.id,
       run.functionId,
       run.eventId,
-      eventJson,
+      "",
       run.status,
       run.attempt,
       run.startedAt,
@@ -92,6 +105,7 @@ export class RunStore {
       run.stateBytes,
       JSON.stringify(run.replays),
     );
+    this.#sql.exec("INSERT INTO event (json) VALUES (?)", eventJson);
     this.run = run;
   }
 
@@ -211,7 +225,7 @@ export class RunStore {
   }
 
   eventJson(): string {
-    return String(this.#sql.exec("SELECT event FROM run LIMIT 1").toArray()[0]?.event ?? "null");
+    return String(this.#sql.exec("SELECT json FROM event LIMIT 1").toArray()[0]?.json ?? "null");
   }
 
   #mustRun(): RunState {

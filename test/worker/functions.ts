@@ -335,7 +335,13 @@ export const reusedIdFails = app.createFunction(
   },
 );
 
+/** Returns a string output whose JSON is exactly `bytes` long; the event may carry a `pad` of its own size. */
+export const bigOutput = app.createFunction({ id: "big-output", triggers: [{ event: "test/big-output" }], retries: 0 }, async ({ event }) =>
+  "x".repeat((event.data as TagData & { bytes: number }).bytes - 2),
+);
+
 export const allFunctions = [
+  bigOutput,
   wildPair,
   reusedIdFails,
   nestedStep,

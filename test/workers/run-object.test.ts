@@ -8,6 +8,19 @@ import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 const testEnv = env as unknown as Env;
 const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
 
+/** Bytes of the largest row of each of the object's tables, as SQLite counts a row against its limit (2 MB on the platform, not enforced locally). */
+const largestRows = (runId: string) =>
+  runInDurableObject(stubOf(runId), (_instance, ctx) => {
+    const sql = ctx.storage.sql;
+    const sizes: Record<string, number> = {};
+    for (const { name } of sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray()) {
+      const columns = sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${name}')`).toArray();
+      const bytes = columns.map((c) => `coalesce(length(CAST("${c.name}" AS BLOB)), 0)`).join(" + ");
+      sizes[name] = Number(sql.exec(`SELECT coalesce(max(${bytes}), 0) AS n FROM "${name}"`).one().n);
+    }
+    return sizes;
+  });
+
 async function runIdOf(eventId: string): Promise<string> {
   return waitFor(async () => {
     const { body } = await api<{ runs?: { id: string }[] }>(`/api/v1/events/${eventId}`);
@@ -220,5 +233,24 @@ describe("the run's Durable Object", () => {
     }
     // The object stays readable after refusing the output.
     expect((await stubOf(runs[1]!.id).getDetail())?.status).toBe("failed");
+  });
+
+  it("keeps every row under 2 MB for an event of 1 MiB and an output of 1 MiB, and moves an older run's event to its own row", async () => {
+    const MiB = 1024 * 1024;
+    const pad = "p".repeat(MiB - 100); // the request body just under its 1 MiB limit
+    const [eventId] = await sendEvents({ name: "test/big-output", data: { tag: "row", bytes: MiB, pad } });
+    const [run] = await settledRuns(eventId!, 1, 30_000);
+    expect(run!.status).toBe("completed");
+    expect((run!.output as string).length).toBe(MiB - 2);
+    for (const bytes of Object.values(await largestRows(run!.id))) expect(bytes).toBeLessThanOrEqual(2_000_000);
+    // A run object from before the event had its own row: the event is in the run row.
+    await runInDurableObject(stubOf(run!.id), (_instance, ctx) => {
+      ctx.storage.sql.exec("UPDATE run SET event = (SELECT json FROM event)");
+      ctx.storage.sql.exec("DROP TABLE event");
+    });
+    await abortAllDurableObjects();
+    const claim = await stubOf(run!.id).claimSteps(0, []);
+    expect(JSON.parse(claim!.eventJson).data.pad).toBe(pad);
+    for (const bytes of Object.values(await largestRows(run!.id))) expect(bytes).toBeLessThanOrEqual(2_000_000);
   });
 });
