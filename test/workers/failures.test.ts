@@ -343,8 +343,8 @@ describe("replay", () => {
   });
 
   it("records a sibling's late failure on a failed run as final: no retry is scheduled for a run that has ended", async () => {
-    down.add("late1");
-    const [id] = await sendEvents({ name: "test/replay-race", data: { tag: "late1", slowMs: 300 } });
+    down.add("late-sibling");
+    const [id] = await sendEvents({ name: "test/replay-race", data: { tag: "late-sibling", slowMs: 300 } });
     const [failed] = await settledRuns(id!);
     expect(failed!.status).toBe("failed");
     type Detail = { steps: { id: string; status: string; attempts: number; error?: { message: string } }[] };
@@ -353,7 +353,7 @@ describe("replay", () => {
       const { body } = await api<Detail>(`/api/v1/runs/${failed!.id}`);
       return body.steps.find((s) => s.id === "slow")?.status === "running" ? undefined : body;
     }, "slow's late result");
-    down.delete("late1");
+    down.delete("late-sibling");
     expect(detail.steps.find((s) => s.id === "slow")).toMatchObject({
       status: "failed",
       attempts: 1,
@@ -366,7 +366,7 @@ describe("replay", () => {
         .map((r) => r.kind),
     );
     expect(timers).not.toContain("step-retry");
-    expect(callsOf("late1", "slow")).toBe(1);
+    expect(callsOf("late-sibling", "slow")).toBe(1);
   });
 
   it("fails a run at once with nested_step when a step's function calls step.run", async () => {
