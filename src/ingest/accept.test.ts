@@ -20,4 +20,18 @@ describe("prepareEvents", () => {
     const fits = { n: Array.from({ length: 80_000 }, () => 1e20) };
     expect((await prepareEvents([{ name: "a/b", data: fits }], undefined, 1)).rows).toHaveLength(1);
   });
+
+  it("takes an event of exactly MAX_STORED_BYTES as stored and refuses one byte more, counting UTF-8 bytes", async () => {
+    expect(MAX_STORED_BYTES).toBe(1_900_000); // the README's limit
+    const rowOf = async (pad: string) => (await prepareEvents([{ name: "a/b", id: "at-limit", data: { pad } }], undefined, 1)).rows[0]!;
+    const shell = (await rowOf("")).length;
+    const exact = await rowOf("x".repeat(MAX_STORED_BYTES - shell));
+    expect(exact.length).toBe(MAX_STORED_BYTES);
+    const over = (pad: string) => prepareEvents([{ name: "a/b", id: "at-limit", data: { pad } }], undefined, 1).catch((e) => e);
+    expect(await over("x".repeat(MAX_STORED_BYTES - shell + 1))).toMatchObject({ status: 413, code: "payload_too_large" });
+    // Two bytes per "é": over the limit in bytes, while fewer characters than the limit.
+    const wide = "é".repeat(Math.ceil((MAX_STORED_BYTES - shell + 1) / 2));
+    expect(shell + wide.length).toBeLessThan(MAX_STORED_BYTES);
+    expect(await over(wide)).toMatchObject({ status: 413, code: "payload_too_large" });
+  });
 });
