@@ -206,13 +206,14 @@ function holdsClaim(s: StepState | undefined, attempt: number, token: string | u
 /** The journal as it stood at `planSeq`: what a replay of dispatched steps planned then must see. */
 export function memoAsOf(store: RunStore, planSeq: number): ReplayContext["memo"] {
   const memo: ReplayContext["memo"] = [];
+  const encoder = new TextEncoder();
   for (const s of store.steps.values()) {
     if (!isSettled(s.status) || (s.settleSeq ?? Infinity) > planSeq) continue;
     const seq = s.settleSeq ?? undefined;
     memo.push(
       s.status === "completed"
-        ? { key: s.key, status: "completed", value: s.outputJson, seq }
-        : { key: s.key, status: "failed", value: JSON.stringify(s.error), seq },
+        ? { key: s.key, status: "completed", value: s.outputJson === null ? null : encoder.encode(s.outputJson), seq }
+        : { key: s.key, status: "failed", value: encoder.encode(JSON.stringify(s.error)), seq },
     );
   }
   return memo;

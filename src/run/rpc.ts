@@ -35,8 +35,14 @@ export interface ReplayContext {
   functionId: string;
   eventJson: string;
   attempt: number;
-  /** Settled steps up to the plan: the output JSON of a completed one, the error JSON of a failed one. */
-  memo: { key: string; status: "completed" | "failed"; value: string | null; seq?: number }[];
+  /**
+   * Settled steps up to the plan: the output JSON of a completed one, the
+   * error JSON of a failed one, in UTF-8. As bytes they cross RPC at the size
+   * the run state limit counts; as strings, one character past Latin-1 makes
+   * the whole text two bytes a character, and a run at its limit would pass
+   * the 32 MiB an RPC answer may hold.
+   */
+  memo: { key: string; status: "completed" | "failed"; value: Uint8Array | null; seq?: number }[];
   /** The requested steps this consumer may now run (claimed for their attempt). */
   claimed: string[];
 }

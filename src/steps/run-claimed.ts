@@ -43,10 +43,14 @@ export async function runClaimedSteps(
     return reporter.drain();
   }
 
+  const decoder = new TextDecoder();
   const memo = new Map<string, MemoEntry>(
-    context.memo.map(({ key, status, value, seq }) =>
-      status === "completed" ? [key, { status, output: fromJson(value), seq }] : [key, { status, error: JSON.parse(value ?? "{}"), seq }],
-    ),
+    context.memo.map(({ key, status, value, seq }) => {
+      const text = value === null ? null : decoder.decode(value);
+      return status === "completed"
+        ? [key, { status, output: fromJson(text), seq }]
+        : [key, { status, error: JSON.parse(text ?? "{}"), seq }];
+    }),
   );
   const running: Promise<void>[] = [];
   const runOne = async (f: FoundStep): Promise<void> => {

@@ -340,8 +340,23 @@ export const bigOutput = app.createFunction({ id: "big-output", triggers: [{ eve
   "x".repeat((event.data as TagData & { bytes: number }).bytes - 2),
 );
 
+/**
+ * `n` sequential steps, each an output of exactly `bytes` JSON bytes that
+ * holds one "’" (so the text is not Latin-1), then two steps in parallel,
+ * which the steps queue runs against that state.
+ */
+export const bigState = app.createFunction(
+  { id: "big-state", triggers: [{ event: "test/big-state" }], retries: 0 },
+  async ({ event, step }) => {
+    const d = event.data as TagData & { n: number; bytes: number };
+    for (let i = 0; i < d.n; i++) await step.run(`s${i}`, () => `\u2019${"x".repeat(d.bytes - 5)}`);
+    return Promise.all([step.run("a", () => "a"), step.run("b", () => "b")]);
+  },
+);
+
 export const allFunctions = [
   bigOutput,
+  bigState,
   wildPair,
   reusedIdFails,
   nestedStep,

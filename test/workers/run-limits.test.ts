@@ -1,0 +1,32 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src";
+import { api, sendEvents, waitFor } from "./helpers";
+
+const testEnv = env as unknown as Env;
+const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+const MiB = 1024 * 1024;
+
+/** The run's status and output as its object stores them, read without an RPC answer of its own. */
+const storedRun = (runId: string) =>
+  runInDurableObject(stubOf(runId), (_instance, ctx) =>
+    ctx.storage.sql.exec<{ status: string; output: string | null }>("SELECT status, output FROM run").one(),
+  );
+
+describe("a run at its state limit", () => {
+  it("runs parallel steps against 16 MiB of step outputs whose text is not Latin-1", async () => {
+    // 16 outputs of 1 MiB - 3 bytes, and "a" and "b": 42 bytes under the limit. The event's text is not Latin-1 either.
+    const data = { tag: "state-limit", n: 16, bytes: MiB - 3, note: "\u2019".repeat(100_000) };
+    const [eventId] = await sendEvents({ name: "test/big-state", data });
+    const runId = await waitFor(async () => {
+      const { body } = await api<{ runs?: { id: string }[] }>(`/api/v1/events/${eventId}`);
+      return body.runs?.[0]?.id;
+    }, "the run");
+    const run = await waitFor(async () => {
+      const stored = await storedRun(runId);
+      return stored.status === "running" ? undefined : stored;
+    }, "the run to end");
+    expect(run).toEqual({ status: "completed", output: '["a","b"]' });
+  });
+});
