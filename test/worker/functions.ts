@@ -354,7 +354,35 @@ export const bigState = app.createFunction(
   },
 );
 
+/**
+ * Two subscribers of `test/fan-out`. This one's step waits while its tag is
+ * "down", then fails unless the tag is "fixed"; the other has a step of its own.
+ */
+export const fanOutFails = app.createFunction(
+  { id: "fan-out-fails", triggers: [{ event: "test/fan-out" }], retries: 2 },
+  async ({ event, step }) => {
+    const tag = (event.data as TagData).tag;
+    return step.run("call", async () => {
+      count(tag, "call");
+      while (down.has(tag)) await sleep(20);
+      if (!fixed.has(tag)) throw new Error("provider is down");
+      return "called";
+    });
+  },
+);
+
+export const fanOutSibling = app.createFunction(
+  { id: "fan-out-sibling", triggers: [{ event: "test/fan-out" }] },
+  async ({ event, step }) => {
+    const tag = (event.data as TagData).tag;
+    count(tag, "sibling-handler");
+    return step.run("work", () => (count(tag, "work"), "worked"));
+  },
+);
+
 export const allFunctions = [
+  fanOutFails,
+  fanOutSibling,
   bigOutput,
   bigState,
   wildPair,

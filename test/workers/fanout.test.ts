@@ -1,10 +1,10 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src";
-import { callsOf } from "../worker/functions";
+import type { Env, RunDetail } from "../../src";
+import { callsOf, down, fixed } from "../worker/functions";
 import worker from "../worker/index";
-import { api, BASE, onBind, sendEvents, settledRuns } from "./helpers";
+import { api, BASE, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -19,6 +19,36 @@ async function deliver(messages: { id: string; body: unknown; attempts?: number 
 }
 
 describe("events consumer", () => {
+  it("runs each subscriber of an event on its own: one failing neither holds up nor re-runs the other, and a replay runs only it", async () => {
+    const tag = "fan-out-isolation";
+    down.add(tag); // fan-out-fails's step waits until this is lifted, then fails
+    const [id] = await sendEvents({ name: "test/fan-out", data: { tag } });
+    type Listed = { runs: { id: string; functionId: string; status: string }[] };
+    const byFunction = async () => new Map((await api<Listed>(`/api/v1/events/${id}`)).body.runs.map((r) => [r.functionId, r.id] as const));
+    const runIds = await waitFor(async () => ((await byFunction()).size === 2 ? byFunction() : undefined), "both runs");
+    const detail = async (fn: string) => (await api<RunDetail>(`/api/v1/runs/${runIds.get(fn)}`)).body;
+    // The sibling completes while the other's first attempt is still out.
+    const sibling = await waitFor(async () => {
+      const d = await detail("fan-out-sibling");
+      return d.status === "completed" ? d : undefined;
+    }, "the sibling to complete");
+    expect(sibling).toMatchObject({ output: "worked", attempt: 0, steps: [{ id: "work", attempts: 1 }] });
+    expect(await detail("fan-out-fails")).toMatchObject({ status: "running", steps: [{ id: "call", status: "running", attempts: 1 }] });
+    down.delete(tag);
+    const failed = await waitFor(async () => {
+      const d = await detail("fan-out-fails");
+      return d.status === "failed" ? d : undefined;
+    }, "the failing run to spend its retries");
+    expect(failed).toMatchObject({ error: { message: "provider is down" }, steps: [{ id: "call", status: "failed", attempts: 3 }] });
+    fixed.add(tag);
+    expect((await api(`/api/v1/runs/${failed.id}/replay`, { method: "POST" })).status).toBe(200);
+    await waitFor(async () => ((await detail("fan-out-fails")).status === "completed" ? true : undefined), "the replay to complete");
+    expect(callsOf(tag, "call")).toBe(4);
+    // The sibling ran once, through all of it, and is exactly as it was.
+    expect([callsOf(tag, "sibling-handler"), callsOf(tag, "work")]).toEqual([1, 1]);
+    expect(await detail("fan-out-sibling")).toEqual(sibling);
+  });
+
   it("makes no second run when a message is delivered twice, and acknowledges each message", async () => {
     const [id] = await sendEvents({ name: "test/sequential", data: { tag: "redeliver", n: 1 } });
     const [first] = await settledRuns(id!);
