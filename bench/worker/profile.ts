@@ -104,7 +104,7 @@ function wrapQueue(queue: Queue, name: string): Queue {
   });
 }
 
-const RPC_METHODS = new Set(["start", "claimSteps", "completeSteps", "getDetail"]);
+const RPC_METHODS = new Set(["start", "claimSteps", "completeSteps", "getDetail", "getDetailJson"]);
 
 function wrapNamespace(ns: DurableObjectNamespace, name: string): DurableObjectNamespace {
   return new Proxy(ns, {

@@ -58,9 +58,9 @@ export const runsApi = new Hono<{ Bindings: Env }>()
   .get("/:runId", async (c) => {
     const runId = c.req.param("runId");
     if (!ULID_PATTERN.test(runId)) throw runNotFound(runId);
-    const detail = await c.env.RUNS.get(c.env.RUNS.idFromName(runId)).getDetail();
+    const detail = await c.env.RUNS.get(c.env.RUNS.idFromName(runId)).getDetailJson();
     if (!detail) throw runNotFound(runId);
-    return c.json(detail);
+    return new Response(detail, { headers: { "content-type": "application/json" } });
   })
   .post("/:runId/replay", async (c) => {
     const runId = c.req.param("runId");

@@ -14,14 +14,17 @@ const publicError = (e: SerializedError & { stepId?: string }) => ({
 
 export type RunDetail = ReturnType<typeof runDetail>;
 
-/** The run as `GET /api/v1/runs/:runId` shows it. */
-export function runDetail(run: RunState, steps: Iterable<StepState>) {
+type Output = NonNullable<unknown> | null;
+const parsedOutput = (json: string | null): Output => fromJson(json) ?? null;
+
+/** The run as `GET /api/v1/runs/:runId` shows it; `output` gives each stored output JSON its place in it. */
+export function runDetail(run: RunState, steps: Iterable<StepState>, output: (json: string | null) => Output = parsedOutput) {
   return {
     id: run.id,
     functionId: run.functionId,
     eventId: run.eventId,
     status: run.status,
-    ...(run.status === "completed" ? { output: fromJson(run.outputJson) ?? null } : {}),
+    ...(run.status === "completed" ? { output: output(run.outputJson) } : {}),
     ...(run.error ? { error: publicError(run.error) } : {}),
     attempt: run.attempt,
     startedAt: iso(run.startedAt)!,
@@ -42,10 +45,22 @@ export function runDetail(run: RunState, steps: Iterable<StepState>) {
         key: s.key,
         status: s.status,
         attempts: s.attempts,
-        ...(s.status === "completed" ? { output: fromJson(s.outputJson) ?? null } : {}),
+        ...(s.status === "completed" ? { output: output(s.outputJson) } : {}),
         ...(s.error ? { error: publicError(s.error) } : {}),
         ...(s.startedAt !== null ? { startedAt: iso(s.startedAt) } : {}),
         ...(s.endedAt !== null ? { endedAt: iso(s.endedAt) } : {}),
       })),
   };
+}
+
+/**
+ * The run's detail as JSON text, each stored output spliced in as it is
+ * stored (JSON already) rather than parsed and written again: a run at its
+ * state limit is one copy of its outputs here, not two.
+ */
+export function runDetailJson(run: RunState, steps: Iterable<StepState>): string {
+  const outputs: string[] = [];
+  // Each output's place holds a marker; `"output":"` is a key and its value wherever it occurs, since every quote inside a string is escaped.
+  const detail = runDetail(run, steps, (json) => `\u0000${outputs.push(json ?? "null") - 1}`);
+  return JSON.stringify(detail).replace(/"output":"\\u0000(\d+)"/g, (_match, i: string) => `"output":${outputs[Number(i)]}`);
 }

@@ -5,7 +5,7 @@ import { callOnFailure, sendDeadLetter, storeDeadLetter } from "./after-failure"
 import { AlarmPointer } from "./alarm";
 import { retryDelayMs } from "./backoff";
 import { deadLetterFor } from "./dead-letter";
-import { type RunDetail, runDetail } from "./detail";
+import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
 import { syncRunIndex } from "./index-sync";
 import { claimDispatched, memoAsOf, newRun, recoverInterruptedSteps, resetForReplay } from "./journal";
@@ -121,6 +121,16 @@ export class StepflareRunObject extends DurableObject<Env> {
   async getDetail(): Promise<RunDetail | null> {
     const run = this.#store.run;
     return run ? runDetail(run, this.#store.steps.values()) : null;
+  }
+
+  /**
+   * The detail as UTF-8 JSON, for the API: bytes cross RPC at their size (a
+   * string with one character past Latin-1 takes two bytes a character, and
+   * a run at its state limit would pass the 32 MiB an RPC answer may hold).
+   */
+  async getDetailJson(): Promise<Uint8Array | null> {
+    const run = this.#store.run;
+    return run ? new TextEncoder().encode(runDetailJson(run, this.#store.steps.values())) : null;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src";
+import type { Env, RunDetail } from "../../src";
 import { api, sendEvents, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
@@ -14,19 +14,43 @@ const storedRun = (runId: string) =>
     ctx.storage.sql.exec<{ status: string; output: string | null }>("SELECT status, output FROM run").one(),
   );
 
+const runIdOf = (eventId: string) =>
+  waitFor(async () => {
+    const { body } = await api<{ runs?: { id: string }[] }>(`/api/v1/events/${eventId}`);
+    return body.runs?.[0]?.id;
+  }, "the run");
+
 describe("a run at its state limit", () => {
   it("runs parallel steps against 16 MiB of step outputs whose text is not Latin-1", async () => {
     // 16 outputs of 1 MiB - 3 bytes, and "a" and "b": 42 bytes under the limit. The event's text is not Latin-1 either.
     const data = { tag: "state-limit", n: 16, bytes: MiB - 3, note: "\u2019".repeat(100_000) };
     const [eventId] = await sendEvents({ name: "test/big-state", data });
-    const runId = await waitFor(async () => {
-      const { body } = await api<{ runs?: { id: string }[] }>(`/api/v1/events/${eventId}`);
-      return body.runs?.[0]?.id;
-    }, "the run");
+    const runId = await runIdOf(eventId!);
     const run = await waitFor(async () => {
       const stored = await storedRun(runId);
       return stored.status === "running" ? undefined : stored;
     }, "the run to end");
     expect(run).toEqual({ status: "completed", output: '["a","b"]' });
+  });
+
+  it("answers its detail in full: every step's output of 1 MiB", async () => {
+    const data = { tag: "state-limit-detail", n: 16, bytes: MiB - 3, note: "\u2019".repeat(100_000) };
+    const [eventId] = await sendEvents({ name: "test/big-state", data });
+    const runId = await runIdOf(eventId!);
+    await waitFor(async () => ((await storedRun(runId)).status === "running" ? undefined : true), "the run to end");
+    const { status, body } = await api<RunDetail>(`/api/v1/runs/${runId}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: "completed", output: ["a", "b"] });
+    expect(body.steps.map((s) => (s.output as string).length)).toEqual([...Array.from({ length: 16 }, () => MiB - 7), 1, 1]);
+    expect((body.steps[0]!.output as string)[0]).toBe("\u2019");
+  });
+
+  it("answers the same detail over the API as its object's getDetail", async () => {
+    const [eventId] = await sendEvents({ name: "test/race", data: { tag: "detail-same" } });
+    const runId = await runIdOf(eventId!);
+    await waitFor(async () => ((await storedRun(runId)).status === "running" ? undefined : true), "the run to end");
+    const { body } = await api<RunDetail>(`/api/v1/runs/${runId}`);
+    expect(body.steps.some((s) => s.error)).toBe(true);
+    expect(body).toEqual(await stubOf(runId).getDetail());
   });
 });
