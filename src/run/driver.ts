@@ -274,11 +274,14 @@ export class RunDriver {
       });
       if (!s || decision.type === "ignore") continue;
       if (decision.type === "complete" && run.stateBytes + decision.bytes > limits.maxRunStateBytes) {
-        return this.#failRun({
+        // The step fails with the error too, so it is not left running in the failed run's journal.
+        const error = {
           name: "StepflareError",
           code: "run_state_too_large",
           message: `step "${s.id}" would bring this run's stored outputs to ${run.stateBytes + decision.bytes} bytes; the limit is ${limits.maxRunStateBytes}`,
-        });
+        };
+        commitStep(this.#store, s, { type: "fail", error }, now);
+        return this.#failRun({ ...error, stepId: s.id, stepKey: s.key });
       }
       commitStep(this.#store, s, decision, now);
       if (decision.type === "retry") continue;

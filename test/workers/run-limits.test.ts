@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env, RunDetail } from "../../src";
-import { api, sendEvents, waitFor } from "./helpers";
+import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
@@ -31,6 +31,20 @@ describe("a run at its state limit", () => {
       return stored.status === "running" ? undefined : stored;
     }, "the run to end");
     expect(run).toEqual({ status: "completed", output: '["a","b"]' });
+  });
+
+  it("fails the run and the step that passes it with run_state_too_large, naming the step", async () => {
+    // 16 outputs of 1 MiB are the limit exactly; the 17th step's output passes it.
+    const [eventId] = await sendEvents({ name: "test/big-state", data: { tag: "state-over", n: 17, bytes: MiB } });
+    const [run] = await settledRuns(eventId!, 1, 30_000);
+    expect(run!.error).toMatchObject({ code: "run_state_too_large", stepId: "s16" });
+    expect(run!.steps.map((s) => s.status)).toEqual([...Array.from({ length: 16 }, () => "completed"), "failed"]);
+    expect(run!.steps[16]).toMatchObject({ id: "s16", attempts: 1, error: { code: "run_state_too_large" } });
+    const letter = await waitFor(async () => {
+      const { body } = await api<{ deadLetters: { runId: string; stepKey: string | null }[] }>("/api/v1/dead-letters?functionId=big-state");
+      return body.deadLetters.find((d) => d.runId === run!.id);
+    }, "the dead letter");
+    expect(letter.stepKey).toBe("s16");
   });
 
   it("answers its detail in full: every step's output of 1 MiB", async () => {
