@@ -212,7 +212,7 @@ describe("POST /e/:eventKey", () => {
     const [run] = await settledRuns("proto-key");
     const runs = testEnvOf().RUNS;
     const event = await runInDurableObject(runs.get(runs.idFromName(run!.id)), (_instance, state) =>
-      String(state.storage.sql.exec("SELECT event FROM run").one().event),
+      String(state.storage.sql.exec("SELECT json FROM event").one().json),
     );
     expect(event).toContain(`"__proto__":{"kept":true}`);
   });
