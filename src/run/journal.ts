@@ -101,7 +101,7 @@ export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now:
   store.deleteSteps(drop);
   let stateBytes = 0;
   for (const s of store.steps.values()) stateBytes += s.outputJson === null ? 0 : utf8Bytes(s.outputJson);
-  run.replays.push({ at: now, from, ...(run.error ? { previousError: run.error } : {}) });
+  store.addReplay({ at: now, from, ...(run.error ? { previousError: run.error } : {}) });
   Object.assign(run, {
     status: "running",
     outputJson: null,

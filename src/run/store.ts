@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS steps (
 CREATE TABLE IF NOT EXISTS timers (
   kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
 );
-CREATE TABLE IF NOT EXISTS event (json TEXT NOT NULL);`;
+CREATE TABLE IF NOT EXISTS event (json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS replays (n INTEGER PRIMARY KEY, record TEXT NOT NULL);`;
 
 export type TimerKind =
   | "lease"
@@ -59,7 +60,7 @@ export class RunStore {
     // An object that never held a run (an unknown id asked about) creates no tables, so it stores nothing.
     const tables = new Set(
       sql
-        .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'event')")
+        .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'event', 'replays')")
         .toArray()
         .map((r) => r.name),
     );
@@ -71,8 +72,20 @@ export class RunStore {
       sql.exec("INSERT INTO event (json) SELECT event FROM run");
       sql.exec("UPDATE run SET event = ''");
     }
+    // So has each replay: in the run row, a run replayed again and again would pass it too.
+    if (!tables.has("replays")) {
+      sql.exec("CREATE TABLE replays (n INTEGER PRIMARY KEY, record TEXT NOT NULL)");
+      sql.exec("INSERT INTO replays (n, record) SELECT key, value FROM run, json_each(run.replays)");
+      sql.exec("UPDATE run SET replays = '[]'");
+    }
     const row = sql.exec("SELECT * FROM run LIMIT 1").toArray()[0];
-    if (row) this.run = this.#runFromRow(row);
+    if (row) {
+      this.run = this.#runFromRow(row);
+      this.run.replays = sql
+        .exec("SELECT record FROM replays ORDER BY n")
+        .toArray()
+        .map((r) => JSON.parse(String(r.record)) as ReplayRecord);
+    }
     const cursor = sql.exec("SELECT * FROM steps ORDER BY seq");
     const rows = cursor.toArray();
     // An object created before claims carried a token gets its column (empty: its claims are never claimed again).
@@ -103,17 +116,17 @@ export class RunStore {
       run.version,
       run.settleSeq,
       run.stateBytes,
-      JSON.stringify(run.replays),
+      "[]",
     );
     this.#sql.exec("INSERT INTO event (json) VALUES (?)", eventJson);
     this.run = run;
   }
 
-  /** Writes every mutable column of the run (the event is written once, at creation). */
+  /** Writes every mutable column of the run (the event is written once, at creation; replays by addReplay). */
   saveRun(): void {
     const r = this.#mustRun();
     this.#sql.exec(
-      `UPDATE run SET status = ?, output = ?, error = ?, attempt = ?, ended_at = ?, version = ?, settle_seq = ?, state_bytes = ?, replays = ?`,
+      `UPDATE run SET status = ?, output = ?, error = ?, attempt = ?, ended_at = ?, version = ?, settle_seq = ?, state_bytes = ?`,
       r.status,
       r.outputJson,
       r.error ? JSON.stringify(r.error) : null,
@@ -122,8 +135,14 @@ export class RunStore {
       r.version,
       r.settleSeq,
       r.stateBytes,
-      JSON.stringify(r.replays),
     );
+  }
+
+  /** Adds a record to the run's replay history, in a row of its own. */
+  addReplay(record: ReplayRecord): void {
+    const r = this.#mustRun();
+    this.#sql.exec("INSERT INTO replays (n, record) VALUES (?, ?)", r.replays.length, JSON.stringify(record));
+    r.replays.push(record);
   }
 
   putStep(s: StepState): void {
@@ -247,7 +266,7 @@ export class RunStore {
       version: Number(r.version),
       settleSeq: Number(r.settle_seq),
       stateBytes: Number(r.state_bytes),
-      replays: parseJson<ReplayRecord[]>(r.replays) ?? [],
+      replays: [],
     };
   }
 

@@ -1,7 +1,8 @@
-import { runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env, RunDetail } from "../../src";
+import { down } from "../worker/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
@@ -66,5 +67,60 @@ describe("a run at its state limit", () => {
     const { body } = await api<RunDetail>(`/api/v1/runs/${runId}`);
     expect(body.steps.some((s) => s.error)).toBe(true);
     expect(body).toEqual(await stubOf(runId).getDetail());
+  });
+});
+
+describe("a run replayed again and again", () => {
+  it("keeps each replay in a row of its own, so the run row does not grow with them", async () => {
+    const tag = "replayed-often";
+    down.add(tag);
+    const [eventId] = await sendEvents({ name: "test/replayable", data: { tag } });
+    const runId = await runIdOf(eventId!);
+    const failed = () => waitFor(async () => ((await storedRun(runId)).status === "failed" ? true : undefined), "the run to fail", 20_000);
+    const runRowBytes = () =>
+      runInDurableObject(stubOf(runId), (_instance, ctx) =>
+        Number(
+          ctx.storage.sql.exec("SELECT length(CAST(replays AS BLOB)) + length(CAST(coalesce(error, '') AS BLOB)) AS n FROM run").one().n,
+        ),
+      );
+    await failed();
+    const before = await runRowBytes();
+    for (let i = 0; i < 3; i++) {
+      expect((await api(`/api/v1/runs/${runId}/replay`, { method: "POST" })).status).toBe(200);
+      await failed();
+    }
+    const detail = (await api<RunDetail>(`/api/v1/runs/${runId}`)).body;
+    expect(detail.replays).toHaveLength(3);
+    // One record's worth of growth is the fault: without rows of their own, three records were added.
+    expect((await runRowBytes()) - before).toBeLessThan(JSON.stringify(detail.replays![0]).length);
+    // A new instance reads the history back, and the run's generation goes on from it.
+    await abortAllDurableObjects();
+    down.delete(tag);
+    expect((await api(`/api/v1/runs/${runId}/replay`, { method: "POST" })).status).toBe(200);
+    await waitFor(async () => ((await storedRun(runId)).status === "completed" ? true : undefined), "the replay to complete");
+    const done = (await api<RunDetail>(`/api/v1/runs/${runId}`)).body;
+    expect(done.replays!.map((r) => r.previousError?.message)).toEqual(Array.from({ length: 4 }, () => "provider is down"));
+  });
+
+  it("moves the replay history of a run object from before replays had rows of their own", async () => {
+    const tag = "replayed-old-object";
+    down.add(tag);
+    const [eventId] = await sendEvents({ name: "test/replayable", data: { tag } });
+    const runId = await runIdOf(eventId!);
+    await waitFor(async () => ((await storedRun(runId)).status === "failed" ? true : undefined), "the run to fail");
+    expect((await api(`/api/v1/runs/${runId}/replay`, { method: "POST" })).status).toBe(200);
+    await waitFor(async () => ((await storedRun(runId)).status === "failed" ? true : undefined), "the replay to fail");
+    const history = (await api<RunDetail>(`/api/v1/runs/${runId}`)).body.replays;
+    await runInDurableObject(stubOf(runId), (_instance, ctx) => {
+      const records = ctx.storage.sql.exec<{ record: string }>("SELECT record FROM replays ORDER BY n").toArray();
+      ctx.storage.sql.exec("UPDATE run SET replays = ?", `[${records.map((r) => r.record).join(",")}]`);
+      ctx.storage.sql.exec("DROP TABLE replays");
+    });
+    await abortAllDurableObjects();
+    expect((await api<RunDetail>(`/api/v1/runs/${runId}`)).body.replays).toEqual(history);
+    down.delete(tag);
+    expect((await api(`/api/v1/runs/${runId}/replay`, { method: "POST" })).status).toBe(200);
+    await waitFor(async () => ((await storedRun(runId)).status === "completed" ? true : undefined), "the replay to complete");
+    expect((await api<RunDetail>(`/api/v1/runs/${runId}`)).body.replays).toHaveLength(2);
   });
 });
