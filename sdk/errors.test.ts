@@ -1,11 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { MAX_RETRY_AFTER_MS, RetryAfterError, retryAfterMsOf, serializeError } from "./errors";
+import { isNonRetriable, MAX_RETRY_AFTER_MS, RetryAfterError, retryAfterMsOf, serializeError } from "./errors";
 
 describe("RetryAfterError", () => {
   it("takes a delay up to 365 days ahead and refuses one further", () => {
     expect(new RetryAfterError("later", MAX_RETRY_AFTER_MS).retryAfterMs).toBe(MAX_RETRY_AFTER_MS);
-    expect(() => new RetryAfterError("later", MAX_RETRY_AFTER_MS + 1)).toThrow(RangeError);
-    expect(() => new RetryAfterError("later", new Date(8.64e15))).toThrow(RangeError);
+    for (const bad of [MAX_RETRY_AFTER_MS + 1, new Date(8.64e15), Number.NaN, new Date(Number.NaN)]) {
+      let thrown: unknown;
+      try {
+        new RetryAfterError("later", bad);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toMatchObject({ name: "StepflareError", code: "invalid_retry_after" });
+      expect(isNonRetriable(thrown)).toBe(true);
+    }
   });
   it("is read back only with a delay in range; a forged one takes the usual backoff", () => {
     expect(retryAfterMsOf(new RetryAfterError("later", 5000))).toBe(5000);

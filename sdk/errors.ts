@@ -28,8 +28,9 @@ export const MAX_RETRY_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
 
 /**
  * Throw to ask for the next attempt no sooner than `retryAfter`: milliseconds
- * from now, or an absolute `Date`, at most 365 days ahead. It still counts as
- * an attempt.
+ * from now, or an absolute `Date`, at most 365 days ahead (further, or not a
+ * finite time, and the constructor throws a StepflareError `invalid_retry_after`).
+ * It still counts as an attempt.
  *
  * @example throw new RetryAfterError("rate limited", 30_000);
  */
@@ -39,9 +40,14 @@ export class RetryAfterError extends Error {
   constructor(message: string, retryAfter: number | Date, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     const ms = retryAfter instanceof Date ? retryAfter.getTime() - Date.now() : retryAfter;
-    if (!Number.isFinite(ms)) throw new TypeError("RetryAfterError: retryAfter must be a finite number or a Date");
+    // A bad delay is a bug in the caller, like a bad step: it fails at once with a stable code, never retried.
+    if (!Number.isFinite(ms))
+      throw new StepflareError("invalid_retry_after", "RetryAfterError: retryAfter must be a finite number or a Date");
     if (ms > MAX_RETRY_AFTER_MS)
-      throw new RangeError(`RetryAfterError: retryAfter must be at most ${MAX_RETRY_AFTER_MS} ms (365 days) ahead`);
+      throw new StepflareError(
+        "invalid_retry_after",
+        `RetryAfterError: retryAfter must be at most ${MAX_RETRY_AFTER_MS} ms (365 days) ahead`,
+      );
     this.retryAfterMs = Math.max(0, Math.round(ms));
   }
 }

@@ -95,6 +95,15 @@ describe("retries", () => {
     expect(t[1]! - t[0]!).toBeGreaterThanOrEqual(400);
   });
 
+  it("fails a step at once with invalid_retry_after when its RetryAfterError asks for more than 365 days", async () => {
+    const retryAfterMs = 365 * 24 * 60 * 60 * 1000 + 1;
+    const [id] = await sendEvents({ name: "test/flaky", data: { tag: "too-late", failTimes: 100, mode: "retry-after", retryAfterMs } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("failed");
+    expect(run!.error).toMatchObject({ name: "StepflareError", code: "invalid_retry_after" });
+    expect(callsOf("too-late", "flaky")).toBe(1);
+  });
+
   it("retries the handler for an error thrown outside any step, without re-running finished steps", async () => {
     const [id] = await sendEvents({ name: "test/handler-flaky", data: { tag: "outside", failTimes: 2 } });
     const [run] = await settledRuns(id!);
