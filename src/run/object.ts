@@ -150,10 +150,14 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (!run) return null;
     // The failure's dead letter may not be in D1 yet: it is stored before the
     // reset drops what it is made of (a throw here leaves the run failed, to replay again).
-    if (run.status === "failed" && this.#store.hasTimer("dead-letter")) {
+    // Looked at again after each store: another replay may have run meanwhile and the run failed anew.
+    let stored: number | undefined;
+    while (run.status === "failed" && run.version !== stored && this.#store.hasTimer("dead-letter")) {
+      const version = run.version;
       if (!(await storeDeadLetter(this.env, deadLetterFor(run, this.#store.steps.values())))) {
         throw new Error(`run ${run.id}: its dead letter could not be stored before the replay`);
       }
+      stored = version;
     }
     if (run.status !== "failed") return { replayed: false, status: run.status };
     if (failure !== undefined && run.version !== failure) return { replayed: false, status: run.status, superseded: true };

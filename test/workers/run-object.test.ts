@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { callsOf, down, fixed } from "../worker/functions";
-import { api, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
@@ -183,6 +183,56 @@ describe("the run's Durable Object", () => {
     );
     expect(timers).not.toContain("dead-letter");
     expect(sends).toBe(1);
+  });
+
+  it("stores the dead letter of a failure that came while a replay awaited the previous one's, before replaying it", async () => {
+    const tag = "replay-race";
+    down.add(tag);
+    const [eventId] = await sendEvents({ name: "test/replayable", data: { tag } });
+    const runId = await runIdOf(eventId!);
+    const letterIds = async () =>
+      (await testEnv.DB.prepare("SELECT id FROM dead_letters WHERE run_id = ? ORDER BY id").bind(runId).all<{ id: string }>()).results.map(
+        (r) => r.id,
+      );
+    await waitFor(async () => ((await letterIds()).length === 1 ? true : undefined), "the first failure's dead letter");
+    const stored = () =>
+      runInDurableObject(stubOf(runId), (_instance, ctx) =>
+        ctx.storage.sql.exec<{ status: string; version: number }>("SELECT status, version FROM run").one(),
+      );
+    expect(await stored()).toMatchObject({ status: "failed", version: 2 });
+    // The failures queue is down, and the object's first look for a dead letter in D1 waits until released.
+    let looks = 0;
+    let released = false;
+    await runInDurableObject(stubOf(runId), (instance) => {
+      const holder = instance as unknown as { env: Env };
+      const db = holder.env.DB;
+      const DB = onBind(db, (sql, values) => {
+        if (!sql.startsWith("SELECT 1 FROM dead_letters") || ++looks > 1) return undefined;
+        return {
+          first: async () => {
+            while (!released) await new Promise((resolve) => setTimeout(resolve, 10));
+            return db
+              .prepare(sql)
+              .bind(...values)
+              .first();
+          },
+        };
+      });
+      const FAILURES = { send: () => Promise.reject(new Error("queue down")) } as unknown as Env["FAILURES"];
+      holder.env = { ...holder.env, DB, FAILURES };
+    });
+    // Replay A looks for the first failure's dead letter, held there; replay B meanwhile replays it, and the run fails again.
+    const a = stubOf(runId).replay();
+    await waitFor(async () => (looks === 1 ? true : undefined), "replay A's look");
+    expect(await stubOf(runId).replay()).toMatchObject({ replayed: true });
+    await waitFor(async () => ((await stored()).version === 4 ? true : undefined), "the second failure");
+    down.delete(tag);
+    released = true;
+    expect(await a).toMatchObject({ replayed: true });
+    // A replayed the second failure: its dead letter, which the queue never took, is in D1 first.
+    expect(await letterIds()).toEqual([`${runId}.2`, `${runId}.4`]);
+    await waitFor(async () => ((await stored()).status === "completed" ? true : undefined), "the replay to complete");
+    await abortAllDurableObjects();
   });
 
   it("keeps the first committed result: a duplicate or late completion changes nothing", async () => {
