@@ -54,7 +54,7 @@ export class StepflareRunObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env, config: EngineConfig) {
     super(ctx, env);
     this.#config = config;
-    this.#store = new RunStore(ctx.storage.sql);
+    this.#store = new RunStore(ctx.storage);
     this.#alarm = new AlarmPointer(ctx.storage, this.#store);
     this.#driver = new RunDriver(this.#store, config, env, {
       armAlarm: () => this.#armAlarm(),

@@ -55,7 +55,8 @@ export class RunStore {
   /** The timers table, mirrored: read once, written through, so deciding the alarm costs no SQL. */
   readonly #timers = new Map<string, Timer>();
 
-  constructor(sql: SqlStorage) {
+  constructor(storage: Pick<DurableObjectStorage, "sql" | "transactionSync">) {
+    const sql = storage.sql;
     this.#sql = sql;
     // An object that never held a run (an unknown id asked about) creates no tables, so it stores nothing.
     const tables = new Set(
@@ -65,18 +66,24 @@ export class RunStore {
         .map((r) => r.name),
     );
     if (!tables.has("run")) return;
+    // Each move is one transaction: its table's presence says the move is done, so a statement
+    // failing after the CREATE must not leave the table behind, empty, for the next load to trust.
     // The event has a row of its own: beside a run's output in one row, the two could pass the 2 MB row limit.
     // A run object from before that moves its event out of the run row.
     if (!tables.has("event")) {
-      sql.exec("CREATE TABLE event (json TEXT NOT NULL)");
-      sql.exec("INSERT INTO event (json) SELECT event FROM run");
-      sql.exec("UPDATE run SET event = ''");
+      storage.transactionSync(() => {
+        sql.exec("CREATE TABLE event (json TEXT NOT NULL)");
+        sql.exec("INSERT INTO event (json) SELECT event FROM run");
+        sql.exec("UPDATE run SET event = ''");
+      });
     }
     // So has each replay: in the run row, a run replayed again and again would pass it too.
     if (!tables.has("replays")) {
-      sql.exec("CREATE TABLE replays (n INTEGER PRIMARY KEY, record TEXT NOT NULL)");
-      sql.exec("INSERT INTO replays (n, record) SELECT key, value FROM run, json_each(run.replays)");
-      sql.exec("UPDATE run SET replays = '[]'");
+      storage.transactionSync(() => {
+        sql.exec("CREATE TABLE replays (n INTEGER PRIMARY KEY, record TEXT NOT NULL)");
+        sql.exec("INSERT INTO replays (n, record) SELECT key, value FROM run, json_each(run.replays)");
+        sql.exec("UPDATE run SET replays = '[]'");
+      });
     }
     const row = sql.exec("SELECT * FROM run LIMIT 1").toArray()[0];
     if (row) {
