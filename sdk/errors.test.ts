@@ -31,6 +31,12 @@ describe("serializeError", () => {
     expect(out.name.length).toBeLessThan(300);
     expect(out.name.startsWith("N".repeat(256))).toBe(true);
   });
+  it("never clips between the halves of a surrogate pair", () => {
+    const out = serializeError(new Error(`${"a".repeat(4095)}😀 and more`));
+    expect(out.message).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+    expect(out.message.startsWith(`${"a".repeat(4095)}…`)).toBe(true);
+    expect(out.message.endsWith("[11 more characters]")).toBe(true);
+  });
   it("keeps a numeric code as text", () => {
     expect(serializeError(Object.assign(new Error("unavailable"), { code: 503 }))).toMatchObject({ message: "unavailable", code: "503" });
   });

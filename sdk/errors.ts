@@ -133,5 +133,8 @@ export function serializeError(e: unknown): SerializedError {
 // Error text is diagnostic, not data: it is bounded so that a huge message can
 // never push a journal row past the storage limits. Outputs are never clipped.
 function clip(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max)}… [${s.length - max} more characters]`;
+  if (s.length <= max) return s;
+  // Never between the two halves of a surrogate pair: the kept text stays well-formed.
+  const end = (s.charCodeAt(max - 1) & 0xfc00) === 0xd800 ? max - 1 : max;
+  return `${s.slice(0, end)}… [${s.length - end} more characters]`;
 }
