@@ -17,8 +17,8 @@ export const limitsSchema = z
       .default(MiB),
     /** Events in one ingest request. Above it: 400 invalid_event. */
     maxEventsPerRequest: z.number().int().positive().max(5000).default(1000),
-    /** Steps in one run. One more fails the run with step_limit_exceeded. */
-    maxStepsPerRun: z.number().int().positive().default(1000),
+    /** Steps in one run. One more fails the run with step_limit_exceeded. At most 10,000: every step is a row held in memory by its run's object. */
+    maxStepsPerRun: z.number().int().positive().max(10_000).default(1000),
     /** Bytes of one step's JSON output. Above it: step_output_too_large, not retried. */
     maxStepOutputBytes: z.number().int().positive().max(MiB).default(MiB),
     /** Bytes of a run's JSON output. Above it: output_too_large. */
@@ -42,11 +42,15 @@ export const limitsSchema = z
       .int()
       .positive()
       .default(2 * 60 * 1000),
-    /** A started step with no result within this time counts as a failed attempt (step_timeout). */
+    /**
+     * A started step with no result within this time counts as a failed attempt (step_timeout). At most 15
+     * minutes: a dispatched step runs in a queue consumer invocation, which has no more wall time than that.
+     */
     stepTimeoutMs: z
       .number()
       .int()
       .positive()
+      .max(15 * 60 * 1000)
       .default(15 * 60 * 1000),
   })
   .strict();
