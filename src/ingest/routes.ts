@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import { GroupCommit } from "../shared/group-commit";
+import { HttpError } from "../shared/http-error";
 import { type AcceptResult, type PreparedEvents, prepareEvents, writeEvents } from "./accept";
 import { checkEventKey } from "./event-keys";
 import { parseIdSeed } from "./id-seed";
@@ -17,6 +18,21 @@ const GROUP_MAX_CHARS = 512 * 1024;
 const SOLO_EVENTS = 50;
 
 let sweeperArmed = false;
+
+/**
+ * A write D1 failed or did not confirm in time: a 503 the sender can act on,
+ * not a bare 500. The events may or may not be stored, so the answer says
+ * how a retry stays safe.
+ */
+function notConfirmed(e: unknown): HttpError {
+  if (e instanceof HttpError) return e;
+  console.error("stepflare: storing events failed:", e instanceof Error ? e.message : String(e));
+  return new HttpError(
+    503,
+    "ingest_unavailable",
+    "storage did not confirm the write, so these events may not be stored: send them again (a retry of events that carry an id is deduplicated)",
+  );
+}
 
 /** `POST /e/:eventKey`: Inngest's event API contract. */
 export function ingestRoutes(config: EngineConfig) {
@@ -40,11 +56,15 @@ export function ingestRoutes(config: EngineConfig) {
     const prepared = await prepareEvents(payloads, seed);
     const keepAlive = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
     let ids: string[];
-    if (prepared.events.length >= SOLO_EVENTS) {
-      const { results, after } = await writeEvents(c.env, [prepared], config.limits.dedupeWindowMs);
-      if (after) keepAlive(after);
-      ids = results[0]!.ids;
-    } else ({ ids } = await writerFor(c.env).submit(prepared, prepared.chars, keepAlive));
+    try {
+      if (prepared.events.length >= SOLO_EVENTS) {
+        const { results, after } = await writeEvents(c.env, [prepared], config.limits.dedupeWindowMs);
+        if (after) keepAlive(after);
+        ids = results[0]!.ids;
+      } else ({ ids } = await writerFor(c.env).submit(prepared, prepared.chars, keepAlive));
+    } catch (e) {
+      throw notConfirmed(e);
+    }
     if (!sweeperArmed) {
       // Once per isolate: make sure the sweeper that recovers undispatched events is armed.
       sweeperArmed = true;

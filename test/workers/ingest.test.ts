@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { callsOf } from "../worker/functions";
 import worker from "../worker/index";
-import { api, BASE, boundSizesOf, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, BASE, boundSizesOf, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const post = (body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }, key = "k") =>
   exports.default.fetch(`${BASE}/e/${key}`, { method: "POST", headers, body });
@@ -101,6 +101,35 @@ describe("POST /e/:eventKey", () => {
     expect(await sendEvents({ name: "test/sequential", id: emoji, data: { tag: "emoji-id", n: 1 } })).toEqual([emoji]);
     const [run] = await settledRuns(encodeURIComponent(emoji));
     expect(run).toMatchObject({ status: "completed", eventId: emoji });
+  });
+
+  it("answers 503 ingest_unavailable when D1 refuses the write, grouped or alone, and a retry with the same ids is taken", async () => {
+    const testEnv = testEnvOf();
+    const refusing = {
+      ...testEnv,
+      DB: onBind(testEnv.DB, (sql) =>
+        sql.includes("INSERT INTO events") ? { all: () => Promise.reject(new Error("D1 overloaded")) } : undefined,
+      ),
+    };
+    for (const size of [1, 60]) {
+      const events = Array.from({ length: size }, (_, i) => ({ name: "nobody/listens", id: `refused-${size}-${i}` }));
+      const send = (e: Env) =>
+        worker.fetch(
+          new Request(`${BASE}/e/k`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(events) }),
+          e,
+          createExecutionContext(),
+        );
+      const refused = await send(refusing);
+      expect(await errorOf(refused)).toMatchObject({
+        status: 503,
+        code: "ingest_unavailable",
+        message: expect.stringContaining("send them again"),
+      });
+      expect(await acceptedAtOf(events[0]!.id)).toBeUndefined();
+      const retried = await send(testEnv);
+      expect(retried.status).toBe(200);
+      expect(await acceptedAtOf(events[size - 1]!.id)).toBeGreaterThan(0);
+    }
   });
 
   it("answers once D1 has the events, without waiting for the queue send, which goes on under waitUntil", async () => {
