@@ -181,6 +181,18 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#armAlarm();
   }
 
+  /**
+   * Sends the run's listing row again if the listing's copy (`listed`, its
+   * version) is older than the run: for the sweeper, which finds rows left
+   * stale when their index message was lost. Answers whether it sends.
+   */
+  async syncIndexIfNewer(listed: number): Promise<boolean> {
+    const run = this.#store.run;
+    if (!run || run.version <= listed) return false;
+    this.#syncIndexSoon();
+    return true;
+  }
+
   /** Results of dispatched steps. Idempotent per step: settled steps ignore later results. */
   async completeSteps(results: StepResult[]): Promise<void> {
     if (!this.#store.run) return;

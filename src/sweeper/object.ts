@@ -2,6 +2,9 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import type { EventMessage } from "../fanout/message";
 import { sendAll } from "../shared/queue-batches";
+import { type ListingCursor, reconcileListing } from "./listing";
+
+const LISTING_CURSOR = "listing-cursor";
 
 const SWEEP_EVERY_MS = 30_000;
 const STALE_AFTER_MS = 30_000;
@@ -26,7 +29,9 @@ WHERE (id, accepted_at) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))`
 /**
  * One object per deployment that re-enqueues events accepted but not yet
  * fanned out, so an event survives a lost queue message or a local restart
- * (local queues are in memory). Its alarm re-arms itself while it runs.
+ * (local queues are in memory), and walks the runs listed as running so a
+ * listing row lost the same way is sent again (./listing.ts). Its alarm
+ * re-arms itself while it runs.
  */
 export class SweeperObject extends DurableObject<Env> {
   /** Arms the sweep if it is not armed. Cheap; called by ingest once per isolate. */
@@ -53,10 +58,26 @@ export class SweeperObject extends DurableObject<Env> {
     return messages.length;
   }
 
+  /** Checks the next page of runs listed as running against their objects; answers how many re-sent their row. */
+  async reconcile(now = Date.now()): Promise<number> {
+    const cursor = await this.ctx.storage.get<ListingCursor>(LISTING_CURSOR);
+    const { resent, next } = await reconcileListing(this.env, cursor, now);
+    await this.ctx.storage.put(LISTING_CURSOR, next);
+    return resent;
+  }
+
   override async alarm(): Promise<void> {
     try {
       const n = await this.sweep();
       if (n > 0) console.warn(`stepflare: sweeper re-enqueued ${n} event(s) that were accepted but not fanned out`);
+    } catch (e) {
+      console.error("stepflare: sweeping undispatched events failed:", (e as Error).message);
+    }
+    try {
+      const n = await this.reconcile();
+      if (n > 0) console.warn(`stepflare: sweeper had ${n} run(s) listed as running send their newer listing row`);
+    } catch (e) {
+      console.error("stepflare: checking the runs listed as running failed:", (e as Error).message);
     } finally {
       await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
     }

@@ -2,8 +2,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
+import { RECONCILE_LIMIT } from "../../src/sweeper/listing";
 import { MAX_SWEEPS, STALE_UNDISPATCHED, type SweeperObject } from "../../src/sweeper/object";
-import { api, settledRuns } from "./helpers";
+import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -65,5 +66,48 @@ describe("the sweeper", () => {
     expect(await sweeper.sweep()).toBe(1);
     const [run] = await settledRuns("queue-outage");
     expect(run!.status).toBe("completed");
+  });
+
+  it("has a run listed as running whose index message was lost send its newer row, so the listing converges", async () => {
+    const [id] = await sendEvents({ name: "test/sequential", data: { tag: "stale-listing", n: 1 } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("completed");
+    const row = () =>
+      testEnv.DB.prepare("SELECT status, version FROM runs WHERE id = ?").bind(run!.id).first<{ status: string; version: number }>();
+    const listed = await row();
+    expect(listed!.status).toBe("completed");
+    // As if the row that said it ended was lost with a local restart: the listing still has its first row.
+    await testEnv.DB.prepare("UPDATE runs SET status = 'running', ended_at = NULL, version = version - 1 WHERE id = ?").bind(run!.id).run();
+    const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-walk"));
+    // Rows are checked once they have been listed as running for a minute.
+    expect(await sweeper.reconcile(Date.now())).toBe(0);
+    expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toBe(1);
+    await waitFor(async () => ((await row())?.status === "completed" ? true : undefined), "the listing row sent again");
+    expect(await row()).toEqual(listed);
+    expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toBe(0);
+  });
+
+  it("walks the runs listed as running a page at a time, so rows that stay running cannot hide the rest", async () => {
+    // A full page of rows listed as running since long ago, for runs whose objects have nothing newer.
+    const ghost = testEnv.DB.prepare(
+      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?, 'sequential', 'ghost', 'running', ?, 1)",
+    );
+    await testEnv.DB.batch(
+      Array.from({ length: RECONCILE_LIMIT }, (_, i) => ghost.bind(`ghost-run-${String(i).padStart(3, "0")}`, 1000 + i)),
+    );
+    const [id] = await sendEvents({ name: "test/sequential", data: { tag: "stale-walk", n: 1 } });
+    const [run] = await settledRuns(id!);
+    await testEnv.DB.prepare("UPDATE runs SET status = 'running', ended_at = NULL, version = version - 1 WHERE id = ?").bind(run!.id).run();
+    const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-pages"));
+    const later = Date.now() + 2 * 60_000;
+    expect(await sweeper.reconcile(later)).toBe(0); // the page of ghosts
+    expect(await sweeper.reconcile(later)).toBe(1); // the next page, past them
+    await waitFor(
+      async () =>
+        (await testEnv.DB.prepare("SELECT status FROM runs WHERE id = ?").bind(run!.id).first<{ status: string }>())?.status === "completed"
+          ? true
+          : undefined,
+      "the listing row sent again",
+    );
   });
 });
