@@ -71,13 +71,13 @@ export class SweeperObject extends DurableObject<Env> {
       const n = await this.sweep();
       if (n > 0) console.warn(`stepflare: sweeper re-enqueued ${n} event(s) that were accepted but not fanned out`);
     } catch (e) {
-      console.error("stepflare: sweeping undispatched events failed:", (e as Error).message);
+      console.error("stepflare: sweeping undispatched events failed:", e instanceof Error ? e.message : String(e));
     }
     try {
       const n = await this.reconcile();
       if (n > 0) console.warn(`stepflare: sweeper had ${n} run(s) listed as running send their newer listing row`);
     } catch (e) {
-      console.error("stepflare: checking the runs listed as running failed:", (e as Error).message);
+      console.error("stepflare: checking the runs listed as running failed:", e instanceof Error ? e.message : String(e));
     } finally {
       await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
     }
