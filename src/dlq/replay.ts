@@ -1,6 +1,7 @@
 import type { Env } from "../env";
 import type { ReplayFrom } from "../run/object";
 import type { RunStatus } from "../run/types";
+import { eachLimited } from "../shared/each-limited";
 
 // The unreplayed dead letters the listed runs had when the call began.
 const RUNS_LETTERS = `source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
@@ -50,14 +51,9 @@ export const REPLAY_ERROR_MESSAGE =
 export async function replayRuns(env: Env, targets: ReplayTarget[], from: ReplayFrom, concurrency = 16): Promise<ReplayOutcome[]> {
   const began = Date.now();
   const outcomes: ReplayOutcome[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < targets.length) {
-      const target = targets[next++]!;
-      outcomes.push(await replayOne(env, target, from));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, worker));
+  await eachLimited(targets, concurrency, async (target) => {
+    outcomes.push(await replayOne(env, target, from));
+  });
   const ids = (type: ReplayOutcome["type"]) => outcomes.filter((o) => o.type === type).map((o) => o.runId);
   const superseded = outcomes.flatMap((o) => (o.type === "superseded" ? o.letters : []));
   const now = Date.now();

@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import { eachLimited } from "../shared/each-limited";
 
 /** Listed as running for longer than this, a run's row is checked against its object. */
 export const LISTED_RUNNING_AFTER_MS = 60_000;
@@ -40,18 +41,13 @@ export async function reconcileListing(
       .all<{ id: string; version: number; started_at: number }>()
   ).results;
   let resent = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < rows.length) {
-      const row = rows[next++]!;
-      try {
-        if (await env.RUNS.get(env.RUNS.idFromName(row.id)).syncIndexIfNewer(Number(row.version))) resent++;
-      } catch (e) {
-        console.error(`stepflare: checking the listing row of run ${row.id} failed:`, (e as Error).message);
-      }
+  await eachLimited(rows, RECONCILE_CONCURRENCY, async (row) => {
+    try {
+      if (await env.RUNS.get(env.RUNS.idFromName(row.id)).syncIndexIfNewer(Number(row.version))) resent++;
+    } catch (e) {
+      console.error(`stepflare: checking the listing row of run ${row.id} failed:`, (e as Error).message);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, rows.length) }, worker));
+  });
   const last = rows[rows.length - 1];
   return { resent, next: rows.length < RECONCILE_LIMIT || !last ? START : { startedAt: Number(last.started_at), id: last.id } };
 }

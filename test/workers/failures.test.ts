@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { callsOf, down, times } from "../worker/functions";
 import worker from "../worker/index";
-import { api, BASE, boundSizesOf, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, BASE, boundSizesOf, sendEvents, settledRuns, waitFor, withFailingMethod } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -529,21 +529,7 @@ describe("replay", () => {
     }
     for (const t of tags) down.delete(t);
     const broken = testEnv.RUNS.idFromName(b!.id);
-    const RUNS = new Proxy(testEnv.RUNS, {
-      get(target, prop) {
-        if (prop !== "get") {
-          const value = Reflect.get(target, prop, target);
-          return typeof value === "function" ? value.bind(target) : value;
-        }
-        return (id: DurableObjectId) => {
-          const stub = target.get(id);
-          if (!id.equals(broken)) return stub;
-          return new Proxy(stub, {
-            get: (s, p) => (p === "replay" ? () => Promise.reject(new Error("object reset; token=sekrit")) : Reflect.get(s, p)),
-          });
-        };
-      },
-    });
+    const RUNS = withFailingMethod(testEnv.RUNS, broken, "replay", new Error("object reset; token=sekrit"));
     const replay = async (e: Env) => {
       const res = await worker.fetch(
         new Request(`${BASE}/api/v1/dead-letters/replay`, {

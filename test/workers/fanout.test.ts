@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Env, RunDetail } from "../../src";
 import { callsOf, down, fixed } from "../worker/functions";
 import worker from "../worker/index";
-import { api, BASE, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, BASE, onBind, sendEvents, settledRuns, waitFor, withFailingMethod } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -119,19 +119,8 @@ describe("events consumer", () => {
     const body = { v: 1, id, acceptedAt: row!.accepted_at, event };
     const { runIdFor } = await import("../../src/fanout/run-id");
     const failing = await runIdFor("wild-pair", id!, row!.accepted_at);
-    // The RUNS binding, except that the start of wild-pair's run fails (as an object that cannot answer).
-    const runs = new Proxy(testEnv.RUNS, {
-      get(target, prop) {
-        if (prop !== "get") return Reflect.get(target, prop, target).bind(target);
-        return (objectId: DurableObjectId) => {
-          const stub = target.get(objectId);
-          if (!objectId.equals(target.idFromName(failing))) return stub;
-          return new Proxy(stub, {
-            get: (s, p) => (p === "start" ? () => Promise.reject(new Error("object unavailable")) : Reflect.get(s, p, s)),
-          });
-        };
-      },
-    });
+    // The start of wild-pair's run fails, as an object that cannot answer.
+    const runs = withFailingMethod(testEnv.RUNS, testEnv.RUNS.idFromName(failing), "start", new Error("object unavailable"));
     const first = await deliver([{ id: "pair", body }], { ...testEnv, RUNS: runs });
     expect(first.retryMessages.map((m) => m.msgId)).toEqual(["pair"]);
     const listed = await api<{ runs: { functionId: string; status: string }[] }>(`/api/v1/events/${id}`);

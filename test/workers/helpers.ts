@@ -1,5 +1,5 @@
 import { exports } from "cloudflare:workers";
-import type { RunDetail } from "../../src";
+import type { Env, RunDetail } from "../../src";
 
 export const BASE = "http://stepflare.test";
 
@@ -75,5 +75,23 @@ export function boundSizesOf(db: D1Database, sizes: number[]): D1Database {
   return onBind(db, (_sql, values) => {
     for (const v of values) if (typeof v === "string") sizes.push(encoder.encode(v).byteLength);
     return undefined;
+  });
+}
+
+/**
+ * The real RUNS binding, except that `method` on the object `failing` names
+ * rejects with `error`, as an object that cannot answer would.
+ */
+export function withFailingMethod(runs: Env["RUNS"], failing: DurableObjectId, method: string, error: Error): Env["RUNS"] {
+  return new Proxy(runs, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop !== "get") return typeof value === "function" ? value.bind(target) : value;
+      return (id: DurableObjectId) => {
+        const stub = target.get(id);
+        if (!id.equals(failing)) return stub;
+        return new Proxy(stub, { get: (s, p) => (p === method ? () => Promise.reject(error) : Reflect.get(s, p, s)) });
+      };
+    },
   });
 }
