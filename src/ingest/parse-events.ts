@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { type EventPayload, eventPayloadSchema } from "../../sdk/protocol";
+import { type EventPayload, eventPayloadSchema, plainObject } from "../../sdk/protocol";
 import { HttpError } from "../shared/http-error";
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from "./nesting";
 
@@ -26,6 +26,7 @@ export function parseEvents(text: string, maxEvents: number, schemas: Record<str
     if (schema) {
       const data = schema.safeParse(parsed.data.data ?? {});
       if (!data.success) throw invalid(index, data.error.issues[0], ["data"]);
+      if (!plainObject.safeParse(data.data).success) throw schemaOutput(index, parsed.data.name, "returned data that is not an object");
       parsed.data.data = data.data as Record<string, unknown>;
     }
     for (const field of ["data", "user"] as const) {
@@ -40,4 +41,18 @@ export function parseEvents(text: string, maxEvents: number, schemas: Record<str
 function invalid(index: number, issue: z.core.$ZodIssue | undefined, prefix: PropertyKey[] = []): HttpError {
   const path = [...prefix, ...(issue?.path ?? [])].map(String).join(".") || "(event)";
   return new HttpError(400, "invalid_event", `event ${index}: ${path}: ${issue?.message ?? "invalid"}`);
+}
+
+/**
+ * The schema registered for an event's name gave an output that cannot be
+ * stored as the event's data. The sender's event was valid, so this is the
+ * engine's configuration at fault: a 500 with its own code, for the operator.
+ */
+export function schemaOutput(index: number, name: string, problem: string): HttpError {
+  console.error(`stepflare: the schema for "${name}" ${problem}; events of that name cannot be accepted`);
+  return new HttpError(
+    500,
+    "invalid_schema_output",
+    `event ${index}: the schema for "${name}" ${problem}; its output is stored as the event's data, a JSON object`,
+  );
 }

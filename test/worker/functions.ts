@@ -23,7 +23,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const app = new Stepflare({
   id: "tests",
-  schemas: { "test/typed": z.object({ n: z.number().int() }) },
+  schemas: {
+    "test/typed": z.object({ n: z.number().int() }),
+    // Schemas whose output cannot be an event's data: a BigInt has no JSON form, a number is not an object.
+    "test/bigint-out": z.object({ n: z.number().int() }).transform((d) => ({ n: BigInt(d.n) })),
+    // The SDK's types refuse a non-object output; plain JavaScript, or a cast, gets one past them.
+    "test/scalar-out": z.object({ n: z.number().int() }).transform((d) => d.n) as unknown as z.ZodType<Record<string, unknown>>,
+  },
 });
 
 type TagData = { tag: string; [k: string]: unknown };

@@ -90,6 +90,20 @@ describe("POST /e/:eventKey", () => {
     expect(run!.output).toBe(14);
   });
 
+  it("refuses, and stores nothing of, a request whose schema output is not a JSON object (a BigInt, a number)", async () => {
+    for (const [name, why] of [
+      ["test/bigint-out", /not JSON: .*BigInt/i],
+      ["test/scalar-out", /not an object/],
+    ] as const) {
+      const id = `schema-out-${name}`;
+      const bad = await errorOf(await post(JSON.stringify([{ name: "nobody/listens" }, { name, id, data: { n: 3 } }])));
+      expect(bad).toMatchObject({ status: 500, code: "invalid_schema_output" });
+      expect(bad.message).toMatch(new RegExp(`^event 1: the schema for "${name}" `));
+      expect(bad.message).toMatch(why);
+      expect(await acceptedAtOf(id)).toBeUndefined();
+    }
+  });
+
   it("refuses an id that storage would change (a lone surrogate, a control character), and keeps one with a surrogate pair", async () => {
     // JSON.stringify writes a lone surrogate as the escape \ud800, which JSON.parse reads back as the lone surrogate.
     for (const id of ["\ud800x", "x\udc00", "tab\there"]) {
