@@ -5,6 +5,8 @@
  * recognised by its `name` and carried as a {@link SerializedError}.
  */
 
+import { wellFormedHead } from "./text";
+
 /** The JSON form of an error, as stored in the journal and shown by the API. */
 export interface SerializedError {
   name: string;
@@ -134,7 +136,6 @@ export function serializeError(e: unknown): SerializedError {
 // never push a journal row past the storage limits. Outputs are never clipped.
 function clip(s: string, max: number): string {
   if (s.length <= max) return s;
-  // Never between the two halves of a surrogate pair: the kept text stays well-formed.
-  const end = (s.charCodeAt(max - 1) & 0xfc00) === 0xd800 ? max - 1 : max;
-  return `${s.slice(0, end)}… [${s.length - end} more characters]`;
+  const head = wellFormedHead(s, max);
+  return `${head}… [${s.length - head.length} more characters]`;
 }

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { wellFormedHead } from "../../sdk/text";
 import type { Env } from "../env";
 import type { EventMessage } from "../fanout/message";
 import { HttpError } from "../shared/http-error";
@@ -7,7 +8,8 @@ import type { runSummary } from "./runs";
 // Gives an event its sweeps back and answers its acceptance, whether it was dispatched or not.
 const RESET_SWEEPS = "UPDATE events SET sweeps = 0 WHERE id = ?1 RETURNING accepted_at, dispatched_at";
 
-const notFound = (eventId: string) => new HttpError(404, "event_not_found", `no event with id ${JSON.stringify(eventId.slice(0, 64))}`);
+const notFound = (eventId: string) =>
+  new HttpError(404, "event_not_found", `no event with id ${JSON.stringify(wellFormedHead(eventId, 64))}`);
 
 export const eventsApi = new Hono<{ Bindings: Env }>()
   .get("/:eventId", async (c) => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { wellFormedHead } from "../../sdk/text";
 import { HttpError } from "../shared/http-error";
 import { decodeUtf8 } from "../shared/utf8";
 
@@ -10,7 +11,8 @@ import { decodeUtf8 } from "../shared/utf8";
 export function parseQuery<S extends z.ZodType>(schema: S, queries: Record<string, string[]>): z.output<S> {
   const query: Record<string, string> = {};
   for (const [name, values] of Object.entries(queries)) {
-    if (values.length > 1) throw new HttpError(400, "invalid_query", `${name.slice(0, 64)}: given ${values.length} times; give it once`);
+    if (values.length > 1)
+      throw new HttpError(400, "invalid_query", `${wellFormedHead(name, 64)}: given ${values.length} times; give it once`);
     if (values[0] !== undefined) query[name] = values[0];
   }
   const parsed = schema.safeParse(query);

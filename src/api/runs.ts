@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
+import { wellFormedHead } from "../../sdk/text";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
@@ -86,5 +87,5 @@ export const runsApi = new Hono<{ Bindings: Env }>()
 const replayBody = z.object({ from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
 
 function runNotFound(runId: string): HttpError {
-  return new HttpError(404, "run_not_found", `no run with id ${JSON.stringify(runId.slice(0, 64))}`);
+  return new HttpError(404, "run_not_found", `no run with id ${JSON.stringify(wellFormedHead(runId, 64))}`);
 }

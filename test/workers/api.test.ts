@@ -146,6 +146,23 @@ describe("query parameters", () => {
     expect((await api("/api/v1/dead-letters?since=1&until=2&limit=5")).status).toBe(200);
   });
 
+  it("names a long parameter or id in its error by its first 64 units, never half a surrogate pair", async () => {
+    // 63 units, then a rocket (a surrogate pair): a cut at 64 would keep only its first half.
+    const long = `${"b".repeat(63)}\u{1F680}tail`;
+    const q = encodeURIComponent(long);
+    const repeated = await api<{ error: { code: string; message: string } }>(`/api/v1/runs?${q}=1&${q}=2`);
+    expect(repeated.status).toBe(400);
+    expect(repeated.body.error.message).toBe(`${"b".repeat(63)}: given 2 times; give it once`);
+    for (const [path, code, what] of [
+      ["/api/v1/runs/", "run_not_found", "run"],
+      ["/api/v1/events/", "event_not_found", "event"],
+    ] as const) {
+      const { status, body } = await api<{ error: { code: string; message: string } }>(`${path}${q}`);
+      expect({ status, code: body.error.code }).toEqual({ status: 404, code });
+      expect(body.error.message).toBe(`no ${what} with id ${JSON.stringify("b".repeat(63))}`);
+    }
+  });
+
   it("takes a page limit of 1 to 100 written in digits, and nothing looser", async () => {
     for (const path of ["/api/v1/runs", "/api/v1/dead-letters"]) {
       for (const ok of ["1", "100", "020"]) expect({ ok, status: (await api(`${path}?limit=${ok}`)).status }).toEqual({ ok, status: 200 });
