@@ -7,7 +7,7 @@ import { retryDelayMs } from "./backoff";
 import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
-import { syncRunIndex } from "./index-sync";
+import { type IndexCheck, syncRunIndex } from "./index-sync";
 import { claimDispatched, memoAsOf, newRun, recoverInterruptedSteps, resetForReplay } from "./journal";
 import type { ClaimRequest, ReplayContext, StartedRun, StartRun } from "./rpc";
 import { RunStore } from "./store";
@@ -184,13 +184,15 @@ export class StepflareRunObject extends DurableObject<Env> {
   /**
    * Sends the run's listing row again if the listing's copy (`listed`, its
    * version) is older than the run: for the sweeper, which finds rows left
-   * stale when their index message was lost. Answers whether it sends.
+   * stale when their index message was lost. An object with no run stores
+   * nothing and answers `no-run`.
    */
-  async syncIndexIfNewer(listed: number): Promise<boolean> {
+  async syncIndexIfNewer(listed: number): Promise<IndexCheck> {
     const run = this.#store.run;
-    if (!run || run.version <= listed) return false;
+    if (!run) return "no-run";
+    if (run.version <= listed) return "current";
     this.#syncIndexSoon();
-    return true;
+    return "resent";
   }
 
   /** Results of dispatched steps. Idempotent per step: settled steps ignore later results. */

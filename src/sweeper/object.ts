@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import type { EventMessage } from "../fanout/message";
 import { sendAll } from "../shared/queue-batches";
-import { type ListingCursor, reconcileListing } from "./listing";
+import { type ListingCursor, RUN_MISSING, reconcileListing } from "./listing";
 
 const LISTING_CURSOR = "listing-cursor";
 
@@ -58,12 +58,15 @@ export class SweeperObject extends DurableObject<Env> {
     return messages.length;
   }
 
-  /** Checks the next page of runs listed as running against their objects; answers how many re-sent their row. */
-  async reconcile(now = Date.now()): Promise<number> {
+  /**
+   * Checks the next page of runs listed as running against their objects;
+   * answers how many re-sent their row and how many rows were marked missing.
+   */
+  async reconcile(now = Date.now()): Promise<{ resent: number; missing: number }> {
     const cursor = await this.ctx.storage.get<ListingCursor>(LISTING_CURSOR);
-    const { resent, next } = await reconcileListing(this.env, cursor, now);
+    const { resent, missing, next } = await reconcileListing(this.env, cursor, now);
     await this.ctx.storage.put(LISTING_CURSOR, next);
-    return resent;
+    return { resent, missing };
   }
 
   override async alarm(): Promise<void> {
@@ -74,8 +77,10 @@ export class SweeperObject extends DurableObject<Env> {
       console.error("stepflare: sweeping undispatched events failed:", e instanceof Error ? e.message : String(e));
     }
     try {
-      const n = await this.reconcile();
-      if (n > 0) console.warn(`stepflare: sweeper had ${n} run(s) listed as running send their newer listing row`);
+      const { resent, missing } = await this.reconcile();
+      if (resent > 0) console.warn(`stepflare: sweeper had ${resent} run(s) listed as running send their newer listing row`);
+      if (missing > 0)
+        console.warn(`stepflare: sweeper marked ${missing} run(s) listed as running whose object holds no run ${RUN_MISSING}`);
     } catch (e) {
       console.error("stepflare: checking the runs listed as running failed:", e instanceof Error ? e.message : String(e));
     } finally {

@@ -80,28 +80,65 @@ describe("the sweeper", () => {
     await testEnv.DB.prepare("UPDATE runs SET status = 'running', ended_at = NULL, version = version - 1 WHERE id = ?").bind(run!.id).run();
     const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-walk"));
     // Rows are checked once they have been listed as running for a minute.
-    expect(await sweeper.reconcile(Date.now())).toBe(0);
-    expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toBe(1);
+    expect(await sweeper.reconcile(Date.now())).toEqual({ resent: 0, missing: 0 });
+    expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toEqual({ resent: 1, missing: 0 });
     await waitFor(async () => ((await row())?.status === "completed" ? true : undefined), "the listing row sent again");
     expect(await row()).toEqual(listed);
-    expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toBe(0);
+    expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toEqual({ resent: 0, missing: 0 });
+  });
+
+  it("marks a run listed as running whose object holds no run failed, run_missing, and stops checking it", async () => {
+    // As if the object's storage was lost while D1 kept its row: the row says running, the object has nothing.
+    const runId = "listed-but-gone";
+    const startedAt = Date.now();
+    await testEnv.DB.prepare(
+      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?, 'sequential', 'gone', 'running', ?, 1)",
+    )
+      .bind(runId, startedAt)
+      .run();
+    const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-missing"));
+    const listed = () => testEnv.DB.prepare("SELECT status, ended_at, error_code, version FROM runs WHERE id = ?").bind(runId).first();
+    // Under a minute old, the row is not checked: its start may still be in flight.
+    const early = await sweeper.reconcile(startedAt + 30_000);
+    expect(await listed()).toEqual({ status: "running", ended_at: null, error_code: null, version: 1 });
+    const later = startedAt + 2 * 60_000;
+    const checked = await sweeper.reconcile(later);
+    expect(await listed()).toEqual({ status: "failed", ended_at: later, error_code: "run_missing", version: 1 });
+    expect([early, checked]).toEqual([
+      { resent: 0, missing: 0 },
+      { resent: 0, missing: 1 },
+    ]);
+    const { body } = await api<{ runs: { id: string; status: string; errorCode?: string }[] }>("/api/v1/runs?status=failed&limit=100");
+    expect(body.runs.find((r) => r.id === runId)).toMatchObject({ status: "failed", errorCode: "run_missing" });
+    expect((await api(`/api/v1/runs/${runId}`)).status).toBe(404);
+    // The next pass does not ask its object again, and the object asked stored nothing.
+    expect(await sweeper.reconcile(later)).toEqual({ resent: 0, missing: 0 });
+    const tables = await runInDurableObject(testEnv.RUNS.get(testEnv.RUNS.idFromName(runId)), (_instance, ctx) =>
+      ctx.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray(),
+    );
+    expect(tables).toEqual([]);
   });
 
   it("walks the runs listed as running a page at a time, so rows that stay running cannot hide the rest", async () => {
     // A full page of rows listed as running since long ago, for runs whose objects have nothing newer.
+    const ghosts = Array.from({ length: RECONCILE_LIMIT }, (_, i) => `ghost-run-${String(i).padStart(3, "0")}`);
+    const versions = await Promise.all(
+      ghosts.map(async (runId) => {
+        const event = { id: `event-of-${runId}`, name: "test/sequential", data: { tag: runId, n: 1 }, ts: Date.now() };
+        return (await testEnv.RUNS.get(testEnv.RUNS.idFromName(runId)).start({ runId, functionId: "sequential", event })).version;
+      }),
+    );
     const ghost = testEnv.DB.prepare(
-      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?, 'sequential', 'ghost', 'running', ?, 1)",
+      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?, 'sequential', 'ghost', 'running', ?, ?)",
     );
-    await testEnv.DB.batch(
-      Array.from({ length: RECONCILE_LIMIT }, (_, i) => ghost.bind(`ghost-run-${String(i).padStart(3, "0")}`, 1000 + i)),
-    );
+    await testEnv.DB.batch(ghosts.map((runId, i) => ghost.bind(runId, 1000 + i, versions[i])));
     const [id] = await sendEvents({ name: "test/sequential", data: { tag: "stale-walk", n: 1 } });
     const [run] = await settledRuns(id!);
     await testEnv.DB.prepare("UPDATE runs SET status = 'running', ended_at = NULL, version = version - 1 WHERE id = ?").bind(run!.id).run();
     const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-pages"));
     const later = Date.now() + 2 * 60_000;
-    expect(await sweeper.reconcile(later)).toBe(0); // the page of ghosts
-    expect(await sweeper.reconcile(later)).toBe(1); // the next page, past them
+    expect(await sweeper.reconcile(later)).toEqual({ resent: 0, missing: 0 }); // the page of ghosts
+    expect(await sweeper.reconcile(later)).toEqual({ resent: 1, missing: 0 }); // the next page, past them
     await waitFor(
       async () =>
         (await testEnv.DB.prepare("SELECT status FROM runs WHERE id = ?").bind(run!.id).first<{ status: string }>())?.status === "completed"
