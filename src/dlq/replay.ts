@@ -1,4 +1,6 @@
 import type { Env } from "../env";
+import { upsertListing } from "../listing/consumer";
+import type { IndexMessage } from "../listing/message";
 import type { ReplayFrom } from "../run/object";
 import type { RunStatus } from "../run/types";
 import { eachLimited } from "../shared/each-limited";
@@ -51,8 +53,9 @@ export const REPLAY_ERROR_MESSAGE =
 export async function replayRuns(env: Env, targets: ReplayTarget[], from: ReplayFrom, concurrency = 16): Promise<ReplayOutcome[]> {
   const began = Date.now();
   const outcomes: ReplayOutcome[] = [];
+  const listing: IndexMessage[] = [];
   await eachLimited(targets, concurrency, async (target) => {
-    outcomes.push(await replayOne(env, target, from));
+    outcomes.push(await replayOne(env, target, from, listing));
   });
   const ids = (type: ReplayOutcome["type"]) => outcomes.filter((o) => o.type === type).map((o) => o.runId);
   const superseded = outcomes.flatMap((o) => (o.type === "superseded" ? o.letters : []));
@@ -62,16 +65,29 @@ export async function replayRuns(env: Env, targets: ReplayTarget[], from: Replay
     { sql: MARK_SETTLED, ids: ids("not-failed"), to: began },
     { sql: MARK_SUPERSEDED, ids: superseded, to: null },
   ].filter((m) => m.ids.length > 0);
-  if (marks.length > 0) {
-    await env.DB.batch(marks.map((m) => env.DB.prepare(m.sql).bind(...[JSON.stringify(m.ids), now, ...(m.to === null ? [] : [m.to])])));
-  }
+  const statements = marks.map((m) => env.DB.prepare(m.sql).bind(...[JSON.stringify(m.ids), now, ...(m.to === null ? [] : [m.to])]));
+  if (listing.length > 0) statements.push(upsertListing(env.DB, listing));
+  if (statements.length > 0) await env.DB.batch(statements);
   return outcomes;
 }
 
-async function replayOne(env: Env, { runId, failure, letters = [] }: ReplayTarget, from: ReplayFrom): Promise<ReplayOutcome> {
+/**
+ * Replays one run through its object, and keeps the listing row the object
+ * answered with. Written here, with the marks, the row of a replayed run says
+ * running before the call answers, so the sweeper's walk of the runs listed
+ * as running covers it: its object's own index messages alone, if a local
+ * restart lost them, would leave it listed as failed for good.
+ */
+async function replayOne(
+  env: Env,
+  { runId, failure, letters = [] }: ReplayTarget,
+  from: ReplayFrom,
+  listing: IndexMessage[],
+): Promise<ReplayOutcome> {
   try {
     const result = await env.RUNS.get(env.RUNS.idFromName(runId)).replay(from, failure);
     if (!result) return { type: "not-found", runId };
+    listing.push(result.listing);
     if (result.superseded) return { type: "superseded", runId, letters };
     return { type: result.replayed ? "replayed" : "not-failed", runId, status: result.status };
   } catch (e) {

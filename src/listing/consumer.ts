@@ -14,6 +14,10 @@ ON CONFLICT(id) DO UPDATE SET
   status = excluded.status, ended_at = excluded.ended_at, error_code = excluded.error_code, version = excluded.version
 WHERE excluded.version > runs.version`;
 
+/** Writes listing rows in one statement, each only where it is newer than the listing's. */
+export const upsertListing = (db: D1Database, rows: IndexMessage[]): D1PreparedStatement =>
+  db.prepare(UPSERT_RUNS).bind(JSON.stringify(rows));
+
 /**
  * The consumer of the index queue and of its dead-letter queue: writes the run
  * listing in D1, one statement per delivery, so a burst of runs ending costs D1
@@ -42,7 +46,7 @@ export async function consumeIndex(batch: MessageBatch<unknown>, env: Env, names
   if (malformed.length > 0) await settleMalformed(malformed, batch.queue, deadLettered, env, names);
   if (rows.length === 0) return;
   try {
-    await env.DB.prepare(UPSERT_RUNS).bind(JSON.stringify(rows)).run();
+    await upsertListing(env.DB, rows).run();
     for (const msg of good) msg.ack();
   } catch (e) {
     console.error(`stepflare: writing ${rows.length} listing rows failed; retrying:`, (e as Error).message);

@@ -8,20 +8,20 @@ import type { RunState } from "./types";
  */
 export type IndexCheck = "resent" | "current" | "no-run";
 
+/** The run's listing row, as this object knows it now. */
+export const indexRow = (run: RunState): IndexMessage => ({
+  v: 1,
+  id: run.id,
+  functionId: run.functionId,
+  eventId: run.eventId,
+  status: run.status,
+  startedAt: run.startedAt,
+  endedAt: run.endedAt,
+  errorCode: run.error?.code ?? null,
+  version: run.version,
+});
+
 /** Puts the run's listing row on the index queue, whose consumer writes it to D1 with others. */
 export async function syncRunIndex(queue: Queue<IndexMessage>, run: RunState): Promise<void> {
-  await queue.send(
-    {
-      v: 1,
-      id: run.id,
-      functionId: run.functionId,
-      eventId: run.eventId,
-      status: run.status,
-      startedAt: run.startedAt,
-      endedAt: run.endedAt,
-      errorCode: run.error?.code ?? null,
-      version: run.version,
-    },
-    { contentType: "json" },
-  );
+  await queue.send(indexRow(run), { contentType: "json" });
 }

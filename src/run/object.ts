@@ -1,13 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import type { IndexMessage } from "../listing/message";
 import { callOnFailure, sendDeadLetter, storeDeadLetter } from "./after-failure";
 import { AlarmPointer } from "./alarm";
 import { retryDelayMs } from "./backoff";
 import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
-import { type IndexCheck, syncRunIndex } from "./index-sync";
+import { type IndexCheck, indexRow, syncRunIndex } from "./index-sync";
 import { claimDispatched, memoAsOf, newRun, recoverInterruptedSteps, resetForReplay } from "./journal";
 import type { ClaimRequest, ReplayContext, StartedRun, StartRun } from "./rpc";
 import { RunStore } from "./store";
@@ -140,12 +141,13 @@ export class StepflareRunObject extends DurableObject<Env> {
    * failed is left alone, so replaying the same run twice runs it once. With
    * `failure`, only that failure (the run's version when it failed, as its
    * dead letter's id ends) is replayed: a run that has failed again since is
-   * left alone, `superseded`.
+   * left alone, `superseded`. Every answer carries the run's listing row as
+   * it now stands, for the caller to write to D1 (dlq/replay.ts).
    */
   async replay(
     from: ReplayFrom = "failed-step",
     failure?: number,
-  ): Promise<{ replayed: boolean; status: RunStatus; superseded?: boolean } | null> {
+  ): Promise<{ replayed: boolean; status: RunStatus; superseded?: boolean; listing: IndexMessage } | null> {
     const run = this.#store.run;
     if (!run) return null;
     // The failure's dead letter may not be in D1 yet: it is stored before the
@@ -159,15 +161,17 @@ export class StepflareRunObject extends DurableObject<Env> {
       }
       stored = version;
     }
-    if (run.status !== "failed") return { replayed: false, status: run.status };
-    if (failure !== undefined && run.version !== failure) return { replayed: false, status: run.status, superseded: true };
+    if (run.status !== "failed") return { replayed: false, status: run.status, listing: indexRow(run) };
+    if (failure !== undefined && run.version !== failure) {
+      return { replayed: false, status: run.status, superseded: true, listing: indexRow(run) };
+    }
     const now = Date.now();
     resetForReplay(this.#store, from, now);
     this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
     this.#syncIndexSoon();
     this.#armAlarm();
     this.#driver.wake();
-    return { replayed: true, status: run.status };
+    return { replayed: true, status: run.status, listing: indexRow(run) };
   }
 
   /**

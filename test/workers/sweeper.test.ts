@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { RECONCILE_LIMIT } from "../../src/sweeper/listing";
 import { MAX_SWEEPS, STALE_UNDISPATCHED, type SweeperObject } from "../../src/sweeper/object";
+import { down } from "../worker/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
@@ -117,6 +118,45 @@ describe("the sweeper", () => {
       ctx.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray(),
     );
     expect(tables).toEqual([]);
+  });
+
+  it("lists a replayed run as running from the replay itself, so the walk catches it when the object's index messages are lost", async () => {
+    const tag = "replay-lost-listing";
+    down.add(tag);
+    const [id] = await sendEvents({ name: "test/replayable", data: { tag } });
+    const [failed] = await settledRuns(id!);
+    expect(failed!.status).toBe("failed");
+    const row = () =>
+      testEnv.DB.prepare("SELECT status, error_code, version FROM runs WHERE id = ?")
+        .bind(failed!.id)
+        .first<{ status: string; error_code: string | null; version: number }>();
+    const before = await waitFor(async () => {
+      const r = await row();
+      return r?.status === "failed" ? r : undefined;
+    }, "the listing to show the run failed");
+    // Every index message the object sends from here on is lost, as a local restart loses what the queue holds.
+    const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(failed!.id));
+    const holder = await runInDurableObject(stub, (instance) => instance as unknown as { env: Env });
+    const real = holder.env;
+    const losing = new Proxy(real.INDEX, { get: (q, p) => (p === "send" ? () => Promise.resolve() : Reflect.get(q, p, q)) });
+    holder.env = { ...real, INDEX: losing };
+    try {
+      down.delete(tag);
+      expect((await api(`/api/v1/runs/${failed!.id}/replay`, { method: "POST" })).status).toBe(200);
+      await waitFor(
+        async () => ((await api<{ status: string }>(`/api/v1/runs/${failed!.id}`)).body.status === "completed" ? true : undefined),
+        "the replayed run to complete",
+      );
+    } finally {
+      holder.env = real;
+    }
+    // The listing no longer shows the failure that was replayed: it shows the run running, and the walk covers it.
+    const listed = await row();
+    expect(listed).toMatchObject({ status: "running", error_code: null });
+    expect(listed!.version).toBeGreaterThan(before.version);
+    const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-replayed"));
+    expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toEqual({ resent: 1, missing: 0 });
+    await waitFor(async () => ((await row())?.status === "completed" ? true : undefined), "the listing row sent again");
   });
 
   it("walks the runs listed as running a page at a time, so rows that stay running cannot hide the rest", async () => {
