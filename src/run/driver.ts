@@ -7,7 +7,7 @@ import type { Env } from "../env";
 import { sendAll } from "../shared/queue-batches";
 import type { StepMessage } from "../steps/message";
 import { decideHandlerError, decideStepResult, failedResult } from "./decide";
-import { awaitsClaim, commitStep, memoOf, newStep, startAttempt } from "./journal";
+import { awaitsClaim, commitStep, memoOf, newStep, startAttempt, stateBytesAfter } from "./journal";
 import { runLogger } from "./logger";
 import type { RunStore } from "./store";
 import { generationOf, isTerminal, type RunError, type RunState, type StepResult, type StepState } from "./types";
@@ -265,7 +265,7 @@ export class RunDriver {
     let progressed = false;
     for (const result of results) {
       const s = this.#store.steps.get(result.key);
-      const decision = decideStepResult(s, result, {
+      let decision = decideStepResult(s, result, {
         now,
         backoff,
         maxOutputBytes: limits.maxStepOutputBytes,
@@ -273,17 +273,19 @@ export class RunDriver {
         runEnded: isTerminal(run.status),
       });
       if (!s || decision.type === "ignore") continue;
-      if (decision.type === "complete" && run.stateBytes + decision.bytes > limits.maxRunStateBytes) {
+      // An output or an error (a caught failure, an attempt's error kept for its retry) counts alike.
+      const stateBytes = stateBytesAfter(run, s, decision);
+      if (stateBytes > limits.maxRunStateBytes) {
         // The step fails with the error too, so it is not left running in the failed run's journal.
         const error = {
           name: "StepflareError",
           code: "run_state_too_large",
-          message: `step "${s.id}" would bring this run's stored outputs to ${run.stateBytes + decision.bytes} bytes; the limit is ${limits.maxRunStateBytes}`,
+          message: `step "${s.id}" would bring this run's stored outputs and errors to ${stateBytes} bytes; the limit is ${limits.maxRunStateBytes}`,
         };
-        commitStep(this.#store, s, { type: "fail", error }, now);
-        return this.#failRun({ ...error, stepId: s.id, stepKey: s.key });
-      }
-      commitStep(this.#store, s, decision, now);
+        decision = { type: "fail", error };
+        commitStep(this.#store, s, decision, now);
+        this.#failRun({ ...error, stepId: s.id, stepKey: s.key });
+      } else commitStep(this.#store, s, decision, now);
       if (decision.type === "retry") continue;
       progressed = true;
       const pending = this.#live?.pending.get(s.key);

@@ -4,24 +4,67 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../env";
 import { newRun, newStep, recoverInterruptedSteps, startAttempt } from "./journal";
 import { RunStore } from "./store";
+import { type StepState, stateBytesOf } from "./types";
 
 const testEnv = env as unknown as Env;
 
+/**
+ * In a fresh object of the run class (its own SQLite storage): a new run
+ * whose `crashy` step, with `retries`, is in its inline attempt; `setUp`
+ * shapes the journal before that attempt starts. Answers what `then` makes
+ * of the stored journal.
+ */
+function withCrashyStep<T>(
+  retries: number,
+  setUp: (store: RunStore, crashy: StepState) => void,
+  then: (storage: DurableObjectStorage) => T,
+) {
+  return runInDurableObject(testEnv.RUNS.get(testEnv.RUNS.newUniqueId()), (_instance, ctx) => {
+    const store = new RunStore(ctx.storage);
+    store.createRun(newRun("01JOURNALTESTRUN000000000A", "fn", "e1", 1), "{}");
+    const s = newStep("crashy", "crashy", store.nextSeq, retries);
+    setUp(store, s);
+    store.addStep(s);
+    startAttempt(store, s, "inline", 1, 1000);
+    return then(ctx.storage);
+  });
+}
+
 describe("recoverInterruptedSteps", () => {
   it("fails an inline step interrupted on its last attempt and ends the settlement with a gap, as a batch of results does", async () => {
-    // A fresh object of the run class: its own SQLite storage, with no run in it.
-    const stub = testEnv.RUNS.get(testEnv.RUNS.newUniqueId());
-    const after = await runInDurableObject(stub, (_instance, ctx) => {
-      const store = new RunStore(ctx.storage);
-      store.createRun(newRun("01JOURNALTESTRUN000000000A", "fn", "e1", 1), "{}");
-      const s = newStep("crashy", "crashy", 0, 0);
-      store.addStep(s);
-      startAttempt(store, s, "inline", 1, 1000);
-      recoverInterruptedSteps(new RunStore(ctx.storage), 2);
-      const reloaded = new RunStore(ctx.storage);
-      return { step: reloaded.steps.get("crashy"), runSeq: reloaded.run!.settleSeq };
-    });
+    const after = await withCrashyStep(
+      0,
+      () => {},
+      (storage) => {
+        recoverInterruptedSteps(new RunStore(storage), 2);
+        const reloaded = new RunStore(storage);
+        return { step: reloaded.steps.get("crashy"), runSeq: reloaded.run!.settleSeq };
+      },
+    );
     expect(after.step).toMatchObject({ status: "failed", error: { code: "step_interrupted" } });
     expect(after.runSeq).toBe(after.step!.settleSeq! + 1);
+  });
+
+  it("counts the interrupted step's error in place of its last attempt's, as a new instance counts it on load", async () => {
+    const counts = await withCrashyStep(
+      1,
+      (store, s) => {
+        const done = newStep("done", "done", store.nextSeq, 0);
+        Object.assign(done, { status: "completed", outputJson: '"kept"' });
+        store.putStep(done);
+        // Its first attempt failed and was kept for the retry; the second is cut short.
+        Object.assign(s, { seq: store.nextSeq, attempts: 1, error: { name: "Error", message: "\u2019".repeat(1000) } });
+      },
+      (storage) => {
+        const loaded = new RunStore(storage);
+        const before = loaded.run!.stateBytes;
+        recoverInterruptedSteps(loaded, 2);
+        const recounted = stateBytesOf(loaded.steps.values());
+        return { before, running: loaded.run!.stateBytes, recounted, reloaded: new RunStore(storage).run!.stateBytes };
+      },
+    );
+    expect(counts.before).toBe(6 + JSON.stringify({ name: "Error", message: "" }).length + 3000);
+    expect(counts.running).toBeLessThan(counts.before);
+    expect(counts).toMatchObject({ recounted: counts.running, reloaded: counts.running });
   });
 });

@@ -1,10 +1,10 @@
 import type { SerializedError } from "../../sdk/errors";
 import type { MemoEntry } from "../../sdk/execution";
-import { fromJson, utf8Bytes } from "../../sdk/json";
+import { fromJson } from "../../sdk/json";
 import type { StepDecision } from "./decide";
 import type { ClaimRequest, ReplayContext } from "./rpc";
 import type { RunStore } from "./store";
-import { generationOf, isSettled, type ReplayRecord, type RunState, type StepState } from "./types";
+import { generationOf, isSettled, type ReplayRecord, type RunState, type StepState, stateBytesOf, storedBytes } from "./types";
 
 /**
  * Journal changes that need no runtime: each takes the run's store and
@@ -32,15 +32,21 @@ export function newStep(key: string, id: string, seq: number, retries: number): 
   };
 }
 
+/** The run's state bytes once `decision` is committed to `s`: the step's output or error replaces what it held. */
+export function stateBytesAfter(run: RunState, s: StepState, decision: Exclude<StepDecision, { type: "ignore" }>): number {
+  const after = decision.type === "complete" ? decision.bytes : storedBytes({ outputJson: s.outputJson, error: decision.error });
+  return run.stateBytes - storedBytes(s) + after;
+}
+
 /**
  * Writes a settled or retrying step. Settling bumps the run's settle
  * sequence, which plans of dispatched steps are measured against.
  */
 export function commitStep(store: RunStore, s: StepState, decision: Exclude<StepDecision, { type: "ignore" }>, now: number): void {
   const run = store.run!;
+  run.stateBytes = stateBytesAfter(run, s, decision);
   switch (decision.type) {
     case "complete":
-      run.stateBytes += decision.bytes;
       run.settleSeq += 1;
       Object.assign(s, { status: "completed", outputJson: decision.outputJson, error: null, endedAt: now, settleSeq: run.settleSeq });
       break;
@@ -79,6 +85,7 @@ export function recoverInterruptedSteps(store: RunStore, now: number): void {
         code: "step_interrupted",
         message: `step "${s.id}" was interrupted on every attempt`,
       };
+      run.stateBytes += storedBytes({ outputJson: s.outputJson, error }) - storedBytes(s);
       Object.assign(s, { status: "failed", endedAt: now, settleSeq: run.settleSeq, error });
     }
     store.putStep(s);
@@ -99,8 +106,7 @@ export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now:
   const run = store.run!;
   const drop = [...store.steps.values()].filter((s) => from === "start" || s.status !== "completed").map((s) => s.key);
   store.deleteSteps(drop);
-  let stateBytes = 0;
-  for (const s of store.steps.values()) stateBytes += s.outputJson === null ? 0 : utf8Bytes(s.outputJson);
+  const stateBytes = stateBytesOf(store.steps.values());
   store.addReplay({ at: now, from, ...(run.error ? { previousError: run.error } : {}) });
   Object.assign(run, {
     status: "running",

@@ -1,4 +1,5 @@
 import type { SerializedError } from "../../sdk/errors";
+import { utf8Bytes } from "../../sdk/json";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled";
 export type StepStatus = "planned" | "running" | "retrying" | "completed" | "failed";
@@ -30,7 +31,11 @@ export interface RunState {
   version: number;
   /** Bumped on every settled step; a dispatched step replays against the steps settled up to its plan. */
   settleSeq: number;
-  /** Bytes of every stored step output, for the run state limit. */
+  /**
+   * Bytes of every step's stored output and error, for the run state limit.
+   * Counted again from the steps on load (see `stateBytesOf`); the run row's
+   * copy is as of its last save.
+   */
   stateBytes: number;
   replays: ReplayRecord[];
 }
@@ -57,6 +62,21 @@ export interface StepState {
   claimedAttempt: number | null;
   /** The claim token of the consumer invocation that claimed `claimedAttempt`. */
   claimToken: string | null;
+}
+
+/**
+ * What a step holds toward its run's state limit: the UTF-8 bytes of its
+ * output and of its error, as stored. A step keeps one error, its latest
+ * attempt's: a retry's replaces it, a completion drops it.
+ */
+export const storedBytes = (s: Pick<StepState, "outputJson" | "error">): number =>
+  (s.outputJson === null ? 0 : utf8Bytes(s.outputJson)) + (s.error ? utf8Bytes(JSON.stringify(s.error)) : 0);
+
+/** The run's state bytes, counted from its steps as stored. */
+export function stateBytesOf(steps: Iterable<StepState>): number {
+  let bytes = 0;
+  for (const s of steps) bytes += storedBytes(s);
+  return bytes;
 }
 
 /**

@@ -23,7 +23,7 @@ export const limitsSchema = z
     maxStepOutputBytes: z.number().int().positive().max(MiB).default(MiB),
     /** Bytes of a run's JSON output. Above it: output_too_large. */
     maxRunOutputBytes: z.number().int().positive().max(MiB).default(MiB),
-    /** Bytes of all step outputs of one run together. Above it: run_state_too_large. */
+    /** Bytes of all step outputs and step errors (as stored) of one run together. Above it: run_state_too_large. */
     maxRunStateBytes: z
       .number()
       .int()

@@ -361,6 +361,32 @@ export const bigState = app.createFunction(
 );
 
 /**
+ * `outputs` sequential steps, each an output of exactly `outputBytes` JSON
+ * bytes; then one caught failing step per entry of `messages`, each throwing
+ * an error-shaped object whose message is that many "’" (stored, with no
+ * stack, as `{"name":"Error","message":...}`); then a "gate" step that waits
+ * while the tag is "down" and stores nothing; then one more caught failing
+ * step, "last", whose message is `last` "x"s, allowed `lastRetries` retries.
+ */
+export const bigErrors = app.createFunction(
+  { id: "big-errors", triggers: [{ event: "test/big-errors" }], retries: 0 },
+  async ({ event, step }) => {
+    const d = event.data as TagData & { outputs: number; outputBytes: number; messages: number[]; last: number; lastRetries: number };
+    const fail = (message: string) => () => {
+      throw { name: "Error", message };
+    };
+    for (let i = 0; i < d.outputs; i++) await step.run(`o${i}`, () => "x".repeat(d.outputBytes - 2));
+    for (const [i, n] of d.messages.entries()) await step.run(`e${i}`, fail("\u2019".repeat(n))).catch(() => undefined);
+    await step.run({ id: "gate", retries: 1 }, async () => {
+      count(d.tag, "gate");
+      while (down.has(d.tag)) await sleep(20);
+    });
+    await step.run({ id: "last", retries: d.lastRetries }, fail("x".repeat(d.last))).catch(() => undefined);
+    return "done";
+  },
+);
+
+/**
  * Two subscribers of `test/fan-out`. This one's step waits while its tag is
  * "down", then fails unless the tag is "fixed"; the other has a step of its own.
  */
@@ -391,6 +417,7 @@ export const allFunctions = [
   fanOutSibling,
   bigOutput,
   bigState,
+  bigErrors,
   wildPair,
   reusedIdFails,
   nestedStep,

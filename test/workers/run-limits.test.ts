@@ -1,8 +1,8 @@
-import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env, RunDetail } from "../../src";
-import { down } from "../worker/functions";
+import { callsOf, down } from "../worker/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
@@ -67,6 +67,72 @@ describe("a run at its state limit", () => {
     const { body } = await api<RunDetail>(`/api/v1/runs/${runId}`);
     expect(body.steps.some((s) => s.error)).toBe(true);
     expect(body).toEqual(await stubOf(runId).getDetail());
+  });
+});
+
+describe("a run whose caught step errors reach its state limit", () => {
+  const limit = 16 * MiB;
+  const utf8 = (s: string) => new TextEncoder().encode(s).byteLength;
+  /** A thrown `{ name: "Error", message }` as its step stores it. */
+  const errorBytes = (message: string) => utf8(JSON.stringify({ name: "Error", message }));
+  // 15 outputs of 1 MiB, then caught errors of 4,096 "’" (12,317 bytes each as stored) up to the last MiB's last
+  // few thousand bytes, which the caught error of "last" takes: `atLimit` "x"s bring the run to its limit exactly.
+  const messages = Array.from({ length: Math.floor((MiB - errorBytes("")) / errorBytes("\u2019".repeat(4096))) }, () => 4096);
+  const atLimit = MiB - messages.reduce((sum, n) => sum + errorBytes("\u2019".repeat(n)), 0) - errorBytes("");
+
+  /** The stored state of a run's steps, counted in its own SQLite, and the count its run row holds. */
+  const storedState = (runId: string) =>
+    runInDurableObject(stubOf(runId), (_instance, ctx) =>
+      ctx.storage.sql
+        .exec<{ steps: number; row: number }>(
+          `SELECT (SELECT coalesce(sum(length(CAST(output AS BLOB))), 0) + coalesce(sum(length(CAST(error AS BLOB))), 0) FROM steps) AS steps,
+                  (SELECT state_bytes FROM run) AS row`,
+        )
+        .one(),
+    );
+
+  /**
+   * Runs `big-errors` up to its gate; there, makes its row count the outputs alone (as a run stored before errors
+   * counted) and tears its object down, so the rest of the run goes on from what a new instance counts on load.
+   */
+  async function gatedRun(tag: string, last: number, lastRetries: number): Promise<RunDetail> {
+    down.add(tag);
+    const data = { tag, outputs: 15, outputBytes: MiB, messages, last, lastRetries };
+    const [eventId] = await sendEvents({ name: "test/big-errors", data });
+    const runId = await runIdOf(eventId!);
+    await waitFor(async () => (callsOf(tag, "gate") > 0 ? true : undefined), "the gate step to start", 30_000);
+    await runInDurableObject(stubOf(runId), (_instance, ctx) => void ctx.storage.sql.exec("UPDATE run SET state_bytes = ?", 15 * MiB));
+    await abortAllDurableObjects();
+    down.delete(tag);
+    await runDurableObjectAlarm(stubOf(runId));
+    const [run] = await settledRuns(eventId!, 1, 30_000);
+    return run!;
+  }
+
+  it("completes a run whose outputs and caught errors are its limit exactly, and counts them as stored", async () => {
+    expect(atLimit).toBeGreaterThan(0);
+    expect(atLimit).toBeLessThanOrEqual(4096); // no clipping: the message is stored whole
+    const run = await gatedRun("errors-at-limit", atLimit, 0);
+    expect(run).toMatchObject({ status: "completed", output: "done" });
+    expect(run.steps.at(-1)).toMatchObject({ id: "last", status: "failed", error: { message: "x".repeat(atLimit) } });
+    expect(await storedState(run.id)).toEqual({ steps: limit, row: limit });
+  });
+
+  it("fails the run one byte over with run_state_too_large, naming the step whose caught error passed it", async () => {
+    const run = await gatedRun("errors-over-limit", atLimit + 1, 0);
+    expect(run.status).toBe("failed");
+    expect(run.error).toMatchObject({
+      code: "run_state_too_large",
+      stepId: "last",
+      message: `step "last" would bring this run's stored outputs and errors to ${limit + 1} bytes; the limit is ${limit}`,
+    });
+    expect(run.steps.at(-1)).toMatchObject({ id: "last", status: "failed", attempts: 1, error: { code: "run_state_too_large" } });
+  });
+
+  it("fails the run one byte over on an attempt's error kept for a retry, without retrying", async () => {
+    const run = await gatedRun("errors-over-on-retry", atLimit + 1, 1);
+    expect(run.error).toMatchObject({ code: "run_state_too_large", stepId: "last" });
+    expect(run.steps.at(-1)).toMatchObject({ id: "last", status: "failed", attempts: 1, error: { code: "run_state_too_large" } });
   });
 });
 
