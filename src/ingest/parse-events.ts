@@ -26,7 +26,11 @@ export function parseEvents(text: string, maxEvents: number, schemas: Record<str
     if (schema) {
       const data = schema.safeParse(parsed.data.data ?? {});
       if (!data.success) throw invalid(index, data.error.issues[0], ["data"]);
-      if (!plainObject.safeParse(data.data).success) throw schemaOutput(index, parsed.data.name, "returned data that is not an object");
+      // Checked in its JSON form, as it will be stored: an object with a toJSON (a Date) is written as what that answers.
+      const json = jsonOf(index, parsed.data.name, data.data);
+      if (!plainObject.safeParse(data.data).success || !json?.startsWith("{")) {
+        throw schemaOutput(index, parsed.data.name, "returned data that is not an object");
+      }
       parsed.data.data = data.data as Record<string, unknown>;
     }
     for (const field of ["data", "user"] as const) {
@@ -43,12 +47,21 @@ function invalid(index: number, issue: z.core.$ZodIssue | undefined, prefix: Pro
   return new HttpError(400, "invalid_event", `event ${index}: ${path}: ${issue?.message ?? "invalid"}`);
 }
 
+function jsonOf(index: number, name: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    // A BigInt, a cycle.
+    throw schemaOutput(index, name, `returned data that is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 /**
  * The schema registered for an event's name gave an output that cannot be
  * stored as the event's data. The sender's event was valid, so this is the
  * engine's configuration at fault: a 500 with its own code, for the operator.
  */
-export function schemaOutput(index: number, name: string, problem: string): HttpError {
+function schemaOutput(index: number, name: string, problem: string): HttpError {
   console.error(`stepflare: the schema for "${name}" ${problem}; events of that name cannot be accepted`);
   return new HttpError(
     500,

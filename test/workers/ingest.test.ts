@@ -94,6 +94,7 @@ describe("POST /e/:eventKey", () => {
     for (const [name, why] of [
       ["test/bigint-out", /not JSON: .*BigInt/i],
       ["test/scalar-out", /not an object/],
+      ["test/date-out", /not an object/],
     ] as const) {
       const id = `schema-out-${name}`;
       const bad = await errorOf(await post(JSON.stringify([{ name: "nobody/listens" }, { name, id, data: { n: 3 } }])));
