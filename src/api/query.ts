@@ -18,6 +18,10 @@ export function parseQuery<S extends z.ZodType>(schema: S, queries: Record<strin
   const parsed = schema.safeParse(query);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
+  // zod's own message would quote the unknown name whole, however long.
+  if (issue?.code === "unrecognized_keys") {
+    throw new HttpError(400, "invalid_query", `${wellFormedHead(issue.keys[0] ?? "", 64)}: not a parameter of this route`);
+  }
   throw new HttpError(400, "invalid_query", `${issue?.path.join(".") || "query"}: ${issue?.message ?? "invalid"}`);
 }
 

@@ -153,6 +153,10 @@ describe("query parameters", () => {
     const repeated = await api<{ error: { code: string; message: string } }>(`/api/v1/runs?${q}=1&${q}=2`);
     expect(repeated.status).toBe(400);
     expect(repeated.body.error.message).toBe(`${"b".repeat(63)}: given 2 times; give it once`);
+    // A parameter the route does not take is named the same way.
+    const unknown = await api<{ error: { code: string; message: string } }>(`/api/v1/runs?${q}=1`);
+    expect({ status: unknown.status, code: unknown.body.error.code }).toEqual({ status: 400, code: "invalid_query" });
+    expect(unknown.body.error.message).toBe(`${"b".repeat(63)}: not a parameter of this route`);
     for (const [path, code, what] of [
       ["/api/v1/runs/", "run_not_found", "run"],
       ["/api/v1/events/", "event_not_found", "event"],
