@@ -389,6 +389,24 @@ export const bigErrors = app.createFunction(
 );
 
 /**
+ * `n` sequential steps, each an output of exactly `bytes` JSON bytes, then
+ * "a" and "b" in parallel (on the steps queue), each held while the tag is
+ * "down" and then answering its own id.
+ */
+export const bigStateHeld = app.createFunction(
+  { id: "big-state-held", triggers: [{ event: "test/big-state-held" }], retries: 0 },
+  async ({ event, step }) => {
+    const d = event.data as TagData & { n: number; bytes: number };
+    for (let i = 0; i < d.n; i++) await step.run(`s${i}`, () => "x".repeat(d.bytes - 2));
+    const held = (id: string) => async () => {
+      while (down.has(d.tag)) await sleep(20);
+      return id;
+    };
+    return Promise.all([step.run("a", held("a")), step.run("b", held("b"))]);
+  },
+);
+
+/**
  * Two subscribers of `test/fan-out`. This one's step waits while its tag is
  * "down", then fails unless the tag is "fixed"; the other has a step of its own.
  */
@@ -420,6 +438,7 @@ export const allFunctions = [
   bigOutput,
   bigState,
   bigErrors,
+  bigStateHeld,
   wildPair,
   reusedIdFails,
   nestedStep,

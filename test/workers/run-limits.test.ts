@@ -70,6 +70,37 @@ describe("a run at its state limit", () => {
   });
 });
 
+describe("a batch of step results in which one passes the state limit", () => {
+  it("records the rest of the batch in the failed run, not leaving them running", async () => {
+    // 16 outputs of 1 MiB - 1 byte: 16 bytes under the limit. "b" answers 20 bytes (passes it), then "a" its 3.
+    const tag = "state-limit-batch";
+    down.add(tag);
+    try {
+      const [eventId] = await sendEvents({ name: "test/big-state-held", data: { tag, n: 16, bytes: MiB - 1 } });
+      const runId = await runIdOf(eventId!);
+      const attempts = await waitFor(async () => {
+        const steps = (await stubOf(runId).getDetail())?.steps ?? [];
+        const a = steps.find((s) => s.key === "a");
+        const b = steps.find((s) => s.key === "b");
+        return a?.status === "running" && b?.status === "running" ? { a: a.attempts, b: b.attempts } : undefined;
+      }, "a and b to be out");
+      await stubOf(runId).completeSteps([
+        { key: "b", attempt: attempts.b, ok: true, outputJson: JSON.stringify("b".repeat(18)) },
+        { key: "a", attempt: attempts.a, ok: true, outputJson: '"a"' },
+      ]);
+      const detail = (await stubOf(runId).getDetail())!;
+      expect(detail.error).toMatchObject({ code: "run_state_too_large", stepId: "b" });
+      // Settled, both: "a" is not left running in the failed run's journal. (It fails too, as things stand: the
+      // run_state_too_large error "b" stores takes the state past the limit, so "a"'s 3 bytes no longer fit.)
+      const [a, b] = ["a", "b"].map((key) => detail.steps.find((s) => s.key === key));
+      expect(b).toMatchObject({ status: "failed", error: { code: "run_state_too_large" } });
+      expect(a?.status).not.toBe("running");
+    } finally {
+      down.delete(tag);
+    }
+  });
+});
+
 describe("a run whose caught step errors reach its state limit", () => {
   const limit = 16 * MiB;
   const utf8 = (s: string) => new TextEncoder().encode(s).byteLength;
