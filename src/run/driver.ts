@@ -7,7 +7,7 @@ import type { Env } from "../env";
 import { sendAll } from "../shared/queue-batches";
 import type { StepMessage } from "../steps/message";
 import { decideHandlerError, decideStepResult, failedResult } from "./decide";
-import { awaitsClaim, commitStep, memoOf, newStep, startAttempt, stateBytesAfter } from "./journal";
+import { awaitsClaim, commitStep, memoOf, newStep, startAttempt, stateBytesAfter, stateGrace } from "./journal";
 import { runLogger } from "./logger";
 import type { RunStore } from "./store";
 import { generationOf, isTerminal, type RunError, type RunState, type StepResult, type StepState } from "./types";
@@ -275,7 +275,7 @@ export class RunDriver {
       if (!s || decision.type === "ignore") continue;
       // An output or an error (a caught failure, an attempt's error kept for its retry) counts alike.
       const stateBytes = stateBytesAfter(run, s, decision);
-      if (stateBytes > limits.maxRunStateBytes) {
+      if (stateBytes > limits.maxRunStateBytes + stateGrace(this.#store)) {
         // The step fails with the error too, so it is not left running in the failed run's journal.
         const error = {
           name: "StepflareError",

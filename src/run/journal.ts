@@ -39,6 +39,18 @@ export function stateBytesAfter(run: RunState, s: StepState, decision: Exclude<S
 }
 
 /**
+ * Room past the state limit for the step that failed the run at it: it holds
+ * the engine's run_state_too_large error (a few hundred bytes, in place of
+ * what was refused), which must not take room from the rest of the run's
+ * results, recorded as they come. One step's error at most; a replay drops it.
+ */
+export function stateGrace(store: RunStore): number {
+  const e = store.run?.error;
+  const s = e?.code === "run_state_too_large" && e.stepKey !== undefined ? store.steps.get(e.stepKey) : undefined;
+  return s ? storedBytes(s) : 0;
+}
+
+/**
  * Writes a settled or retrying step. Settling bumps the run's settle
  * sequence, which plans of dispatched steps are measured against.
  */
