@@ -1,5 +1,5 @@
 import type { SerializedError } from "../../sdk/errors";
-import { type ReplayRecord, type RunState, type RunStatus, type StepState, type StepStatus, stateBytesOf } from "./types";
+import type { ReplayRecord, RunState, RunStatus, StepState, StepStatus } from "./types";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS run (
@@ -103,7 +103,14 @@ export class RunStore {
       this.nextSeq = Math.max(this.nextSeq, step.seq + 1);
     }
     // Counted from the steps, not read from the row: a run stored before errors counted holds its outputs' bytes alone there.
-    if (this.run) this.run.stateBytes = stateBytesOf(this.steps.values());
+    // SQLite counts the stored UTF-8 bytes (what stateBytesOf counts) without encoding every output again in JS.
+    if (this.run) {
+      this.run.stateBytes = Number(
+        sql
+          .exec("SELECT coalesce(sum(length(CAST(output AS BLOB))), 0) + coalesce(sum(length(CAST(error AS BLOB))), 0) AS n FROM steps")
+          .one().n,
+      );
+    }
     for (const r of sql.exec("SELECT kind, ref, due_at FROM timers").toArray()) {
       const t: Timer = { kind: r.kind as TimerKind, ref: String(r.ref), dueAt: Number(r.due_at) };
       this.#timers.set(timerId(t.kind, t.ref), t);
