@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { MAX_CODE } from "../../sdk/errors";
+import { wellFormedHead } from "../../sdk/text";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
@@ -104,6 +105,10 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
     const parsed = replayBody.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
+      // zod's own message would quote an unknown field's name whole, however long.
+      if (issue?.code === "unrecognized_keys") {
+        throw new HttpError(400, "invalid_request", `${wellFormedHead(issue.keys[0] ?? "", 64)}: not a field of this request`);
+      }
       throw new HttpError(400, "invalid_request", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
     }
     const { limit, cursor } = parsed.data;

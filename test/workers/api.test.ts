@@ -90,6 +90,11 @@ describe("dead-letter time filters", () => {
       expect({ bad, status: res.status, code: res.body.error?.code }).toEqual({ bad, status: 400, code: "invalid_request" });
       expect(res.body.error?.message).toMatch(/^since: expected epoch milliseconds/);
     }
+    // An unknown field is named by its first 64 units, however long, never half a surrogate pair.
+    const long = `${"k".repeat(63)}\u{1F680}${"x".repeat(5000)}`;
+    const unknown = await replay({ [long]: 1 });
+    expect({ status: unknown.status, code: unknown.body.error?.code }).toEqual({ status: 400, code: "invalid_request" });
+    expect(unknown.body.error?.message).toBe(`${"k".repeat(63)}: not a field of this request`);
   });
 });
 
