@@ -232,7 +232,6 @@ async function startMiniflare({ template, bundle, logFile, inspectorPort, tracin
   const { explorer, observability } = typeof tracing === "object" ? tracing : { explorer: tracing, observability: tracing };
   const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import("miniflare");
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
-  const port = await freePort();
   const persistDir = freshPersistDir(template);
   const stream = fs.createWriteStream(logFile, { flags: "a" });
   class FileLog extends Log {
@@ -247,7 +246,9 @@ async function startMiniflare({ template, bundle, logFile, inspectorPort, tracin
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
-      port,
+      // Port 0: workerd binds a free port itself (ready answers it). A port found free beforehand can be taken
+      // before workerd binds it (an ephemeral port, as every outgoing connection's is): ERR_ADDRESS_IN_USE.
+      port: 0,
       ...(inspectorPort ? { inspectorPort } : {}),
       resourcePersistencePath: path.join(persistDir, "v3"),
       resourceTmpPath: path.join(persistDir, "tmp"),
