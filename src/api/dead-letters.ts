@@ -1,14 +1,13 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { MAX_CODE } from "../../sdk/errors";
-import { wellFormedHead } from "../../sdk/text";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { decodeRunCursor, encodeRunCursor } from "./cursor";
 import { instant } from "./instant";
 import { keysetPage } from "./page";
-import { pageLimit, parseQuery, readJsonBody } from "./query";
+import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
 
 const filterShape = (from: "query" | "body") => ({
   functionId: z.string().min(1).max(128).optional(),
@@ -104,12 +103,7 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
     const raw = await readJsonBody(c.req.raw);
     const parsed = replayBody.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      // zod's own message would quote an unknown field's name whole, however long.
-      if (issue?.code === "unrecognized_keys") {
-        throw new HttpError(400, "invalid_request", `${wellFormedHead(issue.keys[0] ?? "", 64)}: not a field of this request`);
-      }
-      throw new HttpError(400, "invalid_request", `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
+      throw new HttpError(400, "invalid_request", issueText(parsed.error.issues[0], "body", "not a field of this request"));
     }
     const { limit, cursor } = parsed.data;
     const args: unknown[] = [];

@@ -17,12 +17,17 @@ export function parseQuery<S extends z.ZodType>(schema: S, queries: Record<strin
   }
   const parsed = schema.safeParse(query);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  // zod's own message would quote the unknown name whole, however long.
-  if (issue?.code === "unrecognized_keys") {
-    throw new HttpError(400, "invalid_query", `${wellFormedHead(issue.keys[0] ?? "", 64)}: not a parameter of this route`);
-  }
-  throw new HttpError(400, "invalid_query", `${issue?.path.join(".") || "query"}: ${issue?.message ?? "invalid"}`);
+  throw new HttpError(400, "invalid_query", issueText(parsed.error.issues[0], "query", "not a parameter of this route"));
+}
+
+/**
+ * A strict schema's first issue as an error message: the field and zod's
+ * message, or an unknown field's name by its first 64 units (zod's own
+ * message would quote it whole, however long) and `unknown`.
+ */
+export function issueText(issue: z.core.$ZodIssue | undefined, whole: string, unknown: string): string {
+  if (issue?.code === "unrecognized_keys") return `${wellFormedHead(issue.keys[0] ?? "", 64)}: ${unknown}`;
+  return `${issue?.path.join(".") || whole}: ${issue?.message ?? "invalid"}`;
 }
 
 /** A page size in a query: digits only (not `0x10`, `1e1` or ` 5`), from 1 to 100, 20 when absent. */

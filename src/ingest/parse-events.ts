@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { type EventPayload, eventPayloadSchema, plainObject } from "../../sdk/protocol";
+import { type EventPayload, eventPayloadSchema } from "../../sdk/protocol";
 import { HttpError } from "../shared/http-error";
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from "./nesting";
 
@@ -27,8 +27,7 @@ export function parseEvents(text: string, maxEvents: number, schemas: Record<str
       const data = schema.safeParse(parsed.data.data ?? {});
       if (!data.success) throw invalid(index, data.error.issues[0], ["data"]);
       // Checked in its JSON form, as it will be stored: an object with a toJSON (a Date) is written as what that answers.
-      const json = jsonOf(index, parsed.data.name, data.data);
-      if (!plainObject.safeParse(data.data).success || !json?.startsWith("{")) {
+      if (!jsonOf(index, parsed.data.name, data.data)?.startsWith("{")) {
         throw schemaOutput(index, parsed.data.name, "returned data that is not an object");
       }
       parsed.data.data = data.data as Record<string, unknown>;
