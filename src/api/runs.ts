@@ -6,7 +6,7 @@ import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
 import { keysetPage } from "./page";
-import { pageLimit, parseQuery, readJsonBody } from "./query";
+import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
 
 const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
 
@@ -68,7 +68,14 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     if (!ULID_PATTERN.test(runId)) throw runNotFound(runId);
     const body = await readJsonBody(c.req.raw);
     const parsed = replayBody.safeParse(body);
-    if (!parsed.success) throw new HttpError(400, "invalid_request", `from: must be "failed-step" or "start"`);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const message =
+        issue?.code === "unrecognized_keys"
+          ? issueText(issue, "body", "not a field of this request")
+          : `from: must be "failed-step" or "start"`;
+      throw new HttpError(400, "invalid_request", message);
+    }
     const [outcome = { type: "not-found", runId }] = await replayRuns(c.env, [{ runId }], parsed.data.from);
     switch (outcome.type) {
       case "replayed":

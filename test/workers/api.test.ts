@@ -95,6 +95,21 @@ describe("dead-letter time filters", () => {
     const unknown = await replay({ [long]: 1 });
     expect({ status: unknown.status, code: unknown.body.error?.code }).toEqual({ status: 400, code: "invalid_request" });
     expect(unknown.body.error?.message).toBe(`${"k".repeat(63)}: not a field of this request`);
+    // One run's replay says the same of an unknown field, and names `from` only when `from` is wrong.
+    const one = (body: unknown) =>
+      api<{ error?: { code: string; message: string } }>(`/api/v1/runs/${"0".repeat(26)}/replay`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect(await one({ frm: "start" })).toMatchObject({
+      status: 400,
+      body: { error: { code: "invalid_request", message: "frm: not a field of this request" } },
+    });
+    expect(await one({ from: "end" })).toMatchObject({
+      status: 400,
+      body: { error: { code: "invalid_request", message: 'from: must be "failed-step" or "start"' } },
+    });
   });
 });
 
