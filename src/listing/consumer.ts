@@ -65,7 +65,7 @@ async function handBack(rows: IndexMessage[], messages: Message<unknown>[], env:
   await Promise.all(
     rows.map(async (row, i) => {
       try {
-        await env.RUNS.get(env.RUNS.idFromName(row.id)).syncIndexLater();
+        await env.RUNS.get(env.RUNS.idFromName(row.id)).syncListingLater();
         messages[i]!.ack();
       } catch (e) {
         console.error(`stepflare: handing listing row ${row.id} back to its run failed; retrying:`, (e as Error).message);

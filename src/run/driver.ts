@@ -6,11 +6,25 @@ import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import { sendAll } from "../shared/queue-batches";
 import type { StepMessage } from "../steps/message";
-import { decideHandlerError, decideStepResult, failedResult } from "./decide";
-import { awaitsClaim, commitStep, memoOf, newStep, startAttempt, stateBytesAfter, stateGrace } from "./journal";
+import { attemptStep, decideHandlerError, decideStepResult } from "./decide";
 import { runLogger } from "./logger";
+import { memoOf } from "./memo";
+import { stateBytesAfter, stateGrace } from "./state-limit";
 import type { RunStore } from "./store";
-import { generationOf, isTerminal, type RunError, type RunState, type StepResult, type StepState } from "./types";
+import {
+  addFoundStep,
+  awaitsClaim,
+  clearHandlerIdle,
+  commitStep,
+  endRun,
+  endSettlement,
+  extendStepLease,
+  keepPlanned,
+  scheduleHandlerRetry,
+  startAttempt,
+  watchHandlerIdle,
+} from "./transitions";
+import { generationOf, isTerminal, type RunError, type StepResult, type StepState } from "./types";
 
 interface Live {
   exec: Execution;
@@ -108,11 +122,8 @@ export class RunDriver {
   #watchIdle(): void {
     const live = this.#live;
     if (live && live.pending.size === 0) {
-      if (!this.#store.timer("handler-idle", "run")) {
-        this.#store.setTimer("handler-idle", "run", Date.now() + this.#config.limits.stepTimeoutMs, true);
-        this.#hooks.armAlarm();
-      }
-    } else this.#store.clearTimer("handler-idle", "run");
+      if (watchHandlerIdle(this.#store, Date.now() + this.#config.limits.stepTimeoutMs)) this.#hooks.armAlarm();
+    } else clearHandlerIdle(this.#store);
   }
 
   /**
@@ -138,7 +149,7 @@ export class RunDriver {
     // New steps are written when they start, or after scheduling if they wait: one write, not two.
     const created: StepState[] = [];
     const writeWaiting = () => {
-      for (const s of created) if (s.status === "planned") this.#store.putStep(s);
+      for (const s of created) keepPlanned(this.#store, s);
     };
     for (const f of found) {
       let s = this.#store.steps.get(f.key);
@@ -152,8 +163,7 @@ export class RunDriver {
             message: `step "${f.id}" would be step ${limit + 1} of this run; the limit is ${limit}`,
           });
         }
-        s = newStep(f.key, f.id, this.#store.nextSeq, f.retries ?? fn.config.retries);
-        this.#store.addStep(s);
+        s = addFoundStep(this.#store, f.key, f.id, f.retries ?? fn.config.retries);
         created.push(s);
       }
       if (s.status === "completed") f.resolve(fromJson(s.outputJson), s.settleSeq ?? undefined);
@@ -190,16 +200,9 @@ export class RunDriver {
     // An inline step that never settles fails its attempt at the step timeout, as a dispatched one does.
     startAttempt(this.#store, s, "inline", Date.now(), Date.now() + this.#config.limits.stepTimeoutMs);
     this.#hooks.armAlarm();
-    const attempt = s.attempts;
     const gen = generationOf(this.#store.run!);
-    let result: StepResult;
-    try {
-      const output = await found.fn({ attempt: attempt - 1 });
-      result = { key: s.key, attempt, ok: true, outputJson: toJson(output) ?? null, gen };
-    } catch (e) {
-      result = { ...failedResult(s.key, attempt, e), gen };
-    }
-    this.applyResults([result]);
+    const result = await attemptStep(found, s.attempts, this.#config.limits.maxStepOutputBytes);
+    this.applyResults([{ ...result, gen }]);
   }
 
   async #dispatch(steps: StepState[]): Promise<void> {
@@ -219,7 +222,7 @@ export class RunDriver {
       // claimed step's lease is its running attempt's timeout.
       console.error(`stepflare: run ${run.id}: steps queue send failed:`, (e as Error).message);
       for (const m of messages) {
-        if (awaitsClaim(this.#store.steps.get(m.key), m.attempt)) this.#store.setTimer("step-lease", m.key, Date.now() + 1000);
+        if (awaitsClaim(this.#store.steps.get(m.key), m.attempt)) extendStepLease(this.#store, m.key, Date.now() + 1000);
       }
       this.#hooks.armAlarm();
     }
@@ -250,7 +253,7 @@ export class RunDriver {
       ]);
       return;
     }
-    this.#store.setTimer("step-lease", key, now + this.#config.limits.stepDispatchLeaseMs);
+    extendStepLease(this.#store, key, now + this.#config.limits.stepDispatchLeaseMs);
     const message: StepMessage = { v: 1, runId: run.id, key, attempt: s.attempts, planSeq: s.planSeq ?? 0, gen: generationOf(run) };
     await sendAll(this.#env.STEPS, [message]).catch((e) =>
       console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message),
@@ -268,7 +271,6 @@ export class RunDriver {
       let decision = decideStepResult(s, result, {
         now,
         backoff,
-        maxOutputBytes: limits.maxStepOutputBytes,
         gen: generationOf(run),
         runEnded: isTerminal(run.status),
       });
@@ -293,11 +295,7 @@ export class RunDriver {
       if (decision.type === "complete") pending?.resolve(fromJson(decision.outputJson), s.settleSeq ?? undefined);
       else pending?.reject(decision.error, s.settleSeq ?? undefined);
     }
-    if (progressed) {
-      // A gap in the settlement sequence marks where this batch ends, for replays (sdk/execution.ts).
-      run.settleSeq += 1;
-      this.#store.saveRun();
-    }
+    if (progressed) endSettlement(this.#store);
     this.#watchIdle();
     this.#hooks.armAlarm();
     if (progressed && !this.#live) this.wake();
@@ -306,7 +304,7 @@ export class RunDriver {
   #onSettled(live: Live, outcome: ExecutionOutcome): void {
     if (this.#live !== live) return;
     this.#live = undefined;
-    this.#store.clearTimer("handler-idle", "run");
+    clearHandlerIdle(this.#store);
     const run = this.#store.run!;
     if (outcome.type === "returned") {
       let outputJson: string | undefined;
@@ -325,7 +323,7 @@ export class RunDriver {
       backoff: this.#config.backoff,
     });
     if (decision.type === "fail") return this.#failRun(decision.error);
-    this.#store.setTimer("handler-retry", "run", decision.at);
+    scheduleHandlerRetry(this.#store, decision.at);
     this.#hooks.armAlarm();
     this.#hooks.turnOver();
   }
@@ -334,26 +332,11 @@ export class RunDriver {
     this.#endRun("failed", { error });
   }
 
-  #endRun(status: "completed" | "failed", result: { outputJson?: string | null; error?: RunState["error"] }): void {
-    const run = this.#store.run!;
-    if (isTerminal(run.status)) return;
+  #endRun(status: "completed" | "failed", result: { outputJson?: string | null; error?: RunError }): void {
+    if (isTerminal(this.#store.run!.status)) return;
     this.#live?.exec.abandon();
     this.#live = undefined;
-    Object.assign(run, {
-      status,
-      outputJson: result.outputJson ?? null,
-      error: result.error ?? null,
-      endedAt: Date.now(),
-      version: run.version + 1,
-    });
-    this.#store.saveRun();
-    for (const kind of ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease"] as const) this.#store.clearTimers(kind);
-    if (status === "failed") {
-      // The dead letter and onFailure go out from timers, so they survive an eviction right here;
-      // a run fails once, so each happens once per failure.
-      this.#store.setTimer("dead-letter", "run", Date.now());
-      if (this.fn().onFailure) this.#store.setTimer("on-failure", `${run.version}:0`, Date.now());
-    }
+    endRun(this.#store, status, result, Date.now(), this.fn().onFailure !== undefined);
     this.#hooks.ended();
   }
 }

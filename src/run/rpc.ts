@@ -31,7 +31,7 @@ export interface ClaimRequest {
   gen: number;
 }
 
-export interface ReplayContext {
+export interface CatchUpContext {
   functionId: string;
   eventJson: string;
   attempt: number;

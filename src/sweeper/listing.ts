@@ -55,7 +55,7 @@ export async function reconcileListing(
   const missing: [string, number][] = [];
   await eachLimited(rows, RECONCILE_CONCURRENCY, async (row) => {
     try {
-      const check = await env.RUNS.get(env.RUNS.idFromName(row.id)).syncIndexIfNewer(Number(row.version));
+      const check = await env.RUNS.get(env.RUNS.idFromName(row.id)).syncListingIfNewer(Number(row.version));
       if (check === "resent") resent++;
       else if (check === "no-run") missing.push([row.id, Number(row.version)]);
     } catch (e) {

@@ -432,7 +432,19 @@ export const fanOutSibling = app.createFunction(
   },
 );
 
+/** Slow work outside any step (an unwrapped fetch, say) before two parallel steps: every catch-up to the plan does it again. */
+export const slowPrelude = app.createFunction(
+  { id: "slow-prelude", triggers: [{ event: "test/slow-prelude" }], retries: 0 },
+  async ({ event, step }) => {
+    const d = event.data as TagData & { preludeMs: number };
+    count(d.tag, "prelude");
+    await sleep(d.preludeMs);
+    return Promise.all([step.run("a", () => (count(d.tag, "a"), "a")), step.run("b", () => (count(d.tag, "b"), "b"))]);
+  },
+);
+
 export const allFunctions = [
+  slowPrelude,
   fanOutFails,
   fanOutSibling,
   bigOutput,

@@ -112,7 +112,7 @@ describe("the run listing", () => {
     const ctx = createExecutionContext();
     await worker.queue(batch, { ...testEnv, DB: failing }, ctx);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["still-down"]);
-    // D1 is back when the object's index-sync timer comes due.
+    // D1 is back when the object's listing-sync timer comes due.
     await runInDurableObject(stub(), (_instance, ctx) => {
       ctx.storage.sql.exec("UPDATE timers SET due_at = ?", Date.now());
     });
@@ -163,11 +163,11 @@ describe("the run listing", () => {
     const state = await waitFor(async () => {
       const s = await objectTimersAndAlarm(run!.id);
       return s.timers.length === 0 && s.alarm === null ? s : undefined;
-    }, "the object's index-sync timer and alarm to be cleared");
+    }, "the object's listing-sync timer and alarm to be cleared");
     expect(state).toEqual({ timers: [], alarm: null });
   });
 
-  it("re-sends a listing row from the object's index-sync timer, as after a lost send", async () => {
+  it("re-sends a listing row from the object's listing-sync timer, as after a lost send", async () => {
     const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "listing-resend", n: 2 } });
     const [run] = await settledRuns(eventId!);
     await waitFor(async () => ((await listingOf(run!.id))?.status === "completed" ? true : undefined), "the listing row");
@@ -175,7 +175,7 @@ describe("the run listing", () => {
     await testEnv.DB.prepare("DELETE FROM runs WHERE id = ?").bind(run!.id).run();
     const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id));
     await runInDurableObject(stub, async (_instance, ctx) => {
-      ctx.storage.sql.exec("INSERT INTO timers (kind, ref, due_at) VALUES ('index-sync', 'run', ?)", Date.now());
+      ctx.storage.sql.exec("INSERT INTO timers (kind, ref, due_at) VALUES ('listing-sync', 'run', ?)", Date.now());
     });
     await abortAllDurableObjects(); // the next instance reads the timer from storage
     expect(await runDurableObjectAlarm(testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id)))).toBe(true);
