@@ -174,9 +174,7 @@ describe("a run replayed again and again", () => {
     const failed = () => waitFor(async () => ((await storedRun(runId)).status === "failed" ? true : undefined), "the run to fail", 20_000);
     const runRowBytes = () =>
       runInDurableObject(stubOf(runId), (_instance, ctx) =>
-        Number(
-          ctx.storage.sql.exec("SELECT length(CAST(coalesce(error, '') AS BLOB)) AS n FROM run").one().n,
-        ),
+        Number(ctx.storage.sql.exec("SELECT length(CAST(coalesce(error, '') AS BLOB)) AS n FROM run").one().n),
       );
     await failed();
     const before = await runRowBytes();
