@@ -21,6 +21,7 @@ const step = (over: Partial<StepState> = {}): StepState => ({
   mode: "queue",
   claimedAttempt: 1,
   claimToken: null,
+  deadlineAt: null,
   ...over,
 });
 const ctx = { now: 10_000, backoff, gen: 2 };

@@ -229,28 +229,31 @@ export class RunDriver {
   }
 
   /**
-   * A step's lease ran out. Inline, or dispatched and claimed: the attempt
-   * timed out. Dispatched and never claimed: the message was lost, so it is
-   * sent again without spending an attempt.
+   * A step's lease ran out. Inline, or claimed and past its deadline: the
+   * attempt timed out. Claimed, before its deadline: its claimer stopped
+   * renewing the claim (its invocation ended or was evicted), so the attempt
+   * was interrupted. Either way the attempt counts, and the step is retried
+   * while it has retries. Dispatched and never claimed: the message was
+   * lost, so it is sent again without spending an attempt.
    */
   async leaseExpired(key: string, now: number): Promise<void> {
     const s = this.#store.steps.get(key);
     const run = this.#store.run!;
     if (s?.status !== "running" || s.mode === null || run.status !== "running") return;
     if (s.mode === "inline" || s.claimedAttempt === s.attempts) {
-      this.applyResults([
-        {
-          key,
-          attempt: s.attempts,
-          ok: false,
-          error: {
+      const timedOut = s.mode === "inline" || s.deadlineAt === null || now >= s.deadlineAt;
+      const error = timedOut
+        ? {
             name: "StepTimeoutError",
             code: "step_timeout",
             message: `step "${s.id}" sent no result within ${this.#config.limits.stepTimeoutMs} ms`,
-          },
-          nonRetriable: false,
-        },
-      ]);
+          }
+        : {
+            name: "StepInterruptedError",
+            code: "step_interrupted",
+            message: `step "${s.id}" was interrupted: the steps consumer running it stopped renewing its claim`,
+          };
+      this.applyResults([{ key, attempt: s.attempts, ok: false, error, nonRetriable: false }]);
       return;
     }
     extendStepLease(this.#store, key, now + this.#config.limits.stepDispatchLeaseMs);

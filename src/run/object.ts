@@ -20,6 +20,7 @@ import {
   listingSynced,
   RUN_LEASE_MS,
   recoverInterruptedSteps,
+  renewClaims,
   resetForReplay,
   resumeUnleased,
   scheduleListingSync,
@@ -216,11 +217,23 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (!run) return null;
     let claimed: string[] = [];
     if (run.status === "running") {
-      claimed = claimDispatched(this.#store, requests, Date.now() + this.#config.limits.stepTimeoutMs, token);
+      const { stepClaimLeaseMs: leaseMs, stepTimeoutMs: timeoutMs } = this.#config.limits;
+      claimed = claimDispatched(this.#store, requests, { now: Date.now(), leaseMs, timeoutMs }, token);
       this.#armAlarm();
     }
     const memo = claimed.length > 0 ? memoAsOf(this.#store, planSeq) : [];
     return { functionId: run.functionId, eventJson: this.#driver.eventJson(), attempt: run.attempt, memo, claimed };
+  }
+
+  /**
+   * For a steps consumer still working on the steps it claimed with `token`:
+   * renews those claims' leases. Answers the keys it still holds.
+   */
+  async renewClaims(token: string, claims: { key: string; attempt: number }[]): Promise<string[]> {
+    if (!this.#store.run) return [];
+    const held = renewClaims(this.#store, token, claims, Date.now(), this.#config.limits.stepClaimLeaseMs);
+    this.#armAlarm();
+    return held;
   }
 
   override async alarm(): Promise<void> {

@@ -170,6 +170,7 @@ export function addFoundStep(store: RunStore, key: string, id: string, retries: 
     mode: null,
     claimedAttempt: null,
     claimToken: null,
+    deadlineAt: null,
   };
   store.addStep(s);
   return s;
@@ -211,16 +212,25 @@ export function holdsClaim(s: StepState | undefined, attempt: number, token: str
   return s?.status === "running" && s.attempts === attempt && s.claimedAttempt === attempt && token !== undefined && s.claimToken === token;
 }
 
+/** How long a claim holds before its claimer must renew it, and how long the claimed attempt may run in all. */
+export interface ClaimTerms {
+  now: number;
+  leaseMs: number;
+  timeoutMs: number;
+}
+
 /**
- * Claims the requested dispatched steps still waiting for this attempt, with
- * a lease until `leaseUntil`. An attempt is claimed once: a second message
- * for it (a re-dispatch after a slow delivery, a duplicate delivery) is
- * refused, so the step's function does not run twice at once. The claim
- * keeps the claimer's token, so the same claimer asking again (its first
- * answer was lost, so it has run nothing) is answered the same; no one else
- * holds that token.
+ * Claims the requested dispatched steps still waiting for this attempt. An
+ * attempt is claimed once: a second message for it (a re-dispatch after a
+ * slow delivery, a duplicate delivery) is refused, so the step's function
+ * does not run twice at once. The claim keeps the claimer's token, so the
+ * same claimer asking again (its first answer was lost, so it has run
+ * nothing) is answered the same; no one else holds that token. The claim's
+ * lease is short (`leaseMs`): the claimer renews it while it works, up to the
+ * attempt's deadline (`timeoutMs` from the claim), and a claimer that dies
+ * lets it lapse.
  */
-export function claimDispatched(store: RunStore, requests: ClaimRequest[], leaseUntil: number, token?: string): string[] {
+export function claimDispatched(store: RunStore, requests: ClaimRequest[], terms: ClaimTerms, token?: string): string[] {
   const claimed: string[] = [];
   const gen = generationOf(store.run!);
   for (const { key, attempt, gen: requestGen } of requests) {
@@ -229,12 +239,37 @@ export function claimDispatched(store: RunStore, requests: ClaimRequest[], lease
     if (awaitsClaim(s, attempt)) {
       s.claimedAttempt = attempt;
       s.claimToken = token ?? null;
+      s.deadlineAt = terms.now + terms.timeoutMs;
       store.putStep(s);
-      store.setTimer("step-lease", key, leaseUntil);
+      store.setTimer("step-lease", key, Math.min(terms.now + terms.leaseMs, s.deadlineAt));
       claimed.push(key);
     } else if (holdsClaim(s, attempt, token)) claimed.push(key);
   }
   return claimed;
+}
+
+/**
+ * The claimer holding `token` is still working on these attempts: each
+ * claim it still holds is leased `leaseMs` more, never past its deadline.
+ * Answers the keys it still holds (an attempt that timed out, or a run that
+ * ended or was replayed, is no longer its own).
+ */
+export function renewClaims(
+  store: RunStore,
+  token: string,
+  claims: { key: string; attempt: number }[],
+  now: number,
+  leaseMs: number,
+): string[] {
+  const held: string[] = [];
+  if (store.run?.status !== "running") return held;
+  for (const { key, attempt } of claims) {
+    const s = store.steps.get(key);
+    if (!holdsClaim(s, attempt, token)) continue;
+    store.setTimer("step-lease", key, Math.min(now + leaseMs, s.deadlineAt ?? now));
+    held.push(key);
+  }
+  return held;
 }
 
 /**

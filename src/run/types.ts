@@ -72,6 +72,8 @@ export interface StepState {
   claimedAttempt: number | null;
   /** The claim token of the consumer invocation that claimed `claimedAttempt`. */
   claimToken: string | null;
+  /** When the claimed attempt runs out of its step timeout, however often its claim is renewed. */
+  deadlineAt: number | null;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import { claimSteps } from "./claim";
+import { ClaimKeeper } from "./claim-keeper";
 import { type StepMessage, stepMessageSchema } from "./message";
 import { runClaimedSteps } from "./run-claimed";
 
@@ -28,6 +29,7 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
     groups.set(id, group);
   }
 
+  const keeper = new ClaimKeeper(env, config.limits.stepClaimLeaseMs);
   await Promise.all(
     [...groups.values()].map(async (group) => {
       let context: Awaited<ReturnType<typeof claimSteps>>;
@@ -62,7 +64,14 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
           console.error(`stepflare: run ${group.runId}: reporting ${results.length} result(s) failed:`, (e as Error).message);
         }
       };
-      ctx.waitUntil(runClaimedSteps(config, env as unknown as Record<string, unknown>, group.runId, context, attempts, report));
+      const release = keeper.hold(
+        group.runId,
+        context.token,
+        context.claimed.map((key) => ({ key, attempt: attempts.get(key) ?? 1 })),
+      );
+      ctx.waitUntil(
+        runClaimedSteps(config, env as unknown as Record<string, unknown>, group.runId, context, attempts, report).finally(release),
+      );
     }),
   );
 }

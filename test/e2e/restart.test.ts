@@ -16,6 +16,7 @@ const eventIds: Record<keyof typeof tags, string> = { durable: "", parallel: "",
 const beforeCrash = new Map<string, RunDetail>();
 /** The late event as the restarted wrangler first shows it. */
 let lateAfterRestart: EventDetail | undefined;
+let restartedAt = 0;
 
 async function calls(tag: string): Promise<string[]> {
   const res = await fetch(`${dev.url}/e2e/calls/${encodeURIComponent(tag)}`);
@@ -62,6 +63,7 @@ beforeAll(async () => {
   // answers, while the event still waits in the local queue's 2 s batch.
   [eventIds.late] = (await http.send({ name: "e2e/quick", data: { tag: tags.late } })) as [string];
   await dev.restart("SIGKILL");
+  restartedAt = Date.now();
   lateAfterRestart = await http.event(eventIds.late);
 }, 120_000);
 
@@ -103,10 +105,16 @@ describe("a wrangler dev killed mid-run and started again on the same state", ()
   );
 
   it(
-    "resumes a run whose parallel steps were in flight on the steps queue",
+    "resumes a run whose parallel steps were claimed on the steps queue well within a minute, not after the step timeout",
     async () => {
       const run = await completedRun(eventIds.parallel);
+      // The claims lapse 30 s after their last renewal; the step timeout is 15 minutes.
+      expect(Date.now() - restartedAt).toBeLessThan(60_000);
       expect(run).toMatchObject({ status: "completed", output: ["LEFT", "RIGHT"] });
+      expect(run.steps.map((s) => [s.id, s.attempts])).toEqual([
+        ["left", 2],
+        ["right", 2],
+      ]);
       const recorded = await calls(tags.parallel);
       expect(count(recorded, "left")).toBeGreaterThanOrEqual(2);
       expect(count(recorded, "right")).toBeGreaterThanOrEqual(2);

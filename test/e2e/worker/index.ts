@@ -56,8 +56,7 @@ const quick = app.createFunction({ id: "quick", triggers: [{ event: "e2e/quick" 
 const engine = createEngine({
   functions: [durable, parallel, quick],
   schemas: app.schemas,
-  // A queued step killed mid-flight counts as timed out after 15 s instead of 15 min.
-  limits: { stepTimeoutMs: 15_000 },
+  // The default limits: a claimed step whose executor was killed is retried once its 30 s claim lease lapses.
   backoff: { baseMs: 200, maxMs: 1_000 },
 });
 
