@@ -54,19 +54,19 @@ const QUIET_TURNS = 100;
 
 /**
  * One run of a handler against the journal. Memoized steps resolve from the
- * journal without running (a replay is pure microtask work), in the order
- * they settled the first time (see MemoReplay); unsettled steps are reported
+ * journal without running (a catch-up is pure microtask work), in the order
+ * they settled the first time (see CatchUp); unsettled steps are reported
  * through `onFound` and stay pending until the engine settles them or
  * abandons the execution. The same class serves the run's Durable Object,
  * which keeps an execution live across steps, and the steps consumer, which
- * replays up to the steps it was asked to run.
+ * catches up to the steps it was asked to run.
  */
 export class Execution {
   readonly #handler: AnyHandler;
   readonly #input: ExecutionInput;
   readonly #hooks: ExecutionHooks;
   readonly #keys = new StepKeys();
-  readonly #replay: MemoReplay;
+  readonly #catchUp: CatchUp;
   #batch: FoundStep[] = [];
   #draining = false;
   #done = false;
@@ -77,7 +77,7 @@ export class Execution {
     this.#handler = handler;
     this.#input = input;
     this.#hooks = hooks;
-    this.#replay = new MemoReplay(input.memo, () => this.#done);
+    this.#catchUp = new CatchUp(input.memo, () => this.#done);
   }
 
   get settled(): boolean {
@@ -139,7 +139,7 @@ export class Execution {
       const memo = this.#input.memo.get(key);
       if (memo) {
         return new Promise<Awaited<T>>((resolve, reject) =>
-          this.#replay.reached(key, () =>
+          this.#catchUp.reached(key, () =>
             memo.status === "completed" ? resolve(memo.output as Awaited<T>) : reject(new StepFailedError(options.id, memo.error, key)),
           ),
         );
@@ -158,8 +158,8 @@ export class Execution {
             }
           },
           // Settled now, but resumed only after every memoized step before it.
-          resolve: (output, seq) => this.#replay.afterMemo(() => resolve(output as Awaited<T>), seq),
-          reject: (error, seq) => this.#replay.afterMemo(() => reject(new StepFailedError(options.id, error, key)), seq),
+          resolve: (output, seq) => this.#catchUp.afterMemo(() => resolve(output as Awaited<T>), seq),
+          reject: (error, seq) => this.#catchUp.afterMemo(() => reject(new StepFailedError(options.id, error, key)), seq),
         });
       });
     };
@@ -195,8 +195,8 @@ export class Execution {
  * Releases memoized steps in the order they settled the first time, not the
  * order the handler reaches them. A reused step id is numbered in the order
  * the handler reaches it, and in parallel branches that order follows which
- * earlier step finished first: replaying settlements in their first order
- * reproduces it, so each key names the same step on every replay.
+ * earlier step finished first: releasing settlements in their first order
+ * reproduces it, so each key names the same step on every catch-up.
  *
  * Steps that settled together are released together; between settlements the
  * handler's microtasks run out first, as they did between the events that
@@ -206,7 +206,7 @@ export class Execution {
  * resolves whenever it is reached. Results that settle during the execution
  * resume the handler only once the journal's have been released.
  */
-class MemoReplay {
+class CatchUp {
   /** Memoized keys in settlement order, and each one's settlement number. */
   readonly #order: string[];
   readonly #seqs: number[];

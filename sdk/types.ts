@@ -24,7 +24,7 @@ export interface StepOptions {
 export interface StepTools {
   /**
    * Runs `fn` once and memoizes its JSON result under a key derived from `id`.
-   * A retry or replay returns the stored result without calling `fn` again.
+   * A retry or replay of the run returns the stored result without calling `fn` again.
    * Steps started together (for example under `Promise.all`) run in parallel,
    * each in its own execution with its own retries.
    *

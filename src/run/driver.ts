@@ -84,7 +84,7 @@ export class RunDriver {
     return this.#eventJson;
   }
 
-  /** Makes progress if progress is possible: starts (or replays) the handler, or schedules found steps. */
+  /** Makes progress if progress is possible: starts the handler (a catch-up, if steps are memoized), or schedules found steps. */
   wake(): void {
     const run = this.#store.run;
     if (run?.status !== "running") return;
@@ -117,7 +117,7 @@ export class RunDriver {
    * Keeps the handler-idle timer while the live handler awaits no step: the
    * handler is then waiting on its own work (a fetch outside any step, a
    * promise that never settles), which has no lease of its own. Volatile: a
-   * new instance replays the handler and watches it again.
+   * new instance catches the handler up and watches it again.
    */
   #watchIdle(): void {
     const live = this.#live;

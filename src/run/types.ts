@@ -43,7 +43,7 @@ export interface RunState {
   endedAt: number | null;
   /** Bumped on every status change; orders listing updates and names each failure. */
   version: number;
-  /** Bumped on every settled step; a dispatched step replays against the steps settled up to its plan. */
+  /** Bumped on every settled step; a dispatched step catches up against the steps settled up to its plan. */
   settleSeq: number;
   /** Bytes of every step's stored output and error, for the run state limit: counted on load, kept up to date in memory, not stored. */
   stateBytes: number;

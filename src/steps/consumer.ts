@@ -8,7 +8,7 @@ import { runClaimedSteps } from "./run-claimed";
 /**
  * The steps queue consumer. Each message is one planned step. Messages are
  * grouped by run and plan, claimed from the run's object (which answers with
- * the journal to replay against; steps/claim.ts), acknowledged, and then run in the
+ * the journal to catch the handler up against; steps/claim.ts), acknowledged, and then run in the
  * background, so one slow step never holds up the next batch. A message that
  * does not parse, or names a run that does not exist, is retried and ends in
  * the steps dead-letter queue.
