@@ -1,15 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import type { IndexMessage } from "../listing/message";
+import type { ListingMessage as IndexMessage } from "../messages/listing";
 import { callOnFailure, sendDeadLetter, storeDeadLetter } from "./after-failure";
 import { AlarmPointer } from "./alarm";
 import { retryDelayMs } from "./backoff";
 import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
-import { type IndexCheck, indexRow, syncRunIndex } from "./index-sync";
 import { claimDispatched, memoAsOf, newRun, recoverInterruptedSteps, resetForReplay } from "./journal";
+import { type ListingCheck as IndexCheck, listingRow as indexRow, sendListingRow as syncRunIndex } from "./listing";
 import type { ClaimRequest, ReplayContext, StartedRun, StartRun } from "./rpc";
 import { RunStore } from "./store";
 import type { ReplayRecord, RunState, RunStatus, StepResult } from "./types";
@@ -319,7 +319,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#store.setTimer("index-sync", "run", retryAt);
     this.#armAlarm();
     const version = run.version;
-    syncRunIndex(this.env.INDEX, run).then(
+    syncRunIndex(this.env.LISTING, run).then(
       () => {
         if (this.#store.run?.version === version) {
           this.#store.clearTimer("index-sync", "run");

@@ -1,7 +1,7 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { type StepMessage, stepMessageSchema } from "../messages/steps";
 import { claimSteps } from "./claim";
-import { type StepMessage, stepMessageSchema } from "./message";
 import { runClaimedSteps } from "./run-claimed";
 
 /**

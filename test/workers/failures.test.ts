@@ -281,7 +281,8 @@ describe("poison messages", () => {
         runId: "r",
         functionId: "f",
         eventId: "e",
-        stepId: null,
+        runVersion: attempts,
+        stepKey: null,
         attempts: 1,
         error: { name: "Error", message: "x" },
         failedAt: 1,
@@ -396,7 +397,7 @@ describe("replay", () => {
     // A record of an earlier failure of the same run (version 1), landing late with a code of its own.
     const late = `${failed!.id}.1`;
     await testEnv.DB.prepare(
-      "INSERT INTO dead_letters (id, source, run_id, function_id, step_key, attempts, error_name, error_message, error_code, failed_at) VALUES (?, 'run', ?, 'replayable', 'second', 1, 'Error', 'earlier', 'late_code', ?)",
+      "INSERT INTO dead_letters (id, source, run_id, run_version, function_id, step_key, attempts, error_name, error_message, error_code, failed_at) VALUES (?, 'run', ?, 1, 'replayable', 'second', 1, 'Error', 'earlier', 'late_code', ?)",
     )
       .bind(late, failed!.id, Date.now() - 1000)
       .run();
@@ -596,7 +597,7 @@ describe("replay", () => {
     }, "the dead letter");
     // Dead letters of runs that do not exist (ordered before any ULID): every call finds them, and none can replay.
     const ghost = testEnv.DB.prepare(
-      "INSERT INTO dead_letters (id, source, run_id, function_id, error_name, error_message, failed_at) VALUES (?, 'run', ?, 'replayable', 'Error', 'gone', ?)",
+      "INSERT INTO dead_letters (id, source, run_id, run_version, function_id, error_name, error_message, failed_at) VALUES (?, 'run', ?, 1, 'replayable', 'Error', 'gone', ?)",
     );
     await testEnv.DB.batch(["0-ghost-a", "0-ghost-b"].map((run) => ghost.bind(`${run}.1`, run, Date.now())));
     down.delete("crowd1");
