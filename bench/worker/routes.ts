@@ -44,7 +44,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 /**
  * Bench-only routes, served before the engine's: run counts straight from
- * the D1 index, Workflow instances created and watched through the binding,
+ * the D1 run listing, Workflow instances created and watched through the binding,
  * and the floor (the same trivial work with no durability).
  */
 export const benchRoutes = new Hono<{ Bindings: Env }>()

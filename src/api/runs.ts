@@ -1,11 +1,12 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { wellFormedHead } from "../../sdk/text";
+import { type ListedRun, listRuns } from "../d1/listing";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
-import { keysetPage } from "./page";
+import { decodeCursor, encodeCursor } from "./cursor";
 import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
 
 const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
@@ -19,17 +20,7 @@ const listQuery = z
   })
   .strict();
 
-interface RunRow {
-  id: string;
-  function_id: string;
-  event_id: string;
-  status: string;
-  started_at: number;
-  ended_at: number | null;
-  error_code: string | null;
-}
-
-export const runSummary = (r: RunRow) => ({
+export const runSummary = (r: ListedRun) => ({
   id: r.id,
   functionId: r.function_id,
   eventId: r.event_id,
@@ -42,19 +33,9 @@ export const runSummary = (r: RunRow) => ({
 export const runsApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
     const q = parseQuery(listQuery, c.req.queries());
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.functionId) where.push(`function_id = ?${args.push(q.functionId)}`);
-    if (q.status) where.push(`status = ?${args.push(q.status)}`);
-    const page = await keysetPage<RunRow>(c.env.DB, {
-      select: "SELECT id, function_id, event_id, status, started_at, ended_at, error_code FROM runs",
-      where,
-      args,
-      timeColumn: "started_at",
-      cursor: q.cursor,
-      limit: q.limit,
-    });
-    return c.json({ runs: page.rows.map(runSummary), nextCursor: page.nextCursor });
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    const page = await listRuns(c.env.DB, { functionId: q.functionId, status: q.status, after, limit: q.limit });
+    return c.json({ runs: page.rows.map(runSummary), nextCursor: page.next && encodeCursor(page.next) });
   })
   .get("/:runId", async (c) => {
     const runId = c.req.param("runId");

@@ -1,8 +1,8 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { type StepMessage, stepMessageSchema } from "../messages/steps";
 import { claimSteps } from "./claim";
 import { ClaimKeeper } from "./claim-keeper";
-import { type StepMessage, stepMessageSchema } from "./message";
 import { runClaimedSteps } from "./run-claimed";
 
 /**
