@@ -5,15 +5,18 @@ import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
+import { instant } from "./instant";
 import { keysetPage } from "./page";
 import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
 
-const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
+export const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
 
 const listQuery = z
   .object({
     functionId: z.string().min(1).max(128).optional(),
     status: z.enum(RUN_STATUSES).optional(),
+    since: instant("query").optional(),
+    until: instant("query").optional(),
     limit: pageLimit,
     cursor: z.string().max(512).optional(),
   })
@@ -46,6 +49,8 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     const args: unknown[] = [];
     if (q.functionId) where.push(`function_id = ?${args.push(q.functionId)}`);
     if (q.status) where.push(`status = ?${args.push(q.status)}`);
+    if (q.since !== undefined) where.push(`started_at >= ?${args.push(q.since)}`);
+    if (q.until !== undefined) where.push(`started_at < ?${args.push(q.until)}`);
     const page = await keysetPage<RunRow>(c.env.DB, {
       select: "SELECT id, function_id, event_id, status, started_at, ended_at, error_code FROM runs",
       where,
