@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import { type BrowserContext, chromium } from "playwright-core";
 
 /** Debian's Chromium (`apt-get install -y chromium`; `.ci/run` installs it). */
 export const CHROMIUM = process.env.STEPFLARE_CHROMIUM ?? "/usr/bin/chromium";
@@ -18,19 +18,21 @@ const ARGS = [
 ];
 
 /**
- * A real Chromium with a fresh profile, nothing phoning home. `close()`
- * ends it and removes the profile.
+ * A real Chromium with a fresh profile (its user-data-dir), nothing phoning
+ * home. `close()` ends it and removes the profile.
  */
-export async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {
+export async function launchChromium(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   const profile = mkdtempSync(path.join(tmpdir(), "stepflare-chromium-"));
-  const browser = await chromium.launch({
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
-    args: [...ARGS, `--user-data-dir=${profile}`],
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1280, height: 860 },
   });
   return {
-    browser,
+    context,
     close: async () => {
-      await browser.close();
+      await context.close();
       rmSync(profile, { recursive: true, force: true });
     },
   };
