@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
+import { isDevMode } from "../env";
 import { secretEquals } from "../ingest/event-keys";
 import { type DashboardEnv, requireSession } from "./access";
 import { Layout } from "./layout";
@@ -31,7 +32,7 @@ const loginPage = (c: Parameters<typeof page>[0], next: string, failed?: string)
 
 /** The login form, which turns the API key into a session cookie, and logging out. */
 export const loginRoutes = new Hono<DashboardEnv>()
-  .get("/login", (c) => loginPage(c, nextPath.parse(c.req.query("next"))))
+  .get("/login", (c) => (isDevMode(c.env) ? c.redirect("/dashboard", 303) : loginPage(c, nextPath.parse(c.req.query("next")))))
   .post("/login", async (c) => {
     if (!sameOrigin(c.req.url, c.req.raw.headers)) return c.text("Cross-site request refused.", 403);
     const form = loginForm.parse(await c.req.parseBody());
