@@ -144,7 +144,8 @@ export function pageRoutes(config: EngineConfig, api: ManagementApi) {
           />
         </Layout>,
       );
-    });
+    })
+    .all("*", (c) => notFound(c, { status: 404, code: "not_found", message: "no such dashboard page" }));
 }
 
 function notFound(c: Parameters<typeof page>[0], r: { status: number; code: string; message: string }) {

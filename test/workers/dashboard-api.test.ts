@@ -120,5 +120,8 @@ describe("the dashboard in workerd (dev mode)", () => {
     expect(last.text.match(/<tr data-step=/g)).toHaveLength(50);
     expect(last.text).toContain('data-step="add:249"');
     expect((await html("/dashboard/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV")).status).toBe(404);
+    const missing = await html("/dashboard/no-such-page");
+    expect(missing.status).toBe(404);
+    expect(missing.text).toContain("no such dashboard page");
   });
 });
