@@ -16,6 +16,7 @@ CREATE TABLE events (
 -- abandoned events are no longer walked past on every sweep.
 CREATE INDEX events_sweepable ON events (accepted_at) WHERE dispatched_at IS NULL AND sweeps < 5;
 -- Events by name, newest first: for finding the events of one name.
+CREATE INDEX events_newest ON events (accepted_at DESC, id DESC);
 CREATE INDEX events_by_name ON events (name, accepted_at DESC, id DESC);
 
 -- The run listing: one row per run, written from its object through the listing queue.

@@ -7,14 +7,17 @@ import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
 import { decodeCursor, encodeCursor } from "./cursor";
+import { instant } from "./instant";
 import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
 
-const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
+export const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
 
 const listQuery = z
   .object({
     functionId: z.string().min(1).max(128).optional(),
     status: z.enum(RUN_STATUSES).optional(),
+    since: instant("query").optional(),
+    until: instant("query").optional(),
     limit: pageLimit,
     cursor: z.string().max(512).optional(),
   })
@@ -34,7 +37,14 @@ export const runsApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
     const q = parseQuery(listQuery, c.req.queries());
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    const page = await listRuns(c.env.DB, { functionId: q.functionId, status: q.status, after, limit: q.limit });
+    const page = await listRuns(c.env.DB, {
+      functionId: q.functionId,
+      status: q.status,
+      since: q.since,
+      until: q.until,
+      after,
+      limit: q.limit,
+    });
     return c.json({ runs: page.rows.map(runSummary), nextCursor: page.next && encodeCursor(page.next) });
   })
   .get("/:runId", async (c) => {

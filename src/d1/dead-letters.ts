@@ -170,6 +170,17 @@ export async function listDeadLetters(
   });
 }
 
+/** How many runs a bulk replay with this filter would replay: those with unreplayed dead letters of a failed run. */
+export async function replayableRunCount(db: D1Database, filter: DeadLetterFilter): Promise<number> {
+  const args: unknown[] = [];
+  const where = ["source = 'run'", "replayed_at IS NULL", "run_id IS NOT NULL", ...filterSql(filter, args)];
+  const row = await db
+    .prepare(`SELECT count(DISTINCT run_id) AS n FROM dead_letters WHERE ${where.join(" AND ")}`)
+    .bind(...args)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
 /**
  * Up to `limit` runs, in run id order after `afterRunId`, with unreplayed
  * dead letters of failed runs that match the filter: per run, those letters

@@ -1,3 +1,4 @@
+import { keysetPage, type PagePosition } from "./keyset-page";
 import { chunkJsonRows, runChunked } from "./row-chunks";
 
 /**
@@ -93,4 +94,32 @@ export async function staleUndispatched(db: D1Database, before: number, limit: n
 /** Counts one sweep for each of these acceptances. */
 export async function countSweep(db: D1Database, acceptances: Acceptance[]): Promise<void> {
   await db.prepare(COUNT_SWEEP).bind(JSON.stringify(acceptances)).run();
+}
+
+/** An event as the events listing shows it. */
+export interface ListedEvent {
+  id: string;
+  name: string;
+  accepted_at: number;
+  dispatched_at: number | null;
+}
+
+/** One page of accepted events, newest first: of one name, and accepted within [since, until), when given. */
+export async function listEvents(
+  db: D1Database,
+  q: { name?: string | undefined; since?: number | undefined; until?: number | undefined; after: PagePosition | undefined; limit: number },
+): Promise<{ rows: ListedEvent[]; next: PagePosition | null }> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (q.name) where.push(`name = ?${args.push(q.name)}`);
+  if (q.since !== undefined) where.push(`accepted_at >= ?${args.push(q.since)}`);
+  if (q.until !== undefined) where.push(`accepted_at < ?${args.push(q.until)}`);
+  return keysetPage<ListedEvent>(db, {
+    select: "SELECT id, name, accepted_at, dispatched_at FROM events",
+    where,
+    args,
+    timeColumn: "accepted_at",
+    after: q.after,
+    limit: q.limit,
+  });
 }

@@ -81,12 +81,22 @@ export async function writeListing(db: D1Database, rows: ListingRow[]): Promise<
 /** One page of the listing, newest first, optionally of one function or one status. */
 export async function listRuns(
   db: D1Database,
-  q: { functionId?: string | undefined; status?: string | undefined; after: PagePosition | undefined; limit: number },
+  q: {
+    functionId?: string | undefined;
+    status?: string | undefined;
+    /** Started at or after this time, and before `until`. */
+    since?: number | undefined;
+    until?: number | undefined;
+    after: PagePosition | undefined;
+    limit: number;
+  },
 ): Promise<{ rows: ListedRun[]; next: PagePosition | null }> {
   const where: string[] = [];
   const args: unknown[] = [];
   if (q.functionId) where.push(`function_id = ?${args.push(q.functionId)}`);
   if (q.status) where.push(`status = ?${args.push(q.status)}`);
+  if (q.since !== undefined) where.push(`started_at >= ?${args.push(q.since)}`);
+  if (q.until !== undefined) where.push(`started_at < ?${args.push(q.until)}`);
   return keysetPage<ListedRun>(db, {
     select: `SELECT ${LISTED_COLUMNS} FROM runs`,
     where,
@@ -125,4 +135,18 @@ export async function listedRunning(
 /** Marks these runs (id and listed version) failed `run_missing` at `now`, where they are still listed as running. */
 export async function markMissing(db: D1Database, runs: [id: string, version: number][], now: number): Promise<void> {
   if (runs.length > 0) await db.prepare(MARK_MISSING).bind(JSON.stringify(runs), now).run();
+}
+
+/** Runs listed per function and status: one pass over the listing. */
+export async function runCountsByFunction(db: D1Database): Promise<Map<string, Record<string, number>>> {
+  const rows = await db
+    .prepare("SELECT function_id, status, count(*) AS n FROM runs GROUP BY function_id, status")
+    .all<{ function_id: string; status: string; n: number }>();
+  const counts = new Map<string, Record<string, number>>();
+  for (const r of rows.results) {
+    const byStatus = counts.get(r.function_id) ?? {};
+    byStatus[r.status] = r.n;
+    counts.set(r.function_id, byStatus);
+  }
+  return counts;
 }
