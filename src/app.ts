@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { requireApiKey } from "./api/auth";
 import { deadLettersApi } from "./api/dead-letters";
 import { eventsApi } from "./api/events";
+import { openApiDocument } from "./api/openapi";
 import { runsApi } from "./api/runs";
 import type { EngineConfig } from "./config";
 import type { Env } from "./env";
@@ -16,6 +17,9 @@ export function buildApp(config: EngineConfig) {
   app.route("/api/v1/runs", runsApi);
   app.route("/api/v1/events", eventsApi);
   app.route("/api/v1/dead-letters", deadLettersApi);
+  // Public, outside /api/v1: the document holds shapes and limits, no secrets. Built once, on first ask.
+  let openApi: Record<string, unknown> | undefined;
+  app.get("/api/openapi.json", (c) => c.json((openApi ??= openApiDocument(config))));
   app.get("/", (c) => c.json({ name: "stepflare", functions: config.registry.size }));
   app.notFound(() => {
     throw new HttpError(404, "not_found", "no such route");

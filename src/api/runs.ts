@@ -1,23 +1,12 @@
 import { Hono } from "hono";
-import { z } from "zod";
 import { wellFormedHead } from "../../sdk/text";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
 import { keysetPage } from "./page";
-import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
-
-const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
-
-const listQuery = z
-  .object({
-    functionId: z.string().min(1).max(128).optional(),
-    status: z.enum(RUN_STATUSES).optional(),
-    limit: pageLimit,
-    cursor: z.string().max(512).optional(),
-  })
-  .strict();
+import { issueText, parseQuery, readJsonBody } from "./query";
+import { runReplayBody, runsListQuery } from "./schemas";
 
 interface RunRow {
   id: string;
@@ -41,7 +30,7 @@ export const runSummary = (r: RunRow) => ({
 
 export const runsApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
-    const q = parseQuery(listQuery, c.req.queries());
+    const q = parseQuery(runsListQuery, c.req.queries());
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.functionId) where.push(`function_id = ?${args.push(q.functionId)}`);
@@ -67,7 +56,7 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     const runId = c.req.param("runId");
     if (!ULID_PATTERN.test(runId)) throw runNotFound(runId);
     const body = await readJsonBody(c.req.raw);
-    const parsed = replayBody.safeParse(body);
+    const parsed = runReplayBody.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const message =
@@ -90,8 +79,6 @@ export const runsApi = new Hono<{ Bindings: Env }>()
         throw new HttpError(503, "replay_failed", `run ${runId}: ${outcome.message}`);
     }
   });
-
-const replayBody = z.object({ from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
 
 function runNotFound(runId: string): HttpError {
   return new HttpError(404, "run_not_found", `no run with id ${JSON.stringify(wellFormedHead(runId, 64))}`);
