@@ -14,6 +14,7 @@ import {
   runReplayed,
   runsPage,
 } from "./answers";
+import { eventsBody } from "./event-schemas";
 import { bulkReplayBody, deadLettersListQuery, runReplayBody, runsListQuery } from "./schemas";
 
 /** One answer of an operation: its status's description and the body's schema. */
@@ -75,6 +76,7 @@ export function operations(config: EngineConfig): Operation[] {
       },
       body: z.union([eventPayloadSchema, z.array(eventPayloadSchema).min(1).max(maxEventsPerRequest)]).meta({
         description: `one event or an array of 1-${maxEventsPerRequest}; the body at most ${maxRequestBytes} bytes`,
+        jsonSchema: eventsBody(config),
       }),
       responses: {
         200: ok("the events are stored; one id per event, in order", eventsAccepted),

@@ -7,13 +7,13 @@ import { openApiDocument, openApiPath } from "../../src/api/openapi";
 import { type Operation, operations } from "../../src/api/operations";
 import { buildApp } from "../../src/app";
 import { resolveConfig } from "../../src/config";
-import { allFunctions } from "../worker/functions";
+import { allFunctions, app } from "../worker/functions";
 import worker from "../worker/index";
 import { BASE, sendEvents, settledRuns, waitFor } from "./helpers";
 
 type Json = Record<string, unknown>;
-// The test Worker's engine: its functions, and the default ingest limits the document shows.
-const config = resolveConfig({ functions: allFunctions });
+// The test Worker's engine: its functions and event schemas, and the default ingest limits the document shows.
+const config = resolveConfig({ functions: allFunctions, schemas: app.schemas });
 const ops = operations(config);
 const doc = openApiDocument(config) as { paths: Record<string, Record<string, Json>> };
 const op = (id: string) => ops.find((o) => o.id === id)!;
@@ -141,8 +141,9 @@ describe("a request the document refuses is refused by the route, with a documen
   it("sendEvents: each event field out of its schema, no events, too many", async () => {
     const o = op("sendEvents");
     const body = (doc.paths["/e/{eventKey}"]!.post as { requestBody: { content: { "application/json": { schema: Json } } } }).requestBody
-      .content["application/json"].schema as { anyOf: [Json, Json & { maxItems: number }] };
-    const [event, list] = body.anyOf;
+      .content["application/json"].schema as { oneOf: [{ oneOf: Json[] }, Json & { maxItems: number }] };
+    const [events, list] = body.oneOf;
+    const event = events.oneOf.at(-1)!; // an event of a name with no schema
     const cases: [string, unknown][] = [
       ["no name", { data: {} }],
       ["no events", []],
@@ -158,6 +159,22 @@ describe("a request the document refuses is refused by the route, with a documen
       const res = await call(o, "/e/test-key", { body: JSON.stringify(events) });
       expect(res.status, what).toBe(400);
       await expectDocumented(o, res, what);
+    }
+  });
+
+  it("sendEvents: the document holds each event schema, and an event its schema refuses is refused", async () => {
+    const body = (doc.paths["/e/{eventKey}"]!.post as { requestBody: { content: { "application/json": { schema: Json } } } }).requestBody
+      .content["application/json"].schema as { oneOf: [{ oneOf: { properties: { name: Json; data: Json } }[] }] };
+    const variants = body.oneOf[0].oneOf;
+    expect(variants.map((v) => v.properties.name.const)).toEqual([...Object.keys(app.schemas).sort(), undefined]);
+    expect(variants.at(-1)!.properties.name).toMatchObject({ not: { enum: Object.keys(app.schemas).sort() } });
+    const typed = variants.find((v) => v.properties.name.const === "test/typed")!;
+    expect(typed.properties.data).toMatchObject({ type: "object", properties: { n: { type: "integer" } }, required: ["n"] });
+    const o = op("sendEvents");
+    for (const data of [{ n: "two" }, { n: 1.5 }, {}]) {
+      const res = await call(o, "/e/test-key", { body: JSON.stringify({ name: "test/typed", data }) });
+      expect(res.status, JSON.stringify(data)).toBe(400);
+      await expectDocumented(o, res, `test/typed with ${JSON.stringify(data)}`);
     }
   });
 
