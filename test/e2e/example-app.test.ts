@@ -1,3 +1,4 @@
+import SwaggerParser from "@apidevtools/swagger-parser";
 import { describe, expect, it } from "vitest";
 import { crm, DOCUMENTS, email, llm, mailingList, storage, stripe, users } from "../../examples/app/providers";
 import { type RunDetail, type StepflareHttp, waitFor } from "./client";
@@ -21,6 +22,24 @@ describe("the example app under wrangler dev", () => {
   it("serves its nine functions", async () => {
     const res = await fetch(`${dev.url}/`);
     expect(await res.json()).toEqual({ name: "stepflare", functions: 9 });
+  });
+
+  it("serves a valid OpenAPI 3.1 document holding the guides' event shapes", async () => {
+    const res = await fetch(`${dev.url}/api/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    await SwaggerParser.validate(structuredClone(doc) as never); // throws, naming each fault, on a document that is not OpenAPI 3.1
+    expect(doc.openapi).toBe("3.1.0");
+    type Variant = { properties: { name: { const?: string }; data: unknown } };
+    const body = doc.paths["/e/{eventKey}"]?.post as {
+      requestBody: { content: { "application/json": { schema: { oneOf: [{ oneOf: Variant[] }] } } } };
+    };
+    const dataOf = (name: string) =>
+      body.requestBody.content["application/json"].schema.oneOf[0].oneOf.find((v) => v.properties.name.const === name)?.properties.data;
+    expect(dataOf("app/user.signup")).toMatchObject({ required: ["user"], properties: { user: { required: ["id", "email"] } } });
+    expect(dataOf("document/uploaded")).toMatchObject({ required: ["documentId"] });
+    expect(dataOf("stripe/charge.created")).toMatchObject({ required: ["email", "charge"] });
+    expect(dataOf("app/text.summarize")).toMatchObject({ required: ["text"], properties: { chunkSize: { default: 200 } } });
   });
 
   // The event exactly as Inngest's fan-out guide sends it: the user under `data.user`.
