@@ -46,7 +46,7 @@ function operationObject(op: Operation): Json {
     responses: Object.fromEntries(
       Object.entries(op.responses).map(([status, answer]) => [
         status,
-        { description: answer.description, content: { "application/json": { schema: toJsonSchema(answer.body) } } },
+        { description: answer.description, content: { [answer.contentType ?? "application/json"]: { schema: toJsonSchema(answer.body) } } },
       ]),
     ),
   };

@@ -17,10 +17,11 @@ import {
 import { eventsBody } from "./event-schemas";
 import { bulkReplayBody, deadLettersListQuery, runReplayBody, runsListQuery } from "./schemas";
 
-/** One answer of an operation: its status's description and the body's schema. */
+/** One answer of an operation: its status's description and the body's schema (JSON unless `contentType` says otherwise, as a page would). */
 export interface Answer {
   description: string;
   body: z.ZodType;
+  contentType?: string;
 }
 
 /**

@@ -21,7 +21,9 @@ const op = (id: string) => ops.find((o) => o.id === id)!;
 /** The route's answer must be one the document gives for it: a documented status, and a body its schema takes. */
 async function expectDocumented(o: Operation, res: Response, what: string): Promise<unknown> {
   const answer = o.responses[res.status];
-  const body = await res.json();
+  const json = (answer?.contentType ?? "application/json") === "application/json";
+  expect(res.headers.get("content-type") ?? "", `${o.id}: ${what}: content type`).toContain(answer?.contentType ?? "application/json");
+  const body: unknown = json ? await res.json() : await res.text();
   expect(answer, `${o.id}: ${what}: answered ${res.status} ${JSON.stringify(body)}, not documented`).toBeDefined();
   const parsed = answer!.body.safeParse(body);
   expect(parsed.error?.issues ?? [], `${o.id}: ${what}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`).toEqual([]);
