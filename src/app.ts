@@ -4,6 +4,7 @@ import { deadLettersApi } from "./api/dead-letters";
 import { eventListApi } from "./api/event-list";
 import { eventsApi } from "./api/events";
 import { functionsApi } from "./api/functions";
+import { openApiDocument } from "./api/openapi";
 import { runsApi } from "./api/runs";
 import type { EngineConfig } from "./config";
 import { dashboardRoutes } from "./dashboard";
@@ -43,6 +44,9 @@ export function buildApp(config: EngineConfig) {
   app.route("/e", ingestRoutes(config));
   app.use("/api/v1/*", requireApiKey);
   app.route("/api/v1", api);
+  // Public, outside /api/v1: the document holds shapes and limits, no secrets. Built once, on first ask.
+  let openApi: Record<string, unknown> | undefined;
+  app.get("/api/openapi.json", (c) => c.json((openApi ??= openApiDocument(config))));
   app.route("/dashboard", dashboardRoutes(config, api));
   app.get("/", (c) => c.json({ name: "stepflare", functions: config.registry.size }));
   app.notFound(notFound);

@@ -1,39 +1,11 @@
 import { Hono } from "hono";
-import { z } from "zod";
-import { MAX_CODE } from "../../sdk/errors";
 import { listDeadLetters, replayCandidates, type StoredDeadLetter } from "../d1/dead-letters";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { decodeCursor, decodeRunCursor, encodeCursor, encodeRunCursor } from "./cursor";
-import { instant } from "./instant";
-import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
-
-const filterShape = (from: "query" | "body") => ({
-  functionId: z.string().min(1).max(128).optional(),
-  since: instant(from).optional(),
-  until: instant(from).optional(),
-  // A stored code is at most MAX_CODE characters, or that and the suffix saying how much was clipped.
-  code: z
-    .string()
-    .min(1)
-    .max(MAX_CODE + 64)
-    .optional(),
-});
-
-const listQuery = z.object({ ...filterShape("query"), limit: pageLimit, cursor: z.string().max(512).optional() }).strict();
-
-/** At most this many runs are replayed per bulk call; `remaining` tells the caller to call again. */
-const BULK_REPLAY_MAX = 500;
-
-const replayBody = z
-  .object({
-    ...filterShape("body"),
-    from: z.enum(["failed-step", "start"]).default("failed-step"),
-    limit: z.number().int().min(1).max(BULK_REPLAY_MAX).default(BULK_REPLAY_MAX),
-    cursor: z.string().max(512).optional(),
-  })
-  .strict();
+import { issueText, parseQuery, readJsonBody } from "./query";
+import { bulkReplayBody, deadLettersListQuery } from "./schemas";
 
 const view = (r: StoredDeadLetter) => ({
   id: r.id,
@@ -66,13 +38,13 @@ function parseStoredBody(text: string): unknown {
 
 export const deadLettersApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
-    const q = parseQuery(listQuery, c.req.queries());
+    const q = parseQuery(deadLettersListQuery, c.req.queries());
     const page = await listDeadLetters(c.env.DB, q, q.cursor === undefined ? undefined : decodeCursor(q.cursor), q.limit);
     return c.json({ deadLetters: page.rows.map(view), nextCursor: page.next && encodeCursor(page.next) });
   })
   .post("/replay", async (c) => {
     const raw = await readJsonBody(c.req.raw);
-    const parsed = replayBody.safeParse(raw);
+    const parsed = bulkReplayBody.safeParse(raw);
     if (!parsed.success) {
       throw new HttpError(400, "invalid_request", issueText(parsed.error.issues[0], "body", "not a field of this request"));
     }

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { EngineConfig } from "../config";
 import { runCountsByFunction } from "../d1/listing";
 import type { Env } from "../env";
-import { RUN_STATUSES } from "./runs";
+import { RUN_STATUSES } from "./schemas";
 
 /** `GET /api/v1/functions`: this engine's functions, their triggers and config, and their runs by status. */
 export const functionsApi = (config: EngineConfig) =>

@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import { z } from "zod";
 import { wellFormedHead } from "../../sdk/text";
 import { type ListedRun, listRuns } from "../d1/listing";
 import { replayRuns } from "../dlq/replay";
@@ -7,21 +6,8 @@ import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
 import { decodeCursor, encodeCursor } from "./cursor";
-import { instant } from "./instant";
-import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
-
-export const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
-
-const listQuery = z
-  .object({
-    functionId: z.string().min(1).max(128).optional(),
-    status: z.enum(RUN_STATUSES).optional(),
-    since: instant("query").optional(),
-    until: instant("query").optional(),
-    limit: pageLimit,
-    cursor: z.string().max(512).optional(),
-  })
-  .strict();
+import { issueText, parseQuery, readJsonBody } from "./query";
+import { runReplayBody, runsListQuery } from "./schemas";
 
 export const runSummary = (r: ListedRun) => ({
   id: r.id,
@@ -35,7 +21,7 @@ export const runSummary = (r: ListedRun) => ({
 
 export const runsApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
-    const q = parseQuery(listQuery, c.req.queries());
+    const q = parseQuery(runsListQuery, c.req.queries());
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     const page = await listRuns(c.env.DB, {
       functionId: q.functionId,
@@ -58,7 +44,7 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     const runId = c.req.param("runId");
     if (!ULID_PATTERN.test(runId)) throw runNotFound(runId);
     const body = await readJsonBody(c.req.raw);
-    const parsed = replayBody.safeParse(body);
+    const parsed = runReplayBody.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const message =
@@ -81,8 +67,6 @@ export const runsApi = new Hono<{ Bindings: Env }>()
         throw new HttpError(503, "replay_failed", `run ${runId}: ${outcome.message}`);
     }
   });
-
-const replayBody = z.object({ from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
 
 function runNotFound(runId: string): HttpError {
   return new HttpError(404, "run_not_found", `no run with id ${JSON.stringify(wellFormedHead(runId, 64))}`);
