@@ -9,7 +9,7 @@ import { REPLAY_FROM, RUN_STATUSES } from "./schemas";
  */
 const iso = z.iso.datetime().meta({ description: "an ISO 8601 date-time, UTC" });
 const runStatus = z.enum(RUN_STATUSES);
-const stepStatus = z.enum(["planned", "running", "retrying", "completed", "failed"]);
+const stepStatus = z.enum(["planned", "running", "retrying", "sleeping", "completed", "failed"]);
 
 /** Any JSON value: a step's or a run's output, a poison message's body. */
 const json = z.unknown().meta({ description: "any JSON value" });
@@ -50,6 +50,8 @@ export const runDetail = z.strictObject({
       id: z.string(),
       key: z.string(),
       status: stepStatus,
+      type: z.literal("sleep").optional().meta({ description: "a step.sleep or step.sleepUntil" }),
+      wakeAt: iso.optional().meta({ description: "when a sleep wakes" }),
       attempts: z.number().int().nonnegative(),
       output: json.optional(),
       error: publicError.optional(),

@@ -22,6 +22,7 @@ const step = (over: Partial<StepState> = {}): StepState => ({
   claimedAttempt: 1,
   claimToken: null,
   deadlineAt: null,
+  wakeAt: null,
   ...over,
 });
 const ctx = { now: 10_000, backoff, gen: 2 };

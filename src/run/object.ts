@@ -71,6 +71,10 @@ export class StepflareRunObject extends DurableObject<Env> {
         this.#firstTurnOver?.();
       },
       turnOver: () => this.#firstTurnOver?.(),
+      statusChanged: () => {
+        if (!this.#inFirstTurn) this.#syncListingSoon();
+        this.#armAlarm();
+      },
     });
     recoverInterruptedSteps(this.#store, Date.now());
     // An object that never held a run has never set an alarm: a new run's object skips the read.

@@ -80,11 +80,36 @@ export function endRun(
     version: run.version + 1,
   });
   store.saveRun();
-  for (const kind of ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease"] as const) store.clearTimers(kind);
+  for (const kind of ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease", "step-wake"] as const) store.clearTimers(kind);
   if (status === "failed") {
     store.setTimer("dead-letter", "send", now);
     if (hasOnFailure) store.setTimer("on-failure", `${run.version}:0`, now);
   }
+  return true;
+}
+
+/**
+ * The handler awaits only sleeps: the run is sleeping. It needs no lease
+ * (nothing runs); the sleeps' timers wake it.
+ */
+export function sleepRun(store: RunStore): boolean {
+  const run = store.run!;
+  if (run.status !== "running") return false;
+  run.status = "sleeping";
+  run.version += 1;
+  store.saveRun();
+  store.clearTimers("lease");
+  return true;
+}
+
+/** A sleep came due in a sleeping run: it runs again, with its lease. */
+export function resumeRun(store: RunStore, now: number): boolean {
+  const run = store.run!;
+  if (run.status !== "sleeping") return false;
+  run.status = "running";
+  run.version += 1;
+  store.saveRun();
+  store.setTimer("lease", "run", now + RUN_LEASE_MS);
   return true;
 }
 
@@ -171,6 +196,7 @@ export function addFoundStep(store: RunStore, key: string, id: string, retries: 
     claimedAttempt: null,
     claimToken: null,
     deadlineAt: null,
+    wakeAt: null,
   };
   store.addStep(s);
   return s;
@@ -195,6 +221,17 @@ export function startAttempt(store: RunStore, s: StepState, mode: "inline" | "qu
   if (mode === "queue") s.planSeq = store.run!.settleSeq;
   store.putStep(s);
   store.setTimer("step-lease", s.key, leaseUntil, mode === "inline");
+}
+
+/** A sleep the handler reached: it is running, in no executor, until its timer wakes it at `wakeAt`. */
+export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: number): void {
+  s.status = "running";
+  s.attempts = 1;
+  s.startedAt ??= now;
+  s.mode = "sleep";
+  s.wakeAt ??= wakeAt;
+  store.putStep(s);
+  store.setTimer("step-wake", s.key, s.wakeAt);
 }
 
 /** Moves a step's lease: a re-dispatch's wait for its claim, or a claim's renewal. */

@@ -14,6 +14,7 @@ export type TimerKind =
   | "handler-idle"
   | "step-retry"
   | "step-lease"
+  | "step-wake"
   | "listing-sync"
   | "dead-letter"
   | "on-failure";
@@ -67,13 +68,16 @@ export interface StepState {
   settleSeq: number | null;
   /** For a dispatched step: the run's settleSeq when it was planned. */
   planSeq: number | null;
-  mode: "inline" | "queue" | null;
+  /** Where the attempt runs: in the object, on the steps queue; a sleep runs nowhere and wakes by its timer. */
+  mode: "inline" | "queue" | "sleep" | null;
   /** The attempt a steps consumer claimed (started); a lease that expires unclaimed is re-dispatched. */
   claimedAttempt: number | null;
   /** The claim token of the consumer invocation that claimed `claimedAttempt`. */
   claimToken: string | null;
   /** When the claimed attempt runs out of its step timeout, however often its claim is renewed. */
   deadlineAt: number | null;
+  /** A sleep's wake time, as first reached. */
+  wakeAt: number | null;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 } from "./failures";
 import { bigErrors, bigOutput, bigState, bigStateHeld, sized } from "./limits";
 import { typed, wildcard, wildPair } from "./routing";
+import { napper, sleepRace, sleepsUntil } from "./sleeps";
 import {
   caught,
   chains,
@@ -34,6 +35,9 @@ export { app } from "./app";
 export { calls, callsOf, count, down, fixed, times } from "./calls";
 
 export const allFunctions = [
+  napper,
+  sleepsUntil,
+  sleepRace,
   slowPrelude,
   fanOutFails,
   fanOutSibling,
