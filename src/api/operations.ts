@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { eventPayloadSchema } from "../../sdk/protocol";
+import { eventPayloadSchema } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import { ULID_PATTERN } from "../shared/ulid";
 import {

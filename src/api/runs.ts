@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { wellFormedHead } from "../../sdk/text";
+import { wellFormedHead } from "../../sdk/internal";
 import { type ListedRun, listRuns } from "../d1/listing";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";

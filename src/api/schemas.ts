@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { MAX_CODE } from "../../sdk/errors";
-import { eventNamePattern } from "../../sdk/function";
+import { eventNamePattern, MAX_CODE } from "../../sdk/internal";
 import { instant } from "./instant";
 import { pageLimit } from "./query";
 

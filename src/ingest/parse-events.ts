@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { type EventPayload, eventPayloadSchema } from "../../sdk/protocol";
+import { type EventPayload, eventPayloadSchema } from "../../sdk/internal";
 import { HttpError } from "../shared/http-error";
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from "./nesting";
 

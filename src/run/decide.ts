@@ -1,5 +1,4 @@
-import { isNonRetriable, isStepFailure, retryAfterMsOf, type SerializedError, serializeError } from "../../sdk/errors";
-import { toJson, utf8Bytes } from "../../sdk/json";
+import { isNonRetriable, isStepFailure, retryAfterMsOf, type SerializedError, serializeError, toJson, utf8Bytes } from "../../sdk/internal";
 import type { Backoff } from "../shared/limits";
 import { retryDelayMs } from "./backoff";
 import type { RunError, StepResult, StepState } from "./types";

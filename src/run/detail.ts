@@ -1,5 +1,4 @@
-import type { SerializedError } from "../../sdk/errors";
-import { fromJson } from "../../sdk/json";
+import { fromJson, type SerializedError } from "../../sdk/internal";
 import type { RunState, StepState } from "./types";
 
 const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());

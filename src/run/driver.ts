@@ -1,7 +1,13 @@
-import { serializeError } from "../../sdk/errors";
-import { Execution, type ExecutionOutcome, type FoundStep } from "../../sdk/execution";
-import type { StepflareFunction } from "../../sdk/function";
-import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
+import {
+  checkOutputSize,
+  Execution,
+  type ExecutionOutcome,
+  type FoundStep,
+  fromJson,
+  type StepflareFunction,
+  serializeError,
+  toJson,
+} from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { StepMessage } from "../messages/steps";

@@ -1,4 +1,4 @@
-import type { SerializedError } from "../../sdk/errors";
+import type { SerializedError } from "../../sdk/internal";
 import type { ReplayRecord, RunState, RunStatus, StepState, StepStatus, TimerKind } from "./types";
 
 const SCHEMA = `

@@ -1,4 +1,4 @@
-import type { SerializedError } from "../../sdk/errors";
+import type { SerializedError } from "../../sdk/internal";
 import type { StepDecision } from "./decide";
 import type { ClaimRequest } from "./rpc";
 import { stateBytesAfter } from "./state-limit";

@@ -1,5 +1,4 @@
-import type { SerializedError } from "../../sdk/errors";
-import { utf8Bytes } from "../../sdk/json";
+import { type SerializedError, utf8Bytes } from "../../sdk/internal";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled";
 export type StepStatus = "planned" | "running" | "retrying" | "completed" | "failed";

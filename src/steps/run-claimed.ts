@@ -1,6 +1,4 @@
-import { StepflareError } from "../../sdk/errors";
-import { Execution, type FoundStep, type MemoEntry } from "../../sdk/execution";
-import { fromJson, utf8Bytes } from "../../sdk/json";
+import { Execution, type FoundStep, fromJson, type MemoEntry, StepflareError, utf8Bytes } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import { attemptStep, failedResult } from "../run/decide";
 import { runLogger } from "../run/logger";
