@@ -12,6 +12,7 @@ import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { StepMessage } from "../messages/steps";
 import { sendAll } from "../shared/queue-batches";
+import { awaitsClaim } from "./claims";
 import { attemptStep, decideHandlerError, decideStepResult } from "./decide";
 import { runLogger } from "./logger";
 import { memoOf } from "./memo";
@@ -19,7 +20,6 @@ import { stateBytesAfter, stateGrace } from "./state-limit";
 import type { RunStore } from "./store";
 import {
   addFoundStep,
-  awaitsClaim,
   clearHandlerIdle,
   commitStep,
   endRun,

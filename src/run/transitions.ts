@@ -1,4 +1,5 @@
 import type { SerializedError } from "../../sdk/internal";
+import { awaitsClaim, holdsClaim } from "./claims";
 import type { StepDecision } from "./decide";
 import type { ClaimRequest } from "./rpc";
 import { stateBytesAfter } from "./state-limit";
@@ -237,16 +238,6 @@ export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: n
 /** Moves a step's lease: a re-dispatch's wait for its claim, or a claim's renewal. */
 export function extendStepLease(store: RunStore, key: string, until: number): void {
   store.setTimer("step-lease", key, until);
-}
-
-/** A dispatched step still waiting for `attempt` to be claimed: the only state in which a message for it may start it. */
-export function awaitsClaim(s: StepState | undefined, attempt: number): s is StepState {
-  return s?.status === "running" && s.mode === "queue" && s.attempts === attempt && s.claimedAttempt !== attempt;
-}
-
-/** This attempt was claimed with this token: the claimer is asking again, or renewing its claim. */
-export function holdsClaim(s: StepState | undefined, attempt: number, token: string | undefined): s is StepState {
-  return s?.status === "running" && s.attempts === attempt && s.claimedAttempt === attempt && token !== undefined && s.claimToken === token;
 }
 
 /** How long a claim holds before its claimer must renew it, and how long the claimed attempt may run in all. */
