@@ -16,6 +16,7 @@ import { awaitsClaim } from "./claims";
 import { attemptStep, decideHandlerError, decideStepResult } from "./decide";
 import { runLogger } from "./logger";
 import { memoOf } from "./memo";
+import { performerFor } from "./perform";
 import { stateBytesAfter, stateGrace } from "./state-limit";
 import type { RunStore } from "./store";
 import {
@@ -232,7 +233,8 @@ export class RunDriver {
     startAttempt(this.#store, s, "inline", Date.now(), Date.now() + this.#config.limits.stepTimeoutMs);
     this.#hooks.armAlarm();
     const gen = generationOf(this.#store.run!);
-    const result = await attemptStep(found, s.attempts, this.#config.limits.maxStepOutputBytes);
+    const perform = performerFor(this.#env, this.#config, this.#store.run!.id);
+    const result = await attemptStep(found, s.attempts, this.#config.limits.maxStepOutputBytes, perform);
     this.applyResults([{ ...result, gen }]);
   }
 

@@ -17,6 +17,7 @@ import {
 } from "./failures";
 import { bigErrors, bigOutput, bigState, bigStateHeld, sized } from "./limits";
 import { typed, wildcard, wildPair } from "./routing";
+import { sender, sendsAnything, welcomer } from "./sends";
 import { napper, sleepRace, sleepsUntil } from "./sleeps";
 import {
   caught,
@@ -35,6 +36,9 @@ export { app } from "./app";
 export { calls, callsOf, count, down, fixed, times } from "./calls";
 
 export const allFunctions = [
+  sender,
+  welcomer,
+  sendsAnything,
   napper,
   sleepsUntil,
   sleepRace,
