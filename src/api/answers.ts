@@ -61,6 +61,18 @@ export const runDetail = z.strictObject({
   ),
 });
 
+export const runCancelled = z.strictObject({
+  id: z.string(),
+  status: z.literal("cancelled"),
+  cancelled: z.boolean().meta({ description: "false when the run was cancelled before this call" }),
+});
+
+export const cancellationsDone = z.strictObject({
+  cancelled: z.number().int().nonnegative(),
+  failed: z.array(z.strictObject({ runId: z.string(), message: z.string() })),
+  remaining: z.boolean().meta({ description: "more runs match: call again" }),
+});
+
 export const runReplayed = z.strictObject({ id: z.string(), status: runStatus, replayed: z.literal(true) });
 
 const storedEvent = z.strictObject({

@@ -59,6 +59,17 @@ const filterShape = (from: "query" | "body") => ({
 
 export const deadLettersListQuery = z.object({ ...filterShape("query"), limit: pageLimit, cursor: cursor.optional() }).strict();
 
+/** At most this many runs are cancelled per bulk call; `remaining` tells the caller to call again. */
+export const BULK_CANCEL_MAX = 1000;
+
+export const cancellationsBody = z
+  .object({
+    functionId: z.string().min(1).max(128).meta({ description: "the function whose runs to cancel" }),
+    startedAfter: instant("body").optional().meta({ description: "only runs started at or after this time" }),
+    startedBefore: instant("body").optional().meta({ description: "only runs started before this time" }),
+  })
+  .strict();
+
 /** At most this many runs are replayed per bulk call; `remaining` tells the caller to call again. */
 export const BULK_REPLAY_MAX = 500;
 

@@ -16,12 +16,15 @@ import { generationOf, isTerminal, type ReplayRecord, type RunError, type RunSta
 /** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
 export const RUN_LEASE_MS = 30_000;
 
+/** The timers of a run that is still going: an ending clears them all. */
+const RUNNING_TIMERS = ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease", "step-wake", "run-timeout"] as const;
+
 // ---- the run ----------------------------------------------------------------
 
 /** Creates the run, running, with its event; its first turn has no lease yet (see `endFirstTurn`). */
 export function createRun(
   store: RunStore,
-  init: { runId: string; functionId: string; eventId: string },
+  init: { runId: string; functionId: string; eventId: string; finishMs?: number | undefined },
   eventJson: string,
   now: number,
 ): RunState {
@@ -41,6 +44,7 @@ export function createRun(
     replays: [],
   };
   store.createRun(run, eventJson);
+  if (init.finishMs !== undefined) store.setTimer("run-timeout", "run", now + init.finishMs);
   return run;
 }
 
@@ -60,13 +64,14 @@ export function renewRunLease(store: RunStore, now: number): void {
 }
 
 /**
- * Ends the run, completed or failed. Every timer of a running run goes; a
- * failure sets its dead letter and onFailure as timers, written with it, so
- * each happens once per failure even across an eviction.
+ * Ends the run: completed, failed or cancelled. Every timer of a running run
+ * goes; a failure sets its dead letter and onFailure as timers, and a
+ * failure or a cancellation its system event, written with it, so each
+ * happens once per ending even across an eviction.
  */
 export function endRun(
   store: RunStore,
-  status: "completed" | "failed",
+  status: "completed" | "failed" | "cancelled",
   result: { outputJson?: string | null; error?: RunError | null },
   now: number,
   hasOnFailure: boolean,
@@ -81,11 +86,12 @@ export function endRun(
     version: run.version + 1,
   });
   store.saveRun();
-  for (const kind of ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease", "step-wake"] as const) store.clearTimers(kind);
+  for (const kind of RUNNING_TIMERS) store.clearTimers(kind);
   if (status === "failed") {
     store.setTimer("dead-letter", "send", now);
     if (hasOnFailure) store.setTimer("on-failure", `${run.version}:0`, now);
   }
+  if (status !== "completed") store.setTimer("system-event", String(run.version), now);
   return true;
 }
 
@@ -156,7 +162,7 @@ export function endSettlement(store: RunStore): void {
  * attempts. From the start: the whole journal is dropped. The earlier error
  * is kept in the run's replay history; the failure's timers go.
  */
-export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now: number): void {
+export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now: number, finishMs?: number): void {
   const run = store.run!;
   const drop = [...store.steps.values()].filter((s) => from === "start" || s.status !== "completed").map((s) => s.key);
   store.deleteSteps(drop);
@@ -172,8 +178,9 @@ export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now:
     stateBytes: stateBytesOf(store.steps.values()),
   });
   store.saveRun();
-  for (const kind of ["dead-letter", "on-failure"] as const) store.clearTimers(kind);
+  for (const kind of ["dead-letter", "on-failure", "system-event"] as const) store.clearTimers(kind);
   store.setTimer("lease", "run", now + RUN_LEASE_MS);
+  if (finishMs !== undefined) store.setTimer("run-timeout", "run", now + finishMs);
 }
 
 // ---- steps ------------------------------------------------------------------
@@ -374,6 +381,11 @@ export function retryDeadLetter(store: RunStore, ref: "send" | "check", at: numb
 /** onFailure threw: its try number `tries` for the failure numbered `version` comes at `at`. */
 export function retryOnFailure(store: RunStore, version: number, tries: number, at: number): void {
   store.setTimer("on-failure", `${version}:${tries}`, at);
+}
+
+/** The system event of the ending numbered `version` is to be sent again at `at`. */
+export function retrySystemEvent(store: RunStore, version: number, at: number): void {
+  store.setTimer("system-event", String(version), at);
 }
 
 /** The run's listing row is (re)sent at `at` unless a send before then is confirmed. */
