@@ -52,6 +52,10 @@ export const runDetail = z.strictObject({
       status: stepStatus,
       type: z.literal("sleep").optional().meta({ description: "a step.sleep or step.sleepUntil" }),
       wakeAt: iso.optional().meta({ description: "when a sleep wakes" }),
+      failedAttempts: z
+        .array(z.strictObject({ attempt: z.number().int().positive(), startedAt: iso.optional(), endedAt: iso, error: publicError }))
+        .optional()
+        .meta({ description: "the step's failed attempts, oldest first (messages clipped to 1,024 characters, no stack)" }),
       attempts: z.number().int().nonnegative(),
       output: json.optional(),
       error: publicError.optional(),

@@ -135,7 +135,7 @@ export class StepflareRunObject extends DurableObject<Env> {
 
   async getDetail(): Promise<RunDetail | null> {
     const run = this.#store.run;
-    return run ? runDetail(run, this.#store.steps.values()) : null;
+    return run ? runDetail(run, this.#store.steps.values(), this.#store.attempts()) : null;
   }
 
   /**
@@ -145,7 +145,7 @@ export class StepflareRunObject extends DurableObject<Env> {
    */
   async getDetailJson(): Promise<Uint8Array | null> {
     const run = this.#store.run;
-    return run ? new TextEncoder().encode(runDetailJson(run, this.#store.steps.values())) : null;
+    return run ? new TextEncoder().encode(runDetailJson(run, this.#store.steps.values(), this.#store.attempts())) : null;
   }
 
   /**

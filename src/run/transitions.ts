@@ -2,9 +2,9 @@ import type { SerializedError } from "../../sdk/internal";
 import { awaitsClaim, holdsClaim } from "./claims";
 import type { StepDecision } from "./decide";
 import type { ClaimRequest } from "./rpc";
-import { stateBytesAfter } from "./state-limit";
+import { attemptBytes, attemptErrorJson, stateBytesAfter } from "./state-limit";
 import type { RunStore, Timer } from "./store";
-import { generationOf, isTerminal, type ReplayRecord, type RunError, type RunState, type StepState, stateBytesOf } from "./types";
+import { generationOf, isTerminal, type ReplayRecord, type RunError, type RunState, type StepState } from "./types";
 
 /**
  * Every change of a run's, a step's or a timer's state, by name. The driver
@@ -175,7 +175,7 @@ export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now:
     endedAt: null,
     version: run.version + 1,
     settleSeq: run.settleSeq + 1,
-    stateBytes: stateBytesOf(store.steps.values()),
+    stateBytes: store.countStateBytes(),
   });
   store.saveRun();
   for (const kind of ["dead-letter", "on-failure", "system-event"] as const) store.clearTimers(kind);
@@ -205,6 +205,7 @@ export function addFoundStep(store: RunStore, key: string, id: string, retries: 
     claimToken: null,
     deadlineAt: null,
     wakeAt: null,
+    attemptStartedAt: null,
   };
   store.addStep(s);
   return s;
@@ -225,6 +226,7 @@ export function startAttempt(store: RunStore, s: StepState, mode: "inline" | "qu
   s.status = "running";
   s.attempts += 1;
   s.startedAt ??= now;
+  s.attemptStartedAt = now;
   s.mode = mode;
   if (mode === "queue") s.planSeq = store.run!.settleSeq;
   store.putStep(s);
@@ -237,6 +239,7 @@ export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: n
   s.attempts = 1;
   s.startedAt ??= now;
   s.mode = "sleep";
+  s.attemptStartedAt ??= now;
   s.wakeAt ??= wakeAt;
   store.putStep(s);
   store.setTimer("step-wake", s.key, s.wakeAt);
@@ -329,6 +332,7 @@ export function commitStep(store: RunStore, s: StepState, decision: Exclude<Step
       store.setTimer("step-retry", s.key, decision.at);
       break;
   }
+  if (decision.type !== "complete") store.addAttempt(s.key, s.attempts, s.attemptStartedAt, now, attemptErrorJson(decision.error));
   store.putStep(s);
   store.clearTimer("step-lease", s.key);
 }
@@ -353,15 +357,20 @@ export function recoverInterruptedSteps(store: RunStore, now: number): void {
   let settled = false;
   for (const s of store.steps.values()) {
     if (s.status !== "running" || s.mode !== "inline") continue;
+    const interrupted: SerializedError = {
+      name: "StepInterruptedError",
+      code: "step_interrupted",
+      message: `step "${s.id}" was interrupted: its run's object stopped while it ran`,
+    };
     if (s.attempts <= s.retries) {
+      // The attempt counts: it joins the history; the step keeps its last error for the stack.
+      run.stateBytes += attemptBytes(interrupted);
+      store.addAttempt(s.key, s.attempts, s.attemptStartedAt, now, attemptErrorJson(interrupted));
       s.status = "planned";
     } else {
-      const error: SerializedError = {
-        name: "StepInterruptedError",
-        code: "step_interrupted",
-        message: `step "${s.id}" was interrupted on every attempt`,
-      };
+      const error: SerializedError = { ...interrupted, message: `step "${s.id}" was interrupted on every attempt` };
       run.stateBytes = stateBytesAfter(run, s, { type: "fail", error });
+      store.addAttempt(s.key, s.attempts, s.attemptStartedAt, now, attemptErrorJson(error));
       run.settleSeq += 1;
       settled = true;
       Object.assign(s, { status: "failed", endedAt: now, settleSeq: run.settleSeq, error });

@@ -79,6 +79,8 @@ export interface StepState {
   deadlineAt: number | null;
   /** A sleep's wake time, as first reached. */
   wakeAt: number | null;
+  /** When the latest attempt started. */
+  attemptStartedAt: number | null;
 }
 
 /**
