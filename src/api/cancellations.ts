@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { compileExpression } from "../../sdk/internal";
 import { type ListingRow, listCancellable, writeListing } from "../d1/listing";
 import type { Env } from "../env";
 import type { RunStatus } from "../run/types";
@@ -9,7 +10,7 @@ import { BULK_CANCEL_MAX, cancellationsBody } from "./schemas";
 
 /** What cancelling one run came to. */
 export type CancelOutcome =
-  | { type: "cancelled" | "ended"; runId: string; status: RunStatus }
+  | { type: "cancelled" | "ended" | "unmatched"; runId: string; status: RunStatus }
   | { type: "not-found"; runId: string }
   | { type: "error"; runId: string; message: string };
 
@@ -18,15 +19,16 @@ export type CancelOutcome =
  * listing rows they answer with, so the listing says cancelled at once
  * (the objects' own listing messages may be lost with a local queue).
  */
-export async function cancelRuns(env: Env, runIds: string[], concurrency = 16): Promise<CancelOutcome[]> {
+export async function cancelRuns(env: Env, runIds: string[], onlyIf?: string, concurrency = 16): Promise<CancelOutcome[]> {
   const outcomes: CancelOutcome[] = [];
   const listing: ListingRow[] = [];
   await eachLimited(runIds, concurrency, async (runId) => {
     try {
-      const answer = await env.RUNS.get(env.RUNS.idFromName(runId)).cancel();
+      const answer = await env.RUNS.get(env.RUNS.idFromName(runId)).cancel(onlyIf);
       if (!answer) return void outcomes.push({ type: "not-found", runId });
       listing.push(answer.listing);
-      outcomes.push({ type: answer.cancelled ? "cancelled" : "ended", runId, status: answer.status });
+      const type = answer.cancelled ? "cancelled" : answer.matched === false ? "unmatched" : "ended";
+      outcomes.push({ type, runId, status: answer.status });
     } catch (e) {
       console.error(`stepflare: cancelling run ${runId} failed:`, e instanceof Error ? e.message : String(e));
       outcomes.push({ type: "error", runId, message: "its run object failed to answer; calling again retries it" });
@@ -49,9 +51,16 @@ export const cancellationsApi = new Hono<{ Bindings: Env }>().post("/", async (c
     const issue = parsed.error.issues[0];
     throw new HttpError(400, "invalid_request", issue ? issueText(issue, "body", issue.message) : "invalid body");
   }
-  const { functionId, startedAfter, startedBefore } = parsed.data;
+  const { functionId, startedAfter, startedBefore, if: onlyIf } = parsed.data;
+  if (onlyIf !== undefined) {
+    try {
+      compileExpression(onlyIf, "if");
+    } catch (e) {
+      throw new HttpError(400, "invalid_expression", (e as Error).message);
+    }
+  }
   const ids = await listCancellable(c.env.DB, { functionId, startedAfter, startedBefore, limit: BULK_CANCEL_MAX + 1 });
-  const outcomes = await cancelRuns(c.env, ids.slice(0, BULK_CANCEL_MAX));
+  const outcomes = await cancelRuns(c.env, ids.slice(0, BULK_CANCEL_MAX), onlyIf);
   return c.json({
     cancelled: outcomes.filter((o) => o.type === "cancelled").length,
     failed: outcomes.flatMap((o) => (o.type === "error" ? [{ runId: o.runId, message: o.message }] : [])),

@@ -154,7 +154,16 @@ export function operations(config: EngineConfig): Operation[] {
       summary: "Cancel a function's runs that are still going, started within a window",
       auth: "api-key",
       body: cancellationsBody,
-      responses: { 200: ok("how many were cancelled", cancellationsDone), 400: badBody, 401: unauthorized },
+      responses: {
+        200: ok("how many were cancelled", cancellationsDone),
+        400: refused(
+          "a body that is not JSON, a field that is unknown or not of its form, or an `if` that is not CEL",
+          "invalid_json",
+          "invalid_request",
+          "invalid_expression",
+        ),
+        401: unauthorized,
+      },
     },
     {
       id: "listFunctions",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { eventNamePattern, MAX_CODE } from "../../sdk/internal";
+import { eventNamePattern, MAX_CODE, MAX_EXPRESSION_LENGTH } from "../../sdk/internal";
 import { instant } from "./instant";
 import { pageLimit } from "./query";
 
@@ -67,6 +67,12 @@ export const cancellationsBody = z
     functionId: z.string().min(1).max(128).meta({ description: "the function whose runs to cancel" }),
     startedAfter: instant("body").optional().meta({ description: "only runs started at or after this time" }),
     startedBefore: instant("body").optional().meta({ description: "only runs started before this time" }),
+    if: z
+      .string()
+      .min(1)
+      .max(MAX_EXPRESSION_LENGTH)
+      .optional()
+      .meta({ description: "a CEL expression over `event`, the run's triggering event: only runs where it is true" }),
   })
   .strict();
 

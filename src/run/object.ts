@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { compileExpression } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { ListingMessage } from "../messages/listing";
@@ -193,9 +194,12 @@ export class StepflareRunObject extends DurableObject<Env> {
    * one that completed or failed (the caller tells them apart). Every answer
    * carries the listing row as it now stands, for the caller to write.
    */
-  async cancel(): Promise<{ cancelled: boolean; status: RunStatus; listing: ListingMessage } | null> {
+  async cancel(onlyIf?: string): Promise<{ cancelled: boolean; matched?: boolean; status: RunStatus; listing: ListingMessage } | null> {
     const run = this.#store.run;
     if (!run) return null;
+    if (onlyIf !== undefined && !compileExpression(onlyIf, "if")({ event: JSON.parse(this.#driver.eventJson()) })) {
+      return { cancelled: false, matched: false, status: run.status, listing: listingRow(run) };
+    }
     const cancelled = this.#driver.cancel({ name: "RunCancelledError", code: "run_cancelled", message: "the run was cancelled" });
     return { cancelled, status: run.status, listing: listingRow(run) };
   }

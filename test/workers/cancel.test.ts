@@ -89,8 +89,34 @@ describe("POST /api/v1/cancellations", () => {
     expect(again.body).toEqual({ cancelled: 0, failed: [], remaining: false });
   });
 
+  it("cancels only the runs whose event the `if` expression (CEL) holds for", async () => {
+    const ids = await sendEvents(["keep", "drop-1", "drop-2"].map((tag) => ({ name: "test/finishes-late", data: { tag, sleep: "1h" } })));
+    const runIds = await Promise.all(ids.map((id) => runIdOf(id)));
+    await waitFor(async () => {
+      const rows = await Promise.all(runIds.map(listed));
+      return rows.every((r) => r?.status === "sleeping") ? true : undefined;
+    }, "all three listed sleeping");
+    const { body } = await api("/api/v1/cancellations", {
+      method: "POST",
+      body: JSON.stringify({ functionId: "finishes-late", if: 'event.data.tag.startsWith("drop")' }),
+    });
+    expect(body).toEqual({ cancelled: 2, failed: [], remaining: false });
+    expect((await detailOf(runIds[0]!)).status).toBe("sleeping");
+    expect([(await detailOf(runIds[1]!)).status, (await detailOf(runIds[2]!)).status]).toEqual(["cancelled", "cancelled"]);
+  });
+
+  it("refuses an expression that is not CEL with 400 invalid_expression", async () => {
+    const { status, body } = await api<{ error: { code: string; message: string } }>("/api/v1/cancellations", {
+      method: "POST",
+      body: JSON.stringify({ functionId: "napper", if: "event.data.tag ==" }),
+    });
+    expect(status).toBe(400);
+    expect(body.error.code).toBe("invalid_expression");
+    expect(body.error.message).toMatch(/^if: /);
+  });
+
   it("refuses a body without a function or with an unknown field", async () => {
-    for (const body of [{}, { functionId: "napper", if: "true" }]) {
+    for (const body of [{}, { functionId: "napper", when: "now" }]) {
       const { status, body: answer } = await api<{ error: { code: string } }>("/api/v1/cancellations", {
         method: "POST",
         body: JSON.stringify(body),
