@@ -57,3 +57,17 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_by_time ON dead_letters (failed_at DESC, id DESC);
 CREATE INDEX dead_letters_by_function ON dead_letters (function_id, failed_at DESC);
+
+-- Runs waiting for an event (step.waitForEvent), found by the event's name
+-- and the value its `match` field must have: one row per pending wait.
+CREATE TABLE waits (
+  run_id TEXT NOT NULL,
+  step_key TEXT NOT NULL,
+  name TEXT NOT NULL,
+  -- the `match` path ('' for none) and the trigger's value there, as JSON
+  match_path TEXT NOT NULL,
+  match_value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (run_id, step_key)
+);
+CREATE INDEX waits_by_match ON waits (name, match_path, match_value);
