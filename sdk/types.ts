@@ -34,7 +34,7 @@ export interface StepTools {
   /**
    * Pauses the run for `duration`: milliseconds, or a string such as "30s", "5m", "2h", "7d" or "1h30m"; at most
    * one year. The run is `sleeping` meanwhile and holds no memory; it wakes from its Durable Object's alarm,
-   * across restarts and deploys. A retry or replay of the run does not sleep again.
+   * across restarts and deploys. A retry of the run, or a replay from its failed step, does not sleep again.
    *
    * @example await step.sleep("wait-a-day", "1d");
    */

@@ -79,7 +79,8 @@ export const runCancelled = z.strictObject({
 export const cancellationsDone = z.strictObject({
   cancelled: z.number().int().nonnegative(),
   failed: z.array(z.strictObject({ runId: z.string(), message: z.string() })),
-  remaining: z.boolean().meta({ description: "more runs match: call again" }),
+  remaining: z.boolean().meta({ description: "more runs match: call again with `nextCursor`" }),
+  nextCursor: z.string().nullable(),
 });
 
 export const runReplayed = z.strictObject({ id: z.string(), status: runStatus, replayed: z.literal(true) });

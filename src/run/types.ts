@@ -19,7 +19,8 @@ export type TimerKind =
   | "on-failure"
   | "run-timeout"
   | "system-event"
-  | "wait-register";
+  | "wait-register"
+  | "cancel-register";
 
 export const isTerminal = (s: RunStatus): boolean => s === "completed" || s === "failed" || s === "cancelled";
 export const isSettled = (s: StepStatus): boolean => s === "completed" || s === "failed";

@@ -3,7 +3,7 @@
  * engine (test/worker/index.ts) is built from.
  */
 
-import { finishesLate, systemWatcher } from "./cancels";
+import { cancellable, failingWatcher, finishesLate, systemWatcher } from "./cancels";
 import {
   fanOutFails,
   fanOutSibling,
@@ -39,6 +39,8 @@ export { app } from "./app";
 export { calls, callsOf, count, down, fixed, times } from "./calls";
 
 export const allFunctions = [
+  cancellable,
+  failingWatcher,
   orderFlow,
   twoWaits,
   depositWait,
