@@ -9,6 +9,7 @@ import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
 import { followDeadLetter, followOnFailure, followSystemEvent } from "./follow-up";
+import { type ChildEnding, childEnded, notifyParent, startChild } from "./invoke";
 import { type ListingCheck, listingRow, sendListingRow } from "./listing";
 import { memoAsOf } from "./memo";
 import type { CatchUpContext, ClaimRequest, StartedRun, StartRun } from "./rpc";
@@ -112,7 +113,15 @@ export class StepflareRunObject extends DurableObject<Env> {
     const cancelOn = fnConfig?.cancelOn?.length;
     const run = createRun(
       this.#store,
-      { runId: init.runId, functionId: init.functionId, eventId: init.event.id, acceptedAt: init.acceptedAt, finishMs, cancelOn },
+      {
+        runId: init.runId,
+        functionId: init.functionId,
+        eventId: init.event.id,
+        acceptedAt: init.acceptedAt,
+        finishMs,
+        cancelOn,
+        parent: init.parent,
+      },
       eventJson,
       now,
     );
@@ -189,6 +198,13 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#armAlarm();
     this.#driver.wake();
     return { replayed: true, status: run.status, listing: listingRow(run) };
+  }
+
+  /** For a run this one invoked (its step `stepKey`, in generation `gen`): how it ended. */
+  async childEnded(stepKey: string, gen: number, ending: ChildEnding): Promise<void> {
+    if (!this.#store.run) return;
+    childEnded(this.#store, this.#driver, stepKey, gen, ending);
+    this.#armAlarm();
   }
 
   /**
@@ -295,6 +311,8 @@ export class StepflareRunObject extends DurableObject<Env> {
       timeOutPause: (key) => timeOutPause(this.env, this.#store, this.#driver, key),
       registerWait: (key) => registerWait(this.env, this.#store, this.#driver, key),
       registerCancel: (index) => registerCancel(this.env, this.#store, this.#driver, index),
+      startChild: (key) => startChild(this.env, this.#config, this.#store, this.#driver, key),
+      notifyParent: (ref) => notifyParent(this.env, this.#store, ref),
     };
     await fireDueTimers(host, Date.now());
     this.#armAlarm();

@@ -21,6 +21,10 @@ export interface TimerHost {
   registerWait(key: string): Promise<void>;
   /** The same for the function's `cancelOn` entry numbered `index`. */
   registerCancel(index: string): Promise<void>;
+  /** Starts the child run of the invoke step `key`. */
+  startChild(key: string): Promise<void>;
+  /** Tells the invoking run of the ending numbered `ref`. */
+  notifyParent(ref: string): Promise<void>;
 }
 
 type TimerHandler = (host: TimerHost, ref: string, now: number) => void | Promise<void>;
@@ -35,6 +39,8 @@ const handlers: Record<TimerKind, TimerHandler> = {
   "step-wake": (h, ref) => h.timeOutPause(ref),
   "wait-register": (h, ref) => h.registerWait(ref),
   "cancel-register": (h, ref) => h.registerCancel(ref),
+  "invoke-start": (h, ref) => h.startChild(ref),
+  "notify-parent": (h, ref) => h.notifyParent(ref),
   "listing-sync": (h) => h.syncListing(),
   "dead-letter": (h, ref) => h.deadLetter(ref),
   "on-failure": (h, ref) => h.onFailure(ref),

@@ -78,7 +78,19 @@ export async function registerWait(env: Env, store: RunStore, driver: RunDriver,
 
 /** A sleep woke, or a wait timed out (answering null): the step completes; a timed-out wait leaves the index. */
 export async function timeOutPause(env: Env, store: RunStore, driver: RunDriver, key: string): Promise<void> {
-  const wasWait = store.steps.get(key)?.mode === "wait";
+  const mode = store.steps.get(key)?.mode;
+  if (mode === "invoke") {
+    driver.endInvoke(key, {
+      ok: false,
+      error: {
+        name: "InvokeTimeoutError",
+        code: "invoke_timeout",
+        message: `the invoked run did not end within the timeout of step "${key}"`,
+      },
+    });
+    return;
+  }
+  const wasWait = mode === "wait";
   driver.endPause(key);
   if (!wasWait) return;
   await deleteWait(env.DB, store.run!.id, key).catch((e: Error) =>

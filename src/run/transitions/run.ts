@@ -1,5 +1,5 @@
 import type { RunStore } from "../store";
-import { isTerminal, type ReplayRecord, type RunError, type RunState } from "../types";
+import { isTerminal, type ParentLink, type ReplayRecord, type RunError, type RunState } from "../types";
 
 /**
  * The run's own transitions. Every change of a run's, a step's or a timer's state, by name. The driver
@@ -22,6 +22,7 @@ const RUNNING_TIMERS = [
   "run-timeout",
   "wait-register",
   "cancel-register",
+  "invoke-start",
 ] as const;
 
 // ---- the run ----------------------------------------------------------------
@@ -37,6 +38,8 @@ export function createRun(
     finishMs?: number | undefined;
     /** How many `cancelOn` entries the function has: each is registered by a timer of its own. */
     cancelOn?: number | undefined;
+    /** For a run started by step.invoke: where it reports its ending. */
+    parent?: ParentLink | undefined;
   },
   eventJson: string,
   now: number,
@@ -54,6 +57,7 @@ export function createRun(
     version: 1,
     settleSeq: 0,
     acceptedAt: init.acceptedAt ?? now,
+    parent: init.parent ?? null,
     stateBytes: 0,
     replays: [],
   };
@@ -107,6 +111,7 @@ export function endRun(
     if (hasOnFailure) store.setTimer("on-failure", `${run.version}:0`, now);
   }
   if (status !== "completed") store.setTimer("system-event", String(run.version), now);
+  if (run.parent) store.setTimer("notify-parent", String(run.version), now);
   return true;
 }
 
@@ -203,4 +208,9 @@ export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now:
 /** Registering a `cancelOn` entry failed: it is tried again at `at`. */
 export function retryCancelRegister(store: RunStore, index: string, at: number): void {
   store.setTimer("cancel-register", index, at);
+}
+
+/** Telling the invoking run of this ending (numbered `version`) failed: it is tried again at `at`. */
+export function retryNotifyParent(store: RunStore, version: number, at: number): void {
+  store.setTimer("notify-parent", String(version), at);
 }

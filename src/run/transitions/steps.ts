@@ -1,4 +1,4 @@
-import type { SerializedError, WaitSpec } from "../../../sdk/internal";
+import type { InvokeSpec, SerializedError, WaitSpec } from "../../../sdk/internal";
 import { awaitsClaim, holdsClaim } from "../claims";
 import type { StepDecision } from "../decide";
 import type { ClaimRequest } from "../rpc";
@@ -31,6 +31,7 @@ export function addFoundStep(store: RunStore, key: string, id: string, retries: 
     wakeAt: null,
     attemptStartedAt: null,
     wait: null,
+    invoke: null,
   };
   store.addStep(s);
   return s;
@@ -86,6 +87,36 @@ export function startWait(store: RunStore, s: StepState, spec: WaitSpec, until: 
   store.putStep(s);
   store.setTimer("step-wake", s.key, s.wakeAt);
   store.setTimer("wait-register", s.key, now);
+}
+
+/**
+ * An invoke the handler reached: it is running, as a child run the
+ * `invoke-start` timer starts, until the child reports its ending or the
+ * step times out at `until` (invoke_timeout).
+ */
+export function startInvoke(store: RunStore, s: StepState, spec: InvokeSpec, until: number, now: number): void {
+  s.status = "running";
+  s.attempts = 1;
+  s.startedAt ??= now;
+  s.attemptStartedAt ??= now;
+  s.mode = "invoke";
+  s.invoke = spec;
+  s.wakeAt ??= until;
+  store.putStep(s);
+  store.setTimer("step-wake", s.key, s.wakeAt);
+  store.setTimer("invoke-start", s.key, now);
+}
+
+/** The invoke's child run exists: its id is kept with the step. */
+export function recordChild(store: RunStore, s: StepState, childRunId: string): void {
+  if (!s.invoke || s.invoke.runId === childRunId) return;
+  s.invoke = { ...s.invoke, runId: childRunId };
+  store.putStep(s);
+}
+
+/** Starting an invoke's child failed: it is tried again at `at`. */
+export function retryInvokeStart(store: RunStore, key: string, at: number): void {
+  store.setTimer("invoke-start", key, at);
 }
 
 /** Registering a wait failed: it is tried again at `at`. */
