@@ -87,11 +87,11 @@ svg.timeline rect.bar.tried { fill: var(--line); }
 svg.timeline rect.segment { stroke: var(--panel); stroke-width: 1; }
 svg.timeline rect.segment.attempt-failed { fill: var(--bad); opacity: .75; }
 svg.timeline rect.segment.completed { fill: var(--ok); } svg.timeline rect.segment.failed { fill: var(--bad); }
-svg.timeline rect.segment.running { fill: var(--run); } svg.timeline rect.segment.retrying { fill: var(--line); }
+svg.timeline rect.segment.running { fill: var(--run); } svg.timeline rect.segment.retrying { fill: none; stroke: var(--bad); stroke-dasharray: 3 2; }
 svg.timeline line.now { stroke: var(--accent); stroke-dasharray: 3 3; }
 svg.timeline text { font: 11px system-ui, sans-serif; fill: var(--fg); }
 svg.timeline text.label { fill: #fff; pointer-events: none; paint-order: stroke; stroke: rgba(0,0,0,.35); stroke-width: 2px; }
-svg.timeline text.label.on-sleep { fill: var(--fg); stroke: var(--bg); }
+svg.timeline text.label.on-track { fill: var(--fg); stroke: var(--bg); }
 svg.timeline line.grid { stroke: var(--line); }
 .login { max-width: 360px; margin: 60px auto; display: flex; flex-direction: column; gap: 10px; }
 details > summary { cursor: pointer; }

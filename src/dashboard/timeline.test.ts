@@ -58,7 +58,7 @@ describe("layoutTimeline", () => {
     expect(t.nowX).toBeUndefined();
   });
 
-  it("cuts a bar into its failed attempts, the backoff between them, then the final attempt", () => {
+  it("cuts a bar into its failed attempts, the backoff between them, then the final outcome as a mark at the end", () => {
     const [bar] = layoutTimeline(
       [
         {
@@ -76,7 +76,7 @@ describe("layoutTimeline", () => {
     expect(bar!.segments).toEqual([
       { attempt: 0, start: 0, end: 10, x: 0, w: 0.1 },
       { attempt: 1, start: 30, end: 40, x: 0.3, w: 0.1 },
-      { attempt: undefined, start: 40, end: 100, x: 0.4, w: 0.6 },
+      { attempt: undefined, start: 100, end: 100, x: 1, w: 0 },
     ]);
   });
 
@@ -103,11 +103,16 @@ describe("layoutTimeline", () => {
     ]);
   });
 
-  it("runs a step waiting for its retry on to now", () => {
+  it("runs a step waiting for its retry, or cut off by its run, on from its last failed attempt", () => {
     const [bar] = layoutTimeline([{ index: 0, start: 0, end: undefined, failedAttempts: [{ start: 0, end: 10 }] }], 25).bars;
     expect(bar!.segments.map((s) => [s.attempt, s.start, s.end])).toEqual([
       [0, 0, 10],
       [undefined, 10, 25],
+    ]);
+    const [cut] = layoutTimeline([{ index: 0, start: 0, end: undefined, failedAttempts: [{ start: 0, end: 10 }] }], 99, 30).bars;
+    expect(cut!.segments.map((s) => [s.attempt, s.start, s.end])).toEqual([
+      [0, 0, 10],
+      [undefined, 10, 30],
     ]);
   });
 

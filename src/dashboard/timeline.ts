@@ -61,8 +61,8 @@ const barEnd = (s: TimedStep, now: number, runEnded: number | undefined): number
  * lane is free once its last bar has ended), so steps that overlap in time
  * sit on lanes of their own and sequential steps share one. Steps not begun
  * are left out. A step with failed attempts has its bar cut into segments:
- * each failed attempt, then the rest up to the bar's end (its final attempt,
- * or the wait for it), when there is a rest.
+ * each failed attempt, then its outcome after them: a mark at its end if it
+ * ended after them, or the rest of the bar while it is still going.
  */
 export function layoutTimeline(steps: TimedStep[], now: number, runEnded?: number): Timeline {
   const timed = steps
@@ -100,7 +100,11 @@ function segmentsOf(
     last = clamp(a.end);
     return { attempt, ...place(s, Math.max(s, last)) };
   });
-  if (end > last) segments.push({ attempt: undefined, ...place(last, end) });
+  // After the last failed attempt: a step that ended did so with its final attempt, whose start is not
+  // known, so it is a mark at the end; a step still going (retrying or running) fills the rest.
+  if (step.end !== undefined) {
+    if (end > last) segments.push({ attempt: undefined, ...place(end, end) });
+  } else if (end > last) segments.push({ attempt: undefined, ...place(last, end) });
   return segments;
 }
 

@@ -168,7 +168,7 @@ function StepTable(p: { steps: Step[]; first: number; runStatus: string }) {
             </td>
             <td>
               {took(s)}
-              {s.type === "sleep" && !s.endedAt && s.wakeAt && (
+              {shownStepStatus(s.status, p.runStatus) === "sleeping" && s.wakeAt && (
                 <div class="muted">
                   wakes <Time iso={s.wakeAt} />
                 </div>

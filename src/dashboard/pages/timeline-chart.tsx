@@ -97,7 +97,7 @@ function StepBar(p: { bar: Bar; step: Step | undefined; runStatus: string }) {
           </rect>
         );
       })}
-      <text class={sleep ? "label on-sleep" : "label"} x={pct(b.x)} dx="4" y={y + 12}>
+      <text class={sleep || tried ? "label on-track" : "label"} x={pct(b.x)} dx="4" y={y + 12}>
         {step?.id ?? ""}
       </text>
     </g>
