@@ -21,6 +21,8 @@ export const app = new Stepflare({
       email: z.email(),
       charge: z.looseObject({ id: z.string().min(1), amount: z.number().int().nonnegative(), currency: z.string().optional() }),
     }),
+    // A trial that has begun: who to remind when it ends.
+    "app/trial.started": z.looseObject({ email: z.email() }),
     // The parallelism guide's chunking: the text, and how long a chunk may be.
     "app/text.summarize": z.looseObject({ text: z.string().min(1), chunkSize: z.number().int().positive().max(10_000).default(200) }),
   },

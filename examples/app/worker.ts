@@ -6,6 +6,7 @@ import { classifyDocument, extractEntities, summarizeContent } from "./functions
 import { postPayment } from "./functions/payments";
 import { addToCrm, addToMailingList, sendWelcomeEmail, startStripeTrial } from "./functions/signup";
 import { summarizeText } from "./functions/summarize";
+import { trialReminder } from "./functions/trial";
 
 const engine = createEngine({
   functions: [
@@ -18,6 +19,7 @@ const engine = createEngine({
     extractEntities,
     postPayment,
     summarizeText,
+    trialReminder,
   ],
   schemas: app.schemas,
 });

@@ -26,7 +26,7 @@ interface BulkAnswer {
 // A time filter as a JSON body takes it: epoch milliseconds as a number, anything else as typed.
 const bodyTime = (v: string | undefined) => (v !== undefined && /^\d{1,16}$/.test(v) ? Number(v) : v);
 
-/** The dashboard's actions: replay one run, count then replay the runs a dead-letter filter selects. */
+/** The dashboard's actions: replay or cancel one run, count then replay the runs a dead-letter filter selects. */
 export function actionRoutes(config: EngineConfig, api: ManagementApi) {
   const functionIds = config.registry.all().map((fn) => fn.config.id);
   return new Hono<DashboardEnv>()
@@ -45,6 +45,21 @@ export function actionRoutes(config: EngineConfig, api: ManagementApi) {
         );
       }
       return c.redirect(`/dashboard/runs/${runId}?replayed=${from}`, 303);
+    })
+    .post("/runs/:runId/cancel", async (c) => {
+      const runId = c.req.param("runId");
+      const r = await callApi<{ cancelled: boolean }>(api, c, `/runs/${encodeURIComponent(runId)}/cancel`, { method: "POST" });
+      if (!r.ok) {
+        return page(
+          c,
+          <Layout title="Cancel refused" nav="runs" csrf={c.var.csrf} session={c.var.session}>
+            <ErrorBox code={r.code} message={r.message} />
+            {ULID.test(runId) && <a href={`/dashboard/runs/${runId}`}>Back to the run</a>}
+          </Layout>,
+          r.status === 404 ? 404 : r.status === 409 ? 409 : 502,
+        );
+      }
+      return c.redirect(`/dashboard/runs/${runId}?cancelled=${r.body.cancelled ? "1" : "already"}`, 303);
     })
     .get("/dead-letters/replay", async (c) => {
       const q = deadLettersPageQuery.parse(c.req.query());

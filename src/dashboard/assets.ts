@@ -55,14 +55,18 @@ pre { background: var(--panel); border: 1px solid var(--line); padding: 8px 10px
 .muted { color: var(--muted); }
 .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 12px; font-weight: 600; background: var(--panel); border: 1px solid var(--line); }
 .status-completed { color: var(--ok); } .status-failed { color: var(--bad); } .status-running, .status-queued { color: var(--run); }
-.status-sleeping, .status-waiting { color: var(--wait); } .status-cancelled { color: var(--muted); }
+.status-sleeping, .status-waiting { color: var(--wait); border-style: dashed; }
+.status-cancelled { color: var(--muted); font-style: italic; } .status-retrying { color: var(--bad); }
 form.filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: end; margin: 8px 0 16px; }
 form.filters label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }
 input, select, button { font: inherit; padding: 4px 8px; border: 1px solid var(--line); border-radius: 4px; background: var(--bg); color: var(--fg); }
 button { cursor: pointer; background: var(--panel); }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
+button.danger { border-color: var(--bad); color: var(--bad); }
 form.inline { display: inline; }
 .logout button { font-size: 12px; }
+.error-summary { color: var(--bad); margin: 4px 0; }
+ol { margin: 4px 0; padding-left: 20px; }
 .error-box { border: 1px solid var(--bad); color: var(--bad); padding: 8px 12px; border-radius: 4px; }
 .notice { border: 1px solid var(--ok); padding: 8px 12px; border-radius: 4px; }
 .pager { display: flex; gap: 16px; margin: 12px 0; }
@@ -75,8 +79,19 @@ svg.timeline rect.bar { fill: var(--run); }
 svg.timeline rect.bar.completed { fill: var(--ok); } svg.timeline rect.bar.failed { fill: var(--bad); }
 svg.timeline rect.bar.running, svg.timeline rect.bar.planned { fill: var(--run); }
 svg.timeline rect.bar.sleeping, svg.timeline rect.bar.waiting { fill: var(--wait); }
+svg.timeline rect.bar.cancelled, svg.timeline rect.segment.cancelled { fill: var(--muted); }
+svg.timeline rect.bar.sleep { fill: url(#sleep-hatch); stroke: var(--wait); stroke-dasharray: 4 2; }
+svg.timeline rect.bar.sleep.completed { stroke: var(--ok); } svg.timeline rect.bar.sleep.cancelled { stroke: var(--muted); }
+svg.timeline .hatch-bg { fill: var(--bg); } svg.timeline .hatch { stroke: var(--wait); stroke-width: 3; opacity: .55; }
+svg.timeline rect.bar.tried { fill: var(--line); }
+svg.timeline rect.segment { stroke: var(--panel); stroke-width: 1; }
+svg.timeline rect.segment.attempt-failed { fill: var(--bad); opacity: .75; }
+svg.timeline rect.segment.completed { fill: var(--ok); } svg.timeline rect.segment.failed { fill: var(--bad); }
+svg.timeline rect.segment.running { fill: var(--run); } svg.timeline rect.segment.retrying { fill: none; stroke: var(--bad); stroke-dasharray: 3 2; }
+svg.timeline line.now { stroke: var(--accent); stroke-dasharray: 3 3; }
 svg.timeline text { font: 11px system-ui, sans-serif; fill: var(--fg); }
-svg.timeline text.label { fill: #fff; pointer-events: none; }
+svg.timeline text.label { fill: #fff; pointer-events: none; paint-order: stroke; stroke: rgba(0,0,0,.35); stroke-width: 2px; }
+svg.timeline text.label.on-track { fill: var(--fg); stroke: var(--bg); }
 svg.timeline line.grid { stroke: var(--line); }
 .login { max-width: 360px; margin: 60px auto; display: flex; flex-direction: column; gap: 10px; }
 details > summary { cursor: pointer; }

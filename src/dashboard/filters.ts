@@ -38,6 +38,7 @@ export const deadLettersPageQuery = z.object({
 export const runPageQuery = z.object({
   steps: z.coerce.number().int().min(1).max(100_000).catch(1),
   replayed: text(16),
+  cancelled: text(8),
 });
 
 export const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;

@@ -76,6 +76,7 @@ export function pageRoutes(config: EngineConfig, api: ManagementApi) {
             csrf={c.var.csrf}
             now={Date.now()}
             {...(q.replayed ? { notice: `Replayed from ${q.replayed === "start" ? "the start" : "the failed step"}.` } : {})}
+            {...(q.cancelled ? { notice: q.cancelled === "already" ? "The run was already cancelled." : "Cancelled." } : {})}
           />
         </Layout>,
       );

@@ -55,11 +55,10 @@ describe("the dashboard outside dev mode", () => {
       expect(res.status, path).toBe(303);
       expect(res.headers.get("location"), path).toMatch(/^\/dashboard\/login\?next=/);
     }
-    const action = await fetch(`${dev.url}/dashboard/dead-letters/replay`, {
-      method: "POST",
-      body: new URLSearchParams({ from: "start" }),
-    });
-    expect(action.status).toBe(401);
+    for (const path of ["/dashboard/dead-letters/replay", "/dashboard/runs/01M94VN98HYY465VH73H0Q5V71/cancel"]) {
+      const action = await fetch(`${dev.url}${path}`, { method: "POST", body: new URLSearchParams({ from: "start" }) });
+      expect(action.status, path).toBe(401);
+    }
     // A forged session (the right shape, a wrong MAC) opens nothing either.
     const forged = await fetch(`${dev.url}/dashboard/runs`, {
       redirect: "manual",

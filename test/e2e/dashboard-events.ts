@@ -13,3 +13,6 @@ export const paymentEvent = (tag: string) => ({
   name: "stripe/charge.created",
   data: { email: `${tag}@example.com`, charge: { id: `ch-${tag}`, amount: 4200, currency: "eur" } },
 });
+
+/** Starts trial-reminder, which sleeps 14 days before its one step. */
+export const trialEvent = (tag: string) => ({ name: "app/trial.started", data: { email: `${tag}@example.com` } });

@@ -3,7 +3,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./browser";
 import { type StepflareHttp, waitFor } from "./client";
-import { FOUR_SIGNUP_FUNCTIONS, paymentEvent, signupEvent } from "./dashboard-events";
+import { FOUR_SIGNUP_FUNCTIONS, paymentEvent, signupEvent, trialEvent } from "./dashboard-events";
 import { ROOT, type WranglerDev } from "./harness";
 import { serveDuringFile } from "./suite";
 
@@ -124,6 +124,35 @@ describe("the dashboard in Chromium, dev mode", () => {
       );
       await expect(page.locator(`tr[data-run="${failed.id}"]`).textContent()).resolves.toContain("CRM unavailable");
 
+      // Its run page draws each of the five failed attempts as a segment of the step's bar, in order, each error readable.
+      await page.goto(`${dev.url}/dashboard/runs/${failed.id}`);
+      const bar = await page.locator('svg.timeline rect.bar[data-step="upsert-contact"]').boundingBox();
+      const segments = await page.locator('svg.timeline rect.segment[data-step="upsert-contact"]').evaluateAll((rects) =>
+        rects.map((r) => {
+          const box = r.getBoundingClientRect();
+          return {
+            attempt: r.getAttribute("data-attempt"),
+            failed: r.classList.contains("attempt-failed"),
+            left: box.left,
+            right: box.right,
+          };
+        }),
+      );
+      expect(segments.map((s) => [s.attempt, s.failed])).toEqual(["1", "2", "3", "4", "5"].map((n) => [n, true]));
+      for (const [i, s] of segments.entries()) {
+        expect(s.left).toBeGreaterThanOrEqual(bar!.x - 0.5);
+        expect(s.right).toBeLessThanOrEqual(bar!.x + bar!.width + 0.5);
+        if (i > 0) expect(s.left).toBeGreaterThanOrEqual(segments[i - 1]!.right - 0.5);
+      }
+      const attemptErrors = await page.locator("details.failed-attempts li pre.attempt-error").allTextContents();
+      expect(attemptErrors.map((t) => JSON.parse(t))).toEqual(
+        Array(5).fill({ name: "Error", message: "CRM unavailable: 503 Service Unavailable" }),
+      );
+      expect(attemptErrors[0]).toContain("\n  ");
+      await expect(page.locator(".error-summary").textContent()).resolves.toContain("CRM unavailable: 503 Service Unavailable");
+      await expect(page.locator("button.cancel").count()).resolves.toBe(0);
+      await page.goto(`${dev.url}/dashboard/dead-letters?functionId=add-to-crm`);
+
       // The bulk replay first says how many runs its filter selects.
       await page.click("a.bulk-replay");
       await expect(page.locator(".selected-count").textContent()).resolves.toMatch(/selects 1 failed run/);
@@ -147,6 +176,57 @@ describe("the dashboard in Chromium, dev mode", () => {
     }
   });
 
+  it("draws a sleeping run's sleep up to its wake time; the Cancel button cancels it", async () => {
+    const [eventId] = await http.send(trialEvent("dash-trial"));
+    const runId = await waitFor(async () => {
+      const [r] = (await http.event(eventId!)).runs;
+      return r && (await http.run(r.id)).status === "sleeping" ? r.id : undefined;
+    }, "the trial reminder's run asleep");
+    const asleep = await http.run(runId);
+    const sleepStep = asleep.steps[0]!;
+    expect(sleepStep).toMatchObject({ id: "wait-for-trial-end", type: "sleep", status: "sleeping" });
+
+    await page.goto(`${dev.url}/dashboard/runs/${runId}`);
+    await page.locator("h1 .status-sleeping").waitFor();
+    const span = page.locator('svg.timeline rect.bar.sleep.sleeping[data-step="wait-for-trial-end"]');
+    expect(Number(await span.getAttribute("data-start"))).toBe(Date.parse(sleepStep.startedAt!));
+    expect(Number(await span.getAttribute("data-end"))).toBe(Date.parse(sleepStep.wakeAt!));
+    // 14 days from the sleep's start (the engine reads its clock for each, a millisecond or so apart).
+    expect(Math.abs(Date.parse(sleepStep.wakeAt!) - Date.parse(sleepStep.startedAt!) - 14 * 86_400_000)).toBeLessThan(1000);
+    await expect(page.locator('table.steps tr[data-step="wait-for-trial-end"]').textContent()).resolves.toContain("wakes");
+    const csrf = await page.locator("form.actions input[name=_csrf]").getAttribute("value");
+
+    await Promise.all([page.waitForURL(`**/dashboard/runs/${runId}?cancelled=1`), page.click("button.cancel")]);
+    await expect(page.locator("h1 .status").textContent()).resolves.toBe("cancelled");
+    await expect(page.locator(".notice").textContent()).resolves.toBe("Cancelled.");
+    await expect(page.locator(".error-summary").textContent()).resolves.toContain("run_cancelled");
+    await expect(page.locator("button.cancel").count()).resolves.toBe(0);
+    const run = await http.run(runId);
+    expect(run).toMatchObject({ status: "cancelled", error: { code: "run_cancelled" } });
+    // The sleep now ends where the run did, shown cancelled, not at its wake time.
+    const cut = page.locator('svg.timeline rect.bar.sleep.cancelled[data-step="wait-for-trial-end"]');
+    expect(Number(await cut.getAttribute("data-end"))).toBe(Date.parse(run.endedAt!));
+    await expect(page.locator('table.steps tr[data-step="wait-for-trial-end"]').getAttribute("data-status")).resolves.toBe("cancelled");
+
+    // Cancelling again says so; cancelling a completed run is refused with the API's error.
+    const cancel = (id: string) =>
+      fetch(`${dev.url}/dashboard/runs/${id}/cancel`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: dev.url },
+        body: `_csrf=${encodeURIComponent(csrf!)}`,
+        redirect: "manual",
+      });
+    const again = await cancel(runId);
+    expect(again.status).toBe(303);
+    expect(again.headers.get("location")).toBe(`/dashboard/runs/${runId}?cancelled=already`);
+    const [paid] = await http.send(paymentEvent("dash-cancel"));
+    const [done] = (await http.settledRuns(paid!, 1)).values();
+    const refused = await cancel(done!.id);
+    expect(refused.status).toBe(409);
+    expect(await refused.text()).toContain("run_not_cancellable");
+    expect((await http.run(done!.id)).status).toBe("completed");
+  });
+
   it("refuses an action from another origin or without the page's token, even in dev mode", async () => {
     const post = (headers: Record<string, string>, body: string) =>
       fetch(`${dev.url}/dashboard/runs/01M94VN98HYY465VH73H0Q5V71/replay`, {
@@ -158,6 +238,13 @@ describe("the dashboard in Chromium, dev mode", () => {
     expect((await post({ origin: "http://evil.example" }, "from=start")).status).toBe(403);
     expect((await post({ origin: dev.url }, "from=start")).status).toBe(403);
     expect((await post({ origin: dev.url }, "from=start&_csrf=forged")).status).toBe(403);
+    const cancel = await fetch(`${dev.url}/dashboard/runs/01M94VN98HYY465VH73H0Q5V71/cancel`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://evil.example" },
+      body: "",
+      redirect: "manual",
+    });
+    expect(cancel.status).toBe(403);
   });
 
   it("loaded every page, style and script from the engine itself", async () => {

@@ -19,9 +19,9 @@ const stepsOf = (run: RunDetail | undefined) =>
 const completed = (id: string, output: unknown) => ({ id, key: id, status: "completed", attempts: 1, output });
 
 describe("the example app under wrangler dev", () => {
-  it("serves its nine functions", async () => {
+  it("serves its ten functions", async () => {
     const res = await fetch(`${dev.url}/`);
-    expect(await res.json()).toEqual({ name: "stepflare", functions: 9 });
+    expect(await res.json()).toEqual({ name: "stepflare", functions: 10 });
   });
 
   it("serves a valid OpenAPI 3.1 document holding the guides' event shapes", async () => {
@@ -80,6 +80,19 @@ describe("the example app under wrangler dev", () => {
     // The event as stored: the id ingest answered, the data as sent.
     const ev = await http.event(eventId!);
     expect(ev).toMatchObject({ dispatched: true, event: { id: eventId, name: "app/user.signup", data: { user } } });
+  });
+
+  it("app/trial.started sleeps 14 days in trial-reminder before its reminder", async () => {
+    const [eventId] = await http.send({ name: "app/trial.started", data: { email: "trial@example.com" } });
+    const run = await waitFor(async () => {
+      const [r] = (await http.event(eventId!)).runs;
+      const detail = r && (await http.run(r.id));
+      return detail?.status === "sleeping" ? detail : undefined;
+    }, "the trial reminder asleep");
+    expect(run.functionId).toBe("trial-reminder");
+    expect(run.steps).toMatchObject([{ id: "wait-for-trial-end", type: "sleep", status: "sleeping" }]);
+    const [sleep] = run.steps;
+    expect(Math.abs(Date.parse(sleep!.wakeAt!) - Date.parse(sleep!.startedAt!) - 14 * 86_400_000)).toBeLessThan(1000);
   });
 
   it("app/user.signup keeps a numeric user id and fields the schema does not name", async () => {

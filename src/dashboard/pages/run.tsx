@@ -1,23 +1,32 @@
 import type { RunDetail } from "../../run/detail";
 import { JsonView } from "../json-view";
 import { Csrf, Status, Time } from "../layout";
-import { layoutTimeline, stepPage } from "../timeline";
+import { formatDuration, layoutTimeline, shownStepStatus, stepPage } from "../timeline";
 import { TimelineChart } from "./timeline-chart";
 
 type Step = RunDetail["steps"][number];
 
 const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
 const took = (s: { startedAt?: string; endedAt?: string }) =>
-  s.startedAt && s.endedAt ? `${(ms(s.endedAt) ?? 0) - (ms(s.startedAt) ?? 0)} ms` : "";
+  s.startedAt && s.endedAt ? formatDuration((ms(s.endedAt) ?? 0) - (ms(s.startedAt) ?? 0)) : "";
+/** Statuses of a run that is still going, which the Cancel button can stop. */
+const GOING = new Set(["queued", "running", "sleeping", "waiting"]);
 
-/** One run: its event, status, output or error, replay actions, and its steps on a timeline, a page at a time. */
+/** One run: its event, status, output or error, its replay or cancel actions, and its steps on a timeline, a page at a time. */
 export function RunPage(p: { run: RunDetail; stepsPage: number; csrf: string; now: number; notice?: string }) {
   const { run } = p;
   const range = stepPage(run.steps.length, p.stepsPage);
   const shown = run.steps.slice(range.first, range.last);
   const timeline = layoutTimeline(
-    shown.map((s, i) => ({ index: range.first + i, start: ms(s.startedAt), end: ms(s.endedAt) })),
+    shown.map((s, i) => ({
+      index: range.first + i,
+      start: ms(s.startedAt),
+      end: ms(s.endedAt),
+      wakeAt: ms(s.wakeAt),
+      failedAttempts: s.failedAttempts?.map((a) => ({ start: ms(a.startedAt), end: ms(a.endedAt) ?? 0 })),
+    })),
     p.now,
+    ms(run.endedAt),
   );
   const pageHref = (n: number) => `/dashboard/runs/${run.id}?steps=${n}`;
   return (
@@ -65,6 +74,14 @@ export function RunPage(p: { run: RunDetail; stepsPage: number; csrf: string; no
           </button>
         </form>
       )}
+      {GOING.has(run.status) && (
+        <form method="post" action={`/dashboard/runs/${run.id}/cancel`} class="actions">
+          <Csrf token={p.csrf} />
+          <button type="submit" class="danger cancel">
+            Cancel this run
+          </button>
+        </form>
+      )}
       {"output" in run && (
         <>
           <h2>Output</h2>
@@ -74,6 +91,9 @@ export function RunPage(p: { run: RunDetail; stepsPage: number; csrf: string; no
       {run.error && (
         <>
           <h2>Error</h2>
+          <p class="error-summary">
+            {run.error.code && <code>{run.error.code}</code>} {run.error.name}: {run.error.message}
+          </p>
           <JsonView value={run.error} class="json run-error" />
         </>
       )}
@@ -94,8 +114,8 @@ export function RunPage(p: { run: RunDetail; stepsPage: number; csrf: string; no
         Steps <span class="muted">{run.steps.length === 0 ? "none yet" : `${range.first + 1}–${range.last} of ${run.steps.length}`}</span>
       </h2>
       {range.pages > 1 && <Pager page={range.page} pages={range.pages} href={pageHref} />}
-      <TimelineChart timeline={timeline} steps={run.steps} />
-      <StepTable steps={shown} first={range.first} />
+      <TimelineChart timeline={timeline} steps={run.steps} runStatus={run.status} />
+      <StepTable steps={shown} first={range.first} runStatus={run.status} />
       {range.pages > 1 && <Pager page={range.page} pages={range.pages} href={pageHref} />}
     </>
   );
@@ -117,7 +137,7 @@ function Pager(p: { page: number; pages: number; href: (n: number) => string }) 
   );
 }
 
-function StepTable(p: { steps: Step[]; first: number }) {
+function StepTable(p: { steps: Step[]; first: number; runStatus: string }) {
   return (
     <table class="steps">
       <thead>
@@ -133,21 +153,29 @@ function StepTable(p: { steps: Step[]; first: number }) {
       </thead>
       <tbody>
         {p.steps.map((s, i) => (
-          <tr data-step={s.key} data-status={s.status}>
+          <tr data-step={s.key} data-status={shownStepStatus(s.status, p.runStatus)}>
             <td>{p.first + i + 1}</td>
             <td class="mono">
               {s.id}
               {s.key !== s.id && <div class="muted">{s.key}</div>}
             </td>
             <td>
-              <Status status={s.status} />
+              <Status status={shownStepStatus(s.status, p.runStatus)} />
             </td>
-            <td>{s.attempts}</td>
+            <td>{s.type === "sleep" ? <span class="muted">sleep</span> : s.attempts}</td>
             <td>
               <Time iso={s.startedAt} />
             </td>
-            <td>{took(s)}</td>
             <td>
+              {took(s)}
+              {shownStepStatus(s.status, p.runStatus) === "sleeping" && s.wakeAt && (
+                <div class="muted">
+                  wakes <Time iso={s.wakeAt} />
+                </div>
+              )}
+            </td>
+            <td>
+              {s.failedAttempts && <FailedAttempts step={s} />}
               {s.error && (
                 <details id={`error-${s.key}`} open={s.status === "failed"}>
                   <summary>
@@ -167,5 +195,25 @@ function StepTable(p: { steps: Step[]; first: number }) {
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** A step's failed attempts, oldest first: when each ran, how long, and its error as JSON. */
+function FailedAttempts(p: { step: Step }) {
+  const list = p.step.failedAttempts ?? [];
+  return (
+    <details id={`attempts-${p.step.key}`} class="failed-attempts">
+      <summary>
+        {list.length} failed attempt{list.length === 1 ? "" : "s"}
+      </summary>
+      <ol>
+        {list.map((a) => (
+          <li data-attempt={String(a.attempt)}>
+            attempt {a.attempt}, ended <Time iso={a.endedAt} /> <span class="muted">{took(a)}</span>
+            <JsonView value={a.error} class="json attempt-error" />
+          </li>
+        ))}
+      </ol>
+    </details>
   );
 }
