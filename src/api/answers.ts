@@ -9,7 +9,7 @@ import { REPLAY_FROM, RUN_STATUSES } from "./schemas";
  */
 const iso = z.iso.datetime().meta({ description: "an ISO 8601 date-time, UTC" });
 const runStatus = z.enum(RUN_STATUSES);
-const stepStatus = z.enum(["planned", "running", "retrying", "sleeping", "waiting", "completed", "failed"]);
+const stepStatus = z.enum(["planned", "running", "retrying", "sleeping", "waiting", "completed", "failed", "cancelled"]);
 
 /** Any JSON value: a step's or a run's output, a poison message's body. */
 const json = z.unknown().meta({ description: "any JSON value" });

@@ -1,6 +1,18 @@
 import { fromJson, type SerializedError } from "../../sdk/internal";
 import type { FailedAttempt } from "./store";
-import type { RunState, StepState } from "./types";
+import { isSettled, type RunState, type StepState } from "./types";
+
+/**
+ * A step's status as shown: a sleep in progress is sleeping, a wait
+ * waiting; in a cancelled run, a step that had not settled is cancelled
+ * (its result, if it comes, is discarded).
+ */
+function shownStatus(run: RunState, s: StepState): string {
+  if (run.status === "cancelled" && !isSettled(s.status)) return "cancelled";
+  if (s.status === "running" && s.mode === "sleep") return "sleeping";
+  if (s.status === "running" && s.mode === "wait") return "waiting";
+  return s.status;
+}
 
 /** A step's failed attempts, oldest first, each with when it ran and its error. */
 const failedAttemptsOf = (list: FailedAttempt[] | undefined) =>
@@ -62,9 +74,7 @@ export function runDetail(
       .map((s) => ({
         id: s.id,
         key: s.key,
-        // A sleep in progress shows as sleeping, with its wake time; a wait as waiting, with what it waits for.
-        status:
-          s.status === "running" && s.mode === "sleep" ? "sleeping" : s.status === "running" && s.mode === "wait" ? "waiting" : s.status,
+        status: shownStatus(run, s),
         ...(s.mode === "sleep" ? { type: "sleep", wakeAt: iso(s.wakeAt) } : {}),
         ...(s.mode === "wait" && s.wait ? { type: "wait", wait: s.wait, timeoutAt: iso(s.wakeAt) } : {}),
         ...(s.mode === "invoke" && s.invoke

@@ -48,7 +48,8 @@ describe("POST /api/v1/runs/:runId/cancel", () => {
     await new Promise((r) => setTimeout(r, 1200)); // the steps finish and report
     const detail = await detailOf(runId);
     expect(detail.status).toBe("cancelled");
-    expect(detail.steps.map((s) => s.status)).toEqual(["running", "running"]);
+    // Shown cancelled: their results came back and were discarded.
+    expect(detail.steps.map((s) => s.status)).toEqual(["cancelled", "cancelled"]);
     expect(detail).not.toHaveProperty("output");
   });
 
