@@ -21,6 +21,14 @@ export const app = new Stepflare({
       email: z.email(),
       charge: z.looseObject({ id: z.string().min(1), amount: z.number().int().nonnegative(), currency: z.string().optional() }),
     }),
+    // The user upgraded from the trial: the reminder waiting for it stands down.
+    "app/user.upgraded": z.looseObject({ user: z.looseObject({ id: z.union([z.string().min(1), z.number()]) }) }),
+    // A new team and who to invite: one invitation event per invitee, sent from a function.
+    "app/team.created": z.looseObject({
+      team: z.looseObject({ id: z.string().min(1) }),
+      invitees: z.array(z.looseObject({ email: z.email() })).max(100),
+    }),
+    "app/member.invited": z.looseObject({ teamId: z.string().min(1), email: z.email() }),
     // A trial that has begun: who to remind when it ends.
     "app/trial.started": z.looseObject({ email: z.email() }),
     // The parallelism guide's chunking: the text, and how long a chunk may be.

@@ -6,7 +6,8 @@ import { classifyDocument, extractEntities, summarizeContent } from "./functions
 import { postPayment } from "./functions/payments";
 import { addToCrm, addToMailingList, sendWelcomeEmail, startStripeTrial } from "./functions/signup";
 import { summarizeText } from "./functions/summarize";
-import { trialReminder } from "./functions/trial";
+import { inviteTeam, sendInvitation } from "./functions/team";
+import { trialEndingNotice, trialReminder } from "./functions/trial";
 
 const engine = createEngine({
   functions: [
@@ -20,6 +21,9 @@ const engine = createEngine({
     postPayment,
     summarizeText,
     trialReminder,
+    trialEndingNotice,
+    inviteTeam,
+    sendInvitation,
   ],
   schemas: app.schemas,
 });

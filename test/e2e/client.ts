@@ -34,6 +34,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, what: stri
 }
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+const PAUSED = new Set(["sleeping", "waiting"]);
 
 /** Talks to one Stepflare over real HTTP: ingest and the management API. */
 export class StepflareHttp {
@@ -102,14 +103,16 @@ export class StepflareHttp {
    * Waits until the event is dispatched with `n` runs, each in a final state
    * (read from the run itself, not the index), and answers them by function id.
    */
+  /** Waits until `n` runs of the event have ended and the rest are paused; answers the ended ones, by function. */
   async settledRuns(eventId: string, n: number, timeoutMs = 30_000): Promise<Map<string, RunDetail>> {
     return waitFor(
       async () => {
         const ev = await this.event(eventId);
-        if (ev.runs.length < n) return undefined;
         const details = await Promise.all(ev.runs.map((r) => this.run(r.id)));
-        if (!details.every((d) => TERMINAL.has(d.status))) return undefined;
-        return new Map(details.map((d) => [d.functionId, d]));
+        // Runs that sleep or wait for days (the example's trial-reminder) are not waited for: only the settled ones count.
+        const settled = details.filter((d) => TERMINAL.has(d.status));
+        if (settled.length < n || !details.every((d) => TERMINAL.has(d.status) || PAUSED.has(d.status))) return undefined;
+        return new Map(settled.map((d) => [d.functionId, d]));
       },
       `${n} settled run(s) of event ${eventId}`,
       timeoutMs,

@@ -1,7 +1,8 @@
 // The example app's events as the dashboard tests send them, in one place:
 // when the example's event shapes change, only this file changes.
 
-export const FOUR_SIGNUP_FUNCTIONS = ["add-to-crm", "add-to-mailing-list", "send-welcome-email", "start-stripe-trial"];
+/** The signup event's five functions: four end at once, trial-reminder waits up to 14 days for an upgrade. */
+export const SIGNUP_FUNCTIONS = ["add-to-crm", "add-to-mailing-list", "send-welcome-email", "start-stripe-trial", "trial-reminder"];
 
 export const signupEvent = (tag: string) => ({
   name: "app/user.signup",
@@ -14,5 +15,5 @@ export const paymentEvent = (tag: string) => ({
   data: { email: `${tag}@example.com`, charge: { id: `ch-${tag}`, amount: 4200, currency: "eur" } },
 });
 
-/** Starts trial-reminder, which sleeps 14 days before its one step. */
+/** Starts trial-ending-notice, which sleeps 14 days before its one step. */
 export const trialEvent = (tag: string) => ({ name: "app/trial.started", data: { email: `${tag}@example.com` } });

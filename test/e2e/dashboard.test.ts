@@ -3,7 +3,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./browser";
 import { type StepflareHttp, waitFor } from "./client";
-import { FOUR_SIGNUP_FUNCTIONS, paymentEvent, signupEvent, trialEvent } from "./dashboard-events";
+import { paymentEvent, SIGNUP_FUNCTIONS, signupEvent, trialEvent } from "./dashboard-events";
 import { ROOT, type WranglerDev } from "./harness";
 import { serveDuringFile } from "./suite";
 
@@ -34,7 +34,7 @@ afterAll(async () => {
 const rows = (selector: string) => page.locator(selector);
 
 describe("the dashboard in Chromium, dev mode", () => {
-  it("shows the signup event's four runs appearing on the runs page, without a reload", async () => {
+  it("shows the signup event's five runs appearing on the runs page, without a reload", async () => {
     await page.goto(`${dev.url}/dashboard/runs`);
     await expect(page.locator("h1").textContent()).resolves.toBe("Runs");
     await http.send(signupEvent("dash-1"));
@@ -43,8 +43,9 @@ describe("the dashboard in Chromium, dev mode", () => {
     const completed = page.locator('table.runs tr[data-status="completed"]');
     await completed.nth(3).waitFor({ timeout: 30_000 });
     await expect(completed.count()).resolves.toBe(4);
+    await rows('table.runs tr[data-status="waiting"]').first().waitFor({ timeout: 30_000 }); // trial-reminder
     const functions = await rows("table.runs tr[data-run]").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-function")));
-    expect(functions.sort()).toEqual(FOUR_SIGNUP_FUNCTIONS);
+    expect(functions.sort()).toEqual(SIGNUP_FUNCTIONS);
   });
 
   it("finds the event by name and by id, with its payload and the runs it started", async () => {
@@ -57,7 +58,7 @@ describe("the dashboard in Chromium, dev mode", () => {
     const payload = JSON.parse((await page.locator("pre.event-payload").textContent()) ?? "");
     expect(payload).toMatchObject({ id: eventId, ...signupEvent("dash-1") });
     const started = await rows("table.runs tr[data-run]").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-function")));
-    expect(started.sort()).toEqual(FOUR_SIGNUP_FUNCTIONS);
+    expect(started.sort()).toEqual(SIGNUP_FUNCTIONS);
   });
 
   it("lists the functions with their triggers, retries and runs by status", async () => {

@@ -19,7 +19,7 @@ describe("a duplicate event id within the dedupe window", () => {
     expect(await http.send(signup(id, "First"))).toEqual([id]);
     const first = await http.settledRuns(id, 4);
     const before = await http.event(id);
-    expect(before.runs).toHaveLength(4);
+    expect(before.runs).toHaveLength(5); // four ended, and trial-reminder waiting for an upgrade
 
     expect(await http.send(signup(id, "Second"))).toEqual([id]);
     await sleep(SETTLE_MS);
@@ -41,8 +41,8 @@ describe("a duplicate event id within the dedupe window", () => {
     await http.settledRuns(other, 4);
     await sleep(SETTLE_MS);
     const ev = await http.event(id);
-    expect(ev.runs).toHaveLength(4);
-    expect(new Set(ev.runs.map((r) => r.functionId)).size).toBe(4);
+    expect(ev.runs).toHaveLength(5);
+    expect(new Set(ev.runs.map((r) => r.functionId)).size).toBe(5);
     expect(ev.event.data).toMatchObject({ user: { name: "A" } });
   });
 

@@ -19,9 +19,9 @@ const stepsOf = (run: RunDetail | undefined) =>
 const completed = (id: string, output: unknown) => ({ id, key: id, status: "completed", attempts: 1, output });
 
 describe("the example app under wrangler dev", () => {
-  it("serves its ten functions", async () => {
+  it("serves its thirteen functions", async () => {
     const res = await fetch(`${dev.url}/`);
-    expect(await res.json()).toEqual({ name: "stepflare", functions: 10 });
+    expect(await res.json()).toEqual({ name: "stepflare", functions: 13 });
   });
 
   it("serves a valid OpenAPI 3.1 document holding the guides' event shapes", async () => {
@@ -82,17 +82,54 @@ describe("the example app under wrangler dev", () => {
     expect(ev).toMatchObject({ dispatched: true, event: { id: eventId, name: "app/user.signup", data: { user } } });
   });
 
-  it("app/trial.started sleeps 14 days in trial-reminder before its reminder", async () => {
+  it("app/trial.started sleeps 14 days in trial-ending-notice before its notice", async () => {
     const [eventId] = await http.send({ name: "app/trial.started", data: { email: "trial@example.com" } });
     const run = await waitFor(async () => {
       const [r] = (await http.event(eventId!)).runs;
       const detail = r && (await http.run(r.id));
       return detail?.status === "sleeping" ? detail : undefined;
-    }, "the trial reminder asleep");
-    expect(run.functionId).toBe("trial-reminder");
+    }, "the trial notice asleep");
+    expect(run.functionId).toBe("trial-ending-notice");
     expect(run.steps).toMatchObject([{ id: "wait-for-trial-end", type: "sleep", status: "sleeping" }]);
     const [sleep] = run.steps;
     expect(Math.abs(Date.parse(sleep!.wakeAt!) - Date.parse(sleep!.startedAt!) - 14 * 86_400_000)).toBeLessThan(1000);
+  });
+
+  it("app/user.signup's trial-reminder waits for the user's upgrade, and stands down when it comes", async () => {
+    const user = { id: `u-up-${Date.now()}`, email: "upgrader@example.com" };
+    const [eventId] = await http.send({ name: "app/user.signup", data: { user } });
+    const waiting = await waitFor(async () => {
+      const r = (await http.event(eventId!)).runs.find((x) => x.functionId === "trial-reminder");
+      const detail = r && (await http.run(r.id));
+      return detail?.status === "waiting" ? detail : undefined;
+    }, "the trial reminder waiting");
+    expect(waiting.steps).toMatchObject([
+      { id: "wait-for-upgrade", type: "wait", status: "waiting", wait: { event: "app/user.upgraded", match: "data.user.id" } },
+    ]);
+    // Another user's upgrade does not count; this user's does.
+    await http.send({ name: "app/user.upgraded", data: { user: { id: "someone-else" } } });
+    await http.send({ name: "app/user.upgraded", data: { user: { id: user.id }, plan: "pro" } });
+    const done = await waitFor(async () => {
+      const detail = await http.run(waiting.id);
+      return detail.status === "completed" ? detail : undefined;
+    }, "the trial reminder to stand down");
+    expect(done.output).toEqual({ upgraded: true, reminded: false });
+    expect(done.steps.map((s) => s.id)).toEqual(["wait-for-upgrade"]);
+  });
+
+  it("app/team.created fans out one invitation per invitee with step.sendEvent", async () => {
+    const invitees = [{ email: "a@example.com" }, { email: "b@example.com" }, { email: "c@example.com" }];
+    const [eventId] = await http.send({ name: "app/team.created", data: { team: { id: "team_1" }, invitees } });
+    const runs = await http.settledRuns(eventId!, 1);
+    const invite = runs.get("invite-team");
+    expect(invite?.status).toBe("completed");
+    const { ids } = invite!.output as { ids: string[] };
+    expect(ids).toEqual(invitees.map((_, i) => `${invite!.id}.invite-each.${i}`));
+    for (const [i, id] of ids.entries()) {
+      const sent = await http.settledRuns(id, 1);
+      const invitation = sent.get("send-invitation");
+      expect(invitation).toMatchObject({ status: "completed", output: email.send(invitees[i]!.email, "team-invitation") });
+    }
   });
 
   it("app/user.signup keeps a numeric user id and fields the schema does not name", async () => {
