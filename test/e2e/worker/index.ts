@@ -15,6 +15,7 @@ const app = new Stepflare({
     "e2e/quick": z.object({ tag: z.string() }),
     "e2e/sleepy": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
     "e2e/order": z.object({ tag: z.string() }),
+    "e2e/parent": z.object({ tag: z.string() }),
   },
 });
 
@@ -63,13 +64,21 @@ const sleepy = app.createFunction({ id: "sleepy", triggers: [{ event: "e2e/sleep
 });
 
 /** Waits for `e2e/paid` with the same tag: a restart while it waits must not lose the wait. */
-const order = app.createFunction({ id: "order", triggers: [{ event: "e2e/order" }] }, async ({ step }) => {
-  const paid = await step.waitForEvent("wait-paid", { event: "e2e/paid", match: "data.tag", timeout: "5m" });
-  return { paid: paid?.data ?? null };
-});
+const order = app.createFunction(
+  { id: "order", triggers: [{ event: "e2e/order" }], cancelOn: [{ event: "e2e/order.cancelled", match: "data.tag" }] },
+  async ({ step }) => {
+    const paid = await step.waitForEvent("wait-paid", { event: "e2e/paid", match: "data.tag", timeout: "5m" });
+    return { paid: paid?.data ?? null };
+  },
+);
+
+/** Invokes `quick` as a child run and answers what it answered. */
+const parent = app.createFunction({ id: "parent", triggers: [{ event: "e2e/parent" }] }, async ({ event, step }) => ({
+  child: await step.invoke("child", { function: quick, data: { tag: event.data.tag }, timeout: "1m" }),
+}));
 
 const engine = createEngine({
-  functions: [durable, parallel, quick, sleepy, order],
+  functions: [durable, parallel, quick, sleepy, order, parent],
   schemas: app.schemas,
   // The default limits: a claimed step whose executor was killed is retried once its 30 s claim lease lapses.
   backoff: { baseMs: 200, maxMs: 1_000 },
