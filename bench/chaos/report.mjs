@@ -1,0 +1,37 @@
+/** The chaos run's figures as a Markdown table. */
+import os from "node:os";
+
+const s = (ms) => (ms == null ? "–" : `${(ms / 1000).toFixed(1)} s`);
+
+export function markdown(opts, f) {
+  const killsMid = f.kills.filter((k) => !k.duringSend).length;
+  const rows = [
+    ["events sent / accepted", `${f.events} / ${f.accepted}`],
+    [
+      "kills (SIGKILL to the process group)",
+      `${f.kills.length}: ${killsMid} among the steps, ${f.kills.length - killsMid} during a wave's sends`,
+    ],
+    ["runs expected / present", `${f.expected} / ${f.present}`],
+    ["runs lost (missing, or not terminal at the timeout)", `${f.lost}`],
+    ["runs completed / failed", `${f.completed} / ${f.failed}`],
+    ["wrong outputs (a failed run counts)", `${f.wrong}`],
+    ["from the last restart until every run was terminal", f.lost === 0 ? s(f.settleAfterRestartMs) : `not within ${s(opts.timeoutMs)}`],
+    [
+      "step executions beyond one per step (at-least-once re-runs)",
+      `${f.extraExecutions}, in ${f.multiRunSteps} steps (at most ${f.maxExecutions} executions of one)`,
+    ],
+    ["steps with more than one attempt", `${f.retriedSteps}`],
+    ["terminal runs still listed as running 30 s later", `${f.listedNotTerminal}`],
+    ["whole run, start to last poll", s(f.totalMs)],
+  ];
+  const moments = f.kills.map((k) => `${(k.atMs / 1000).toFixed(1)}${k.duringSend ? "*" : ""}`).join(", ");
+  return [
+    `### Chaos run: ${f.events} events, ${f.kills.length} kills (${new Date().toISOString().slice(0, 16)}Z)`,
+    "",
+    "| figure | value |",
+    "|---|---|",
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    "",
+    `Kill moments, seconds into each wave (\\* during its sends): ${moments || "none"}. Seed ${opts.seed}; ${os.cpus().length} cores; \`npm run chaos -- --events=${f.events} --kills=${f.kills.length} --seed=${opts.seed}\`.`,
+  ].join("\n");
+}
