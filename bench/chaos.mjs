@@ -13,7 +13,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { getJson, pollRuns, relist, tally } from "./chaos/check.mjs";
+import { getJson, pollListing, readDetails, tally } from "./chaos/check.mjs";
 import { markdown } from "./chaos/report.mjs";
 import { freePort, prepare, ROOT, Runtime, sleep } from "./chaos/runtime.mjs";
 
@@ -131,10 +131,12 @@ async function main() {
       if (random() < 0.2) await sleep(random() * 1_500);
       else await sending.then(() => sleep(300 + random() * 4_000));
       const at = Date.now() - waveStart;
+      const duringSend = !sent;
+      const killedAt = Date.now();
       await runtime.kill();
       await sending;
-      kills.push({ wave: w, atMs: at, duringSend: !sent });
-      log(`kill ${kills.length}: ${at} ms into wave ${w + 1} (${wave.length} events)${sent ? "" : ", during its sends"}`);
+      kills.push({ wave: w, atMs: at, duringSend, killedAt });
+      log(`kill ${kills.length}: ${at} ms into wave ${w + 1} (${wave.length} events)${duringSend ? ", during its sends" : ""}`);
       await runtime.start();
       lastRestartAt = Date.now();
       log(`restarted in ${lastRestartAt - waveStart - at} ms`);
@@ -146,19 +148,16 @@ async function main() {
     if (unsent > 0) log(`${unsent} event(s) were still not accepted after ten re-sends`);
   }
 
-  log(`${accepted.size}/${events.length} events accepted; polling every run until terminal (up to ${opts.timeoutMs / 1000} s)`);
-  const state = await pollRuns(runtime.base, events, lastRestartAt + opts.timeoutMs, log);
+  log(`${accepted.size}/${events.length} events accepted; polling the listing until no run is running (up to ${opts.timeoutMs / 1000} s)`);
+  const deadline = lastRestartAt + opts.timeoutMs;
+  const { state, listedDoneAt } = await pollListing(runtime.base, events, deadline, log);
   const pollEndedAt = Date.now();
-  // The listing (D1) trails the objects by about one index-queue delivery: give it 30 s to catch up.
-  for (let i = 0; i < 30; i++) {
-    await relist(runtime.base, state);
-    if (state.every((s) => [...s.runs.values()].every((r) => r.listed !== "running"))) break;
-    await sleep(1_000);
-  }
+  await readDetails(runtime.base, state);
   const calls = await getJson(`${runtime.base}/chaos/calls`);
   if (calls.status !== 200) throw new Error(`GET /chaos/calls answered ${calls.status}: ${calls.body}`);
-  const { figures, stuck } = tally(state, calls.body, lastRestartAt);
-  Object.assign(figures, { events: events.length, accepted: accepted.size, kills, totalMs: pollEndedAt - t0 });
+  const killTimes = kills.map((k) => k.killedAt);
+  const { figures, stuck } = tally(state, calls.body, { lastRestartAt, deadline: Math.min(deadline, pollEndedAt), killTimes });
+  Object.assign(figures, { events: events.length, accepted: accepted.size, kills, lastRestartAt, listedDoneAt, totalMs: pollEndedAt - t0 });
 
   const report = markdown(opts, figures);
   console.log(`\n${report}`);

@@ -15,13 +15,21 @@ export function markdown(opts, f) {
     ["runs lost (missing, or not terminal at the timeout)", `${f.lost}`],
     ["runs completed / failed", `${f.completed} / ${f.failed}`],
     ["wrong outputs (a failed run counts)", `${f.wrong}`],
-    ["from the last restart until every run was terminal", f.lost === 0 ? s(f.settleAfterRestartMs) : `not within ${s(opts.timeoutMs)}`],
+    [
+      "from the last restart until every run was terminal (its object's `endedAt`)",
+      f.lost === 0 ? s(f.settleAfterRestartMs) : `not within ${s(opts.timeoutMs)}`,
+    ],
+    [
+      "from the last restart until the listing showed no run running",
+      f.listedDoneAt ? s(f.listedDoneAt - f.lastRestartAt) : `not within ${s(opts.timeoutMs)}`,
+    ],
     [
       "step executions beyond one per step (at-least-once re-runs)",
       `${f.extraExecutions}, in ${f.multiRunSteps} steps (at most ${f.maxExecutions} executions of one)`,
     ],
-    ["steps with more than one attempt", `${f.retriedSteps}`],
-    ["terminal runs still listed as running 30 s later", `${f.listedNotTerminal}`],
+    ["of those, executions with no kill since the step's previous one", `${f.rerunsWithoutKill}`],
+    ["steps with more than one attempt", `${f.retriedSteps} (at most ${f.maxAttempts} attempts of one)`],
+    ["runs ended but still listed as running at the timeout", `${f.listedNotTerminal}`],
     ["whole run, start to last poll", s(f.totalMs)],
   ];
   const moments = f.kills.map((k) => `${(k.atMs / 1000).toFixed(1)}${k.duringSend ? "*" : ""}`).join(", ");

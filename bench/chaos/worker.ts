@@ -49,13 +49,13 @@ const parallel = app.createFunction({ id: "chaos-parallel", triggers: [{ event: 
 
 const engine = createEngine({ functions: [sequential, parallel], schemas: app.schemas });
 
-/** `GET /chaos/calls`: executions per step, `[n, fn, step, count]` rows. */
+/** `GET /chaos/calls`: every step execution, `[n, fn, step, at]` rows. */
 async function calls(db: D1Database): Promise<Response> {
   await db.prepare(CREATE_CALLS).run();
   const rows = await db
-    .prepare("SELECT n, fn, step, COUNT(*) AS count FROM chaos_step_calls GROUP BY n, fn, step")
-    .all<{ n: number; fn: string; step: string; count: number }>();
-  return Response.json(rows.results.map((r) => [r.n, r.fn, r.step, r.count]));
+    .prepare("SELECT n, fn, step, at FROM chaos_step_calls ORDER BY at")
+    .all<{ n: number; fn: string; step: string; at: number }>();
+  return Response.json(rows.results.map((r) => [r.n, r.fn, r.step, r.at]));
 }
 
 export default {
