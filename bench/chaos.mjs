@@ -120,30 +120,35 @@ async function main() {
 
   const waves = Math.max(1, opts.kills);
   const kills = [];
-  let lastRestartAt = 0;
+  let lastRestartAt = Date.now();
+  const killAndRestart = async (kill) => {
+    kill.killedAt = Date.now();
+    await runtime.kill();
+    kills.push(kill);
+    log(`kill ${kills.length}: ${kill.moment}, ${kill.atMs} ms into wave ${kill.wave + 1}`);
+    await runtime.start();
+    lastRestartAt = Date.now();
+    log(`restarted in ${lastRestartAt - kill.killedAt} ms`);
+  };
   for (let w = 0; w < waves; w++) {
     const wave = events.slice(Math.floor((w * events.length) / waves), Math.floor(((w + 1) * events.length) / waves));
-    const waveStart = Date.now();
-    let sent = false;
-    const sending = send(wave).then(() => (sent = true));
-    if (w < opts.kills) {
-      // One kill in five cuts the wave's own sends; the others land 0.3-4.3 s after them, among the steps.
-      if (random() < 0.2) await sleep(random() * 1_500);
-      else await sending.then(() => sleep(300 + random() * 4_000));
-      const at = Date.now() - waveStart;
-      const duringSend = !sent;
-      const killedAt = Date.now();
-      await runtime.kill();
-      await sending;
-      kills.push({ wave: w, atMs: at, duringSend, killedAt });
-      log(`kill ${kills.length}: ${at} ms into wave ${w + 1} (${wave.length} events)${duringSend ? ", during its sends" : ""}`);
-      await runtime.start();
-      lastRestartAt = Date.now();
-      log(`restarted in ${lastRestartAt - waveStart - at} ms`);
-    } else {
-      await sending;
-      lastRestartAt = Date.now();
+    // Where this wave's kill lands: among its own sends, among the steps after them, or in the recovery from the
+    // previous kill (0.5-5 s after that restart, before this wave is sent).
+    const draw = random();
+    const moment = w >= opts.kills ? "none" : draw < 0.2 ? "during sends" : draw < 0.4 && w > 0 ? "during recovery" : "among steps";
+    if (moment === "during recovery") {
+      const wait = 500 + Math.floor(random() * 4_500);
+      await sleep(wait);
+      await killAndRestart({ wave: w, moment, atMs: -wait });
     }
+    const waveStart = Date.now();
+    const sending = send(wave);
+    if (moment === "during sends") await sleep(random() * 1_500);
+    if (moment === "among steps") await sending.then(() => sleep(300 + random() * 4_000));
+    if (moment === "during sends" || moment === "among steps") {
+      const kill = { wave: w, moment, atMs: Date.now() - waveStart };
+      await Promise.all([sending, killAndRestart(kill)]);
+    } else await sending;
     const unsent = await resend(events.slice(0, Math.floor(((w + 1) * events.length) / waves)));
     if (unsent > 0) log(`${unsent} event(s) were still not accepted after ten re-sends`);
   }

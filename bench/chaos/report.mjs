@@ -4,12 +4,12 @@ import os from "node:os";
 const s = (ms) => (ms == null ? "–" : `${(ms / 1000).toFixed(1)} s`);
 
 export function markdown(opts, f) {
-  const killsMid = f.kills.filter((k) => !k.duringSend).length;
+  const by = (moment) => f.kills.filter((k) => k.moment === moment).length;
   const rows = [
     ["events sent / accepted", `${f.events} / ${f.accepted}`],
     [
       "kills (SIGKILL to the process group)",
-      `${f.kills.length}: ${killsMid} among the steps, ${f.kills.length - killsMid} during a wave's sends`,
+      `${f.kills.length}: ${by("among steps")} among the steps, ${by("during sends")} during a wave's sends, ${by("during recovery")} during the recovery from the previous kill`,
     ],
     ["runs expected / present", `${f.expected} / ${f.present}`],
     ["runs lost (missing, or not terminal at the timeout)", `${f.lost}`],
@@ -32,7 +32,8 @@ export function markdown(opts, f) {
     ["runs ended but still listed as running at the timeout", `${f.listedNotTerminal}`],
     ["whole run, start to last poll", s(f.totalMs)],
   ];
-  const moments = f.kills.map((k) => `${(k.atMs / 1000).toFixed(1)}${k.duringSend ? "*" : ""}`).join(", ");
+  const mark = { "among steps": "", "during sends": "*", "during recovery": "†" };
+  const moments = f.kills.map((k) => `${(k.atMs / 1000).toFixed(1)}${mark[k.moment]}`).join(", ");
   return [
     `### Chaos run: ${f.events} events, ${f.kills.length} kills (${new Date().toISOString().slice(0, 16)}Z)`,
     "",
@@ -40,6 +41,6 @@ export function markdown(opts, f) {
     "|---|---|",
     ...rows.map(([k, v]) => `| ${k} | ${v} |`),
     "",
-    `Kill moments, seconds into each wave (\\* during its sends): ${moments || "none"}. Seed ${opts.seed}; ${os.cpus().length} cores; \`npm run chaos -- --events=${f.events} --kills=${f.kills.length} --seed=${opts.seed}\`.`,
+    `Kill moments, seconds into each wave (\\* during its sends; † during the recovery, before the wave, negative): ${moments || "none"}. Seed ${opts.seed}; ${os.cpus().length} cores; \`npm run chaos -- --events=${f.events} --kills=${f.kills.length} --seed=${opts.seed}\`.`,
   ].join("\n");
 }
