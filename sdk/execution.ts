@@ -1,3 +1,4 @@
+import { durationMs, wakeTimeMs } from "./duration";
 import type { SerializedError } from "./errors";
 import { StepFailedError, StepflareError } from "./errors";
 import { MAX_RETRIES } from "./function";
@@ -16,8 +17,12 @@ export interface FoundStep {
   readonly key: string;
   readonly id: string;
   readonly retries: number | undefined;
-  /** Runs the user's step function once. */
+  /** Runs the user's step function once (a sleep's does nothing). */
   readonly fn: (ctx: { attempt: number }) => unknown;
+  /** For `step.sleep` and `step.sleepUntil`: when it wakes, as first reached (the journal keeps the first one). */
+  readonly sleepUntil?: number;
+  /** For `step.sendEvent`: the events to send, as given; the engine checks them as ingest does. */
+  readonly send?: unknown[];
   /** Settles the handler's `await` with a committed output (already JSON-shaped). */
   resolve(output: unknown, seq?: number): void;
   /** Settles the handler's `await` with the step's final error. */
@@ -121,13 +126,7 @@ export class Execution {
   #tools(): StepTools {
     const run = <T>(idOrOptions: string | StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>) => {
       const options = typeof idOrOptions === "string" ? { id: idOrOptions } : idOrOptions;
-      assertStepId(options.id);
-      if (this.#inStepFn) {
-        throw new StepflareError(
-          "nested_step",
-          `step.run("${options.id}") was called inside another step's function; call it from the handler`,
-        );
-      }
+      this.#checkCall("run", options.id);
       // A mistake in the call itself fails the run at once: retrying the handler would make it again.
       if (typeof fn !== "function")
         throw new StepflareError("invalid_step", `step.run("${options.id}"): the second argument must be a function`);
@@ -135,35 +134,73 @@ export class Execution {
       if (r !== undefined && !(Number.isInteger(r) && r >= 0 && r <= MAX_RETRIES)) {
         throw new StepflareError("invalid_step", `step.run("${options.id}"): retries must be a whole number from 0 to ${MAX_RETRIES}`);
       }
-      const key = this.#keys.next(options.id);
-      const memo = this.#input.memo.get(key);
-      if (memo) {
-        return new Promise<Awaited<T>>((resolve, reject) =>
-          this.#catchUp.reached(key, () =>
-            memo.status === "completed" ? resolve(memo.output as Awaited<T>) : reject(new StepFailedError(options.id, memo.error, key)),
-          ),
-        );
-      }
-      return new Promise<Awaited<T>>((resolve, reject) => {
-        this.#found({
-          key,
-          id: options.id,
-          retries: options.retries,
-          fn: (ctx) => {
-            this.#inStepFn = true;
-            try {
-              return fn(ctx);
-            } finally {
-              this.#inStepFn = false;
-            }
-          },
-          // Settled now, but resumed only after every memoized step before it.
-          resolve: (output, seq) => this.#catchUp.afterMemo(() => resolve(output as Awaited<T>), seq),
-          reject: (error, seq) => this.#catchUp.afterMemo(() => reject(new StepFailedError(options.id, error, key)), seq),
-        });
-      });
+      return this.#step<T>(options, fn);
     };
-    return { run } as StepTools;
+    const sleep = (id: string, duration: number | string): Promise<void> => {
+      this.#checkCall("sleep", id);
+      const until = Date.now() + durationMs(duration, `step.sleep("${id}")`);
+      return this.#step<undefined>({ id, retries: 0 }, () => undefined, until) as Promise<void>;
+    };
+    const sleepUntil = (id: string, when: Date | string | number): Promise<void> => {
+      this.#checkCall("sleepUntil", id);
+      const until = wakeTimeMs(when, Date.now(), `step.sleepUntil("${id}")`);
+      return this.#step<undefined>({ id, retries: 0 }, () => undefined, until) as Promise<void>;
+    };
+    const sendEvent = (id: string, payload: unknown): Promise<{ ids: string[] }> => {
+      this.#checkCall("sendEvent", id);
+      const send = Array.isArray(payload) ? [...payload] : [payload];
+      return this.#step<{ ids: string[] }>({ id }, () => ({ ids: [] }), undefined, send);
+    };
+    return { run, sleep, sleepUntil, sendEvent } as StepTools;
+  }
+
+  /** A step tool's call is refused inside another step's function, and its id must be one. */
+  #checkCall(tool: string, id: string): void {
+    assertStepId(id);
+    if (this.#inStepFn) {
+      throw new StepflareError("nested_step", `step.${tool}("${id}") was called inside another step's function; call it from the handler`);
+    }
+  }
+
+  /**
+   * A step the handler reached: resolved from the memo if the journal
+   * settled it, else reported as found and settled by the engine.
+   */
+  #step<T>(
+    options: StepOptions,
+    fn: (ctx: { attempt: number }) => T | Promise<T>,
+    sleepUntil?: number,
+    send?: unknown[],
+  ): Promise<Awaited<T>> {
+    const key = this.#keys.next(options.id);
+    const memo = this.#input.memo.get(key);
+    if (memo) {
+      return new Promise<Awaited<T>>((resolve, reject) =>
+        this.#catchUp.reached(key, () =>
+          memo.status === "completed" ? resolve(memo.output as Awaited<T>) : reject(new StepFailedError(options.id, memo.error, key)),
+        ),
+      );
+    }
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      this.#found({
+        key,
+        id: options.id,
+        retries: options.retries,
+        ...(sleepUntil === undefined ? {} : { sleepUntil }),
+        ...(send === undefined ? {} : { send }),
+        fn: (ctx) => {
+          this.#inStepFn = true;
+          try {
+            return fn(ctx);
+          } finally {
+            this.#inStepFn = false;
+          }
+        },
+        // Settled now, but resumed only after every memoized step before it.
+        resolve: (output, seq) => this.#catchUp.afterMemo(() => resolve(output as Awaited<T>), seq),
+        reject: (error, seq) => this.#catchUp.afterMemo(() => reject(new StepFailedError(options.id, error, key)), seq),
+      });
+    });
   }
 
   #found(step: FoundStep): void {

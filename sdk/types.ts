@@ -31,6 +31,40 @@ export interface StepTools {
    * @example const user = await step.run("load-user", () => db.users.get(id));
    */
   run<T>(idOrOptions: string | StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>): Promise<Awaited<T>>;
+  /**
+   * Pauses the run for `duration`: milliseconds, or a string such as "30s", "5m", "2h", "7d" or "1h30m"; at most
+   * one year. The run is `sleeping` meanwhile and holds no memory; it wakes from its Durable Object's alarm,
+   * across restarts and deploys. A retry or replay of the run does not sleep again.
+   *
+   * @example await step.sleep("wait-a-day", "1d");
+   */
+  sleep(id: string, duration: number | string): Promise<void>;
+  /**
+   * Pauses the run until `time`: a Date, an ISO 8601 string or epoch milliseconds, at most a year ahead.
+   * A time in the past wakes at once.
+   *
+   * @example await step.sleepUntil("until-renewal", user.renewsAt);
+   */
+  sleepUntil(id: string, time: Date | string | number): Promise<void>;
+  /**
+   * Sends one event or several, as `POST /e/:key` would accept them (schemas included), from a step: memoized,
+   * so a retry or replay of the run never sends them twice. An event without an `id` gets one derived from the
+   * run and the step, so even a send cut short and tried again is deduplicated. An event ingest would refuse
+   * fails the step with `invalid_event`, not retried. Answers the events' ids, in order.
+   *
+   * @example await step.sendEvent("fan-out", users.map((u) => ({ name: "app/welcome", data: { userId: u.id } })));
+   */
+  sendEvent(id: string, events: SendEventPayload | SendEventPayload[]): Promise<{ ids: string[] }>;
+}
+
+/** An event a function sends: the fields `POST /e/:key` takes. */
+export interface SendEventPayload {
+  name: string;
+  data?: Record<string, unknown>;
+  id?: string;
+  ts?: number;
+  user?: Record<string, unknown>;
+  v?: string;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { StepflareFunction } from "../../sdk/function";
+import type { StepflareFunction } from "../../sdk/internal";
 
 /** Compiles a trigger to a predicate: exact, or `*` standing for one or more of any character. */
 export function compileTrigger(trigger: string): (name: string) => boolean {
@@ -35,6 +35,11 @@ export class Registry {
 
   get(id: string): StepflareFunction | undefined {
     return this.#byId.get(id);
+  }
+
+  /** Every registered function, in registration order. */
+  all(): StepflareFunction[] {
+    return [...this.#byId.values()];
   }
 
   get size(): number {

@@ -1,27 +1,37 @@
-import { serializeError } from "../../sdk/errors";
-import { Execution, type ExecutionOutcome, type FoundStep } from "../../sdk/execution";
-import type { StepflareFunction } from "../../sdk/function";
-import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
+import {
+  checkOutputSize,
+  Execution,
+  type ExecutionOutcome,
+  type FoundStep,
+  fromJson,
+  type StepflareFunction,
+  serializeError,
+  toJson,
+} from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import type { StepMessage } from "../messages/steps";
 import { sendAll } from "../shared/queue-batches";
-import type { StepMessage } from "../steps/message";
+import { awaitsClaim } from "./claims";
 import { attemptStep, decideHandlerError, decideStepResult } from "./decide";
 import { runLogger } from "./logger";
 import { memoOf } from "./memo";
+import { performerFor } from "./perform";
 import { stateBytesAfter, stateGrace } from "./state-limit";
 import type { RunStore } from "./store";
 import {
   addFoundStep,
-  awaitsClaim,
   clearHandlerIdle,
   commitStep,
   endRun,
   endSettlement,
   extendStepLease,
   keepPlanned,
+  resumeRun,
   scheduleHandlerRetry,
+  sleepRun,
   startAttempt,
+  startSleep,
   watchHandlerIdle,
 } from "./transitions";
 import { generationOf, isTerminal, type RunError, type StepResult, type StepState } from "./types";
@@ -40,6 +50,8 @@ export interface DriverHooks {
   ended(): void;
   /** The handler settled without ending the run (a retry is scheduled). */
   turnOver(): void;
+  /** The run went to sleep, or woke, without ending: its listing row changed. */
+  statusChanged(): void;
 }
 
 /**
@@ -151,6 +163,7 @@ export class RunDriver {
     const writeWaiting = () => {
       for (const s of created) keepPlanned(this.#store, s);
     };
+    const now = Date.now();
     for (const f of found) {
       let s = this.#store.steps.get(f.key);
       if (!s) {
@@ -166,6 +179,7 @@ export class RunDriver {
         s = addFoundStep(this.#store, f.key, f.id, f.retries ?? fn.config.retries);
         created.push(s);
       }
+      if (f.sleepUntil !== undefined && s.status === "planned") startSleep(this.#store, s, f.sleepUntil, now);
       if (s.status === "completed") f.resolve(fromJson(s.outputJson), s.settleSeq ?? undefined);
       else if (s.status === "failed") f.reject(s.error ?? { name: "Error", message: "step failed" }, s.settleSeq ?? undefined);
       else live.pending.set(f.key, f);
@@ -173,6 +187,24 @@ export class RunDriver {
     this.#schedule();
     writeWaiting();
     this.#watchIdle();
+    this.#sleepIfOnlySleeps();
+  }
+
+  /** The live handler awaits nothing but sleeps: the run sleeps until one wakes it. */
+  #sleepIfOnlySleeps(): void {
+    const live = this.#live;
+    if (!live || live.pending.size === 0) return;
+    for (const key of live.pending.keys()) if (this.#store.steps.get(key)?.mode !== "sleep") return;
+    if (sleepRun(this.#store)) this.#hooks.statusChanged();
+  }
+
+  /** A sleep's time came: it completes, and a sleeping run runs again. */
+  wakeStep(key: string): void {
+    const s = this.#store.steps.get(key);
+    if (s?.status !== "running" || s.mode !== "sleep") return;
+    if (resumeRun(this.#store, Date.now())) this.#hooks.statusChanged();
+    if (this.#store.run?.status !== "running") return;
+    this.applyResults([{ key, attempt: s.attempts, ok: true, outputJson: null, gen: generationOf(this.#store.run) }]);
   }
 
   /**
@@ -187,7 +219,7 @@ export class RunDriver {
     for (const key of live.pending.keys()) {
       const s = this.#store.steps.get(key);
       if (s?.status === "planned") ready.push(s);
-      else if (s?.status === "running") inFlight++;
+      else if (s?.status === "running" && s.mode !== "sleep") inFlight++;
     }
     if (ready.length === 0) return;
     if (inFlight === 0 && ready.length === 1) void this.#runInline(live, ready[0]!);
@@ -201,7 +233,8 @@ export class RunDriver {
     startAttempt(this.#store, s, "inline", Date.now(), Date.now() + this.#config.limits.stepTimeoutMs);
     this.#hooks.armAlarm();
     const gen = generationOf(this.#store.run!);
-    const result = await attemptStep(found, s.attempts, this.#config.limits.maxStepOutputBytes);
+    const perform = performerFor(this.#env, this.#config, this.#store.run!.id);
+    const result = await attemptStep(found, s.attempts, this.#config.limits.maxStepOutputBytes, perform);
     this.applyResults([{ ...result, gen }]);
   }
 
@@ -239,7 +272,7 @@ export class RunDriver {
   async leaseExpired(key: string, now: number): Promise<void> {
     const s = this.#store.steps.get(key);
     const run = this.#store.run!;
-    if (s?.status !== "running" || s.mode === null || run.status !== "running") return;
+    if (s?.status !== "running" || s.mode === null || s.mode === "sleep" || run.status !== "running") return;
     if (s.mode === "inline" || s.claimedAttempt === s.attempts) {
       const timedOut = s.mode === "inline" || s.deadlineAt === null || now >= s.deadlineAt;
       const error = timedOut
@@ -300,6 +333,7 @@ export class RunDriver {
     }
     if (progressed) endSettlement(this.#store);
     this.#watchIdle();
+    this.#sleepIfOnlySleeps();
     this.#hooks.armAlarm();
     if (progressed && !this.#live) this.wake();
   }

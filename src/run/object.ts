@@ -1,14 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import type { IndexMessage } from "../listing/message";
+import type { ListingMessage } from "../messages/listing";
 import { storeDeadLetter } from "./after-failure";
 import { AlarmPointer } from "./alarm";
 import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
 import { followDeadLetter, followOnFailure } from "./follow-up";
-import { type IndexCheck, indexRow, syncRunIndex } from "./index-sync";
+import { type ListingCheck, listingRow, sendListingRow } from "./listing";
 import { memoAsOf } from "./memo";
 import type { CatchUpContext, ClaimRequest, StartedRun, StartRun } from "./rpc";
 import { RunStore } from "./store";
@@ -71,6 +71,10 @@ export class StepflareRunObject extends DurableObject<Env> {
         this.#firstTurnOver?.();
       },
       turnOver: () => this.#firstTurnOver?.(),
+      statusChanged: () => {
+        if (!this.#inFirstTurn) this.#syncListingSoon();
+        this.#armAlarm();
+      },
     });
     recoverInterruptedSteps(this.#store, Date.now());
     // An object that never held a run has never set an alarm: a new run's object skips the read.
@@ -151,7 +155,7 @@ export class StepflareRunObject extends DurableObject<Env> {
   async replay(
     from: ReplayFrom = "failed-step",
     failure?: number,
-  ): Promise<{ replayed: boolean; status: RunStatus; superseded?: boolean; listing: IndexMessage } | null> {
+  ): Promise<{ replayed: boolean; status: RunStatus; superseded?: boolean; listing: ListingMessage } | null> {
     const run = this.#store.run;
     if (!run) return null;
     // The failure's dead letter may not be in D1 yet: it is stored before the
@@ -165,15 +169,15 @@ export class StepflareRunObject extends DurableObject<Env> {
       }
       stored = version;
     }
-    if (run.status !== "failed") return { replayed: false, status: run.status, listing: indexRow(run) };
+    if (run.status !== "failed") return { replayed: false, status: run.status, listing: listingRow(run) };
     if (failure !== undefined && run.version !== failure) {
-      return { replayed: false, status: run.status, superseded: true, listing: indexRow(run) };
+      return { replayed: false, status: run.status, superseded: true, listing: listingRow(run) };
     }
     resetForReplay(this.#store, from, Date.now());
     this.#syncListingSoon();
     this.#armAlarm();
     this.#driver.wake();
-    return { replayed: true, status: run.status, listing: indexRow(run) };
+    return { replayed: true, status: run.status, listing: listingRow(run) };
   }
 
   /**
@@ -193,7 +197,7 @@ export class StepflareRunObject extends DurableObject<Env> {
    * stale when their index message was lost. An object with no run stores
    * nothing and answers `no-run`.
    */
-  async syncListingIfNewer(listed: number): Promise<IndexCheck> {
+  async syncListingIfNewer(listed: number): Promise<ListingCheck> {
     const run = this.#store.run;
     if (!run) return "no-run";
     if (run.version <= listed) return "current";
@@ -267,7 +271,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     scheduleListingSync(this.#store, retryAt);
     this.#armAlarm();
     const version = run.version;
-    syncRunIndex(this.env.INDEX, run).then(
+    sendListingRow(this.env.LISTING, run).then(
       () => {
         if (this.#store.run?.version === version) {
           listingSynced(this.#store);

@@ -1,4 +1,4 @@
-import type { SerializedError } from "../../sdk/errors";
+import type { SerializedError } from "../../sdk/internal";
 import type { ReplayRecord, RunState, RunStatus, StepState, StepStatus, TimerKind } from "./types";
 
 const SCHEMA = `
@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS steps (
   key TEXT PRIMARY KEY, id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
   attempts INTEGER NOT NULL, retries INTEGER NOT NULL, output TEXT, error TEXT,
   started_at INTEGER, ended_at INTEGER, settle_seq INTEGER, plan_seq INTEGER, mode TEXT, claimed_attempt INTEGER,
-  claim_token TEXT, deadline_at INTEGER
+  claim_token TEXT, deadline_at INTEGER, wake_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS timers (
   kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
@@ -120,8 +120,8 @@ export class RunStore {
 
   putStep(s: StepState): void {
     this.#sql.exec(
-      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_token, deadline_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_token, deadline_at, wake_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s.key,
       s.id,
       s.seq,
@@ -138,6 +138,7 @@ export class RunStore {
       s.claimedAttempt,
       s.claimToken,
       s.deadlineAt,
+      s.wakeAt,
     );
     this.steps.set(s.key, s);
     this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
@@ -262,6 +263,7 @@ export class RunStore {
       claimedAttempt: num(r.claimed_attempt),
       claimToken: typeof r.claim_token === "string" ? r.claim_token : null,
       deadlineAt: num(r.deadline_at),
+      wakeAt: num(r.wake_at),
     };
   }
 }

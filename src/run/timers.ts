@@ -24,6 +24,7 @@ const handlers: Record<TimerKind, TimerHandler> = {
   "handler-idle": (h) => h.driver.idleExpired(),
   "step-retry": (h, ref) => replanStep(h.store, ref),
   "step-lease": (h, ref, now) => h.driver.leaseExpired(ref, now),
+  "step-wake": (h, ref) => h.driver.wakeStep(ref),
   "listing-sync": (h) => h.syncListing(),
   "dead-letter": (h, ref) => h.deadLetter(ref),
   "on-failure": (h, ref) => h.onFailure(ref),

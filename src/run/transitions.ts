@@ -1,4 +1,5 @@
-import type { SerializedError } from "../../sdk/errors";
+import type { SerializedError } from "../../sdk/internal";
+import { awaitsClaim, holdsClaim } from "./claims";
 import type { StepDecision } from "./decide";
 import type { ClaimRequest } from "./rpc";
 import { stateBytesAfter } from "./state-limit";
@@ -80,11 +81,36 @@ export function endRun(
     version: run.version + 1,
   });
   store.saveRun();
-  for (const kind of ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease"] as const) store.clearTimers(kind);
+  for (const kind of ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease", "step-wake"] as const) store.clearTimers(kind);
   if (status === "failed") {
     store.setTimer("dead-letter", "send", now);
     if (hasOnFailure) store.setTimer("on-failure", `${run.version}:0`, now);
   }
+  return true;
+}
+
+/**
+ * The handler awaits only sleeps: the run is sleeping. It needs no lease
+ * (nothing runs); the sleeps' timers wake it.
+ */
+export function sleepRun(store: RunStore): boolean {
+  const run = store.run!;
+  if (run.status !== "running") return false;
+  run.status = "sleeping";
+  run.version += 1;
+  store.saveRun();
+  store.clearTimers("lease");
+  return true;
+}
+
+/** A sleep came due in a sleeping run: it runs again, with its lease. */
+export function resumeRun(store: RunStore, now: number): boolean {
+  const run = store.run!;
+  if (run.status !== "sleeping") return false;
+  run.status = "running";
+  run.version += 1;
+  store.saveRun();
+  store.setTimer("lease", "run", now + RUN_LEASE_MS);
   return true;
 }
 
@@ -171,6 +197,7 @@ export function addFoundStep(store: RunStore, key: string, id: string, retries: 
     claimedAttempt: null,
     claimToken: null,
     deadlineAt: null,
+    wakeAt: null,
   };
   store.addStep(s);
   return s;
@@ -197,19 +224,20 @@ export function startAttempt(store: RunStore, s: StepState, mode: "inline" | "qu
   store.setTimer("step-lease", s.key, leaseUntil, mode === "inline");
 }
 
+/** A sleep the handler reached: it is running, in no executor, until its timer wakes it at `wakeAt`. */
+export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: number): void {
+  s.status = "running";
+  s.attempts = 1;
+  s.startedAt ??= now;
+  s.mode = "sleep";
+  s.wakeAt ??= wakeAt;
+  store.putStep(s);
+  store.setTimer("step-wake", s.key, s.wakeAt);
+}
+
 /** Moves a step's lease: a re-dispatch's wait for its claim, or a claim's renewal. */
 export function extendStepLease(store: RunStore, key: string, until: number): void {
   store.setTimer("step-lease", key, until);
-}
-
-/** A dispatched step still waiting for `attempt` to be claimed: the only state in which a message for it may start it. */
-export function awaitsClaim(s: StepState | undefined, attempt: number): s is StepState {
-  return s?.status === "running" && s.mode === "queue" && s.attempts === attempt && s.claimedAttempt !== attempt;
-}
-
-/** This attempt was claimed with this token: the claimer is asking again, or renewing its claim. */
-export function holdsClaim(s: StepState | undefined, attempt: number, token: string | undefined): s is StepState {
-  return s?.status === "running" && s.attempts === attempt && s.claimedAttempt === attempt && token !== undefined && s.claimToken === token;
 }
 
 /** How long a claim holds before its claimer must renew it, and how long the claimed attempt may run in all. */

@@ -1,5 +1,4 @@
-import type { SerializedError } from "../../sdk/errors";
-import { utf8Bytes } from "../../sdk/json";
+import { type SerializedError, utf8Bytes } from "../../sdk/internal";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled";
 export type StepStatus = "planned" | "running" | "retrying" | "completed" | "failed";
@@ -14,6 +13,7 @@ export type TimerKind =
   | "handler-idle"
   | "step-retry"
   | "step-lease"
+  | "step-wake"
   | "listing-sync"
   | "dead-letter"
   | "on-failure";
@@ -67,13 +67,16 @@ export interface StepState {
   settleSeq: number | null;
   /** For a dispatched step: the run's settleSeq when it was planned. */
   planSeq: number | null;
-  mode: "inline" | "queue" | null;
+  /** Where the attempt runs: in the object, on the steps queue; a sleep runs nowhere and wakes by its timer. */
+  mode: "inline" | "queue" | "sleep" | null;
   /** The attempt a steps consumer claimed (started); a lease that expires unclaimed is re-dispatched. */
   claimedAttempt: number | null;
   /** The claim token of the consumer invocation that claimed `claimedAttempt`. */
   claimToken: string | null;
   /** When the claimed attempt runs out of its step timeout, however often its claim is renewed. */
   deadlineAt: number | null;
+  /** A sleep's wake time, as first reached. */
+  wakeAt: number | null;
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { type StepMessage, stepMessageSchema } from "../messages/steps";
 import { claimSteps } from "./claim";
 import { ClaimKeeper } from "./claim-keeper";
-import { type StepMessage, stepMessageSchema } from "./message";
 import { runClaimedSteps } from "./run-claimed";
 
 /**
@@ -69,9 +69,7 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
         context.token,
         context.claimed.map((key) => ({ key, attempt: attempts.get(key) ?? 1 })),
       );
-      ctx.waitUntil(
-        runClaimedSteps(config, env as unknown as Record<string, unknown>, group.runId, context, attempts, report).finally(release),
-      );
+      ctx.waitUntil(runClaimedSteps(config, env, group.runId, context, attempts, report).finally(release));
     }),
   );
 }
