@@ -113,8 +113,8 @@ async function resend(list) {
 
 async function main() {
   log(`seed ${opts.seed}; building the chaos Worker and migrating ${persistDir}`);
-  const bundle = prepare({ workDir, persistDir, logFile });
-  runtime = new Runtime({ bundle, persistDir, port: await freePort(), logFile });
+  const { bundle, config } = prepare({ workDir, persistDir, logFile });
+  runtime = new Runtime({ bundle, config, persistDir, port: await freePort(), logFile });
   await runtime.start();
   log(`wrangler dev serves ${runtime.base}; log: ${path.relative(ROOT, logFile)}`);
 

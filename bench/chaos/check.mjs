@@ -6,13 +6,18 @@
 import { sleep } from "./runtime.mjs";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
-const FUNCTIONS = ["chaos-sequential", "chaos-parallel"];
-const STEPS = { "chaos-sequential": ["add", "double", "add-three"], "chaos-parallel": ["p0", "p1", "p2", "p3"] };
+const FUNCTIONS = ["chaos-sequential", "chaos-parallel", "chaos-sleeping"];
+const STEPS = {
+  "chaos-sequential": ["add", "double", "add-three"],
+  "chaos-parallel": ["p0", "p1", "p2", "p3"],
+  "chaos-sleeping": ["before", "after"],
+};
 const CONCURRENCY = 8;
 
 /** The output each function's run must have for event `n` (bench/chaos/worker.ts). */
 export function expectedOutput(functionId, n) {
   if (functionId === "chaos-sequential") return { n, total: (n + 1) * 2 + 3 };
+  if (functionId === "chaos-sleeping") return { n, value: n * 3 + 1 };
   return [0, 1, 2, 3].map((i) => `p${i}:${n}`);
 }
 
@@ -34,23 +39,25 @@ async function eachLimited(items, limit, fn) {
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** Every run id the listing shows as running, through every page of `GET /api/v1/runs?status=running`; null if a page failed. */
+/** Every run id the listing shows as running or sleeping, through every page of `GET /api/v1/runs?status=`; null if a page failed. */
 async function listedRunning(base) {
   const ids = new Set();
-  let cursor;
-  for (let page = 0; page < 1_000; page++) {
-    const res = await getJson(`${base}/api/v1/runs?status=running&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-    if (res.status !== 200) return null;
-    for (const r of res.body.runs) ids.add(r.id);
-    cursor = res.body.nextCursor;
-    if (!cursor) return ids;
+  for (const status of ["running", "sleeping"]) {
+    let cursor;
+    for (let page = 0; page < 1_000; page++) {
+      const res = await getJson(`${base}/api/v1/runs?status=${status}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      if (res.status !== 200) return null;
+      for (const r of res.body.runs) ids.add(r.id);
+      cursor = res.body.nextCursor;
+      if (!cursor) break;
+    }
   }
   return ids;
 }
 
 /**
- * Polls the listing (D1) until every event lists its two runs and none of
- * them is listed as running, or `deadline` passes. It never calls a run's
+ * Polls the listing (D1) until every event lists its runs and none of them
+ * is listed as running or sleeping, or `deadline` passes. It never calls a run's
  * object while it waits: a call wakes the object and re-arms its alarm, so
  * polling the objects would hide a run whose alarm was lost in a kill.
  * Answers one entry per event, `{ n, id, runs: Map<functionId, { id, listed }> }`,
@@ -63,7 +70,8 @@ export async function pollListing(base, events, deadline, log) {
     await eachLimited(unlisted, CONCURRENCY, async (s) => {
       const ev = await getJson(`${base}/api/v1/events/${encodeURIComponent(s.id)}`);
       if (ev.status !== 200) return;
-      for (const r of ev.body.runs) s.runs.set(r.functionId, { id: r.id, listed: r.status });
+      // "running" here stands for any status not terminal (sleeping too).
+      for (const r of ev.body.runs) s.runs.set(r.functionId, { id: r.id, listed: TERMINAL.has(r.status) ? r.status : "running" });
     });
     const running = await listedRunning(base);
     let open = 0;

@@ -52,16 +52,21 @@ export function freePort() {
 }
 
 /**
- * Bundles the Worker once (so an edit to src/ while the chaos runs changes
- * nothing) and applies the D1 migrations to a fresh persistence directory.
+ * Bundles the Worker once and copies its config beside the bundle, so an
+ * edit to src/ or to the config while the chaos runs changes nothing (wrangler
+ * dev reloads on a change to either), and applies the D1 migrations to a fresh
+ * persistence directory.
  */
 export function prepare({ workDir, persistDir, logFile }) {
   const outDir = path.join(workDir, "bundle");
   wrangler(["deploy", "--dry-run", "--outdir", outDir, "--config", CONFIG], logFile);
   const bundle = path.join(outDir, "worker.js");
   if (!fs.existsSync(bundle)) throw new Error(`wrangler built no ${bundle}; see ${logFile}`);
-  wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, "--config", CONFIG], logFile);
-  return bundle;
+  const config = path.join(workDir, "wrangler.toml");
+  const migrations = JSON.stringify(path.join(ROOT, "migrations"));
+  fs.writeFileSync(config, fs.readFileSync(CONFIG, "utf8").replace(/^migrations_dir = .*$/m, `migrations_dir = ${migrations}`));
+  wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, "--config", config], logFile);
+  return { bundle, config };
 }
 
 function groupAlive(pgid) {
@@ -78,8 +83,8 @@ export class Runtime {
   #pgid;
   #starts = 0;
 
-  constructor({ bundle, persistDir, port, logFile }) {
-    Object.assign(this, { bundle, persistDir, port, logFile });
+  constructor({ bundle, config, persistDir, port, logFile }) {
+    Object.assign(this, { bundle, config, persistDir, port, logFile });
     this.base = `http://127.0.0.1:${port}`;
   }
 
@@ -96,7 +101,7 @@ export class Runtime {
         this.bundle,
         "--no-bundle",
         "--config",
-        CONFIG,
+        this.config,
         "--ip",
         "127.0.0.1",
         "--port",

@@ -3,7 +3,7 @@ import { Stepflare } from "../../sdk";
 import { createEngine, type Env } from "../../src";
 
 /**
- * The chaos Worker: two functions subscribed to one event, whose steps each
+ * The chaos Worker: three functions subscribed to one event, whose steps each
  * take a while and record every execution in D1, so `npm run chaos`
  * (bench/chaos.mjs) can count re-runs across kills of the runtime. Each
  * step's value derives from the event, so the runs' outputs can be checked.
@@ -47,7 +47,19 @@ const parallel = app.createFunction({ id: "chaos-parallel", triggers: [{ event: 
   return Promise.all([one("p0"), one("p1"), one("p2"), one("p3")]);
 });
 
-const engine = createEngine({ functions: [sequential, parallel], schemas: app.schemas });
+/**
+ * A step, a sleep of 2-10 s (the run then waits on its object's alarm alone), a step:
+ * `{ n, value: n * 3 + 1 }`.
+ */
+const sleeping = app.createFunction({ id: "chaos-sleeping", triggers: [{ event: "chaos/tick" }] }, async ({ event, step, env }) => {
+  const { n, sleepMs } = event.data;
+  const before = await step.run("before", () => execute(env.DB, n, "sleeping", "before", sleepMs, n * 3));
+  await step.sleep("nap", `${2 + (n % 9)}s`);
+  const after = await step.run("after", () => execute(env.DB, n, "sleeping", "after", sleepMs, before + 1));
+  return { n, value: after };
+});
+
+const engine = createEngine({ functions: [sequential, parallel, sleeping], schemas: app.schemas });
 
 /** `GET /chaos/calls`: every step execution, `[n, fn, step, at]` rows. */
 async function calls(db: D1Database): Promise<Response> {
