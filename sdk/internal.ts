@@ -16,6 +16,7 @@ export {
   serializeError,
 } from "./errors";
 export { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "./execution";
+export { compileExpression, MAX_EXPRESSION_LENGTH, type Predicate } from "./expression";
 export { eventNamePattern, type StepflareFunction } from "./function";
 export { checkOutputSize, fromJson, toJson, utf8Bytes } from "./json";
 export { type EventPayload, eventPayloadSchema, plainObject } from "./protocol";

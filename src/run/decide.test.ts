@@ -23,6 +23,7 @@ const step = (over: Partial<StepState> = {}): StepState => ({
   claimToken: null,
   deadlineAt: null,
   wakeAt: null,
+  attemptStartedAt: null,
   ...over,
 });
 const ctx = { now: 10_000, backoff, gen: 2 };

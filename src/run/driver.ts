@@ -299,6 +299,7 @@ export class RunDriver {
   /** Commits step results to the journal and settles what the live handler awaits. */
   applyResults(results: StepResult[]): void {
     const run = this.#store.run!;
+    if (run.status === "cancelled") return; // a cancelled run takes no result
     const now = Date.now();
     const { backoff, limits } = this.#config;
     let progressed = false;
@@ -369,7 +370,24 @@ export class RunDriver {
     this.#endRun("failed", { error });
   }
 
-  #endRun(status: "completed" | "failed", result: { outputJson?: string | null; error?: RunError }): void {
+  /** Cancels the run (the API, or its finish timeout): no further step runs, and results still out are discarded. */
+  cancel(error: RunError): boolean {
+    if (isTerminal(this.#store.run!.status)) return false;
+    this.#endRun("cancelled", { error });
+    return true;
+  }
+
+  /** The function's `timeouts.finish` came: the run is cancelled with run_timed_out. */
+  timedOut(): void {
+    const finish = this.fn().config.timeouts?.finish;
+    this.cancel({
+      name: "RunTimedOutError",
+      code: "run_timed_out",
+      message: `the run did not finish within its timeouts.finish of ${finish} ms`,
+    });
+  }
+
+  #endRun(status: "completed" | "failed" | "cancelled", result: { outputJson?: string | null; error?: RunError }): void {
     if (isTerminal(this.#store.run!.status)) return;
     this.#live?.exec.abandon();
     this.#live = undefined;

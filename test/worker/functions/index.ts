@@ -2,6 +2,8 @@
  * The functions the engine tests drive, by area, and the registry the test
  * engine (test/worker/index.ts) is built from.
  */
+
+import { finishesLate, systemWatcher } from "./cancels";
 import {
   fanOutFails,
   fanOutSibling,
@@ -36,6 +38,8 @@ export { app } from "./app";
 export { calls, callsOf, count, down, fixed, times } from "./calls";
 
 export const allFunctions = [
+  finishesLate,
+  systemWatcher,
   sender,
   welcomer,
   sendsAnything,
