@@ -45,16 +45,19 @@ ON CONFLICT(id) DO UPDATE SET
 WHERE excluded.version > runs.version`;
 const LISTED_COLUMNS = "id, function_id, event_id, status, started_at, ended_at, error_code";
 const RUNS_OF_EVENT = `SELECT ${LISTED_COLUMNS} FROM runs WHERE event_id = ?1 ORDER BY started_at, id`;
-// The next rows of the sweeper's walk: listed as running, started before the cutoff, after the cursor.
+/** The statuses of a run not ended: the sweeper's walk checks rows listed with one of them. */
+const NOT_ENDED = "('running', 'sleeping', 'waiting', 'queued')";
+// The next rows of the sweeper's walk: listed as not ended (a sleeping run's row is lost as a running one's is),
+// started before the cutoff, after the cursor.
 const LISTED_RUNNING = `
 SELECT id, version, started_at FROM runs
-WHERE status = 'running' AND started_at < ?1 AND (started_at > ?2 OR (started_at = ?2 AND id > ?3))
+WHERE status IN ${NOT_ENDED} AND started_at < ?1 AND (started_at > ?2 OR (started_at = ?2 AND id > ?3))
 ORDER BY started_at, id LIMIT ?4`;
 // Rows whose object answered that it holds no run, unless the listing has moved on since they were read.
 // The version stays: a row the object itself sends later is newer, and still lands.
 const MARK_MISSING = `
 UPDATE runs SET status = 'failed', ended_at = ?2, error_code = '${RUN_MISSING}'
-WHERE status = 'running' AND (id, version) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))`;
+WHERE status IN ${NOT_ENDED} AND (id, version) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))`;
 
 /**
  * The statements that write these rows, each only where it is newer than the

@@ -11,8 +11,8 @@ const RECONCILE_CONCURRENCY = 10;
 const START: ListingCursor = { startedAt: 0, id: "" };
 
 /**
- * Checks a page of rows the listing shows as running against their run
- * objects, and has each object whose run has moved on (a newer version: it
+ * Checks a page of rows the listing shows as running (or sleeping, waiting,
+ * queued: any status of a run not ended) against their run objects, and has each object whose run has moved on (a newer version: it
  * ended, or was replayed) send its row again. The listing is written through
  * the listing queue, and a local queue loses its messages on a restart, so a
  * run that ended just before one would otherwise stay listed as running for

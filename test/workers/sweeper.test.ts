@@ -89,6 +89,23 @@ describe("the sweeper", () => {
     expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toEqual({ resent: 0, missing: 0 });
   });
 
+  it("has a run listed as sleeping whose later listing messages were lost send its newer row: the walk covers every status not ended", async () => {
+    const [id] = await sendEvents({ name: "test/sequential", data: { tag: "stale-sleeping", n: 1 } });
+    const [run] = await settledRuns(id!);
+    const row = () =>
+      testEnv.DB.prepare("SELECT status, version FROM runs WHERE id = ?").bind(run!.id).first<{ status: string; version: number }>();
+    const listed = await row();
+    expect(listed!.status).toBe("completed");
+    // As if the run slept, and every row after the one that said so was lost with a local restart (chaos run, 26 such runs).
+    await testEnv.DB.prepare("UPDATE runs SET status = 'sleeping', ended_at = NULL, version = version - 1 WHERE id = ?")
+      .bind(run!.id)
+      .run();
+    const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-walk-sleeping"));
+    expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toEqual({ resent: 1, missing: 0 });
+    await waitFor(async () => ((await row())?.status === "completed" ? true : undefined), "the listing row sent again");
+    expect(await row()).toEqual(listed);
+  });
+
   it("marks a run listed as running whose object holds no run failed, run_missing, and stops checking it", async () => {
     // As if the object's storage was lost while D1 kept its row: the row says running, the object has nothing.
     const runId = "listed-but-gone";
