@@ -15,7 +15,7 @@ const START: ListingCursor = { startedAt: 0, id: "" };
  * queued: any status of a run not ended) against their run objects, and has each object whose run has moved on (a newer version: it
  * ended, or was replayed) send its row again. The listing is written through
  * the listing queue, and a local queue loses its messages on a restart, so a
- * run that ended just before one would otherwise stay listed as running for
+ * run that ended just before one would otherwise stay listed as not ended for
  * good. A row whose object holds no run is marked failed, `run_missing`, so
  * it stops claiming a run is running and leaves the walk: the fan-out lists a
  * run only after its object has stored it, so such an object has lost it (an

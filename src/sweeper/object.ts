@@ -15,7 +15,7 @@ const SWEEP_LIMIT = 1000;
 /**
  * One object per deployment that re-enqueues events accepted but not yet
  * fanned out, so an event survives a lost queue message or a local restart
- * (local queues are in memory), and walks the runs listed as running so a
+ * (local queues are in memory), and walks the runs listed as not ended so a
  * listing row lost the same way is sent again (./listing.ts). Its alarm
  * re-arms itself while it runs.
  */
@@ -41,7 +41,7 @@ export class SweeperObject extends DurableObject<Env> {
   }
 
   /**
-   * Checks the next page of runs listed as running against their objects;
+   * Checks the next page of runs listed as not ended against their objects;
    * answers how many re-sent their row and how many rows were marked missing.
    */
   async reconcile(now = Date.now()): Promise<{ resent: number; missing: number }> {
@@ -60,11 +60,11 @@ export class SweeperObject extends DurableObject<Env> {
     }
     try {
       const { resent, missing } = await this.reconcile();
-      if (resent > 0) console.warn(`stepflare: sweeper had ${resent} run(s) listed as running send their newer listing row`);
+      if (resent > 0) console.warn(`stepflare: sweeper had ${resent} run(s) listed as not ended send their newer listing row`);
       if (missing > 0)
-        console.warn(`stepflare: sweeper marked ${missing} run(s) listed as running whose object holds no run ${RUN_MISSING}`);
+        console.warn(`stepflare: sweeper marked ${missing} run(s) listed as not ended whose object holds no run ${RUN_MISSING}`);
     } catch (e) {
-      console.error("stepflare: checking the runs listed as running failed:", e instanceof Error ? e.message : String(e));
+      console.error("stepflare: checking the runs listed as not ended failed:", e instanceof Error ? e.message : String(e));
     } finally {
       await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
     }
