@@ -9,14 +9,14 @@ export default defineConfig({
         // Engine tests: inside workerd, against real Queues, Durable Objects and D1.
         plugins: [
           cloudflareTest(async () => ({
-            wrangler: { configPath: "./test/worker/wrangler.toml" },
+            wrangler: { configPath: "./test/engine-fixture/wrangler.toml" },
             miniflare: { bindings: { TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")) } },
           })),
         ],
         test: {
           name: "workers",
-          include: ["test/workers/**/*.test.ts", "sdk/**/*.test.ts", "src/**/*.test.ts"],
-          setupFiles: ["./test/workers/setup.ts"],
+          include: ["test/engine/**/*.test.ts", "sdk/**/*.test.ts", "src/**/*.test.ts"],
+          setupFiles: ["./test/engine/setup.ts"],
           testTimeout: 30_000,
         },
       },

@@ -3,7 +3,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import worker from "../worker/index";
+import worker from "../engine-fixture/index";
 import { BASE } from "./helpers";
 
 const testEnv = env as unknown as Env;

@@ -2,8 +2,8 @@ import { createExecutionContext, runInDurableObject, waitOnExecutionContext } fr
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { callsOf } from "../worker/functions";
-import worker from "../worker/index";
+import { callsOf } from "../engine-fixture/functions";
+import worker from "../engine-fixture/index";
 import { api, BASE, boundSizesOf, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const post = (body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }, key = "k") =>

@@ -3,8 +3,8 @@ import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { callsOf, down } from "../worker/functions";
-import worker from "../worker/index";
+import { callsOf, down } from "../engine-fixture/functions";
+import worker from "../engine-fixture/index";
 import { api, BASE, type DeadLetter, deadLettersOf, sendEvents, settledRuns, waitFor, withFailingMethod } from "./helpers";
 
 const testEnv = env as unknown as Env;

@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import type { ClaimRequest } from "../../src/run/rpc";
 import type { StepResult } from "../../src/run/types";
-import { callsOf } from "../worker/functions";
-import worker from "../worker/index";
+import { callsOf } from "../engine-fixture/functions";
+import worker from "../engine-fixture/index";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;

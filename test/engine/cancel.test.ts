@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env, RunDetail } from "../../src";
-import { callsOf, down } from "../worker/functions";
+import { callsOf, down } from "../engine-fixture/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
@@ -141,7 +141,7 @@ describe("timeouts.finish", () => {
   });
 
   it("refuses a finish timeout it cannot read when the function is created", async () => {
-    const { app } = await import("../worker/functions");
+    const { app } = await import("../engine-fixture/functions");
     expect(() =>
       app.createFunction({ id: "bad-timeout", triggers: [{ event: "x" }], timeouts: { finish: "soon" } }, async () => 1),
     ).toThrow(/timeouts\.finish/);
@@ -191,7 +191,7 @@ describe("cancelOn", () => {
   });
 
   it("refuses a cancelOn `if` that is not CEL when the function is created, naming the function and field", async () => {
-    const { app } = await import("../worker/functions");
+    const { app } = await import("../engine-fixture/functions");
     expect(() =>
       app.createFunction({ id: "bad-cancel", triggers: [{ event: "x" }], cancelOn: [{ event: "y", if: "event.data ==" }] }, async () => 1),
     ).toThrow(expect.objectContaining({ code: "invalid_expression", message: expect.stringMatching(/"bad-cancel": cancelOn\.0\.if: /) }));

@@ -3,6 +3,6 @@
 // `env` to the engine's Env (src/env.ts).
 declare namespace Cloudflare {
   interface GlobalProps {
-    mainModule: typeof import("../worker/index");
+    mainModule: typeof import("../engine-fixture/index");
   }
 }

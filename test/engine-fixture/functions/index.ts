@@ -1,6 +1,6 @@
 /**
  * The functions the engine tests drive, by area, and the registry the test
- * engine (test/worker/index.ts) is built from.
+ * engine (test/engine-fixture/index.ts) is built from.
  */
 
 import { cancellable, failingWatcher, finishesLate, systemWatcher } from "./cancels";

@@ -5,7 +5,7 @@ import type { Env } from "../../src";
 import { MAX_SWEEPS, STALE_UNDISPATCHED } from "../../src/d1/events";
 import { RECONCILE_LIMIT } from "../../src/sweeper/listing";
 import type { SweeperObject } from "../../src/sweeper/object";
-import { down } from "../worker/functions";
+import { down } from "../engine-fixture/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;

@@ -7,8 +7,8 @@ import { openApiDocument, openApiPath } from "../../src/api/openapi";
 import { type Operation, operations } from "../../src/api/operations";
 import { buildApp } from "../../src/app";
 import { resolveConfig } from "../../src/config";
-import { allFunctions, app } from "../worker/functions";
-import worker from "../worker/index";
+import { allFunctions, app } from "../engine-fixture/functions";
+import worker from "../engine-fixture/index";
 import { BASE, sendEvents, settledRuns, waitFor } from "./helpers";
 
 type Json = Record<string, unknown>;

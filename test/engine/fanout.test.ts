@@ -2,8 +2,8 @@ import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecu
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env, RunDetail } from "../../src";
-import { callsOf, down, fixed } from "../worker/functions";
-import worker from "../worker/index";
+import { callsOf, down, fixed } from "../engine-fixture/functions";
+import worker from "../engine-fixture/index";
 import { api, BASE, onBind, sendEvents, settledRuns, waitFor, withFailingMethod } from "./helpers";
 
 const testEnv = env as unknown as Env;

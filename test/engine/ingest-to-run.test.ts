@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callsOf } from "../worker/functions";
+import { callsOf } from "../engine-fixture/functions";
 import { api, sendEvents, settledRuns } from "./helpers";
 
 describe("an event to a completed run", () => {

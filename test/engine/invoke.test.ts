@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RunDetail } from "../../src";
-import { callsOf } from "../worker/functions";
+import { callsOf } from "../engine-fixture/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 type Detail = RunDetail & { parent?: { runId: string; stepKey: string } };

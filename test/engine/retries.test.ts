@@ -1,6 +1,6 @@
 // Step and handler retries, their backoff, and step timeouts.
 import { describe, expect, it } from "vitest";
-import { callsOf, times } from "../worker/functions";
+import { callsOf, times } from "../engine-fixture/functions";
 import { deadLettersOf, sendEvents, settledRuns, waitFor } from "./helpers";
 
 describe("retries", () => {

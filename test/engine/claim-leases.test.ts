@@ -2,10 +2,10 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { callsOf } from "../worker/functions";
+import { callsOf } from "../engine-fixture/functions";
 import { sendEvents, settledRuns, waitFor } from "./helpers";
 
-// The test engine's claims lapse 5 s after their last renewal (test/worker/index.ts); its step timeout is 8 s.
+// The test engine's claims lapse 5 s after their last renewal (test/engine-fixture/index.ts); its step timeout is 8 s.
 const testEnv = env as unknown as Env;
 const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
 

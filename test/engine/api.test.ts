@@ -2,7 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import worker from "../worker/index";
+import worker from "../engine-fixture/index";
 import { api, BASE } from "./helpers";
 
 const errorOf = async (res: Response) => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callsOf, down } from "../worker/functions";
+import { callsOf, down } from "../engine-fixture/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
 type EventRuns = { runs: { id: string; functionId: string; status: string }[] };

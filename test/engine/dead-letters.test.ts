@@ -10,8 +10,8 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { down } from "../worker/functions";
-import worker from "../worker/index";
+import { down } from "../engine-fixture/functions";
+import worker from "../engine-fixture/index";
 import { api, boundSizesOf, type DeadLetter, deadLettersOf, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
