@@ -18,6 +18,7 @@ import { runLogger } from "./logger";
 import { memoOf } from "./memo";
 import { performerFor } from "./perform";
 import { stateBytesAfter, stateGrace } from "./state-limit";
+import { stepLeaseExpired } from "./step-lease";
 import type { RunStore } from "./store";
 import {
   addFoundStep,
@@ -297,39 +298,9 @@ export class RunDriver {
     }
   }
 
-  /**
-   * A step's lease ran out. Inline, or claimed and past its deadline: the
-   * attempt timed out. Claimed, before its deadline: its claimer stopped
-   * renewing the claim (its invocation ended or was evicted), so the attempt
-   * was interrupted. Either way the attempt counts, and the step is retried
-   * while it has retries. Dispatched and never claimed: the message was
-   * lost, so it is sent again without spending an attempt.
-   */
-  async leaseExpired(key: string, now: number): Promise<void> {
-    const s = this.#store.steps.get(key);
-    const run = this.#store.run!;
-    if (s?.status !== "running" || (s.mode !== "inline" && s.mode !== "queue") || run.status !== "running") return;
-    if (s.mode === "inline" || s.claimedAttempt === s.attempts) {
-      const timedOut = s.mode === "inline" || s.deadlineAt === null || now >= s.deadlineAt;
-      const error = timedOut
-        ? {
-            name: "StepTimeoutError",
-            code: "step_timeout",
-            message: `step "${s.id}" sent no result within ${this.#config.limits.stepTimeoutMs} ms`,
-          }
-        : {
-            name: "StepInterruptedError",
-            code: "step_interrupted",
-            message: `step "${s.id}" was interrupted: the steps consumer running it stopped renewing its claim`,
-          };
-      this.applyResults([{ key, attempt: s.attempts, ok: false, error, nonRetriable: false }]);
-      return;
-    }
-    extendStepLease(this.#store, key, now + this.#config.limits.stepDispatchLeaseMs);
-    const message: StepMessage = { v: 1, runId: run.id, key, attempt: s.attempts, planSeq: s.planSeq ?? 0, gen: generationOf(run) };
-    await sendAll(this.#env.STEPS, [message]).catch((e) =>
-      console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message),
-    );
+  /** A step's lease ran out: see step-lease.ts. */
+  leaseExpired(key: string, now: number): Promise<void> {
+    return stepLeaseExpired({ store: this.#store, config: this.#config, env: this.#env, apply: (r) => this.applyResults(r) }, key, now);
   }
 
   /** Commits step results to the journal and settles what the live handler awaits. */
@@ -411,16 +382,6 @@ export class RunDriver {
     if (isTerminal(this.#store.run!.status)) return false;
     this.#endRun("cancelled", { error });
     return true;
-  }
-
-  /** The function's `timeouts.finish` came: the run is cancelled with run_timed_out. */
-  timedOut(): void {
-    const finish = this.fn().config.timeouts?.finish;
-    this.cancel({
-      name: "RunTimedOutError",
-      code: "run_timed_out",
-      message: `the run did not finish within its timeouts.finish of ${finish} ms`,
-    });
   }
 
   #endRun(status: "completed" | "failed" | "cancelled", result: { outputJson?: string | null; error?: RunError }): void {

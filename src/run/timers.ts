@@ -44,7 +44,12 @@ const handlers: Record<TimerKind, TimerHandler> = {
   "listing-sync": (h) => h.syncListing(),
   "dead-letter": (h, ref) => h.deadLetter(ref),
   "on-failure": (h, ref) => h.onFailure(ref),
-  "run-timeout": (h) => h.driver.timedOut(),
+  "run-timeout": (h) =>
+    void h.driver.cancel({
+      name: "RunTimedOutError",
+      code: "run_timed_out",
+      message: `the run did not finish within its timeouts.finish of ${h.driver.fn().config.timeouts?.finish} ms`,
+    }),
   "system-event": (h, ref) => h.systemEvent(ref),
 };
 
