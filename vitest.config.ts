@@ -21,6 +21,14 @@ export default defineConfig({
         },
       },
       {
+        // In Node: the testing helper (also run in workerd above) and the `stepflare` command.
+        test: {
+          name: "node",
+          include: ["sdk/testing/**/*.test.ts", "cli/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
         // End-to-end tests: a real `wrangler dev` process, driven over HTTP.
         test: {
           name: "e2e",
