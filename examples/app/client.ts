@@ -1,5 +1,5 @@
+import { Stepflare } from "stepflare";
 import { z } from "zod";
-import { Stepflare } from "../../sdk";
 
 /** The example app and its typed events. Events with a schema are validated at ingest. */
 export const app = new Stepflare({
