@@ -21,10 +21,11 @@ export default defineConfig({
         },
       },
       {
-        // In Node: the testing helper (also run in workerd above) and the `stepflare` command.
+        // In Node: the testing helper (also run in workerd above), the `stepflare` command, and the
+        // example's functions through `stepflare/testing` as a user imports it (dist/: build first).
         test: {
           name: "node",
-          include: ["sdk/testing/**/*.test.ts", "cli/**/*.test.ts"],
+          include: ["sdk/testing/**/*.test.ts", "cli/**/*.test.ts", "examples/**/*.test.ts"],
           environment: "node",
         },
       },

@@ -70,6 +70,8 @@ export async function runFunction(fn: StepflareFunction, options: TestRunOptions
   const memo = new Map<string, MemoEntry>();
   const steps: TestStep[] = [];
   let seq = 0;
+  // Steps still out when the handler settles (a parallel sibling of a failed step) finish before the answer, as in the engine's journal.
+  const inFlight = new Set<Promise<void>>();
 
   for (let attempt = 0; ; attempt++) {
     const outcome = await new Promise<ExecutionOutcome>((settle) => {
@@ -79,7 +81,10 @@ export async function runFunction(fn: StepflareFunction, options: TestRunOptions
         {
           onSettled: settle,
           onFound: (found) => {
-            for (const step of found) void settleStep(step);
+            for (const step of found) {
+              const p = settleStep(step).finally(() => inFlight.delete(p));
+              inFlight.add(p);
+            }
           },
         },
       );
@@ -102,6 +107,7 @@ export async function runFunction(fn: StepflareFunction, options: TestRunOptions
       };
       exec.start();
     });
+    while (inFlight.size > 0) await Promise.all(inFlight);
     if (outcome.type === "returned") {
       try {
         return { output: asStored(outcome.output), error: undefined, steps };

@@ -121,6 +121,21 @@ describe("runFunction", () => {
     expect(result.steps.map((s) => s.key)).toEqual(["fetch", "fetch:1", "other"]);
   });
 
+  it("a parallel sibling still out when a step fails the run is settled in the answer", async () => {
+    const fn = fnOf(async ({ step }) =>
+      Promise.all([
+        step.run("fails", () => Promise.reject(new NonRetriableError("no"))),
+        step.run("slow", () => new Promise((r) => setTimeout(() => r("done"), 20))),
+      ]),
+    );
+    const result = await runFunction(fn, { event });
+    expect(result.error).toMatchObject({ name: "NonRetriableError" });
+    expect(result.steps).toEqual([
+      expect.objectContaining({ id: "fails", status: "failed" }),
+      expect.objectContaining({ id: "slow", status: "completed", output: "done" }),
+    ]);
+  });
+
   it("retries the handler after an error outside any step, without running its finished steps again", async () => {
     let runs = 0;
     let handlerCalls = 0;

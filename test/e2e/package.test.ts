@@ -63,7 +63,8 @@ console.log(JSON.stringify({ tested, ids }));
 `;
 
 beforeAll(async () => {
-  await run("npm", ["pack", "--pack-destination", work], ROOT); // prepack builds dist/ first
+  // dist/ as global-setup.ts built it: a rebuild here could race the Node project's tests reading it.
+  await run("npm", ["pack", "--pack-destination", work, "--ignore-scripts"], ROOT);
   const tarball = path.join(work, readdirSync(work).find((f) => f.endsWith(".tgz"))!);
 
   mkdirSync(path.join(project, "src"), { recursive: true });
