@@ -4,6 +4,7 @@ import path from "node:path";
 import { parse } from "smol-toml";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InitError, init } from "./init";
+import { parseJsonc } from "./jsonc";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const FRESH = `name = "my-worker"\nmain = "src/index.ts"\ncompatibility_date = "2026-10-01"\n`;
@@ -77,7 +78,9 @@ tag = "v1"
 new_sqlite_classes = ["Counter"]
 `;
     const config = parse(run(text)) as Record<string, any>;
-    expect(config.d1_databases).toEqual([{ binding: "DB", database_name: "prod", database_id: "1234", migrations_dir: "node_modules/stepflare/migrations" }]);
+    expect(config.d1_databases).toEqual([
+      { binding: "DB", database_name: "prod", database_id: "1234", migrations_dir: "node_modules/stepflare/migrations" },
+    ]);
     expect(config.migrations).toEqual([
       { tag: "v1", new_sqlite_classes: ["Counter"] },
       { tag: "stepflare-v1", new_sqlite_classes: ["StepflareRun", "StepflareSweeper"] },
@@ -85,11 +88,27 @@ new_sqlite_classes = ["Counter"]
   });
 
   it.each([
-    ["a Durable Object binding of the same name", `[[durable_objects.bindings]]\nname = "RUNS"\nclass_name = "Other"\n`, /binding RUNS is class "Other"/],
-    ["a queue setting that differs", `[[queues.consumers]]\nqueue = "stepflare-steps"\nmax_batch_size = 10\n`, /stepflare-steps: max_batch_size = 10 \(Stepflare pins 100\)/],
+    [
+      "a Durable Object binding of the same name",
+      `[[durable_objects.bindings]]\nname = "RUNS"\nclass_name = "Other"\n`,
+      /binding RUNS is class "Other"/,
+    ],
+    [
+      "a queue setting that differs",
+      `[[queues.consumers]]\nqueue = "stepflare-steps"\nmax_batch_size = 10\n`,
+      /stepflare-steps: max_batch_size = 10 \(Stepflare pins 100\)/,
+    ],
     ["a producer to another queue", `[[queues.producers]]\nbinding = "STEPS"\nqueue = "jobs"\n`, /binding STEPS sends to "jobs"/],
-    ["a database with other migrations", `[[d1_databases]]\nbinding = "DB"\ndatabase_name = "x"\ndatabase_id = "y"\nmigrations_dir = "db"\n`, /binding DB has migrations_dir "db"/],
-    ["objects created without SQLite", `[[migrations]]\ntag = "v1"\nnew_classes = ["StepflareRun"]\n`, /StepflareRun is created with new_classes/],
+    [
+      "a database with other migrations",
+      `[[d1_databases]]\nbinding = "DB"\ndatabase_name = "x"\ndatabase_id = "y"\nmigrations_dir = "db"\n`,
+      /binding DB has migrations_dir "db"/,
+    ],
+    [
+      "objects created without SQLite",
+      `[[migrations]]\ntag = "v1"\nnew_classes = ["StepflareRun"]\n`,
+      /StepflareRun is created with new_classes/,
+    ],
   ])("refuses %s, naming it, and writes nothing", (_name, extra, message) => {
     const text = `${FRESH}\n${extra}`;
     expect(() => run(text)).toThrow(InitError);
@@ -108,6 +127,32 @@ new_sqlite_classes = ["Counter"]
     const printed = lines.join("\n");
     expect(printed).toContain('[[durable_objects.bindings]]\nname = "SWEEPER"\nclass_name = "StepflareSweeper"');
     expect(printed).toContain('compatibility_flags = ["queue_consumer_no_wait_for_wait_until"]');
+  });
+
+  it("edits a wrangler.jsonc in place: the same bindings, comments kept, items joining existing arrays", () => {
+    const file = path.join(dir, "wrangler.jsonc");
+    const text = `{
+  // my worker
+  "name": "my-worker",
+  "main": "src/index.ts",
+  "compatibility_date": "2026-10-01",
+  "compatibility_flags": ["nodejs_compat"],
+  "queues": { "producers": [{ "binding": "JOBS", "queue": "jobs" }] },
+}
+`;
+    writeFileSync(file, text);
+    init({ cwd: dir, packageRoot: ROOT, migrate: false, out: (l) => lines.push(l) });
+    const written = readFileSync(file, "utf8");
+    expect(written).toContain("// my worker");
+    const config = parseJsonc(written) as Record<string, any>;
+    const root = bindingsOf(parse(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"))) as Record<string, any>;
+    root.d1_databases[0].migrations_dir = "node_modules/stepflare/migrations";
+    expect(config.compatibility_flags).toEqual(["queue_consumer_no_wait_for_wait_until", "nodejs_compat"]);
+    expect(config.queues.producers).toEqual([{ binding: "JOBS", queue: "jobs" }, ...root.queues.producers]);
+    expect(config.queues.consumers).toEqual(root.queues.consumers);
+    for (const key of ["d1_databases", "durable_objects", "migrations"]) expect(config[key]).toEqual(root[key]);
+    init({ cwd: dir, packageRoot: ROOT, migrate: false, out: (l) => lines.push(l) });
+    expect(readFileSync(file, "utf8")).toBe(written);
   });
 
   it("refuses a folder with no wrangler config, saying what to do", () => {

@@ -4,7 +4,8 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { parse } from "smol-toml";
 import { type Bindings, stepflareBindings } from "./bindings";
-import { isEmpty, planBindings } from "./plan";
+import { applyPlanJsonc, parseJsonc, printPlanJson } from "./jsonc";
+import { isEmpty, type Plan, planBindings } from "./plan";
 import { applyPlan, printPlan } from "./toml";
 
 export interface InitOptions {
@@ -28,9 +29,24 @@ export class InitError extends Error {
 
 const CONFIG_NAMES = ["wrangler.toml", "wrangler.jsonc", "wrangler.json"];
 
+/** How one config format is read, added to and printed. */
+interface Format {
+  parse(text: string): Record<string, unknown>;
+  apply(text: string, plan: Plan, config: Record<string, unknown>): string;
+  print(plan: Plan): string;
+}
+
+const TOML: Format = {
+  parse: (text) => parse(text) as Record<string, unknown>,
+  apply: (text, plan, config) => applyPlan(text, plan, Array.isArray(config.compatibility_flags)),
+  print: printPlan,
+};
+
+const JSONC: Format = { parse: parseJsonc, apply: applyPlanJsonc, print: printPlanJson };
+
 /**
  * `stepflare init`: adds what is missing of Stepflare's bindings to the
- * project's wrangler.toml, refusing on any conflict, then applies the D1
+ * project's wrangler.toml (or wrangler.jsonc, .json), refusing on any conflict, then applies the D1
  * migrations locally.
  */
 export function init(options: InitOptions): void {
@@ -46,13 +62,9 @@ export function init(options: InitOptions): void {
   const dir = path.dirname(configPath);
   const want = stepflareBindings(migrationsDir(dir, options.packageRoot));
 
-  if (!configPath.endsWith(".toml")) {
-    if (options.print) return out(JSON.stringify(want, null, 2));
-    throw new InitError(`${path.basename(configPath)}: stepflare init writes wrangler.toml only; run it with --print and merge the JSON it prints`);
-  }
-
+  const format = configPath.endsWith(".toml") ? TOML : JSONC;
   const text = readFileSync(configPath, "utf8");
-  const config = parseToml(text, configPath);
+  const config = parseConfig(format, text, configPath);
   const plan = planBindings(config, want);
   if (plan.conflicts.length > 0) {
     throw new InitError(
@@ -60,20 +72,20 @@ export function init(options: InitOptions): void {
     );
   }
   if (options.print) {
-    out(isEmpty(plan) ? `# ${path.basename(configPath)} already holds every Stepflare binding` : printPlan(plan));
+    out(isEmpty(plan) ? `${path.basename(configPath)} already holds every Stepflare binding` : format.print(plan));
     return;
   }
   if (isEmpty(plan)) out(`${path.basename(configPath)} already holds every Stepflare binding`);
   else {
-    const next = applyPlan(text, plan, Array.isArray(config.compatibility_flags));
+    const next = format.apply(text, plan, config);
     // The edit must parse and hold everything, or the user's file stays as it was.
     let check: ReturnType<typeof planBindings> | undefined;
     try {
-      check = planBindings(parse(next), want);
+      check = planBindings(format.parse(next), want);
     } catch {}
     if (!check || !isEmpty(check) || check.conflicts.length > 0) {
       throw new InitError(
-        `could not add the bindings to ${path.basename(configPath)} without rewriting it (is a binding table written inline?); nothing was written. Add these by hand:\n${printPlan(plan)}`,
+        `could not add the bindings to ${path.basename(configPath)} without rewriting it (is a binding table written inline?); nothing was written. Add these by hand:\n${format.print(plan)}`,
       );
     }
     writeFileSync(configPath, next);
@@ -83,11 +95,11 @@ export function init(options: InitOptions): void {
   applyMigrations(dir, configPath, out);
 }
 
-function parseToml(text: string, file: string): Record<string, unknown> {
+function parseConfig(format: Format, text: string, file: string): Record<string, unknown> {
   try {
-    return parse(text) as Record<string, unknown>;
+    return format.parse(text);
   } catch (e) {
-    throw new InitError(`${file} is not valid TOML: ${(e as Error).message.split("\n")[0]}`);
+    throw new InitError(`${file} does not parse: ${(e as Error).message.split("\n")[0]}`);
   }
 }
 
@@ -121,7 +133,9 @@ function applyMigrations(dir: string, configPath: string, out: (line: string) =>
     if (!rel) throw new Error("no bin");
     bin = path.join(path.dirname(pkgPath), rel);
   } catch {
-    throw new InitError("wrangler is not installed in this project (npm install -D wrangler); then run: npx wrangler d1 migrations apply DB --local");
+    throw new InitError(
+      "wrangler is not installed in this project (npm install -D wrangler); then run: npx wrangler d1 migrations apply DB --local",
+    );
   }
   out("Applying Stepflare's D1 migrations locally: wrangler d1 migrations apply DB --local");
   const result = spawnSync(process.execPath, [bin, "d1", "migrations", "apply", "DB", "--local", "--config", configPath], {

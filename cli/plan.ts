@@ -47,7 +47,9 @@ export function planBindings(config: Table, want: Bindings): Plan {
     const have = objects.find((t) => t.name === o.name);
     if (!have) plan.durableObjects.push(o);
     else if (have.class_name !== o.class_name || have.script_name !== undefined) {
-      plan.conflicts.push(`durable_objects: binding ${o.name} is class ${JSON.stringify(have.class_name)} here; Stepflare needs ${o.class_name}`);
+      plan.conflicts.push(
+        `durable_objects: binding ${o.name} is class ${JSON.stringify(have.class_name)} here; Stepflare needs ${o.class_name}`,
+      );
     }
   }
 
@@ -86,7 +88,10 @@ export function planBindings(config: Table, want: Bindings): Plan {
     const differ = Object.entries(c).filter(([k, v]) => have[k] !== v);
     const extra = Object.keys(have).filter((k) => !(k in c));
     if (differ.length > 0 || extra.length > 0) {
-      const parts = [...differ.map(([k, v]) => `${k} = ${JSON.stringify(have[k])} (Stepflare pins ${JSON.stringify(v)})`), ...extra.map((k) => `${k} is set`)];
+      const parts = [
+        ...differ.map(([k, v]) => `${k} = ${JSON.stringify(have[k])} (Stepflare pins ${JSON.stringify(v)})`),
+        ...extra.map((k) => `${k} is set`),
+      ];
       plan.conflicts.push(`queues.consumers: ${c.queue}: ${parts.join(", ")}`);
     }
   }

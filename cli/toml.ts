@@ -37,7 +37,9 @@ export function applyPlan(text: string, plan: Plan, hadFlags: boolean): string {
     if (hadFlags) out = out.replace(FLAGS_KEY, `$1${value(COMPATIBILITY_FLAG)}, `);
     else {
       const header = TABLE_HEADER.exec(out);
-      out = header ? `${out.slice(0, header.index)}${FLAG_LINE}\n\n${out.slice(header.index)}` : `${out.replace(/\n*$/, "\n")}${FLAG_LINE}\n`;
+      out = header
+        ? `${out.slice(0, header.index)}${FLAG_LINE}\n\n${out.slice(header.index)}`
+        : `${out.replace(/\n*$/, "\n")}${FLAG_LINE}\n`;
     }
   }
   const tables = renderTables(plan);
