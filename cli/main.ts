@@ -7,11 +7,11 @@ import { InitError, init } from "./init";
 const USAGE = `Usage: stepflare init [--config <path>] [--print] [--no-migrate]
 
 Adds the D1, Queues and Durable Object bindings Stepflare needs to your
-wrangler.toml (only what is missing; it refuses when a binding of the same
+wrangler config (only what is missing; it refuses when a binding of the same
 name differs), points migrations_dir at this package's migrations, and
 applies them locally (wrangler d1 migrations apply DB --local).
 
-  --config <path>  the wrangler config (default: wrangler.toml in this folder)
+  --config <path>  the wrangler config (default: wrangler.toml, .jsonc or .json here)
   --print          print what would be added; write nothing
   --no-migrate     do not apply the migrations locally`;
 
