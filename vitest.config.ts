@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // Builds dist/ first: code under test imports the package by name.
+    globalSetup: ["./test/build-package.ts"],
     projects: [
       {
         // Engine tests: inside workerd, against real Queues, Durable Objects and D1.
@@ -34,7 +36,6 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          globalSetup: ["./test/e2e/global-setup.ts"],
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -63,7 +63,7 @@ console.log(JSON.stringify({ tested, ids }));
 `;
 
 beforeAll(async () => {
-  // dist/ as global-setup.ts built it: a rebuild here could race the Node project's tests reading it.
+  // dist/ as test/build-package.ts built it: a rebuild here could race other tests reading it.
   await run("npm", ["pack", "--pack-destination", work, "--ignore-scripts"], ROOT);
   const tarball = path.join(work, readdirSync(work).find((f) => f.endsWith(".tgz"))!);
 
