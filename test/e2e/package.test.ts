@@ -41,7 +41,7 @@ import { createEngine } from "stepflare/engine";
 const app = new Stepflare({ id: "my-app" });
 
 const hello = app.createFunction({ id: "hello", triggers: [{ event: "app/hello" }] }, async ({ event, step }) => {
-  const greeting = await step.run("greet", () => \`hello \${event.data.name}\`);
+  const greeting: string = await step.run("greet", () => \`hello \${event.data.name}\`);
   const shout = await step.run("shout", () => greeting.toUpperCase());
   return { greeting, shout };
 });
@@ -62,6 +62,21 @@ const ids = await app.send({ name: "app/hello", data: { name: "node" } });
 console.log(JSON.stringify({ tested, ids }));
 `;
 
+// As a create-cloudflare project sets it up.
+const TSCONFIG = {
+  compilerOptions: {
+    target: "es2022",
+    lib: ["es2022"],
+    module: "es2022",
+    moduleResolution: "bundler",
+    types: ["@cloudflare/workers-types"],
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+  },
+  include: ["src"],
+};
+
 beforeAll(async () => {
   // dist/ as test/build-package.ts built it: a rebuild here could race other tests reading it.
   await run("npm", ["pack", "--pack-destination", work, "--ignore-scripts"], ROOT);
@@ -73,8 +88,15 @@ beforeAll(async () => {
   writeFileSync(path.join(project, "src/index.ts"), WORKER);
   writeFileSync(path.join(project, "send.mjs"), NODE_SCRIPT);
   await run("npm", ["install", tarball, "--prefer-offline", "--no-audit", "--no-fund", "--no-package-lock"], project);
-  // The repository's wrangler stands in for the project's own (`npm install -D wrangler`), with no download.
+  // The repository's wrangler and Workers types stand in for the project's own dev dependencies, with no download.
   symlinkSync(path.join(ROOT, "node_modules/wrangler"), path.join(project, "node_modules/wrangler"), "dir");
+  mkdirSync(path.join(project, "node_modules/@cloudflare"), { recursive: true });
+  symlinkSync(
+    path.join(ROOT, "node_modules/@cloudflare/workers-types"),
+    path.join(project, "node_modules/@cloudflare/workers-types"),
+    "dir",
+  );
+  writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify(TSCONFIG, null, 2));
 
   initOutput = await run(path.join(project, "node_modules/.bin/stepflare"), ["init"], project);
   dev = await WranglerDev.start({ config: "wrangler.toml", cwd: project, ownState: true, vars: { STEPFLARE_DEV: "true" } });
@@ -93,6 +115,10 @@ describe("the packed package in a new Worker project", () => {
     expect(Object.keys(pkg.exports)).toEqual([".", "./engine", "./testing", "./package.json"]);
     expect(pkg.private).toBeUndefined();
     expect(readFileSync(path.join(installed, "migrations/0001_init.sql"), "utf8")).toContain("CREATE TABLE");
+  });
+
+  it("typechecks against the installed package's types", async () => {
+    await run(path.join(ROOT, "node_modules/.bin/tsc"), ["-p", "."], project);
   });
 
   it("stepflare init wrote the bindings and applied the migrations locally", () => {
