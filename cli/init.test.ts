@@ -15,6 +15,7 @@ beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), "stepflare-init-"));
   // As after `npm install stepflare`: the package's migrations under node_modules.
   mkdirSync(path.join(dir, "node_modules/stepflare/migrations"), { recursive: true });
+  writeFileSync(path.join(dir, "node_modules/stepflare/package.json"), "{}");
   lines = [];
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,7 +23,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const configFile = () => path.join(dir, "wrangler.toml");
 const run = (text: string, options: { print?: boolean } = {}) => {
   writeFileSync(configFile(), text);
-  init({ cwd: dir, packageRoot: ROOT, migrate: false, out: (l) => lines.push(l), ...options });
+  init({ cwd: dir, migrate: false, out: (l) => lines.push(l), ...options });
   return readFileSync(configFile(), "utf8");
 };
 const bindingsOf = (config: Record<string, unknown>) => {
@@ -141,7 +142,7 @@ new_sqlite_classes = ["Counter"]
 }
 `;
     writeFileSync(file, text);
-    init({ cwd: dir, packageRoot: ROOT, migrate: false, out: (l) => lines.push(l) });
+    init({ cwd: dir, migrate: false, out: (l) => lines.push(l) });
     const written = readFileSync(file, "utf8");
     expect(written).toContain("// my worker");
     const config = parseJsonc(written) as Record<string, any>;
@@ -151,11 +152,26 @@ new_sqlite_classes = ["Counter"]
     expect(config.queues.producers).toEqual([{ binding: "JOBS", queue: "jobs" }, ...root.queues.producers]);
     expect(config.queues.consumers).toEqual(root.queues.consumers);
     for (const key of ["d1_databases", "durable_objects", "migrations"]) expect(config[key]).toEqual(root[key]);
-    init({ cwd: dir, packageRoot: ROOT, migrate: false, out: (l) => lines.push(l) });
+    init({ cwd: dir, migrate: false, out: (l) => lines.push(l) });
     expect(readFileSync(file, "utf8")).toBe(written);
   });
 
+  it("finds the package in a workspace's hoisted node_modules", () => {
+    const app = path.join(dir, "apps/worker");
+    mkdirSync(app, { recursive: true });
+    writeFileSync(path.join(app, "wrangler.toml"), FRESH);
+    init({ cwd: app, migrate: false, out: () => {} });
+    const config = parse(readFileSync(path.join(app, "wrangler.toml"), "utf8")) as Record<string, any>;
+    expect(config.d1_databases[0].migrations_dir).toBe("../../node_modules/stepflare/migrations");
+  });
+
+  it("refuses a project where stepflare is not installed, writing nothing", () => {
+    rmSync(path.join(dir, "node_modules"), { recursive: true });
+    expect(() => run(FRESH)).toThrow(/stepflare is not installed in this project: run npm install stepflare/);
+    expect(readFileSync(configFile(), "utf8")).toBe(FRESH);
+  });
+
   it("refuses a folder with no wrangler config, saying what to do", () => {
-    expect(() => init({ cwd: dir, packageRoot: ROOT, migrate: false })).toThrow(/no wrangler config .*npm create cloudflare/);
+    expect(() => init({ cwd: dir, migrate: false })).toThrow(/no wrangler config .*npm create cloudflare/);
   });
 });

@@ -17,8 +17,6 @@ export interface InitOptions {
   print?: boolean;
   /** Apply the D1 migrations locally after writing (the default). */
   migrate?: boolean;
-  /** This package's folder, where `migrations/` is. */
-  packageRoot: string;
   out?: (line: string) => void;
 }
 
@@ -60,7 +58,7 @@ export function init(options: InitOptions): void {
     );
   }
   const dir = path.dirname(configPath);
-  const want = stepflareBindings(migrationsDir(dir, options.packageRoot));
+  const want = stepflareBindings(migrationsDir(dir));
 
   const format = configPath.endsWith(".toml") ? TOML : JSONC;
   const text = readFileSync(configPath, "utf8");
@@ -90,6 +88,7 @@ export function init(options: InitOptions): void {
     }
     writeFileSync(configPath, next);
     out(`${path.basename(configPath)}: added ${describe(want, plan)}`);
+    out("Your Worker must export StepflareRun and StepflareSweeper from createEngine() (see stepflare's docs/package.md).");
   }
   if (options.migrate === false) return out("Next: npx wrangler d1 migrations apply DB --local");
   applyMigrations(dir, configPath, out);
@@ -103,11 +102,19 @@ function parseConfig(format: Format, text: string, file: string): Record<string,
   }
 }
 
-/** The package's migrations, as the config should name them: through node_modules when it is there. */
-function migrationsDir(configDir: string, packageRoot: string): string {
-  const linked = path.join(configDir, "node_modules", "stepflare", "migrations");
-  const dir = existsSync(linked) ? linked : path.join(packageRoot, "migrations");
-  return path.relative(configDir, dir).split(path.sep).join("/");
+/**
+ * The installed package's migrations, relative to the config: through the
+ * nearest `node_modules/stepflare` (a workspace may hoist it), not its real
+ * path, which under pnpm names the version. A package only in npx's cache
+ * would leave the config pointing there: refused.
+ */
+function migrationsDir(configDir: string): string {
+  for (let dir = configDir; ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, "node_modules", "stepflare");
+    if (existsSync(path.join(pkg, "package.json"))) return path.relative(configDir, path.join(pkg, "migrations")).split(path.sep).join("/");
+    if (path.dirname(dir) === dir) break;
+  }
+  throw new InitError("stepflare is not installed in this project: run npm install stepflare first, then npx stepflare init");
 }
 
 function describe(want: Bindings, plan: ReturnType<typeof planBindings>): string {

@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { InitError, init } from "./init";
 
@@ -14,9 +12,6 @@ applies them locally (wrangler d1 migrations apply DB --local).
   --config <path>  the wrangler config (default: wrangler.toml, .jsonc or .json here)
   --print          print what would be added; write nothing
   --no-migrate     do not apply the migrations locally`;
-
-// dist/cli.mjs: the package's folder is one up.
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 function main(argv: string[]): number {
   let parsed: ReturnType<typeof parse>;
@@ -38,7 +33,6 @@ function main(argv: string[]): number {
   try {
     init({
       cwd: process.cwd(),
-      packageRoot,
       print: values.print === true,
       migrate: values["no-migrate"] !== true,
       ...(values.config ? { config: values.config } : {}),
