@@ -44,8 +44,8 @@ const JSONC: Format = { parse: parseJsonc, apply: applyPlanJsonc, print: printPl
 
 /**
  * `stepflare init`: adds what is missing of Stepflare's bindings to the
- * project's wrangler.toml (or wrangler.jsonc, .json), refusing on any conflict, then applies the D1
- * migrations locally.
+ * project's wrangler.toml (or wrangler.jsonc, .json), refusing on any
+ * conflict, then applies the D1 migrations locally.
  */
 export function init(options: InitOptions): void {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -80,7 +80,9 @@ export function init(options: InitOptions): void {
     let check: ReturnType<typeof planBindings> | undefined;
     try {
       check = planBindings(format.parse(next), want);
-    } catch {}
+    } catch {
+      // an edit that no longer parses is refused below
+    }
     if (!check || !isEmpty(check) || check.conflicts.length > 0) {
       throw new InitError(
         `could not add the bindings to ${path.basename(configPath)} without rewriting it (is a binding table written inline?); nothing was written. Add these by hand:\n${format.print(plan)}`,
