@@ -18,7 +18,7 @@ import path from "node:path";
 import { closeConnections } from "./lib/http.mjs";
 import { writeReport } from "./lib/report.mjs";
 import { LAUNCHERS, prepare, ROOT, TMP } from "./lib/runtime.mjs";
-import { fanout, ingest, steps, throughput } from "./lib/scenarios.mjs";
+import { dashboard, fanout, ingest, steps, throughput } from "./lib/scenarios.mjs";
 import { Session } from "./lib/session.mjs";
 
 const args = Object.fromEntries(
@@ -39,6 +39,7 @@ const FULL = {
   sequential: { ns: [1, 10, 100, 1000], reps: { 1: 5, 10: 5, 100: 5, 1000: 3 } },
   parallel: { ns: [10, 100, 1000], reps: { 10: 5, 100: 5, 1000: 3 } },
   sequentialIo: { ns: [1, 10, 100], reps: { 1: 5, 10: 5, 100: 3 } },
+  dashboard: { runs: 10_000, steps: 1000, reps: 10 },
 };
 const QUICK = {
   ingest: { events: 300, batchEvents: 500, reps: 1 },
@@ -47,6 +48,7 @@ const QUICK = {
   sequential: { ns: [1, 10, 100, 1000], reps: { 1: 2, 10: 2, 100: 2, 1000: 1 } },
   parallel: { ns: [10, 100, 1000], reps: { 10: 2, 100: 2, 1000: 1 } },
   sequentialIo: { ns: [1, 10, 100], reps: { 1: 1, 10: 1, 100: 1 } },
+  dashboard: { runs: 10_000, steps: 1000, reps: 3 },
 };
 const cfg = args.quick ? QUICK : FULL;
 
@@ -54,6 +56,7 @@ const cfg = args.quick ? QUICK : FULL;
 const PLAN = [
   { scenario: "ingest", session: "ingest", run: async (s, r) => (r.ingest = await ingest(s, cfg.ingest)) },
   { scenario: "fanout", session: "fan-out", run: async (s, r) => (r.fanout = await fanout(s, cfg.fanout)) },
+  { scenario: "dashboard", session: "dashboard", run: async (s, r) => (r.dashboard = await dashboard(s, cfg.dashboard)) },
   {
     // One runtime per engine, alive together; the repetitions alternate between them (scenarios.mjs).
     scenario: "throughput",

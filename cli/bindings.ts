@@ -88,7 +88,7 @@ export function stepflareBindings(migrationsDir: string): Bindings {
         { binding: "EVENTS", queue: "stepflare-events" },
         { binding: "STEPS", queue: "stepflare-steps" },
         { binding: "FAILURES", queue: "stepflare-failures" },
-        { binding: "INDEX", queue: "stepflare-index" },
+        { binding: "LISTING", queue: "stepflare-listing" },
       ],
       consumers: [
         work("stepflare-events"),
@@ -97,9 +97,9 @@ export function stepflareBindings(migrationsDir: string): Bindings {
         failures("stepflare-events-dlq"),
         failures("stepflare-steps-dlq"),
         // The run listing's writes: few consumers, so each delivery carries many rows.
-        { ...work("stepflare-index"), max_retries: 10, max_concurrency: 2 },
+        { ...work("stepflare-listing"), max_retries: 10, max_concurrency: 2 },
         // Hand-backs of listing rows D1 failed ten times: a minute apart.
-        { ...failures("stepflare-index-dlq"), retry_delay: 60 },
+        { ...failures("stepflare-listing-dlq"), retry_delay: 60 },
       ],
     },
   };

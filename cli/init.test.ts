@@ -41,6 +41,13 @@ describe("stepflare init", () => {
     expect(written).toMatchObject({ name: "my-worker", main: "src/index.ts", compatibility_date: "2026-10-01" });
   });
 
+  it("the example app's wrangler.toml holds the same bindings as the top-level one", () => {
+    const example = bindingsOf(parse(readFileSync(path.join(ROOT, "examples/app/wrangler.toml"), "utf8"))) as Record<string, any>;
+    const root = bindingsOf(parse(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"))) as Record<string, any>;
+    example.d1_databases[0].migrations_dir = root.d1_databases[0].migrations_dir;
+    expect(example).toEqual(root);
+  });
+
   it("a second run finds everything there and changes nothing", () => {
     const first = run(FRESH);
     expect(run(first)).toBe(first);
@@ -63,7 +70,7 @@ id = "abc"
     const config = parse(written) as Record<string, any>;
     expect(config.compatibility_flags).toEqual(["queue_consumer_no_wait_for_wait_until", "nodejs_compat"]);
     expect(config.kv_namespaces).toEqual([{ binding: "CACHE", id: "abc" }]);
-    expect(config.queues.producers.map((p: { binding: string }) => p.binding)).toEqual(["EVENTS", "STEPS", "FAILURES", "INDEX"]);
+    expect(config.queues.producers.map((p: { binding: string }) => p.binding)).toEqual(["EVENTS", "STEPS", "FAILURES", "LISTING"]);
   });
 
   it("keeps the user's database name and id; adds its own migration tag after the project's migrations", () => {

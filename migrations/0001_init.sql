@@ -1,18 +1,25 @@
--- Stepflare's D1 schema: the durable record of accepted events, the index of
--- runs for listing (Durable Objects cannot be enumerated), and dead letters.
+-- Stepflare's D1 schema: the durable record of accepted events, the run listing
+-- (Durable Objects cannot be enumerated), and dead letters. Each table's SQL
+-- lives in one module: src/d1/events.ts, src/d1/listing.ts, src/d1/dead-letters.ts.
 
 CREATE TABLE events (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
   payload TEXT NOT NULL,
-  ts INTEGER NOT NULL,
   accepted_at INTEGER NOT NULL,
   dispatched_at INTEGER,
   -- times the sweeper re-enqueued this acceptance; it gives up after a few
   sweeps INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX events_undispatched ON events (accepted_at) WHERE dispatched_at IS NULL;
+-- The sweeper's index holds only events it may still re-enqueue. An event that
+-- has used up its sweeps (5, MAX_SWEEPS in src/d1/events.ts) leaves it, so
+-- abandoned events are no longer walked past on every sweep.
+CREATE INDEX events_sweepable ON events (accepted_at) WHERE dispatched_at IS NULL AND sweeps < 5;
+-- Events by name, newest first: for finding the events of one name.
+CREATE INDEX events_newest ON events (accepted_at DESC, id DESC);
+CREATE INDEX events_by_name ON events (name, accepted_at DESC, id DESC);
 
+-- The run listing: one row per run, written from its object through the listing queue.
 CREATE TABLE runs (
   id TEXT PRIMARY KEY,
   function_id TEXT NOT NULL,
@@ -32,6 +39,8 @@ CREATE TABLE dead_letters (
   id TEXT PRIMARY KEY,
   source TEXT NOT NULL,
   run_id TEXT,
+  -- the version of the run that failed (a failed run's letters only); its id is `<run id>.<run version>`
+  run_version INTEGER,
   function_id TEXT,
   event_id TEXT,
   step_key TEXT,
@@ -39,7 +48,8 @@ CREATE TABLE dead_letters (
   error_name TEXT,
   error_message TEXT,
   error_code TEXT,
-  error TEXT,
+  -- the stack of a failed run's error, when it had one
+  error_stack TEXT,
   body TEXT,
   failed_at INTEGER NOT NULL,
   replayed_at INTEGER,

@@ -270,3 +270,48 @@ describe("Execution against memoized state", () => {
     expect(batches).toEqual([]);
   });
 });
+
+describe("step.sleep and step.sleepUntil", () => {
+  it("reports a sleep as a found step with its wake time, and a memoized sleep resolves without one", async () => {
+    const before = Date.now();
+    const first = await drive(async ({ step }) => {
+      await step.sleep("nap", "2s");
+      return step.run("after", () => 1);
+    });
+    expect(first.keys).toEqual([["nap"]]);
+    const wake = first.batches[0]![0]!.sleepUntil!;
+    expect(wake - before).toBeGreaterThanOrEqual(2000);
+    expect(wake - Date.now()).toBeLessThanOrEqual(2000);
+
+    const woke = await drive(
+      async ({ step }) => {
+        await step.sleep("nap", "2s");
+        return step.run("after", () => 1);
+      },
+      { nap: done(undefined) },
+    );
+    expect(woke.keys).toEqual([["after"]]);
+    expect(woke.batches[0]![0]!.sleepUntil).toBeUndefined();
+  });
+
+  it("takes sleepUntil's Date, ISO text and epoch milliseconds as the same time", async () => {
+    const at = Date.now() + 60_000;
+    for (const when of [new Date(at), new Date(at).toISOString(), at]) {
+      const { batches } = await drive(async ({ step }) => step.sleepUntil("until", when));
+      expect(batches[0]![0]!.sleepUntil).toBe(at);
+    }
+  });
+
+  it("throws invalid_duration from the call for a duration or time it cannot read", async () => {
+    for (const call of [
+      (s: HandlerContext["step"]) => s.sleep("x", "1 fortnight"),
+      (s: HandlerContext["step"]) => s.sleep("x", Number.NaN),
+      (s: HandlerContext["step"]) => s.sleep("x", "2y"),
+      (s: HandlerContext["step"]) => s.sleepUntil("x", "March 7"),
+      (s: HandlerContext["step"]) => s.sleepUntil("x", Date.now() + 400 * 24 * 3600 * 1000),
+    ]) {
+      const { outcome } = await drive(async ({ step }) => call(step));
+      expect(outcome).toMatchObject({ type: "threw", error: { code: "invalid_duration" } });
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { durationMs, wakeTimeMs } from "./duration";
 import type { SerializedError } from "./errors";
 import { StepFailedError, StepflareError } from "./errors";
 import { MAX_RETRIES } from "./function";
@@ -16,8 +17,10 @@ export interface FoundStep {
   readonly key: string;
   readonly id: string;
   readonly retries: number | undefined;
-  /** Runs the user's step function once. */
+  /** Runs the user's step function once (a sleep's does nothing). */
   readonly fn: (ctx: { attempt: number }) => unknown;
+  /** For `step.sleep` and `step.sleepUntil`: when it wakes, as first reached (the journal keeps the first one). */
+  readonly sleepUntil?: number;
   /** Settles the handler's `await` with a committed output (already JSON-shaped). */
   resolve(output: unknown, seq?: number): void;
   /** Settles the handler's `await` with the step's final error. */
@@ -54,19 +57,19 @@ const QUIET_TURNS = 100;
 
 /**
  * One run of a handler against the journal. Memoized steps resolve from the
- * journal without running (a replay is pure microtask work), in the order
- * they settled the first time (see MemoReplay); unsettled steps are reported
+ * journal without running (a catch-up is pure microtask work), in the order
+ * they settled the first time (see CatchUp); unsettled steps are reported
  * through `onFound` and stay pending until the engine settles them or
  * abandons the execution. The same class serves the run's Durable Object,
  * which keeps an execution live across steps, and the steps consumer, which
- * replays up to the steps it was asked to run.
+ * catches up to the steps it was asked to run.
  */
 export class Execution {
   readonly #handler: AnyHandler;
   readonly #input: ExecutionInput;
   readonly #hooks: ExecutionHooks;
   readonly #keys = new StepKeys();
-  readonly #replay: MemoReplay;
+  readonly #catchUp: CatchUp;
   #batch: FoundStep[] = [];
   #draining = false;
   #done = false;
@@ -77,7 +80,7 @@ export class Execution {
     this.#handler = handler;
     this.#input = input;
     this.#hooks = hooks;
-    this.#replay = new MemoReplay(input.memo, () => this.#done);
+    this.#catchUp = new CatchUp(input.memo, () => this.#done);
   }
 
   get settled(): boolean {
@@ -121,13 +124,7 @@ export class Execution {
   #tools(): StepTools {
     const run = <T>(idOrOptions: string | StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>) => {
       const options = typeof idOrOptions === "string" ? { id: idOrOptions } : idOrOptions;
-      assertStepId(options.id);
-      if (this.#inStepFn) {
-        throw new StepflareError(
-          "nested_step",
-          `step.run("${options.id}") was called inside another step's function; call it from the handler`,
-        );
-      }
+      this.#checkCall("run", options.id);
       // A mistake in the call itself fails the run at once: retrying the handler would make it again.
       if (typeof fn !== "function")
         throw new StepflareError("invalid_step", `step.run("${options.id}"): the second argument must be a function`);
@@ -135,35 +132,62 @@ export class Execution {
       if (r !== undefined && !(Number.isInteger(r) && r >= 0 && r <= MAX_RETRIES)) {
         throw new StepflareError("invalid_step", `step.run("${options.id}"): retries must be a whole number from 0 to ${MAX_RETRIES}`);
       }
-      const key = this.#keys.next(options.id);
-      const memo = this.#input.memo.get(key);
-      if (memo) {
-        return new Promise<Awaited<T>>((resolve, reject) =>
-          this.#replay.reached(key, () =>
-            memo.status === "completed" ? resolve(memo.output as Awaited<T>) : reject(new StepFailedError(options.id, memo.error, key)),
-          ),
-        );
-      }
-      return new Promise<Awaited<T>>((resolve, reject) => {
-        this.#found({
-          key,
-          id: options.id,
-          retries: options.retries,
-          fn: (ctx) => {
-            this.#inStepFn = true;
-            try {
-              return fn(ctx);
-            } finally {
-              this.#inStepFn = false;
-            }
-          },
-          // Settled now, but resumed only after every memoized step before it.
-          resolve: (output, seq) => this.#replay.afterMemo(() => resolve(output as Awaited<T>), seq),
-          reject: (error, seq) => this.#replay.afterMemo(() => reject(new StepFailedError(options.id, error, key)), seq),
-        });
-      });
+      return this.#step<T>(options, fn);
     };
-    return { run } as StepTools;
+    const sleep = (id: string, duration: number | string): Promise<void> => {
+      this.#checkCall("sleep", id);
+      const until = Date.now() + durationMs(duration, `step.sleep("${id}")`);
+      return this.#step<undefined>({ id, retries: 0 }, () => undefined, until) as Promise<void>;
+    };
+    const sleepUntil = (id: string, when: Date | string | number): Promise<void> => {
+      this.#checkCall("sleepUntil", id);
+      const until = wakeTimeMs(when, Date.now(), `step.sleepUntil("${id}")`);
+      return this.#step<undefined>({ id, retries: 0 }, () => undefined, until) as Promise<void>;
+    };
+    return { run, sleep, sleepUntil } as StepTools;
+  }
+
+  /** A step tool's call is refused inside another step's function, and its id must be one. */
+  #checkCall(tool: string, id: string): void {
+    assertStepId(id);
+    if (this.#inStepFn) {
+      throw new StepflareError("nested_step", `step.${tool}("${id}") was called inside another step's function; call it from the handler`);
+    }
+  }
+
+  /**
+   * A step the handler reached: resolved from the memo if the journal
+   * settled it, else reported as found and settled by the engine.
+   */
+  #step<T>(options: StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>, sleepUntil?: number): Promise<Awaited<T>> {
+    const key = this.#keys.next(options.id);
+    const memo = this.#input.memo.get(key);
+    if (memo) {
+      return new Promise<Awaited<T>>((resolve, reject) =>
+        this.#catchUp.reached(key, () =>
+          memo.status === "completed" ? resolve(memo.output as Awaited<T>) : reject(new StepFailedError(options.id, memo.error, key)),
+        ),
+      );
+    }
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      this.#found({
+        key,
+        id: options.id,
+        retries: options.retries,
+        ...(sleepUntil === undefined ? {} : { sleepUntil }),
+        fn: (ctx) => {
+          this.#inStepFn = true;
+          try {
+            return fn(ctx);
+          } finally {
+            this.#inStepFn = false;
+          }
+        },
+        // Settled now, but resumed only after every memoized step before it.
+        resolve: (output, seq) => this.#catchUp.afterMemo(() => resolve(output as Awaited<T>), seq),
+        reject: (error, seq) => this.#catchUp.afterMemo(() => reject(new StepFailedError(options.id, error, key)), seq),
+      });
+    });
   }
 
   #found(step: FoundStep): void {
@@ -195,8 +219,8 @@ export class Execution {
  * Releases memoized steps in the order they settled the first time, not the
  * order the handler reaches them. A reused step id is numbered in the order
  * the handler reaches it, and in parallel branches that order follows which
- * earlier step finished first: replaying settlements in their first order
- * reproduces it, so each key names the same step on every replay.
+ * earlier step finished first: releasing settlements in their first order
+ * reproduces it, so each key names the same step on every catch-up.
  *
  * Steps that settled together are released together; between settlements the
  * handler's microtasks run out first, as they did between the events that
@@ -206,7 +230,7 @@ export class Execution {
  * resolves whenever it is reached. Results that settle during the execution
  * resume the handler only once the journal's have been released.
  */
-class MemoReplay {
+class CatchUp {
   /** Memoized keys in settlement order, and each one's settlement number. */
   readonly #order: string[];
   readonly #seqs: number[];

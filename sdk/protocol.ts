@@ -32,10 +32,9 @@ export function isPlainText(s: string): boolean {
  * and assigning a key named `__proto__` to the copy sets its prototype
  * instead, so the key would silently vanish from the event.
  */
-export const plainObject = z.custom<Record<string, unknown>>(
-  (v) => typeof v === "object" && v !== null && !Array.isArray(v),
-  "expected an object",
-);
+export const plainObject = z
+  .custom<Record<string, unknown>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "expected an object")
+  .meta({ jsonSchema: { type: "object" } });
 
 export const eventPayloadSchema = z.object({
   name: z.string({ error: "required, a string" }).regex(eventNamePattern, "1-256 of A-Z a-z 0-9 _ . - / :"),

@@ -4,7 +4,7 @@ import { isPlainText } from "./protocol";
 /**
  * The one rule for durable step keys: a step's key is its id the first time
  * the id occurs in an execution, then `id:1`, `id:2`, ... in the order the
- * handler reaches them. Replays reach them in the same order, so a loop that
+ * handler reaches them. Catch-ups reach them in the same order, so a loop that
  * reuses an id maps each iteration onto the same journal row every time.
  */
 export class StepKeys {

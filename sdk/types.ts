@@ -24,13 +24,28 @@ export interface StepOptions {
 export interface StepTools {
   /**
    * Runs `fn` once and memoizes its JSON result under a key derived from `id`.
-   * A retry or replay returns the stored result without calling `fn` again.
+   * A retry or replay of the run returns the stored result without calling `fn` again.
    * Steps started together (for example under `Promise.all`) run in parallel,
    * each in its own execution with its own retries.
    *
    * @example const user = await step.run("load-user", () => db.users.get(id));
    */
   run<T>(idOrOptions: string | StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>): Promise<Awaited<T>>;
+  /**
+   * Pauses the run for `duration`: milliseconds, or a string such as "30s", "5m", "2h", "7d" or "1h30m"; at most
+   * one year. The run is `sleeping` meanwhile and holds no memory; it wakes from its Durable Object's alarm,
+   * across restarts and deploys. A retry or replay of the run does not sleep again.
+   *
+   * @example await step.sleep("wait-a-day", "1d");
+   */
+  sleep(id: string, duration: number | string): Promise<void>;
+  /**
+   * Pauses the run until `time`: a Date, an ISO 8601 string or epoch milliseconds, at most a year ahead.
+   * A time in the past wakes at once.
+   *
+   * @example await step.sleepUntil("until-renewal", user.renewsAt);
+   */
+  sleepUntil(id: string, time: Date | string | number): Promise<void>;
 }
 
 /**

@@ -3,7 +3,7 @@ import { type EngineConfig, type EngineOptions, resolveConfig } from "./config";
 import { consumeDeadLetters } from "./dlq/consumer";
 import type { Env } from "./env";
 import { consumeEvents } from "./fanout/consumer";
-import { consumeIndex } from "./listing/consumer";
+import { consumeListing } from "./listing/consumer";
 import { type QueueNames, queueNamesSchema } from "./queues";
 import { StepflareRunObject } from "./run/object";
 import { consumeSteps } from "./steps/consumer";
@@ -46,9 +46,9 @@ export function createEngine(options: CreateEngineOptions): Engine {
           return consumeEvents(batch, env, config);
         case names.steps:
           return consumeSteps(batch, env, ctx, config);
-        case names.index:
-        case names.indexDeadLetter:
-          return consumeIndex(batch, env, names);
+        case names.listing:
+        case names.listingDeadLetter:
+          return consumeListing(batch, env, names);
         case names.failures:
         case names.eventsDeadLetter:
         case names.stepsDeadLetter:

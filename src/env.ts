@@ -1,8 +1,8 @@
-import type { FailureMessage } from "./dlq/message";
-import type { EventMessage } from "./fanout/message";
-import type { IndexMessage } from "./listing/message";
+import type { EventMessage } from "./messages/events";
+import type { FailureMessage } from "./messages/failures";
+import type { ListingMessage } from "./messages/listing";
+import type { StepMessage } from "./messages/steps";
 import type { StepflareRunObject } from "./run/object";
-import type { StepMessage } from "./steps/message";
 import type { SweeperObject } from "./sweeper/object";
 
 /** The bindings the engine Worker needs; names are fixed, see wrangler.toml. */
@@ -12,7 +12,7 @@ export interface Env {
   STEPS: Queue<StepMessage>;
   FAILURES: Queue<FailureMessage>;
   /** The run listing's writes, batched by its consumer. */
-  INDEX: Queue<IndexMessage>;
+  LISTING: Queue<ListingMessage>;
   RUNS: DurableObjectNamespace<StepflareRunObject>;
   SWEEPER: DurableObjectNamespace<SweeperObject>;
   /** Secret: accepted event keys, separated by commas or whitespace. */

@@ -6,10 +6,10 @@ export const queueNamesSchema = z
     events: z.string().default("stepflare-events"),
     steps: z.string().default("stepflare-steps"),
     failures: z.string().default("stepflare-failures"),
-    index: z.string().default("stepflare-index"),
+    listing: z.string().default("stepflare-listing"),
     eventsDeadLetter: z.string().default("stepflare-events-dlq"),
     stepsDeadLetter: z.string().default("stepflare-steps-dlq"),
-    indexDeadLetter: z.string().default("stepflare-index-dlq"),
+    listingDeadLetter: z.string().default("stepflare-listing-dlq"),
   })
   .strict();
 export type QueueNames = z.output<typeof queueNamesSchema>;

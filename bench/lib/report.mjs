@@ -241,6 +241,13 @@ function targetRows(name, r) {
   return rows;
 }
 
+/** The dashboard scenario: each page's server time (inside the Worker) and client time (with local HTTP), ms. */
+function dashboardRows(d) {
+  const rows = [["Page", "Server ms", "Client ms", "KiB"]];
+  for (const [label, p] of Object.entries(d.pages)) rows.push([label, fmt(p.serverMs), fmt(p.clientMs), (p.bytes / 1024).toFixed(0)]);
+  return rows;
+}
+
 const table = (rows) => [rows[0], rows[0].map(() => "---"), ...rows.slice(1)].map((r) => `| ${r.join(" | ")} |`).join("\n");
 
 export function renderGenerated(results) {
@@ -257,6 +264,13 @@ export function renderGenerated(results) {
   const targets = [["Target", "Launcher", "Measured (medians)", "Met?", "By how much"]];
   for (const [_name, r] of Object.entries(results.launchers)) {
     out.push(`### ${r.label} (${r.seconds} s)`, "", `Settings: ${r.settings}.`, "", table(summaryTable(r)), "");
+    if (r.dashboard)
+      out.push(
+        `Dashboard pages (${r.dashboard.pages[Object.keys(r.dashboard.pages)[0]]?.reps} requests each):`,
+        "",
+        table(dashboardRows(r.dashboard)),
+        "",
+      );
     targets.push(...targetRows(r.label, r));
   }
   out.push("### Targets", "", table(targets), "");

@@ -223,3 +223,42 @@ export async function steps(session, engine, shape, { ns, reps }) {
   }
   return out;
 }
+
+/**
+ * 6. Dashboard pages' server time, measured inside the Worker (`/bench/timed`):
+ * the runs page with 10,000 runs listed (seeded straight into D1), the
+ * functions page counting them, and the run page of one 1,000-step run
+ * (its first and last page of steps). Client-side times beside them include
+ * local HTTP.
+ */
+export async function dashboard(session, { runs, steps, reps }) {
+  await postJson(`${session.base}/bench/seed-runs`, { n: runs, functionId: "bench-one-step" });
+  const burst = await stepflareBurst(session, { name: "bench/sequential", fn: "bench-sequential", count: 1, data: { n: steps } });
+  const { runs: listed } = await getJson(`${session.base}/api/v1/runs?functionId=bench-sequential&limit=1`);
+  const runId = listed[0]?.id;
+  const pages = {
+    [`runs page (${runs} runs listed)`]: "/dashboard/runs",
+    "runs page, failed only": "/dashboard/runs?status=failed",
+    "functions page (counts)": "/dashboard/functions",
+    [`run page, ${steps} steps, first 100`]: `/dashboard/runs/${runId}`,
+    [`run page, ${steps} steps, last 100`]: `/dashboard/runs/${runId}?steps=${Math.ceil(steps / 100)}`,
+  };
+  const out = { runs, steps, runCompleted: burst.completed === 1, pages: {} };
+  for (const [label, path] of Object.entries(pages)) {
+    await getJson(`${session.base}/bench/timed?path=${encodeURIComponent(path)}`); // warm-up
+    const server = [];
+    const client = [];
+    let bytes = 0;
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      const t = await getJson(`${session.base}/bench/timed?path=${encodeURIComponent(path)}`);
+      client.push(performance.now() - t0);
+      if (t.status !== 200) throw new Error(`${path}: HTTP ${t.status}`);
+      server.push(t.ms);
+      bytes = t.bytes;
+    }
+    out.pages[label] = { serverMs: summarize(server), clientMs: summarize(client), bytes, reps };
+    console.log(`  ${label}: server ${out.pages[label].serverMs.median.toFixed(1)} ms, ${Math.round(bytes / 1024)} KiB`);
+  }
+  return out;
+}

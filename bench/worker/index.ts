@@ -10,7 +10,20 @@ import { benchRoutes, type Env } from "./routes";
  */
 const engine = createEngine({ functions: benchFunctions });
 
-const bench = new Hono<{ Bindings: Env }>().route("/bench", benchRoutes);
+/**
+ * `/bench/timed?path=…`: one engine request (a dashboard page) made inside
+ * the Worker, answered with its status, size and the milliseconds between
+ * the call and the last byte of its body: the server's time, without HTTP.
+ */
+const timed = new Hono<{ Bindings: Env }>().get("/timed", async (c) => {
+  const path = c.req.query("path") ?? "/";
+  const t0 = performance.now();
+  const res = await engine.worker.fetch(new Request(new URL(path, c.req.url)), c.env, c.executionCtx as ExecutionContext);
+  const bytes = (await res.arrayBuffer()).byteLength;
+  return c.json({ status: res.status, bytes, ms: performance.now() - t0 });
+});
+
+const bench = new Hono<{ Bindings: Env }>().route("/bench", benchRoutes).route("/bench", timed);
 
 export default {
   fetch(req, env, ctx) {

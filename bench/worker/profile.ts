@@ -136,7 +136,7 @@ export function wrapEnv<E extends object>(env: E): E {
     EVENTS: wrapQueue(e.EVENTS as Queue, "EVENTS"),
     STEPS: wrapQueue(e.STEPS as Queue, "STEPS"),
     FAILURES: wrapQueue(e.FAILURES as Queue, "FAILURES"),
-    INDEX: wrapQueue(e.INDEX as Queue, "INDEX"),
+    LISTING: wrapQueue(e.LISTING as Queue, "LISTING"),
     RUNS: wrapNamespace(e.RUNS as DurableObjectNamespace, "RUNS"),
   } as E;
 }

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { defineFunction } from "stepflare";
 import { createEngine, type Env as EngineEnv } from "stepflare/engine";
-import type { ClaimRequest, ReplayContext, StartRun } from "../../src/run/object";
+import type { CatchUpContext, ClaimRequest, StartRun } from "../../src/run/object";
 import type { StepResult } from "../../src/run/types";
 import { benchFunctions } from "./functions";
 import { count, instrumentState, record, takeStats, timed, wrapEnv } from "./profile";
@@ -45,7 +45,7 @@ export class StepflareRun extends engine.StepflareRun {
   override start(init: StartRun) {
     return timed("object start()", () => super.start(init));
   }
-  override claimSteps(planSeq: number, requests: ClaimRequest[]): Promise<ReplayContext | null> {
+  override claimSteps(planSeq: number, requests: ClaimRequest[]): Promise<CatchUpContext | null> {
     return timed("object claimSteps()", () => super.claimSteps(planSeq, requests));
   }
   override completeSteps(results: StepResult[]) {

@@ -21,6 +21,14 @@ SELECT status, count(*) AS n, min(started_at) AS first_started, max(ended_at) AS
 FROM runs WHERE function_id IN (SELECT value FROM json_each(?1)) AND started_at >= ?2
 GROUP BY status`;
 
+// Listing rows for the dashboard's bench: n runs of one function, 1 ms apart, one in ten failed.
+const SEED_RUNS = `
+WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1)
+INSERT INTO runs (id, function_id, event_id, status, started_at, ended_at, error_code, version)
+SELECT printf('SEED%022d', i), ?2, printf('SEEDEVENT%017d', i), CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'completed' END,
+  ?3 + i, ?3 + i + 5, CASE WHEN i % 10 = 0 THEN 'step_timeout' END, 1
+FROM seq`;
+
 function shapeOf(value: unknown): { shape: Shape; n: number } {
   const { shape, n } = (value ?? {}) as { shape?: unknown; n?: unknown };
   if (!isShape(shape)) throw new Error(`shape must be one of ${SHAPES.join(", ")}; got ${JSON.stringify(shape)}`);
@@ -44,11 +52,18 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 /**
  * Bench-only routes, served before the engine's: run counts straight from
- * the D1 index, Workflow instances created and watched through the binding,
+ * the D1 run listing, Workflow instances created and watched through the binding,
  * and the floor (the same trivial work with no durability).
  */
 export const benchRoutes = new Hono<{ Bindings: Env }>()
   .get("/health", (c) => c.json({ ok: true }))
+  .post("/seed-runs", async (c) => {
+    const { n, functionId } = await c.req.json<{ n: number; functionId: string }>();
+    const result = await c.env.DB.prepare(SEED_RUNS)
+      .bind(n, functionId, Date.now() - n)
+      .run();
+    return c.json({ inserted: result.meta.changes });
+  })
   .get("/runs", async (c) => {
     const functions = (c.req.query("fn") ?? "").split(",").filter(Boolean);
     const since = Number(c.req.query("since") ?? 0);

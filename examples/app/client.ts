@@ -1,13 +1,27 @@
 import { Stepflare } from "stepflare";
 import { z } from "zod";
 
-/** The example app and its typed events. Events with a schema are validated at ingest. */
+/**
+ * The example app and its typed events, in the shapes Inngest's fan-out and
+ * step parallelism guides send them. Events with a schema are validated at
+ * ingest; keys a schema does not name are kept (`z.looseObject`), so the
+ * stored event is the event as sent.
+ */
 export const app = new Stepflare({
   id: "example-shop",
   schemas: {
-    "app/user.signup": z.object({ userId: z.string(), email: z.string().email(), name: z.string().optional() }),
-    "document/uploaded": z.object({ documentId: z.string(), text: z.string() }),
-    "stripe/charge.created": z.object({ chargeId: z.string(), customerId: z.string(), amount: z.number().int().nonnegative() }),
-    "app/text.summarize": z.object({ text: z.string().min(1), chunkSize: z.number().int().positive().max(10_000).default(200) }),
+    // The fan-out guide: the new user, under `user`.
+    "app/user.signup": z.looseObject({
+      user: z.looseObject({ id: z.union([z.string().min(1), z.number()]), email: z.email(), name: z.string().optional() }),
+    }),
+    // One upload, three analyses: the event names the document, the functions fetch it.
+    "document/uploaded": z.looseObject({ documentId: z.string().min(1).max(256) }),
+    // The parallelism guide: the customer's email and the charge.
+    "stripe/charge.created": z.looseObject({
+      email: z.email(),
+      charge: z.looseObject({ id: z.string().min(1), amount: z.number().int().nonnegative(), currency: z.string().optional() }),
+    }),
+    // The parallelism guide's chunking: the text, and how long a chunk may be.
+    "app/text.summarize": z.looseObject({ text: z.string().min(1), chunkSize: z.number().int().positive().max(10_000).default(200) }),
   },
 });

@@ -151,6 +151,23 @@ describe("runFunction", () => {
     expect(result.steps).toHaveLength(1);
   });
 
+  it("a sleep ends at once and records when it would have ended", async () => {
+    const fn = fnOf(async ({ step }) => {
+      await step.sleep("wait-a-day", "1d");
+      return step.run("after", () => "woke");
+    });
+    const before = Date.now();
+    const result = await runFunction(fn, { event });
+    expect(result.output).toBe("woke");
+    expect(result.steps.map((s) => [s.id, s.status])).toEqual([
+      ["wait-a-day", "completed"],
+      ["after", "completed"],
+    ]);
+    const until = result.steps[0]!.sleepUntil!;
+    expect(until - before).toBeGreaterThanOrEqual(86_400_000);
+    expect(until - Date.now()).toBeLessThanOrEqual(86_400_000);
+  });
+
   it("outputs go through JSON, as the journal stores them", async () => {
     const fn = fnOf(async ({ step }) => {
       const d = await step.run("date", () => new Date(0));

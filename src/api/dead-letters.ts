@@ -1,67 +1,13 @@
 import { Hono } from "hono";
-import { z } from "zod";
-import { MAX_CODE } from "../../sdk/errors";
+import { listDeadLetters, replayCandidates, type StoredDeadLetter } from "../d1/dead-letters";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
-import { decodeRunCursor, encodeRunCursor } from "./cursor";
-import { instant } from "./instant";
-import { keysetPage } from "./page";
-import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
+import { decodeCursor, decodeRunCursor, encodeCursor, encodeRunCursor } from "./cursor";
+import { issueText, parseQuery, readJsonBody } from "./query";
+import { bulkReplayBody, deadLettersListQuery } from "./schemas";
 
-const filterShape = (from: "query" | "body") => ({
-  functionId: z.string().min(1).max(128).optional(),
-  since: instant(from).optional(),
-  until: instant(from).optional(),
-  // A stored code is at most MAX_CODE characters, or that and the suffix saying how much was clipped.
-  code: z
-    .string()
-    .min(1)
-    .max(MAX_CODE + 64)
-    .optional(),
-});
-
-const listQuery = z.object({ ...filterShape("query"), limit: pageLimit, cursor: z.string().max(512).optional() }).strict();
-
-/** At most this many runs are replayed per bulk call; `remaining` tells the caller to call again. */
-const BULK_REPLAY_MAX = 500;
-
-const replayBody = z
-  .object({
-    ...filterShape("body"),
-    from: z.enum(["failed-step", "start"]).default("failed-step"),
-    limit: z.number().int().min(1).max(BULK_REPLAY_MAX).default(BULK_REPLAY_MAX),
-    cursor: z.string().max(512).optional(),
-  })
-  .strict();
-
-interface DeadLetterRow {
-  id: string;
-  source: string;
-  run_id: string | null;
-  function_id: string | null;
-  event_id: string | null;
-  step_key: string | null;
-  attempts: number | null;
-  error_name: string | null;
-  error_message: string | null;
-  error_code: string | null;
-  body: string | null;
-  failed_at: number;
-  replayed_at: number | null;
-  replay_count: number;
-}
-
-function filterSql(f: { functionId?: string; since?: number; until?: number; code?: string }, args: unknown[]): string[] {
-  const where: string[] = [];
-  if (f.functionId) where.push(`function_id = ?${args.push(f.functionId)}`);
-  if (f.since !== undefined) where.push(`failed_at >= ?${args.push(f.since)}`);
-  if (f.until !== undefined) where.push(`failed_at < ?${args.push(f.until)}`);
-  if (f.code) where.push(`error_code = ?${args.push(f.code)}`);
-  return where;
-}
-
-const view = (r: DeadLetterRow) => ({
+const view = (r: StoredDeadLetter) => ({
   id: r.id,
   source: r.source,
   runId: r.run_id,
@@ -69,7 +15,12 @@ const view = (r: DeadLetterRow) => ({
   eventId: r.event_id,
   stepKey: r.step_key,
   attempts: r.attempts,
-  error: { name: r.error_name, message: r.error_message, ...(r.error_code ? { code: r.error_code } : {}) },
+  error: {
+    name: r.error_name,
+    message: r.error_message,
+    ...(r.error_code ? { code: r.error_code } : {}),
+    ...(r.error_stack !== null ? { stack: r.error_stack } : {}),
+  },
   failedAt: new Date(r.failed_at).toISOString(),
   ...(r.replayed_at !== null ? { replayedAt: new Date(r.replayed_at).toISOString() } : {}),
   replayCount: r.replay_count,
@@ -87,41 +38,20 @@ function parseStoredBody(text: string): unknown {
 
 export const deadLettersApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
-    const q = parseQuery(listQuery, c.req.queries());
-    const args: unknown[] = [];
-    const page = await keysetPage<DeadLetterRow>(c.env.DB, {
-      select: "SELECT * FROM dead_letters",
-      where: filterSql(q, args),
-      args,
-      timeColumn: "failed_at",
-      cursor: q.cursor,
-      limit: q.limit,
-    });
-    return c.json({ deadLetters: page.rows.map(view), nextCursor: page.nextCursor });
+    const q = parseQuery(deadLettersListQuery, c.req.queries());
+    const page = await listDeadLetters(c.env.DB, q, q.cursor === undefined ? undefined : decodeCursor(q.cursor), q.limit);
+    return c.json({ deadLetters: page.rows.map(view), nextCursor: page.next && encodeCursor(page.next) });
   })
   .post("/replay", async (c) => {
     const raw = await readJsonBody(c.req.raw);
-    const parsed = replayBody.safeParse(raw);
+    const parsed = bulkReplayBody.safeParse(raw);
     if (!parsed.success) {
       throw new HttpError(400, "invalid_request", issueText(parsed.error.issues[0], "body", "not a field of this request"));
     }
     const { limit, cursor } = parsed.data;
-    const args: unknown[] = [];
-    const where = ["source = 'run'", "replayed_at IS NULL", "run_id IS NOT NULL", ...filterSql(parsed.data, args)];
-    if (cursor !== undefined) where.push(`run_id > ?${args.push(decodeRunCursor(cursor))}`);
-    // Per run, the chosen dead letters and the newest failure among them (a run dead letter's id is `<run id>.<version>`).
-    const sql = `SELECT run_id, max(CAST(substr(id, length(run_id) + 2) AS INTEGER)) AS failure, json_group_array(id) AS letters
-      FROM dead_letters WHERE ${where.join(" AND ")} GROUP BY run_id ORDER BY run_id LIMIT ?${args.push(limit + 1)}`;
-    const rows = (
-      await c.env.DB.prepare(sql)
-        .bind(...args)
-        .all<{ run_id: string; failure: number | null; letters: string }>()
-    ).results;
+    const rows = await replayCandidates(c.env.DB, parsed.data, cursor === undefined ? undefined : decodeRunCursor(cursor), limit + 1);
     const chosen = rows.slice(0, limit);
-    const targets = chosen.map((r) => ({
-      runId: r.run_id,
-      ...(r.failure ? { failure: r.failure, letters: JSON.parse(r.letters) as string[] } : {}),
-    }));
+    const targets = chosen.map((r) => ({ runId: r.runId, ...(r.failure ? { failure: r.failure, letters: r.letters } : {}) }));
     const outcomes = await replayRuns(c.env, targets, parsed.data.from);
     const replayed = outcomes.filter((o) => o.type === "replayed").map((o) => o.runId);
     return c.json({
@@ -130,7 +60,7 @@ export const deadLettersApi = new Hono<{ Bindings: Env }>()
       remaining: rows.length > limit,
       // Past the runs this call chose, whatever became of them: runs that stay unreplayed (not found, or
       // their object threw) would otherwise be chosen first again by every call and could crowd out the rest.
-      nextCursor: rows.length > limit ? encodeRunCursor(chosen[chosen.length - 1]!.run_id) : null,
+      nextCursor: rows.length > limit ? encodeRunCursor(chosen[chosen.length - 1]!.runId) : null,
       runIds: replayed,
       failed: outcomes.flatMap((o) => (o.type === "error" ? [{ runId: o.runId, message: o.message }] : [])),
     });

@@ -1,12 +1,10 @@
 import { Hono } from "hono";
 import { wellFormedHead } from "../../sdk/text";
+import { getEvent, resetSweeps } from "../d1/events";
+import { runsOfEvent } from "../d1/listing";
 import type { Env } from "../env";
-import type { EventMessage } from "../fanout/message";
+import type { EventMessage } from "../messages/events";
 import { HttpError } from "../shared/http-error";
-import type { runSummary } from "./runs";
-
-// Gives an event its sweeps back and answers its acceptance, whether it was dispatched or not.
-const RESET_SWEEPS = "UPDATE events SET sweeps = 0 WHERE id = ?1 RETURNING accepted_at, dispatched_at";
 
 const notFound = (eventId: string) =>
   new HttpError(404, "event_not_found", `no event with id ${JSON.stringify(wellFormedHead(eventId, 64))}`);
@@ -14,20 +12,14 @@ const notFound = (eventId: string) =>
 export const eventsApi = new Hono<{ Bindings: Env }>()
   .get("/:eventId", async (c) => {
     const eventId = c.req.param("eventId");
-    const row = await c.env.DB.prepare("SELECT payload, accepted_at, dispatched_at FROM events WHERE id = ?1")
-      .bind(eventId)
-      .first<{ payload: string; accepted_at: number; dispatched_at: number | null }>();
+    const row = await getEvent(c.env.DB, eventId);
     if (!row) throw notFound(eventId);
-    const runs = await c.env.DB.prepare(
-      "SELECT id, function_id, event_id, status, started_at, ended_at, error_code FROM runs WHERE event_id = ?1 ORDER BY started_at, id",
-    )
-      .bind(eventId)
-      .all<Parameters<typeof runSummary>[0]>();
+    const runs = await runsOfEvent(c.env.DB, eventId);
     return c.json({
       event: JSON.parse(row.payload),
       acceptedAt: new Date(row.accepted_at).toISOString(),
       dispatched: row.dispatched_at !== null,
-      runs: runs.results.map((r) => ({ id: r.id, functionId: r.function_id, status: r.status })),
+      runs: runs.map((r) => ({ id: r.id, functionId: r.function_id, status: r.status })),
     });
   })
   /**
@@ -38,7 +30,7 @@ export const eventsApi = new Hono<{ Bindings: Env }>()
    */
   .post("/:eventId/dispatch", async (c) => {
     const eventId = c.req.param("eventId");
-    const row = await c.env.DB.prepare(RESET_SWEEPS).bind(eventId).first<{ accepted_at: number; dispatched_at: number | null }>();
+    const row = await resetSweeps(c.env.DB, eventId);
     if (!row) throw notFound(eventId);
     const message: EventMessage = { v: 1, id: eventId, acceptedAt: Number(row.accepted_at) };
     try {

@@ -26,9 +26,20 @@ export function parseInstant(value: unknown, from: "query" | "body"): number | u
 
 /** A zod schema for a time filter read from a query string or a JSON body, giving epoch milliseconds. */
 export const instant = (from: "query" | "body") =>
-  z.unknown().transform((value, ctx) => {
-    const ms = parseInstant(value, from);
-    if (ms !== undefined) return ms;
-    ctx.addIssue({ code: "custom", message: INSTANT_MESSAGE });
-    return z.NEVER;
-  });
+  z
+    .unknown()
+    .transform((value, ctx) => {
+      const ms = parseInstant(value, from);
+      if (ms !== undefined) return ms;
+      ctx.addIssue({ code: "custom", message: INSTANT_MESSAGE });
+      return z.NEVER;
+    })
+    .meta({
+      jsonSchema: {
+        oneOf: [
+          { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          { type: "string", format: "date-time" },
+        ],
+        description: `epoch milliseconds (${from === "query" ? "digits" : "a JSON number"}) or an ISO 8601 date-time with Z or an offset`,
+      },
+    });

@@ -36,7 +36,8 @@ export const pageLimit = z
   .regex(/^\d{1,3}$/, "must be a whole number from 1 to 100")
   .transform(Number)
   .pipe(z.number().int().min(1, "must be a whole number from 1 to 100").max(100, "must be a whole number from 1 to 100"))
-  .default(20);
+  .default(20)
+  .meta({ jsonSchema: { type: "integer", minimum: 1, maximum: 100, default: 20, description: "a page's size, written in digits" } });
 
 /** A request's JSON body, `{}` when empty; malformed JSON or bytes that are not UTF-8 are a 400 `invalid_json`. */
 export async function readJsonBody(req: Request): Promise<unknown> {

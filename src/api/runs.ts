@@ -1,35 +1,15 @@
 import { Hono } from "hono";
-import { z } from "zod";
 import { wellFormedHead } from "../../sdk/text";
+import { type ListedRun, listRuns } from "../d1/listing";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
-import { keysetPage } from "./page";
-import { issueText, pageLimit, parseQuery, readJsonBody } from "./query";
+import { decodeCursor, encodeCursor } from "./cursor";
+import { issueText, parseQuery, readJsonBody } from "./query";
+import { runReplayBody, runsListQuery } from "./schemas";
 
-const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
-
-const listQuery = z
-  .object({
-    functionId: z.string().min(1).max(128).optional(),
-    status: z.enum(RUN_STATUSES).optional(),
-    limit: pageLimit,
-    cursor: z.string().max(512).optional(),
-  })
-  .strict();
-
-interface RunRow {
-  id: string;
-  function_id: string;
-  event_id: string;
-  status: string;
-  started_at: number;
-  ended_at: number | null;
-  error_code: string | null;
-}
-
-export const runSummary = (r: RunRow) => ({
+export const runSummary = (r: ListedRun) => ({
   id: r.id,
   functionId: r.function_id,
   eventId: r.event_id,
@@ -41,20 +21,17 @@ export const runSummary = (r: RunRow) => ({
 
 export const runsApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {
-    const q = parseQuery(listQuery, c.req.queries());
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.functionId) where.push(`function_id = ?${args.push(q.functionId)}`);
-    if (q.status) where.push(`status = ?${args.push(q.status)}`);
-    const page = await keysetPage<RunRow>(c.env.DB, {
-      select: "SELECT id, function_id, event_id, status, started_at, ended_at, error_code FROM runs",
-      where,
-      args,
-      timeColumn: "started_at",
-      cursor: q.cursor,
+    const q = parseQuery(runsListQuery, c.req.queries());
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    const page = await listRuns(c.env.DB, {
+      functionId: q.functionId,
+      status: q.status,
+      since: q.since,
+      until: q.until,
+      after,
       limit: q.limit,
     });
-    return c.json({ runs: page.rows.map(runSummary), nextCursor: page.nextCursor });
+    return c.json({ runs: page.rows.map(runSummary), nextCursor: page.next && encodeCursor(page.next) });
   })
   .get("/:runId", async (c) => {
     const runId = c.req.param("runId");
@@ -67,7 +44,7 @@ export const runsApi = new Hono<{ Bindings: Env }>()
     const runId = c.req.param("runId");
     if (!ULID_PATTERN.test(runId)) throw runNotFound(runId);
     const body = await readJsonBody(c.req.raw);
-    const parsed = replayBody.safeParse(body);
+    const parsed = runReplayBody.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const message =
@@ -90,8 +67,6 @@ export const runsApi = new Hono<{ Bindings: Env }>()
         throw new HttpError(503, "replay_failed", `run ${runId}: ${outcome.message}`);
     }
   });
-
-const replayBody = z.object({ from: z.enum(["failed-step", "start"]).default("failed-step") }).strict();
 
 function runNotFound(runId: string): HttpError {
   return new HttpError(404, "run_not_found", `no run with id ${JSON.stringify(wellFormedHead(runId, 64))}`);

@@ -1,21 +1,9 @@
+import { markReplays } from "../d1/dead-letters";
+import { type ListingRow, upsertListing } from "../d1/listing";
 import type { Env } from "../env";
-import { upsertListing } from "../listing/consumer";
-import type { IndexMessage } from "../listing/message";
 import type { ReplayFrom } from "../run/object";
 import type { RunStatus } from "../run/types";
 import { eachLimited } from "../shared/each-limited";
-
-// The unreplayed dead letters the listed runs had when the call began.
-const RUNS_LETTERS = `source = 'run' AND replayed_at IS NULL AND failed_at < ?3 AND run_id IN (SELECT value FROM json_each(?1))`;
-const MARK_REPLAYED = `UPDATE dead_letters SET replayed_at = ?2, replay_count = replay_count + 1 WHERE ${RUNS_LETTERS}`;
-// A run that is no longer failed has been replayed since these failures (only a replay moves a failed run):
-// they are settled, though not by this call, so they are marked without counting a replay.
-const MARK_SETTLED = `UPDATE dead_letters SET replayed_at = ?2 WHERE ${RUNS_LETTERS}`;
-// A run that has failed again since the chosen dead letters: those are superseded by its newer failure,
-// which this call did not choose (another code, say) and leaves unreplayed.
-const MARK_SUPERSEDED = `
-UPDATE dead_letters SET replayed_at = ?2
-WHERE source = 'run' AND replayed_at IS NULL AND id IN (SELECT value FROM json_each(?1))`;
 
 /** A run to replay; with `failure` and `letters`, only for that failure, which those dead letters record. */
 export interface ReplayTarget {
@@ -53,20 +41,16 @@ export const REPLAY_ERROR_MESSAGE =
 export async function replayRuns(env: Env, targets: ReplayTarget[], from: ReplayFrom, concurrency = 16): Promise<ReplayOutcome[]> {
   const began = Date.now();
   const outcomes: ReplayOutcome[] = [];
-  const listing: IndexMessage[] = [];
+  const listing: ListingRow[] = [];
   await eachLimited(targets, concurrency, async (target) => {
     outcomes.push(await replayOne(env, target, from, listing));
   });
   const ids = (type: ReplayOutcome["type"]) => outcomes.filter((o) => o.type === type).map((o) => o.runId);
   const superseded = outcomes.flatMap((o) => (o.type === "superseded" ? o.letters : []));
-  const now = Date.now();
-  const marks = [
-    { sql: MARK_REPLAYED, ids: ids("replayed"), to: began },
-    { sql: MARK_SETTLED, ids: ids("not-failed"), to: began },
-    { sql: MARK_SUPERSEDED, ids: superseded, to: null },
-  ].filter((m) => m.ids.length > 0);
-  const statements = marks.map((m) => env.DB.prepare(m.sql).bind(...[JSON.stringify(m.ids), now, ...(m.to === null ? [] : [m.to])]));
-  if (listing.length > 0) statements.push(upsertListing(env.DB, listing));
+  const statements = [
+    ...markReplays(env.DB, { replayed: ids("replayed"), settled: ids("not-failed"), superseded }, began, Date.now()),
+    ...upsertListing(env.DB, listing),
+  ];
   if (statements.length > 0) await env.DB.batch(statements);
   return outcomes;
 }
@@ -75,14 +59,14 @@ export async function replayRuns(env: Env, targets: ReplayTarget[], from: Replay
  * Replays one run through its object, and keeps the listing row the object
  * answered with. Written here, with the marks, the row of a replayed run says
  * running before the call answers, so the sweeper's walk of the runs listed
- * as running covers it: its object's own index messages alone, if a local
+ * as running covers it: its object's own listing messages alone, if a local
  * restart lost them, would leave it listed as failed for good.
  */
 async function replayOne(
   env: Env,
   { runId, failure, letters = [] }: ReplayTarget,
   from: ReplayFrom,
-  listing: IndexMessage[],
+  listing: ListingRow[],
 ): Promise<ReplayOutcome> {
   try {
     const result = await env.RUNS.get(env.RUNS.idFromName(runId)).replay(from, failure);

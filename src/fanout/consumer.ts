@@ -1,25 +1,12 @@
 import type { EngineConfig } from "../config";
+import { loadEvents, markDispatched } from "../d1/events";
+import { type ListingRow, upsertListing } from "../d1/listing";
 import type { Env } from "../env";
-import { chunkJsonRows } from "../shared/row-chunks";
-import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "./message";
+import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
 import { runIdFor } from "./run-id";
 
 /** Events read from D1 at once: each is at most about 2 MB stored, so a wave stays far below a Worker's memory. */
 const REFERENCE_WAVE = 10;
-const LOAD_EVENTS = `SELECT id, payload, accepted_at FROM events WHERE id IN (SELECT value FROM json_each(?1))`;
-// Each run's listing row as start() answered it (final, for a run that ended in
-// its first turn), for the whole batch in one statement. A newer row the index
-// queue already wrote is kept.
-const INSERT_RUNS = `
-INSERT INTO runs (id, function_id, event_id, status, started_at, ended_at, error_code, version)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7
-FROM json_each(?1) WHERE true
-ON CONFLICT(id) DO UPDATE SET
-  status = excluded.status, ended_at = excluded.ended_at, error_code = excluded.error_code, version = excluded.version
-WHERE excluded.version > runs.version`;
-const MARK_DISPATCHED = `
-UPDATE events SET dispatched_at = ?2
-WHERE dispatched_at IS NULL AND (id, accepted_at) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))`;
 
 /**
  * The events queue consumer: fans each event out to one run per subscribed
@@ -42,26 +29,27 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
     }
   }
   const done: { msg: Message<unknown>; body: EventMessage }[] = [];
-  // Each started run's listing row, as a JSON array: [id, function, event, status, started, ended, error code, version].
-  const indexRows: string[] = [];
+  // Each started run's listing row, as start() answered it (final, for a run that ended in its first turn).
+  const listing: ListingRow[] = [];
   const fanOut = async (item: { msg: Message<unknown>; body: EventMessage }, event: StoredEvent | undefined) => {
     if (!event) {
       console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
       item.msg.retry();
       return;
     }
-    const started = await Promise.allSettled(
+    const started = await Promise.allSettled<ListingRow>(
       config.registry.match(event.name).map(async (fn) => {
         const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
         const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
-        return JSON.stringify([runId, fn.config.id, event.id, run.status, run.startedAt, run.endedAt, run.errorCode, run.version]);
+        const { status, startedAt, endedAt, errorCode, version } = run;
+        return { id: runId, functionId: fn.config.id, eventId: event.id, status, startedAt, endedAt, errorCode, version };
       }),
     );
     // The runs that did start are listed even when a sibling's start failed: a
     // run that ended in its first turn sends no later change, so this row is
     // the only one it gets, and its event may never be delivered again.
     const failed = started.filter((s) => s.status === "rejected");
-    for (const s of started) if (s.status === "fulfilled") indexRows.push(s.value);
+    for (const s of started) if (s.status === "fulfilled") listing.push(s.value);
     if (failed.length === 0) done.push(item);
     else {
       const reason = (failed[0] as PromiseRejectedResult).reason;
@@ -84,7 +72,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
         const wave = byReference.slice(w, w + REFERENCE_WAVE);
         let events: Map<string, StoredEvent>;
         try {
-          events = await loadEvents(
+          events = await readEvents(
             env,
             wave.map((i) => i.body),
           );
@@ -97,37 +85,30 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
       }
     })(),
   ]);
-  if (indexRows.length === 0 && done.length === 0) return;
+  if (listing.length === 0 && done.length === 0) return;
   try {
-    // In chunks D1 can bind (a batch's rows pass 2 MB with about 150 functions on one event), in one transaction.
-    const rows =
-      indexRows.length === 0
-        ? []
-        : chunkJsonRows(
-            indexRows,
-            indexRows.reduce((n, r) => n + r.length, 0),
-          );
+    // The rows in chunks D1 can bind, and the marks, in one transaction. A newer row the listing queue already wrote is kept.
+    const acceptances = done.map((d): [string, number] => [d.body.id, d.body.acceptedAt]);
     await env.DB.batch([
-      ...rows.map((chunk) => env.DB.prepare(INSERT_RUNS).bind(chunk)),
-      ...(done.length === 0
-        ? []
-        : [env.DB.prepare(MARK_DISPATCHED).bind(JSON.stringify(done.map((d) => [d.body.id, d.body.acceptedAt])), Date.now())]),
+      ...upsertListing(env.DB, listing),
+      ...(done.length === 0 ? [] : [markDispatched(env.DB, acceptances, Date.now())]),
     ]);
     for (const d of done) d.msg.ack();
   } catch (e) {
-    // The runs exist; a redelivery finds them and only writes the index and marks the events.
-    console.error("stepflare: indexing runs and marking events dispatched failed; retrying:", (e as Error).message);
+    // The runs exist; a redelivery finds them and only writes the listing and marks the events.
+    console.error("stepflare: listing runs and marking events dispatched failed; retrying:", (e as Error).message);
     for (const d of done) d.msg.retry();
   }
 }
 
 /** Stored events by id, read from D1, each only if it is still the acceptance the message names. */
-async function loadEvents(env: Env, bodies: EventMessage[]): Promise<Map<string, StoredEvent>> {
+async function readEvents(env: Env, bodies: EventMessage[]): Promise<Map<string, StoredEvent>> {
   const out = new Map<string, StoredEvent>();
-  const rows = await env.DB.prepare(LOAD_EVENTS)
-    .bind(JSON.stringify(bodies.map((m) => m.id)))
-    .all<{ id: string; payload: string; accepted_at: number }>();
-  const byId = new Map(rows.results.map((r) => [r.id, r]));
+  const rows = await loadEvents(
+    env.DB,
+    bodies.map((m) => m.id),
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
   for (const m of bodies) {
     const row = byId.get(m.id);
     if (!row || Number(row.accepted_at) !== m.acceptedAt) continue;

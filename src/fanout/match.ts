@@ -37,6 +37,11 @@ export class Registry {
     return this.#byId.get(id);
   }
 
+  /** Every registered function, in registration order. */
+  all(): StepflareFunction[] {
+    return [...this.#byId.values()];
+  }
+
   get size(): number {
     return this.#byId.size;
   }

@@ -1,28 +1,14 @@
 import { utf8Bytes } from "../../sdk/json";
 import type { EventPayload } from "../../sdk/protocol";
+import { eventRow, upsertEvents } from "../d1/events";
+import { MAX_BOUND_BYTES } from "../d1/row-chunks";
 import type { Env } from "../env";
-import { type EventMessage, INLINE_EVENT_MAX_BYTES, type StoredEvent } from "../fanout/message";
+import { type EventMessage, INLINE_EVENT_MAX_BYTES, type StoredEvent } from "../messages/events";
 import type { Written } from "../shared/group-commit";
 import { HttpError } from "../shared/http-error";
 import { sendAll } from "../shared/queue-batches";
-import { chunkJsonRows, MAX_BOUND_BYTES, runChunked } from "../shared/row-chunks";
 import { ulid } from "../shared/ulid";
 import { type IdSeed, seededEventId } from "./id-seed";
-
-// One statement for every request in the group (or one per chunk of rows, in
-// one batch): each event is inserted, or refreshed when its id was last
-// accepted before the dedupe window; RETURNING names the ones accepted now. Ids
-// seen inside the window (in this write too) are left untouched and start
-// nothing. Each row is `[id, name, event, ts]` with the event as JSON itself,
-// not as a string holding JSON, so its text is bound once, not escaped twice.
-const UPSERT_EVENTS = `
-INSERT INTO events (id, name, payload, ts, accepted_at)
-SELECT value ->> 0, value ->> 1, value -> 2, value ->> 3, ?2 FROM json_each(?1) WHERE true
-ON CONFLICT(id) DO UPDATE SET
-  name = excluded.name, payload = excluded.payload, ts = excluded.ts,
-  accepted_at = excluded.accepted_at, dispatched_at = NULL, sweeps = 0
-WHERE events.accepted_at < ?3
-RETURNING id`;
 
 /** One event's row as stored, at most: D1 refuses a row over 2,000,000 bytes. */
 export const MAX_STORED_BYTES = MAX_BOUND_BYTES;
@@ -55,7 +41,7 @@ export async function prepareEvents(payloads: EventPayload[], seed?: IdSeed, now
   }));
   // Cannot throw: the data came from JSON.parse, or from a schema whose output parseEvents checked as JSON.
   const texts = events.map((e) => JSON.stringify(e));
-  const rows = events.map((e, i) => `[${JSON.stringify(e.id)},${JSON.stringify(e.name)},${texts[i]},${e.ts}]`);
+  const rows = events.map((e, i) => eventRow(e.id, e.name, texts[i]!));
   let chars = 0;
   rows.forEach((row, i) => {
     chars += row.length;
@@ -86,13 +72,14 @@ export async function writeEvents(
   afterStatement: () => void = () => {},
   now = Date.now(),
 ): Promise<Written<AcceptResult>> {
-  const chunks = chunkJsonRows(
+  const fresh = await upsertEvents(
+    env.DB,
     requests.length === 1 ? requests[0]!.rows : requests.flatMap((r) => r.rows),
     requests.reduce((n, r) => n + r.chars, 0),
+    now,
+    now - dedupeWindowMs,
   );
-  const results = await runChunked<{ id: string }>(env.DB, UPSERT_EVENTS, chunks, now, now - dedupeWindowMs);
   afterStatement();
-  const fresh = new Set(results.flatMap((r) => r.results.map((row) => row.id)));
 
   const messages: EventMessage[] = [];
   const answers = requests.map(({ events, texts }) => {

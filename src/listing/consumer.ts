@@ -1,27 +1,14 @@
-import { insertDeadLetters, poisonRow } from "../dlq/consumer";
+import { insertDeadLetters, poisonLetter } from "../d1/dead-letters";
+import { writeListing } from "../d1/listing";
 import type { Env } from "../env";
+import { type ListingMessage, listingMessageSchema } from "../messages/listing";
 import type { QueueNames } from "../queues";
-import { type IndexMessage, indexMessageSchema } from "./message";
-
-// Every row of a delivery in one statement. Monotonic: a row only lands if it
-// is newer than what the listing holds, whatever order the rows arrive in.
-const UPSERT_RUNS = `
-INSERT INTO runs (id, function_id, event_id, status, started_at, ended_at, error_code, version)
-SELECT value ->> 'id', value ->> 'functionId', value ->> 'eventId', value ->> 'status', value ->> 'startedAt',
-       value ->> 'endedAt', value ->> 'errorCode', value ->> 'version'
-FROM json_each(?1) WHERE true
-ON CONFLICT(id) DO UPDATE SET
-  status = excluded.status, ended_at = excluded.ended_at, error_code = excluded.error_code, version = excluded.version
-WHERE excluded.version > runs.version`;
-
-/** Writes listing rows in one statement, each only where it is newer than the listing's. */
-export const upsertListing = (db: D1Database, rows: IndexMessage[]): D1PreparedStatement =>
-  db.prepare(UPSERT_RUNS).bind(JSON.stringify(rows));
 
 /**
- * The consumer of the index queue and of its dead-letter queue: writes the run
- * listing in D1, one statement per delivery, so a burst of runs ending costs D1
- * a handful of writes instead of one each. A failed write retries the delivery.
+ * The consumer of the listing queue and of its dead-letter queue: writes the
+ * run listing in D1, one statement per delivery, so a burst of runs ending
+ * costs D1 a handful of writes instead of one each. A failed write retries the
+ * delivery.
  *
  * A well-formed row that reaches the dead-letter queue exhausted its retries
  * because D1 kept failing, not because it was bad: the run object has already
@@ -29,13 +16,13 @@ export const upsertListing = (db: D1Database, rows: IndexMessage[]): D1PreparedS
  * run object to send again. Only a malformed message is recorded as a poison
  * dead letter.
  */
-export async function consumeIndex(batch: MessageBatch<unknown>, env: Env, names: QueueNames): Promise<void> {
-  const deadLettered = batch.queue === names.indexDeadLetter;
-  const rows: IndexMessage[] = [];
+export async function consumeListing(batch: MessageBatch<unknown>, env: Env, names: QueueNames): Promise<void> {
+  const deadLettered = batch.queue === names.listingDeadLetter;
+  const rows: ListingMessage[] = [];
   const good: Message<unknown>[] = [];
   const malformed: Message<unknown>[] = [];
   for (const msg of batch.messages) {
-    const parsed = indexMessageSchema.safeParse(msg.body);
+    const parsed = listingMessageSchema.safeParse(msg.body);
     if (parsed.success) {
       rows.push(parsed.data);
       good.push(msg);
@@ -46,7 +33,7 @@ export async function consumeIndex(batch: MessageBatch<unknown>, env: Env, names
   if (malformed.length > 0) await settleMalformed(malformed, batch.queue, deadLettered, env, names);
   if (rows.length === 0) return;
   try {
-    await upsertListing(env.DB, rows).run();
+    await writeListing(env.DB, rows);
     for (const msg of good) msg.ack();
   } catch (e) {
     console.error(`stepflare: writing ${rows.length} listing rows failed; retrying:`, (e as Error).message);
@@ -61,11 +48,11 @@ export async function consumeIndex(batch: MessageBatch<unknown>, env: Env, names
  * instead of losing a row when this queue's retries run out. A row whose
  * object did not answer is retried here.
  */
-async function handBack(rows: IndexMessage[], messages: Message<unknown>[], env: Env): Promise<void> {
+async function handBack(rows: ListingMessage[], messages: Message<unknown>[], env: Env): Promise<void> {
   await Promise.all(
     rows.map(async (row, i) => {
       try {
-        await env.RUNS.get(env.RUNS.idFromName(row.id)).syncIndexLater();
+        await env.RUNS.get(env.RUNS.idFromName(row.id)).syncListingLater();
         messages[i]!.ack();
       } catch (e) {
         console.error(`stepflare: handing listing row ${row.id} back to its run failed; retrying:`, (e as Error).message);
@@ -75,7 +62,7 @@ async function handBack(rows: IndexMessage[], messages: Message<unknown>[], env:
   );
 }
 
-/** On the index queue a malformed message retries toward the dead-letter queue; there, it is recorded. */
+/** On the listing queue a malformed message retries toward the dead-letter queue; there, it is recorded. */
 async function settleMalformed(
   messages: Message<unknown>[],
   queue: string,
@@ -85,7 +72,7 @@ async function settleMalformed(
 ): Promise<void> {
   if (!deadLettered) {
     for (const msg of messages) {
-      console.error(`stepflare: index message ${msg.id} is malformed; retrying toward the dead-letter queue`);
+      console.error(`stepflare: listing message ${msg.id} is malformed; retrying toward the dead-letter queue`);
       msg.retry();
     }
     return;
@@ -93,12 +80,12 @@ async function settleMalformed(
   const now = Date.now();
   try {
     await insertDeadLetters(
-      env,
-      messages.map((msg) => poisonRow(msg, queue, names.index, now)),
+      env.DB,
+      messages.map((msg) => poisonLetter(msg, queue, names.listing, now)),
     );
     for (const msg of messages) msg.ack();
   } catch (e) {
-    console.error(`stepflare: recording ${messages.length} poison index messages failed; retrying:`, (e as Error).message);
+    console.error(`stepflare: recording ${messages.length} poison listing messages failed; retrying:`, (e as Error).message);
     for (const msg of messages) msg.retry();
   }
 }

@@ -1,7 +1,7 @@
 import type { StepflareFunction } from "../../sdk/function";
-import { failureRow, insertDeadLetters } from "../dlq/consumer";
-import type { FailureMessage } from "../dlq/message";
+import { failureLetter, hasDeadLetter, insertDeadLetters } from "../d1/dead-letters";
 import type { Env } from "../env";
+import type { FailureMessage } from "../messages/failures";
 import { runLogger } from "./logger";
 import type { RunState } from "./types";
 
@@ -28,8 +28,7 @@ export async function sendDeadLetter(env: Env, letter: FailureMessage): Promise<
  */
 export async function storeDeadLetter(env: Env, letter: FailureMessage): Promise<boolean> {
   try {
-    const stored = await env.DB.prepare("SELECT 1 FROM dead_letters WHERE id = ?").bind(letter.id).first();
-    if (!stored) await insertDeadLetters(env, [failureRow(letter)]);
+    if (!(await hasDeadLetter(env.DB, letter.id))) await insertDeadLetters(env.DB, [failureLetter(letter)]);
     return true;
   } catch (e) {
     console.error(`stepflare: run ${letter.runId}: storing its dead letter failed, will retry:`, (e as Error).message);

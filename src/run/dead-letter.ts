@@ -1,4 +1,4 @@
-import type { FailureMessage } from "../dlq/message";
+import type { FailureMessage } from "../messages/failures";
 import type { RunState, StepState } from "./types";
 
 /** The dead-letter record of a failed run: which step failed, after how many attempts, and why. */
@@ -13,9 +13,10 @@ export function deadLetterFor(run: RunState, steps: Iterable<StepState>): Failur
     kind: "run-failed",
     id: `${run.id}.${run.version}`,
     runId: run.id,
+    runVersion: run.version,
     functionId: run.functionId,
     eventId: run.eventId,
-    stepId: failedStep?.key ?? null,
+    stepKey: failedStep?.key ?? null,
     attempts: failedStep ? failedStep.attempts : run.attempt + 1,
     error: {
       name: error.name,

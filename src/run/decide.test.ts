@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NonRetriableError, RetryAfterError, StepFailedError } from "../../sdk/errors";
 import { retryDelayMs } from "./backoff";
-import { decideHandlerError, decideStepResult } from "./decide";
+import { decideHandlerError, decideStepResult, returnedResult } from "./decide";
 import type { StepState } from "./types";
 
 const backoff = { baseMs: 1000, maxMs: 60_000 };
@@ -21,9 +21,11 @@ const step = (over: Partial<StepState> = {}): StepState => ({
   mode: "queue",
   claimedAttempt: 1,
   claimToken: null,
+  deadlineAt: null,
+  wakeAt: null,
   ...over,
 });
-const ctx = { now: 10_000, backoff, maxOutputBytes: 10, gen: 2 };
+const ctx = { now: 10_000, backoff, gen: 2 };
 const err = { name: "Error", message: "x" };
 
 describe("decideStepResult", () => {
@@ -42,26 +44,17 @@ describe("decideStepResult", () => {
     expect(decideStepResult(step(), ok, ctx)).toMatchObject({ type: "complete" });
   });
   it("accepts output at exactly the limit and fails one byte over, without retrying", () => {
-    expect(decideStepResult(step(), { key: "s", attempt: 1, ok: true, outputJson: '"12345678"' }, ctx)).toMatchObject({
-      type: "complete",
-      bytes: 10,
-    });
-    expect(decideStepResult(step(), { key: "s", attempt: 1, ok: true, outputJson: '"123456789"' }, ctx)).toMatchObject({
-      type: "fail",
-      error: { code: "step_output_too_large" },
-    });
+    const s = { key: "s", id: "s" };
+    expect(returnedResult(s, 1, "12345678", 10)).toEqual({ key: "s", attempt: 1, ok: true, outputJson: '"12345678"' });
+    expect(decideStepResult(step(), returnedResult(s, 1, "12345678", 10), ctx)).toMatchObject({ type: "complete", bytes: 10 });
+    const over = returnedResult(s, 1, "123456789", 10);
+    expect(over).toMatchObject({ ok: false, nonRetriable: true, error: { code: "step_output_too_large" } });
+    expect(decideStepResult(step(), over, ctx)).toMatchObject({ type: "fail", error: { code: "step_output_too_large" } });
   });
   it("counts multi-byte characters as bytes", () => {
-    expect(
-      decideStepResult(step(), { key: "s", attempt: 1, ok: true, outputJson: '"ééééé"' }, { ...ctx, maxOutputBytes: 12 }),
-    ).toMatchObject({
-      type: "complete",
-    });
-    expect(
-      decideStepResult(step(), { key: "s", attempt: 1, ok: true, outputJson: '"éééééé"' }, { ...ctx, maxOutputBytes: 13 }),
-    ).toMatchObject({
-      type: "fail",
-    });
+    const s = { key: "s", id: "s" };
+    expect(returnedResult(s, 1, "ééééé", 12)).toMatchObject({ ok: true });
+    expect(returnedResult(s, 1, "éééééé", 13)).toMatchObject({ ok: false, error: { code: "step_output_too_large" } });
   });
   it("retries while attempts remain, then fails", () => {
     expect(

@@ -1,5 +1,5 @@
 import { isNonRetriable, isStepFailure, retryAfterMsOf, type SerializedError, serializeError } from "../../sdk/errors";
-import { utf8Bytes } from "../../sdk/json";
+import { toJson, utf8Bytes } from "../../sdk/json";
 import type { Backoff } from "../shared/limits";
 import { retryDelayMs } from "./backoff";
 import type { RunError, StepResult, StepState } from "./types";
@@ -22,29 +22,60 @@ export type StepDecision =
 export function decideStepResult(
   step: StepState | undefined,
   result: StepResult,
-  ctx: { now: number; backoff: Backoff; maxOutputBytes: number; gen: number; runEnded?: boolean },
+  ctx: { now: number; backoff: Backoff; gen: number; runEnded?: boolean },
 ): StepDecision {
   if (!step) return { type: "ignore", reason: "unknown-step" };
   if (result.gen !== undefined && result.gen !== ctx.gen) return { type: "ignore", reason: "stale-generation" };
   if (isSettled(step.status)) return { type: "ignore", reason: "settled" };
-  if (result.ok) {
-    const bytes = result.outputJson === null ? 0 : utf8Bytes(result.outputJson);
-    if (bytes > ctx.maxOutputBytes) {
-      return {
-        type: "fail",
-        error: {
-          name: "StepflareError",
-          code: "step_output_too_large",
-          message: `output of step "${step.id}" is ${bytes} bytes, over the limit of ${ctx.maxOutputBytes} bytes`,
-        },
-      };
-    }
-    return { type: "complete", outputJson: result.outputJson, bytes };
-  }
+  if (result.ok)
+    return { type: "complete", outputJson: result.outputJson, bytes: result.outputJson === null ? 0 : utf8Bytes(result.outputJson) };
   if (step.status !== "running" || result.attempt !== step.attempts) return { type: "ignore", reason: "stale-attempt" };
   if (result.nonRetriable || step.attempts > step.retries || ctx.runEnded) return { type: "fail", error: result.error };
   const delay = result.retryAfterMs ?? retryDelayMs(step.attempts, ctx.backoff);
   return { type: "retry", at: ctx.now + delay, error: result.error };
+}
+
+/**
+ * What a step's function returned, as a reportable result: the one place a
+ * step's output meets its limit (exactly `maxOutputBytes` passes, one byte
+ * more fails with step_output_too_large, not retried), checked where the step
+ * ran, before the output travels anywhere.
+ */
+export function returnedResult(step: { key: string; id: string }, attempt: number, output: unknown, maxOutputBytes: number): StepResult {
+  let outputJson: string | undefined;
+  try {
+    outputJson = toJson(output);
+  } catch (e) {
+    return failedResult(step.key, attempt, e);
+  }
+  const bytes = outputJson === undefined || outputJson.length * 3 <= maxOutputBytes ? 0 : utf8Bytes(outputJson);
+  if (bytes > maxOutputBytes) {
+    return {
+      key: step.key,
+      attempt,
+      ok: false,
+      nonRetriable: true,
+      error: {
+        name: "StepflareError",
+        code: "step_output_too_large",
+        message: `output of step "${step.id}" is ${bytes} bytes, over the limit of ${maxOutputBytes} bytes`,
+      },
+    };
+  }
+  return { key: step.key, attempt, ok: true, outputJson: outputJson ?? null };
+}
+
+/** Runs one attempt of a step's function (`attempt` counts from 1) and reports what it did. */
+export async function attemptStep(
+  step: { key: string; id: string; fn: (ctx: { attempt: number }) => unknown },
+  attempt: number,
+  maxOutputBytes: number,
+): Promise<StepResult> {
+  try {
+    return returnedResult(step, attempt, await step.fn({ attempt: attempt - 1 }), maxOutputBytes);
+  } catch (e) {
+    return failedResult(step.key, attempt, e);
+  }
 }
 
 /** Turns what a step function threw into a reportable result. */

@@ -43,7 +43,9 @@ export function runDetail(run: RunState, steps: Iterable<StepState>, output: (js
       .map((s) => ({
         id: s.id,
         key: s.key,
-        status: s.status,
+        // A sleep in progress shows as sleeping, with its wake time.
+        status: s.mode === "sleep" && s.status === "running" ? "sleeping" : s.status,
+        ...(s.mode === "sleep" ? { type: "sleep", wakeAt: iso(s.wakeAt) } : {}),
         attempts: s.attempts,
         ...(s.status === "completed" ? { output: output(s.outputJson) } : {}),
         ...(s.error ? { error: publicError(s.error) } : {}),

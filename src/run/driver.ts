@@ -4,13 +4,30 @@ import type { StepflareFunction } from "../../sdk/function";
 import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import type { StepMessage } from "../messages/steps";
 import { sendAll } from "../shared/queue-batches";
-import type { StepMessage } from "../steps/message";
-import { decideHandlerError, decideStepResult, failedResult } from "./decide";
-import { awaitsClaim, commitStep, memoOf, newStep, startAttempt, stateBytesAfter, stateGrace } from "./journal";
+import { attemptStep, decideHandlerError, decideStepResult } from "./decide";
 import { runLogger } from "./logger";
+import { memoOf } from "./memo";
+import { stateBytesAfter, stateGrace } from "./state-limit";
 import type { RunStore } from "./store";
-import { generationOf, isTerminal, type RunError, type RunState, type StepResult, type StepState } from "./types";
+import {
+  addFoundStep,
+  awaitsClaim,
+  clearHandlerIdle,
+  commitStep,
+  endRun,
+  endSettlement,
+  extendStepLease,
+  keepPlanned,
+  resumeRun,
+  scheduleHandlerRetry,
+  sleepRun,
+  startAttempt,
+  startSleep,
+  watchHandlerIdle,
+} from "./transitions";
+import { generationOf, isTerminal, type RunError, type StepResult, type StepState } from "./types";
 
 interface Live {
   exec: Execution;
@@ -26,6 +43,8 @@ export interface DriverHooks {
   ended(): void;
   /** The handler settled without ending the run (a retry is scheduled). */
   turnOver(): void;
+  /** The run went to sleep, or woke, without ending: its listing row changed. */
+  statusChanged(): void;
 }
 
 /**
@@ -70,7 +89,7 @@ export class RunDriver {
     return this.#eventJson;
   }
 
-  /** Makes progress if progress is possible: starts (or replays) the handler, or schedules found steps. */
+  /** Makes progress if progress is possible: starts the handler (a catch-up, if steps are memoized), or schedules found steps. */
   wake(): void {
     const run = this.#store.run;
     if (run?.status !== "running") return;
@@ -103,16 +122,13 @@ export class RunDriver {
    * Keeps the handler-idle timer while the live handler awaits no step: the
    * handler is then waiting on its own work (a fetch outside any step, a
    * promise that never settles), which has no lease of its own. Volatile: a
-   * new instance replays the handler and watches it again.
+   * new instance catches the handler up and watches it again.
    */
   #watchIdle(): void {
     const live = this.#live;
     if (live && live.pending.size === 0) {
-      if (!this.#store.timer("handler-idle", "run")) {
-        this.#store.setTimer("handler-idle", "run", Date.now() + this.#config.limits.stepTimeoutMs, true);
-        this.#hooks.armAlarm();
-      }
-    } else this.#store.clearTimer("handler-idle", "run");
+      if (watchHandlerIdle(this.#store, Date.now() + this.#config.limits.stepTimeoutMs)) this.#hooks.armAlarm();
+    } else clearHandlerIdle(this.#store);
   }
 
   /**
@@ -138,8 +154,9 @@ export class RunDriver {
     // New steps are written when they start, or after scheduling if they wait: one write, not two.
     const created: StepState[] = [];
     const writeWaiting = () => {
-      for (const s of created) if (s.status === "planned") this.#store.putStep(s);
+      for (const s of created) keepPlanned(this.#store, s);
     };
+    const now = Date.now();
     for (const f of found) {
       let s = this.#store.steps.get(f.key);
       if (!s) {
@@ -152,10 +169,10 @@ export class RunDriver {
             message: `step "${f.id}" would be step ${limit + 1} of this run; the limit is ${limit}`,
           });
         }
-        s = newStep(f.key, f.id, this.#store.nextSeq, f.retries ?? fn.config.retries);
-        this.#store.addStep(s);
+        s = addFoundStep(this.#store, f.key, f.id, f.retries ?? fn.config.retries);
         created.push(s);
       }
+      if (f.sleepUntil !== undefined && s.status === "planned") startSleep(this.#store, s, f.sleepUntil, now);
       if (s.status === "completed") f.resolve(fromJson(s.outputJson), s.settleSeq ?? undefined);
       else if (s.status === "failed") f.reject(s.error ?? { name: "Error", message: "step failed" }, s.settleSeq ?? undefined);
       else live.pending.set(f.key, f);
@@ -163,6 +180,24 @@ export class RunDriver {
     this.#schedule();
     writeWaiting();
     this.#watchIdle();
+    this.#sleepIfOnlySleeps();
+  }
+
+  /** The live handler awaits nothing but sleeps: the run sleeps until one wakes it. */
+  #sleepIfOnlySleeps(): void {
+    const live = this.#live;
+    if (!live || live.pending.size === 0) return;
+    for (const key of live.pending.keys()) if (this.#store.steps.get(key)?.mode !== "sleep") return;
+    if (sleepRun(this.#store)) this.#hooks.statusChanged();
+  }
+
+  /** A sleep's time came: it completes, and a sleeping run runs again. */
+  wakeStep(key: string): void {
+    const s = this.#store.steps.get(key);
+    if (s?.status !== "running" || s.mode !== "sleep") return;
+    if (resumeRun(this.#store, Date.now())) this.#hooks.statusChanged();
+    if (this.#store.run?.status !== "running") return;
+    this.applyResults([{ key, attempt: s.attempts, ok: true, outputJson: null, gen: generationOf(this.#store.run) }]);
   }
 
   /**
@@ -177,7 +212,7 @@ export class RunDriver {
     for (const key of live.pending.keys()) {
       const s = this.#store.steps.get(key);
       if (s?.status === "planned") ready.push(s);
-      else if (s?.status === "running") inFlight++;
+      else if (s?.status === "running" && s.mode !== "sleep") inFlight++;
     }
     if (ready.length === 0) return;
     if (inFlight === 0 && ready.length === 1) void this.#runInline(live, ready[0]!);
@@ -190,16 +225,9 @@ export class RunDriver {
     // An inline step that never settles fails its attempt at the step timeout, as a dispatched one does.
     startAttempt(this.#store, s, "inline", Date.now(), Date.now() + this.#config.limits.stepTimeoutMs);
     this.#hooks.armAlarm();
-    const attempt = s.attempts;
     const gen = generationOf(this.#store.run!);
-    let result: StepResult;
-    try {
-      const output = await found.fn({ attempt: attempt - 1 });
-      result = { key: s.key, attempt, ok: true, outputJson: toJson(output) ?? null, gen };
-    } catch (e) {
-      result = { ...failedResult(s.key, attempt, e), gen };
-    }
-    this.applyResults([result]);
+    const result = await attemptStep(found, s.attempts, this.#config.limits.maxStepOutputBytes);
+    this.applyResults([{ ...result, gen }]);
   }
 
   async #dispatch(steps: StepState[]): Promise<void> {
@@ -219,38 +247,41 @@ export class RunDriver {
       // claimed step's lease is its running attempt's timeout.
       console.error(`stepflare: run ${run.id}: steps queue send failed:`, (e as Error).message);
       for (const m of messages) {
-        if (awaitsClaim(this.#store.steps.get(m.key), m.attempt)) this.#store.setTimer("step-lease", m.key, Date.now() + 1000);
+        if (awaitsClaim(this.#store.steps.get(m.key), m.attempt)) extendStepLease(this.#store, m.key, Date.now() + 1000);
       }
       this.#hooks.armAlarm();
     }
   }
 
   /**
-   * A step's lease ran out. Inline, or dispatched and claimed: the attempt
-   * timed out. Dispatched and never claimed: the message was lost, so it is
-   * sent again without spending an attempt.
+   * A step's lease ran out. Inline, or claimed and past its deadline: the
+   * attempt timed out. Claimed, before its deadline: its claimer stopped
+   * renewing the claim (its invocation ended or was evicted), so the attempt
+   * was interrupted. Either way the attempt counts, and the step is retried
+   * while it has retries. Dispatched and never claimed: the message was
+   * lost, so it is sent again without spending an attempt.
    */
   async leaseExpired(key: string, now: number): Promise<void> {
     const s = this.#store.steps.get(key);
     const run = this.#store.run!;
-    if (s?.status !== "running" || s.mode === null || run.status !== "running") return;
+    if (s?.status !== "running" || s.mode === null || s.mode === "sleep" || run.status !== "running") return;
     if (s.mode === "inline" || s.claimedAttempt === s.attempts) {
-      this.applyResults([
-        {
-          key,
-          attempt: s.attempts,
-          ok: false,
-          error: {
+      const timedOut = s.mode === "inline" || s.deadlineAt === null || now >= s.deadlineAt;
+      const error = timedOut
+        ? {
             name: "StepTimeoutError",
             code: "step_timeout",
             message: `step "${s.id}" sent no result within ${this.#config.limits.stepTimeoutMs} ms`,
-          },
-          nonRetriable: false,
-        },
-      ]);
+          }
+        : {
+            name: "StepInterruptedError",
+            code: "step_interrupted",
+            message: `step "${s.id}" was interrupted: the steps consumer running it stopped renewing its claim`,
+          };
+      this.applyResults([{ key, attempt: s.attempts, ok: false, error, nonRetriable: false }]);
       return;
     }
-    this.#store.setTimer("step-lease", key, now + this.#config.limits.stepDispatchLeaseMs);
+    extendStepLease(this.#store, key, now + this.#config.limits.stepDispatchLeaseMs);
     const message: StepMessage = { v: 1, runId: run.id, key, attempt: s.attempts, planSeq: s.planSeq ?? 0, gen: generationOf(run) };
     await sendAll(this.#env.STEPS, [message]).catch((e) =>
       console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message),
@@ -268,7 +299,6 @@ export class RunDriver {
       let decision = decideStepResult(s, result, {
         now,
         backoff,
-        maxOutputBytes: limits.maxStepOutputBytes,
         gen: generationOf(run),
         runEnded: isTerminal(run.status),
       });
@@ -293,12 +323,9 @@ export class RunDriver {
       if (decision.type === "complete") pending?.resolve(fromJson(decision.outputJson), s.settleSeq ?? undefined);
       else pending?.reject(decision.error, s.settleSeq ?? undefined);
     }
-    if (progressed) {
-      // A gap in the settlement sequence marks where this batch ends, for replays (sdk/execution.ts).
-      run.settleSeq += 1;
-      this.#store.saveRun();
-    }
+    if (progressed) endSettlement(this.#store);
     this.#watchIdle();
+    this.#sleepIfOnlySleeps();
     this.#hooks.armAlarm();
     if (progressed && !this.#live) this.wake();
   }
@@ -306,7 +333,7 @@ export class RunDriver {
   #onSettled(live: Live, outcome: ExecutionOutcome): void {
     if (this.#live !== live) return;
     this.#live = undefined;
-    this.#store.clearTimer("handler-idle", "run");
+    clearHandlerIdle(this.#store);
     const run = this.#store.run!;
     if (outcome.type === "returned") {
       let outputJson: string | undefined;
@@ -325,7 +352,7 @@ export class RunDriver {
       backoff: this.#config.backoff,
     });
     if (decision.type === "fail") return this.#failRun(decision.error);
-    this.#store.setTimer("handler-retry", "run", decision.at);
+    scheduleHandlerRetry(this.#store, decision.at);
     this.#hooks.armAlarm();
     this.#hooks.turnOver();
   }
@@ -334,26 +361,11 @@ export class RunDriver {
     this.#endRun("failed", { error });
   }
 
-  #endRun(status: "completed" | "failed", result: { outputJson?: string | null; error?: RunState["error"] }): void {
-    const run = this.#store.run!;
-    if (isTerminal(run.status)) return;
+  #endRun(status: "completed" | "failed", result: { outputJson?: string | null; error?: RunError }): void {
+    if (isTerminal(this.#store.run!.status)) return;
     this.#live?.exec.abandon();
     this.#live = undefined;
-    Object.assign(run, {
-      status,
-      outputJson: result.outputJson ?? null,
-      error: result.error ?? null,
-      endedAt: Date.now(),
-      version: run.version + 1,
-    });
-    this.#store.saveRun();
-    for (const kind of ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease"] as const) this.#store.clearTimers(kind);
-    if (status === "failed") {
-      // The dead letter and onFailure go out from timers, so they survive an eviction right here;
-      // a run fails once, so each happens once per failure.
-      this.#store.setTimer("dead-letter", "run", Date.now());
-      if (this.fn().onFailure) this.#store.setTimer("on-failure", `${run.version}:0`, Date.now());
-    }
+    endRun(this.#store, status, result, Date.now(), this.fn().onFailure !== undefined);
     this.#hooks.ended();
   }
 }

@@ -1,20 +1,33 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import type { IndexMessage } from "../listing/message";
-import { callOnFailure, sendDeadLetter, storeDeadLetter } from "./after-failure";
+import type { ListingMessage } from "../messages/listing";
+import { storeDeadLetter } from "./after-failure";
 import { AlarmPointer } from "./alarm";
-import { retryDelayMs } from "./backoff";
 import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
-import { type IndexCheck, indexRow, syncRunIndex } from "./index-sync";
-import { claimDispatched, memoAsOf, newRun, recoverInterruptedSteps, resetForReplay } from "./journal";
-import type { ClaimRequest, ReplayContext, StartedRun, StartRun } from "./rpc";
+import { followDeadLetter, followOnFailure } from "./follow-up";
+import { type ListingCheck, listingRow, sendListingRow } from "./listing";
+import { memoAsOf } from "./memo";
+import type { CatchUpContext, ClaimRequest, StartedRun, StartRun } from "./rpc";
 import { RunStore } from "./store";
+import { fireDueTimers, type TimerHost } from "./timers";
+import {
+  claimDispatched,
+  createRun,
+  endFirstTurn,
+  listingSynced,
+  RUN_LEASE_MS,
+  recoverInterruptedSteps,
+  renewClaims,
+  resetForReplay,
+  resumeUnleased,
+  scheduleListingSync,
+} from "./transitions";
 import type { ReplayRecord, RunState, RunStatus, StepResult } from "./types";
 
-export type { ClaimRequest, ReplayContext, StartedRun, StartRun } from "./rpc";
+export type { CatchUpContext, ClaimRequest, StartedRun, StartRun } from "./rpc";
 export type ReplayFrom = ReplayRecord["from"];
 
 const startedState = (run: RunState) => ({
@@ -25,17 +38,10 @@ const startedState = (run: RunState) => ({
   version: run.version,
 });
 
-/** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
-const RUN_LEASE_MS = 30_000;
-const INDEX_SYNC_RETRY_MS = 5_000;
+/** A listing row whose send was not confirmed is sent again this much later. */
+const LISTING_SYNC_RETRY_MS = 5_000;
 /** How long a listing row D1 kept refusing waits before its object sends it again. */
-const INDEX_RESYNC_MS = 60_000;
-/**
- * How long after its send a dead letter is looked for in D1 (and stored from
- * here if the failures queue lost it): long enough for the queue's consumer,
- * so a burst of failures still reaches D1 in batches.
- */
-const DEAD_LETTER_CHECK_MS = 60_000;
+const LISTING_RESYNC_MS = 60_000;
 
 /**
  * One run: its event, status and step journal in SQLite, its timers behind
@@ -60,17 +66,20 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#driver = new RunDriver(this.#store, config, env, {
       armAlarm: () => this.#armAlarm(),
       ended: () => {
-        if (!this.#inFirstTurn) this.#syncIndexSoon();
+        if (!this.#inFirstTurn) this.#syncListingSoon();
         this.#armAlarm();
         this.#firstTurnOver?.();
       },
       turnOver: () => this.#firstTurnOver?.(),
+      statusChanged: () => {
+        if (!this.#inFirstTurn) this.#syncListingSoon();
+        this.#armAlarm();
+      },
     });
     recoverInterruptedSteps(this.#store, Date.now());
     // An object that never held a run has never set an alarm: a new run's object skips the read.
     if (!this.#store.run) return;
-    // A run cut off during its first turn, before its lease was written, resumes at once.
-    if (this.#store.run.status === "running" && !this.#store.hasTimer("lease")) this.#store.setTimer("lease", "run", Date.now());
+    resumeUnleased(this.#store, Date.now());
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarm.reset(await ctx.storage.getAlarm());
       this.#armAlarm(); // any touch of the run re-arms an alarm that was lost
@@ -94,10 +103,9 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (existing) return { created: false, ...startedState(existing) };
     if (!this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
-    const run = newRun(init.runId, init.functionId, init.event.id, now);
     const eventJson = JSON.stringify(init.event);
     this.#driver.rememberEvent(eventJson);
-    this.#store.createRun(run, eventJson);
+    const run = createRun(this.#store, { runId: init.runId, functionId: init.functionId, eventId: init.event.id }, eventJson, now);
     this.#alarm.hold();
     this.#inFirstTurn = true;
     try {
@@ -112,7 +120,7 @@ export class StepflareRunObject extends DurableObject<Env> {
       this.#inFirstTurn = false;
       this.#firstTurnOver = undefined;
       // The lease is written only for a run that outlives its first turn.
-      if (run.status === "running") this.#store.setTimer("lease", "run", Date.now() + RUN_LEASE_MS);
+      endFirstTurn(this.#store, Date.now());
       this.#alarm.release();
     }
     // The fan-out writes this state as the listing row, for a whole batch of runs at once; this object sends every later change.
@@ -147,7 +155,7 @@ export class StepflareRunObject extends DurableObject<Env> {
   async replay(
     from: ReplayFrom = "failed-step",
     failure?: number,
-  ): Promise<{ replayed: boolean; status: RunStatus; superseded?: boolean; listing: IndexMessage } | null> {
+  ): Promise<{ replayed: boolean; status: RunStatus; superseded?: boolean; listing: ListingMessage } | null> {
     const run = this.#store.run;
     if (!run) return null;
     // The failure's dead letter may not be in D1 yet: it is stored before the
@@ -161,17 +169,15 @@ export class StepflareRunObject extends DurableObject<Env> {
       }
       stored = version;
     }
-    if (run.status !== "failed") return { replayed: false, status: run.status, listing: indexRow(run) };
+    if (run.status !== "failed") return { replayed: false, status: run.status, listing: listingRow(run) };
     if (failure !== undefined && run.version !== failure) {
-      return { replayed: false, status: run.status, superseded: true, listing: indexRow(run) };
+      return { replayed: false, status: run.status, superseded: true, listing: listingRow(run) };
     }
-    const now = Date.now();
-    resetForReplay(this.#store, from, now);
-    this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
-    this.#syncIndexSoon();
+    resetForReplay(this.#store, from, Date.now());
+    this.#syncListingSoon();
     this.#armAlarm();
     this.#driver.wake();
-    return { replayed: true, status: run.status, listing: indexRow(run) };
+    return { replayed: true, status: run.status, listing: listingRow(run) };
   }
 
   /**
@@ -179,9 +185,9 @@ export class StepflareRunObject extends DurableObject<Env> {
    * already due): for the index's dead-letter consumer, handing back a row D1
    * refused through every retry of both queues.
    */
-  async syncIndexLater(): Promise<void> {
-    if (!this.#store.run || this.#store.timer("index-sync", "run")) return;
-    this.#store.setTimer("index-sync", "run", Date.now() + INDEX_RESYNC_MS);
+  async syncListingLater(): Promise<void> {
+    if (!this.#store.run || this.#store.timer("listing-sync", "run")) return;
+    scheduleListingSync(this.#store, Date.now() + LISTING_RESYNC_MS);
     this.#armAlarm();
   }
 
@@ -191,11 +197,11 @@ export class StepflareRunObject extends DurableObject<Env> {
    * stale when their index message was lost. An object with no run stores
    * nothing and answers `no-run`.
    */
-  async syncIndexIfNewer(listed: number): Promise<IndexCheck> {
+  async syncListingIfNewer(listed: number): Promise<ListingCheck> {
     const run = this.#store.run;
     if (!run) return "no-run";
     if (run.version <= listed) return "current";
-    this.#syncIndexSoon();
+    this.#syncListingSoon();
     return "resent";
   }
 
@@ -210,100 +216,46 @@ export class StepflareRunObject extends DurableObject<Env> {
    * planned, and which of the requested steps it may run now. `token` is the
    * claimer's own: asking again with it (after a lost answer) is answered the same.
    */
-  async claimSteps(planSeq: number, requests: ClaimRequest[], token?: string): Promise<ReplayContext | null> {
+  async claimSteps(planSeq: number, requests: ClaimRequest[], token?: string): Promise<CatchUpContext | null> {
     const run = this.#store.run;
     if (!run) return null;
     let claimed: string[] = [];
     if (run.status === "running") {
-      claimed = claimDispatched(this.#store, requests, Date.now() + this.#config.limits.stepTimeoutMs, token);
+      const { stepClaimLeaseMs: leaseMs, stepTimeoutMs: timeoutMs } = this.#config.limits;
+      claimed = claimDispatched(this.#store, requests, { now: Date.now(), leaseMs, timeoutMs }, token);
       this.#armAlarm();
     }
     const memo = claimed.length > 0 ? memoAsOf(this.#store, planSeq) : [];
     return { functionId: run.functionId, eventJson: this.#driver.eventJson(), attempt: run.attempt, memo, claimed };
   }
 
+  /**
+   * For a steps consumer still working on the steps it claimed with `token`:
+   * renews those claims' leases. Answers the keys it still holds.
+   */
+  async renewClaims(token: string, claims: { key: string; attempt: number }[]): Promise<string[]> {
+    if (!this.#store.run) return [];
+    const held = renewClaims(this.#store, token, claims, Date.now(), this.#config.limits.stepClaimLeaseMs);
+    this.#armAlarm();
+    return held;
+  }
+
   override async alarm(): Promise<void> {
-    const run = this.#store.run;
     this.#alarm.reset(null);
-    if (!run) return;
-    const now = Date.now();
-    for (const timer of this.#store.dueTimers(now)) {
-      // Each timer stays stored until its handling is done, so an instance
-      // evicted while a handler awaits (onFailure, a queue send) leaves it for
-      // the next alarm; it is cleared unless its handler set it again.
-      // Calls that came in while an earlier handler awaited may have cleared
-      // or moved it (a replay clears the failure's dead letter): only a timer
-      // still set as it was is handled.
-      if (this.#store.timer(timer.kind, timer.ref)?.dueAt !== timer.dueAt) continue;
-      switch (timer.kind) {
-        case "lease":
-          if (run.status === "running") this.#store.setTimer("lease", "run", now + RUN_LEASE_MS);
-          break;
-        case "handler-retry":
-          if (run.status === "running") {
-            run.attempt += 1;
-            this.#store.saveRun();
-          }
-          break;
-        case "step-retry": {
-          const s = this.#store.steps.get(timer.ref);
-          if (s?.status === "retrying") {
-            s.status = "planned";
-            this.#store.putStep(s);
-          }
-          break;
-        }
-        case "step-lease":
-          await this.#driver.leaseExpired(timer.ref, now);
-          break;
-        case "handler-idle":
-          this.#driver.idleExpired();
-          break;
-        case "index-sync":
-          this.#syncIndexSoon();
-          break;
-        case "dead-letter":
-          await this.#deadLetter(timer.ref);
-          break;
-        case "on-failure":
-          await this.#runOnFailure(timer.ref);
-          break;
-      }
-      this.#store.clearHandledTimer(timer);
-    }
+    if (!this.#store.run) return;
+    const host: TimerHost = {
+      store: this.#store,
+      driver: this.#driver,
+      deadLetter: (ref) => followDeadLetter(this.env, this.#store, ref),
+      onFailure: (ref) => followOnFailure(this.env, this.#store, this.#driver, this.#config, ref),
+      syncListing: () => this.#syncListingSoon(),
+    };
+    await fireDueTimers(host, Date.now());
     this.#armAlarm();
     this.#driver.wake();
   }
 
-  /**
-   * Sends the failure's dead letter (`run`), then, a while later, makes sure
-   * D1 has it (`check`), storing it from here if the queue lost it; a step
-   * that fails is tried again later, unless a replay came in meanwhile (a
-   * replay stores the dead letter itself).
-   */
-  async #deadLetter(ref: string): Promise<void> {
-    const run = this.#store.run!;
-    if (run.status !== "failed") return;
-    const version = run.version;
-    const letter = deadLetterFor(run, this.#store.steps.values());
-    const done = ref === "check" ? await storeDeadLetter(this.env, letter) : await sendDeadLetter(this.env, letter);
-    if (run.status !== "failed" || run.version !== version) return;
-    if (!done) this.#store.setTimer("dead-letter", ref, Date.now() + (ref === "check" ? DEAD_LETTER_CHECK_MS : INDEX_SYNC_RETRY_MS));
-    else if (ref !== "check") this.#store.setTimer("dead-letter", "check", Date.now() + DEAD_LETTER_CHECK_MS);
-  }
-
-  /** Calls onFailure for the failure numbered `version`; a throw is retried under the function's retries. */
-  async #runOnFailure(ref: string): Promise<void> {
-    const run = this.#store.run!;
-    const [version, tries] = ref.split(":").map(Number) as [number, number];
-    if (run.status !== "failed" || run.version !== version) return;
-    const fn = this.#driver.fn();
-    if (!(await callOnFailure(fn, run, this.#driver.eventJson(), this.env)) && tries < fn.config.retries) {
-      this.#store.setTimer("on-failure", `${version}:${tries + 1}`, Date.now() + retryDelayMs(tries + 1, this.#config.backoff));
-    }
-  }
-
-  // ---- index and alarm -------------------------------------------------------
+  // ---- listing and alarm -----------------------------------------------------
 
   /**
    * Sends the run's listing row to the index queue in the background; a timer
@@ -311,18 +263,18 @@ export class StepflareRunObject extends DurableObject<Env> {
    * time when there is one soon enough, so a run that ends before its lease
    * comes due moves no alarm to sync its listing.
    */
-  #syncIndexSoon(): void {
+  #syncListingSoon(): void {
     const run = this.#store.run!;
     const now = Date.now();
     const armed = this.#alarm.at;
-    const retryAt = armed !== null && armed > now && armed <= now + RUN_LEASE_MS ? armed : now + INDEX_SYNC_RETRY_MS;
-    this.#store.setTimer("index-sync", "run", retryAt);
+    const retryAt = armed !== null && armed > now && armed <= now + RUN_LEASE_MS ? armed : now + LISTING_SYNC_RETRY_MS;
+    scheduleListingSync(this.#store, retryAt);
     this.#armAlarm();
     const version = run.version;
-    syncRunIndex(this.env.INDEX, run).then(
+    sendListingRow(this.env.LISTING, run).then(
       () => {
         if (this.#store.run?.version === version) {
-          this.#store.clearTimer("index-sync", "run");
+          listingSynced(this.#store);
           this.#armAlarm();
         }
       },

@@ -1,4 +1,4 @@
-import type { StoredEvent } from "../fanout/message";
+import type { StoredEvent } from "../messages/events";
 import type { RunStatus } from "./types";
 
 /** What the run object's RPC methods take and answer. */
@@ -31,7 +31,7 @@ export interface ClaimRequest {
   gen: number;
 }
 
-export interface ReplayContext {
+export interface CatchUpContext {
   functionId: string;
   eventJson: string;
   attempt: number;

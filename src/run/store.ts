@@ -1,33 +1,24 @@
 import type { SerializedError } from "../../sdk/errors";
-import type { ReplayRecord, RunState, RunStatus, StepState, StepStatus } from "./types";
+import type { ReplayRecord, RunState, RunStatus, StepState, StepStatus, TimerKind } from "./types";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS run (
-  id TEXT PRIMARY KEY, function_id TEXT NOT NULL, event_id TEXT NOT NULL, event TEXT NOT NULL, status TEXT NOT NULL,
+  id TEXT PRIMARY KEY, function_id TEXT NOT NULL, event_id TEXT NOT NULL, status TEXT NOT NULL,
   output TEXT, error TEXT, attempt INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER,
-  version INTEGER NOT NULL, settle_seq INTEGER NOT NULL, state_bytes INTEGER NOT NULL, replays TEXT NOT NULL
+  version INTEGER NOT NULL, settle_seq INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS steps (
   key TEXT PRIMARY KEY, id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
   attempts INTEGER NOT NULL, retries INTEGER NOT NULL, output TEXT, error TEXT,
   started_at INTEGER, ended_at INTEGER, settle_seq INTEGER, plan_seq INTEGER, mode TEXT, claimed_attempt INTEGER,
-  claim_token TEXT
+  claim_token TEXT, deadline_at INTEGER, wake_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS timers (
   kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
 );
+-- The event and each replay record have rows of their own: beside a run's output in one row they could pass the 2 MB row limit.
 CREATE TABLE IF NOT EXISTS event (json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS replays (n INTEGER PRIMARY KEY, record TEXT NOT NULL);`;
-
-export type TimerKind =
-  | "lease"
-  | "handler-retry"
-  | "handler-idle"
-  | "step-retry"
-  | "step-lease"
-  | "index-sync"
-  | "dead-letter"
-  | "on-failure";
 
 export interface Timer {
   kind: TimerKind;
@@ -55,36 +46,11 @@ export class RunStore {
   /** The timers table, mirrored: read once, written through, so deciding the alarm costs no SQL. */
   readonly #timers = new Map<string, Timer>();
 
-  constructor(storage: Pick<DurableObjectStorage, "sql" | "transactionSync">) {
+  constructor(storage: Pick<DurableObjectStorage, "sql">) {
     const sql = storage.sql;
     this.#sql = sql;
     // An object that never held a run (an unknown id asked about) creates no tables, so it stores nothing.
-    const tables = new Set(
-      sql
-        .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'event', 'replays')")
-        .toArray()
-        .map((r) => r.name),
-    );
-    if (!tables.has("run")) return;
-    // Each move is one transaction: its table's presence says the move is done, so a statement
-    // failing after the CREATE must not leave the table behind, empty, for the next load to trust.
-    // The event has a row of its own: beside a run's output in one row, the two could pass the 2 MB row limit.
-    // A run object from before that moves its event out of the run row.
-    if (!tables.has("event")) {
-      storage.transactionSync(() => {
-        sql.exec("CREATE TABLE event (json TEXT NOT NULL)");
-        sql.exec("INSERT INTO event (json) SELECT event FROM run");
-        sql.exec("UPDATE run SET event = ''");
-      });
-    }
-    // So has each replay: in the run row, a run replayed again and again would pass it too.
-    if (!tables.has("replays")) {
-      storage.transactionSync(() => {
-        sql.exec("CREATE TABLE replays (n INTEGER PRIMARY KEY, record TEXT NOT NULL)");
-        sql.exec("INSERT INTO replays (n, record) SELECT key, value FROM run, json_each(run.replays)");
-        sql.exec("UPDATE run SET replays = '[]'");
-      });
-    }
+    if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run'").toArray().length === 0) return;
     const row = sql.exec("SELECT * FROM run LIMIT 1").toArray()[0];
     if (row) {
       this.run = this.#runFromRow(row);
@@ -93,17 +59,12 @@ export class RunStore {
         .toArray()
         .map((r) => JSON.parse(String(r.record)) as ReplayRecord);
     }
-    const cursor = sql.exec("SELECT * FROM steps ORDER BY seq");
-    const rows = cursor.toArray();
-    // An object created before claims carried a token gets its column (empty: its claims are never claimed again).
-    if (!cursor.columnNames.includes("claim_token")) sql.exec("ALTER TABLE steps ADD COLUMN claim_token TEXT");
-    for (const r of rows) {
+    for (const r of sql.exec("SELECT * FROM steps ORDER BY seq").toArray()) {
       const step = this.#stepFromRow(r);
       this.steps.set(step.key, step);
       this.nextSeq = Math.max(this.nextSeq, step.seq + 1);
     }
-    // Counted from the steps, not read from the row: a run stored before errors counted holds its outputs' bytes alone there.
-    // SQLite counts the stored UTF-8 bytes (what stateBytesOf counts) without encoding every output again in JS.
+    // The state bytes are counted, not stored: SQLite counts the stored UTF-8 bytes without encoding every output again in JS.
     if (this.run) {
       this.run.stateBytes = Number(
         sql
@@ -120,19 +81,16 @@ export class RunStore {
   createRun(run: RunState, eventJson: string): void {
     this.#sql.exec(SCHEMA);
     this.#sql.exec(
-      `INSERT INTO run (id, function_id, event_id, event, status, output, error, attempt, started_at, ended_at, version, settle_seq, state_bytes, replays)
-       VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?)`,
+      `INSERT INTO run (id, function_id, event_id, status, output, error, attempt, started_at, ended_at, version, settle_seq)
+       VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, NULL, ?, ?)`,
       run.id,
       run.functionId,
       run.eventId,
-      "",
       run.status,
       run.attempt,
       run.startedAt,
       run.version,
       run.settleSeq,
-      run.stateBytes,
-      "[]",
     );
     this.#sql.exec("INSERT INTO event (json) VALUES (?)", eventJson);
     this.run = run;
@@ -142,7 +100,7 @@ export class RunStore {
   saveRun(): void {
     const r = this.#mustRun();
     this.#sql.exec(
-      `UPDATE run SET status = ?, output = ?, error = ?, attempt = ?, ended_at = ?, version = ?, settle_seq = ?, state_bytes = ?`,
+      `UPDATE run SET status = ?, output = ?, error = ?, attempt = ?, ended_at = ?, version = ?, settle_seq = ?`,
       r.status,
       r.outputJson,
       r.error ? JSON.stringify(r.error) : null,
@@ -150,7 +108,6 @@ export class RunStore {
       r.endedAt,
       r.version,
       r.settleSeq,
-      r.stateBytes,
     );
   }
 
@@ -163,8 +120,8 @@ export class RunStore {
 
   putStep(s: StepState): void {
     this.#sql.exec(
-      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_token)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_token, deadline_at, wake_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s.key,
       s.id,
       s.seq,
@@ -180,6 +137,8 @@ export class RunStore {
       s.mode,
       s.claimedAttempt,
       s.claimToken,
+      s.deadlineAt,
+      s.wakeAt,
     );
     this.steps.set(s.key, s);
     this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
@@ -281,7 +240,7 @@ export class RunStore {
       endedAt: num(r.ended_at),
       version: Number(r.version),
       settleSeq: Number(r.settle_seq),
-      stateBytes: Number(r.state_bytes),
+      stateBytes: 0,
       replays: [],
     };
   }
@@ -303,6 +262,8 @@ export class RunStore {
       mode: (r.mode as StepState["mode"]) ?? null,
       claimedAttempt: num(r.claimed_attempt),
       claimToken: typeof r.claim_token === "string" ? r.claim_token : null,
+      deadlineAt: num(r.deadline_at),
+      wakeAt: num(r.wake_at),
     };
   }
 }

@@ -4,6 +4,21 @@ import { utf8Bytes } from "../../sdk/json";
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled";
 export type StepStatus = "planned" | "running" | "retrying" | "completed" | "failed";
 
+/**
+ * The kinds of timer a run keeps in its timers table, behind its one alarm;
+ * src/run/timers.ts handles each, src/run/README.md says who sets it.
+ */
+export type TimerKind =
+  | "lease"
+  | "handler-retry"
+  | "handler-idle"
+  | "step-retry"
+  | "step-lease"
+  | "step-wake"
+  | "listing-sync"
+  | "dead-letter"
+  | "on-failure";
+
 export const isTerminal = (s: RunStatus): boolean => s === "completed" || s === "failed" || s === "cancelled";
 export const isSettled = (s: StepStatus): boolean => s === "completed" || s === "failed";
 
@@ -27,15 +42,11 @@ export interface RunState {
   attempt: number;
   startedAt: number;
   endedAt: number | null;
-  /** Bumped on every status change; orders index updates. */
+  /** Bumped on every status change; orders listing updates and names each failure. */
   version: number;
-  /** Bumped on every settled step; a dispatched step replays against the steps settled up to its plan. */
+  /** Bumped on every settled step; a dispatched step catches up against the steps settled up to its plan. */
   settleSeq: number;
-  /**
-   * Bytes of every step's stored output and error, for the run state limit.
-   * Counted again from the steps on load (see `stateBytesOf`); the run row's
-   * copy is as of its last save.
-   */
+  /** Bytes of every step's stored output and error, for the run state limit: counted on load, kept up to date in memory, not stored. */
   stateBytes: number;
   replays: ReplayRecord[];
 }
@@ -57,11 +68,16 @@ export interface StepState {
   settleSeq: number | null;
   /** For a dispatched step: the run's settleSeq when it was planned. */
   planSeq: number | null;
-  mode: "inline" | "queue" | null;
+  /** Where the attempt runs: in the object, on the steps queue; a sleep runs nowhere and wakes by its timer. */
+  mode: "inline" | "queue" | "sleep" | null;
   /** The attempt a steps consumer claimed (started); a lease that expires unclaimed is re-dispatched. */
   claimedAttempt: number | null;
   /** The claim token of the consumer invocation that claimed `claimedAttempt`. */
   claimToken: string | null;
+  /** When the claimed attempt runs out of its step timeout, however often its claim is renewed. */
+  deadlineAt: number | null;
+  /** A sleep's wake time, as first reached. */
+  wakeAt: number | null;
 }
 
 /**

@@ -36,12 +36,22 @@ export const limitsSchema = z
       .int()
       .positive()
       .default(24 * 60 * 60 * 1000),
-    /** A dispatched step not started within this time is re-dispatched as a lost attempt. */
+    /** A dispatched step not claimed by a steps consumer within this time is sent again (its message was lost). */
     stepDispatchLeaseMs: z
       .number()
       .int()
       .positive()
-      .default(2 * 60 * 1000),
+      .default(30 * 1000),
+    /**
+     * A steps consumer's claim of a step lapses after this long unless the consumer renews it (it does, a
+     * third of the way through, while the step runs); a claim that lapses counts as an interrupted attempt.
+     */
+    stepClaimLeaseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(15 * 60 * 1000)
+      .default(30 * 1000),
     /**
      * A started step with no result within this time counts as a failed attempt (step_timeout). At most 15
      * minutes: a dispatched step runs in a queue consumer invocation, which has no more wall time than that.

@@ -1,13 +1,14 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { type StepMessage, stepMessageSchema } from "../messages/steps";
 import { claimSteps } from "./claim";
-import { type StepMessage, stepMessageSchema } from "./message";
+import { ClaimKeeper } from "./claim-keeper";
 import { runClaimedSteps } from "./run-claimed";
 
 /**
  * The steps queue consumer. Each message is one planned step. Messages are
  * grouped by run and plan, claimed from the run's object (which answers with
- * the journal to replay against; steps/claim.ts), acknowledged, and then run in the
+ * the journal to catch the handler up against; steps/claim.ts), acknowledged, and then run in the
  * background, so one slow step never holds up the next batch. A message that
  * does not parse, or names a run that does not exist, is retried and ends in
  * the steps dead-letter queue.
@@ -28,6 +29,7 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
     groups.set(id, group);
   }
 
+  const keeper = new ClaimKeeper(env, config.limits.stepClaimLeaseMs);
   await Promise.all(
     [...groups.values()].map(async (group) => {
       let context: Awaited<ReturnType<typeof claimSteps>>;
@@ -62,7 +64,14 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
           console.error(`stepflare: run ${group.runId}: reporting ${results.length} result(s) failed:`, (e as Error).message);
         }
       };
-      ctx.waitUntil(runClaimedSteps(config, env as unknown as Record<string, unknown>, group.runId, context, attempts, report));
+      const release = keeper.hold(
+        group.runId,
+        context.token,
+        context.claimed.map((key) => ({ key, attempt: attempts.get(key) ?? 1 })),
+      );
+      ctx.waitUntil(
+        runClaimedSteps(config, env as unknown as Record<string, unknown>, group.runId, context, attempts, report).finally(release),
+      );
     }),
   );
 }

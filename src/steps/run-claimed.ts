@@ -1,29 +1,31 @@
 import { StepflareError } from "../../sdk/errors";
 import { Execution, type FoundStep, type MemoEntry } from "../../sdk/execution";
-import { checkOutputSize, fromJson, toJson, utf8Bytes } from "../../sdk/json";
+import { fromJson, utf8Bytes } from "../../sdk/json";
 import type { EngineConfig } from "../config";
-import { failedResult } from "../run/decide";
+import { attemptStep, failedResult } from "../run/decide";
 import { runLogger } from "../run/logger";
-import type { ReplayContext } from "../run/object";
+import type { CatchUpContext } from "../run/object";
 import type { StepResult } from "../run/types";
 import { Coalescer } from "../shared/coalesce";
 
-/** How long a replay may take to reach the steps it was sent for before they count as not found. */
-const FIND_TIMEOUT_MS = 5_000;
 /** RPC payloads stay well below the 32 MiB limit. */
 const REPORT_MAX_BYTES = 8 * 1024 * 1024;
 
 /**
- * Runs the claimed steps of one run: replays the handler against the journal
- * as it stood when the steps were planned, runs each claimed step's function
- * when the replay reaches it, and reports every result to the run's object.
- * One replay serves all the steps planned together.
+ * Runs the claimed steps of one run: catches the handler up to the journal
+ * as it stood when the steps were planned (memoized steps resolve from it,
+ * work outside steps runs again), runs each claimed step's function when the
+ * handler reaches it, and reports every result to the run's object. One
+ * catch-up serves all the steps planned together. It has the step timeout
+ * to reach them, as the run's own execution has for work outside steps; a
+ * catch-up that runs out of it fails the attempts with step_timeout, which
+ * is retried; one whose handler settles without reaching them is non_deterministic.
  */
 export async function runClaimedSteps(
   config: EngineConfig,
   env: Record<string, unknown>,
   runId: string,
-  context: ReplayContext,
+  context: CatchUpContext,
   attempts: Map<string, number>,
   report: (results: StepResult[]) => Promise<void>,
 ): Promise<void> {
@@ -54,33 +56,16 @@ export async function runClaimedSteps(
   );
   const running: Promise<void>[] = [];
   const runOne = async (f: FoundStep): Promise<void> => {
-    const attempt = attempts.get(f.key) ?? 1;
-    try {
-      const outputJson = toJson(await f.fn({ attempt: attempt - 1 }));
-      checkOutputSize(outputJson, config.limits.maxStepOutputBytes, "step_output_too_large", `output of step "${f.id}"`);
-      reporter.add({ key: f.key, attempt, ok: true, outputJson: outputJson ?? null });
-    } catch (e) {
-      reporter.add(failedResult(f.key, attempt, e));
-    }
+    reporter.add(await attemptStep(f, attempts.get(f.key) ?? 1, config.limits.maxStepOutputBytes));
   };
 
+  const allowanceMs = config.limits.stepTimeoutMs;
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => finish(), FIND_TIMEOUT_MS);
-    const finish = () => {
+    const timer = setTimeout(() => finish("timeout"), allowanceMs);
+    const finish = (why: "reached" | "timeout" | "settled") => {
       clearTimeout(timer);
       exec.abandon();
-      for (const key of targets) {
-        reporter.add(
-          failedResult(
-            key,
-            attempts.get(key) ?? 1,
-            new StepflareError(
-              "non_deterministic",
-              `the handler did not reach step "${key}" when replayed: it must reach the same steps in the same order every time`,
-            ),
-          ),
-        );
-      }
+      for (const key of targets) reporter.add(failedResult(key, attempts.get(key) ?? 1, notReached(key, why, allowanceMs)));
       targets.clear();
       resolve();
     };
@@ -100,13 +85,29 @@ export async function runClaimedSteps(
             if (!targets.delete(f.key)) continue;
             running.push(runOne(f));
           }
-          if (targets.size === 0) finish();
+          if (targets.size === 0) finish("reached");
         },
-        onSettled: () => finish(),
+        onSettled: () => finish("settled"),
       },
     );
     exec.start();
   });
   await Promise.all(running);
   await reporter.drain();
+}
+
+/** Why a claimed step's attempt never ran: the catch-up took too long (retried), or the handler went another way (not retried). */
+function notReached(key: string, why: "reached" | "timeout" | "settled", allowanceMs: number): Error {
+  if (why === "timeout") {
+    return Object.assign(
+      new Error(
+        `the handler did not reach step "${key}" within ${allowanceMs} ms when re-run to its plan (work outside steps runs again each time)`,
+      ),
+      { name: "StepTimeoutError", code: "step_timeout" },
+    );
+  }
+  return new StepflareError(
+    "non_deterministic",
+    `the handler did not reach step "${key}" when re-run to its plan: it must reach the same steps in the same order every time`,
+  );
 }

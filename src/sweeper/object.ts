@@ -1,30 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
+import { countSweep, staleUndispatched } from "../d1/events";
+import { type ListingCursor, RUN_MISSING } from "../d1/listing";
 import type { Env } from "../env";
-import type { EventMessage } from "../fanout/message";
+import type { EventMessage } from "../messages/events";
 import { sendAll } from "../shared/queue-batches";
-import { type ListingCursor, RUN_MISSING, reconcileListing } from "./listing";
+import { reconcileListing } from "./listing";
 
 const LISTING_CURSOR = "listing-cursor";
 
 const SWEEP_EVERY_MS = 30_000;
 const STALE_AFTER_MS = 30_000;
 const SWEEP_LIMIT = 1000;
-/**
- * An event still undispatched after this many sweeps has failed in fan-out;
- * its messages are in the dead letters. The partial index events_sweepable
- * (migrations/0002) holds the same number: SQLite uses it only for a query
- * whose WHERE states its condition literally.
- */
-export const MAX_SWEEPS = 5;
-
-// The oldest stale undispatched events that have not used up their sweeps.
-export const STALE_UNDISPATCHED = `
-SELECT id, accepted_at FROM events
-WHERE dispatched_at IS NULL AND sweeps < ${MAX_SWEEPS} AND accepted_at < ?1 ORDER BY accepted_at LIMIT ?2`;
-// Counts a sweep, for the acceptances it re-enqueued.
-const COUNT_SWEEP = `
-UPDATE events SET sweeps = sweeps + 1
-WHERE (id, accepted_at) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))`;
 
 /**
  * One object per deployment that re-enqueues events accepted but not yet
@@ -46,15 +32,11 @@ export class SweeperObject extends DurableObject<Env> {
    * from being delivered.
    */
   async sweep(now = Date.now()): Promise<number> {
-    const rows = await this.env.DB.prepare(STALE_UNDISPATCHED)
-      .bind(now - STALE_AFTER_MS, SWEEP_LIMIT)
-      .all<{ id: string; accepted_at: number }>();
-    const messages: EventMessage[] = rows.results.map((r) => ({ v: 1, id: r.id, acceptedAt: Number(r.accepted_at) }));
+    const stale = await staleUndispatched(this.env.DB, now - STALE_AFTER_MS, SWEEP_LIMIT);
+    const messages: EventMessage[] = stale.map(([id, acceptedAt]) => ({ v: 1, id, acceptedAt }));
     if (messages.length === 0) return 0;
     await sendAll(this.env.EVENTS, messages);
-    await this.env.DB.prepare(COUNT_SWEEP)
-      .bind(JSON.stringify(messages.map((m) => [m.id, m.acceptedAt])))
-      .run();
+    await countSweep(this.env.DB, stale);
     return messages.length;
   }
 

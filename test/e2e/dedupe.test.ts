@@ -7,7 +7,7 @@ serveDuringFile({ config: "examples/app/wrangler.toml", vars: { STEPFLARE_DEV: "
   http = h;
 });
 
-const signup = (id: string, name: string) => ({ id, name: "app/user.signup", data: { userId: id, email: "dup@example.com", name } });
+const signup = (id: string, name: string) => ({ id, name: "app/user.signup", data: { user: { id, email: "dup@example.com", name } } });
 const runIds = (ev: EventDetail) => ev.runs.map((r) => r.id).sort();
 
 /** Long enough for a duplicate that did start runs to show them in the index. */
@@ -26,7 +26,7 @@ describe("a duplicate event id within the dedupe window", () => {
     const after = await http.event(id);
     expect(runIds(after)).toEqual(runIds(before));
     expect(after.acceptedAt).toBe(before.acceptedAt);
-    expect(after.event.data).toMatchObject({ name: "First" });
+    expect(after.event.data).toMatchObject({ user: { name: "First" } });
     // The runs are the first ones, untouched: same output, no new attempt.
     const again = await http.settledRuns(id, 4);
     for (const [fn, run] of first) expect(again.get(fn)).toEqual(run);
@@ -43,13 +43,15 @@ describe("a duplicate event id within the dedupe window", () => {
     const ev = await http.event(id);
     expect(ev.runs).toHaveLength(4);
     expect(new Set(ev.runs.map((r) => r.functionId)).size).toBe(4);
-    expect(ev.event.data).toMatchObject({ name: "A" });
+    expect(ev.event.data).toMatchObject({ user: { name: "A" } });
   });
 
   it("dedupes an id whose event nobody subscribes to, too", async () => {
     const id = `dup-nobody-${Date.now()}`;
     expect(await http.send({ id, name: "e2e/nobody", data: { n: 1 } })).toEqual([id]);
-    expect(await http.send({ id, name: "stripe/charge.created", data: { chargeId: "c", customerId: "x", amount: 1 } })).toEqual([id]);
+    expect(
+      await http.send({ id, name: "stripe/charge.created", data: { email: "x@example.com", charge: { id: "c", amount: 1 } } }),
+    ).toEqual([id]);
     await sleep(SETTLE_MS);
     const ev = await http.event(id);
     // The first acceptance wins: still the unsubscribed event, so no payment run.

@@ -20,7 +20,7 @@ serveDuringFile(
   { eventKey: EVENT_KEY, apiKey: API_KEY },
 );
 
-const signup = { name: "app/user.signup", data: { userId: "u-keys", email: "keys@example.com" } };
+const signup = { name: "app/user.signup", data: { user: { id: "u-keys", email: "keys@example.com" } } };
 
 describe("event keys and the API key outside dev mode", () => {
   it("401 unauthorized for an unknown event key, without echoing it", async () => {

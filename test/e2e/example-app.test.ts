@@ -1,5 +1,6 @@
+import SwaggerParser from "@apidevtools/swagger-parser";
 import { describe, expect, it } from "vitest";
-import { crm, email, mailingList, stripe } from "../../examples/app/providers";
+import { crm, DOCUMENTS, email, llm, mailingList, storage, stripe, users } from "../../examples/app/providers";
 import { type RunDetail, type StepflareHttp, waitFor } from "./client";
 import type { WranglerDev } from "./harness";
 import { serveDuringFile } from "./suite";
@@ -23,9 +24,28 @@ describe("the example app under wrangler dev", () => {
     expect(await res.json()).toEqual({ name: "stepflare", functions: 9 });
   });
 
+  it("serves a valid OpenAPI 3.1 document holding the guides' event shapes", async () => {
+    const res = await fetch(`${dev.url}/api/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    await SwaggerParser.validate(structuredClone(doc) as never); // throws, naming each fault, on a document that is not OpenAPI 3.1
+    expect(doc.openapi).toBe("3.1.0");
+    type Variant = { properties: { name: { const?: string }; data: unknown } };
+    const body = doc.paths["/e/{eventKey}"]?.post as {
+      requestBody: { content: { "application/json": { schema: { oneOf: [{ oneOf: Variant[] }] } } } };
+    };
+    const dataOf = (name: string) =>
+      body.requestBody.content["application/json"].schema.oneOf[0].oneOf.find((v) => v.properties.name.const === name)?.properties.data;
+    expect(dataOf("app/user.signup")).toMatchObject({ required: ["user"], properties: { user: { required: ["id", "email"] } } });
+    expect(dataOf("document/uploaded")).toMatchObject({ required: ["documentId"] });
+    expect(dataOf("stripe/charge.created")).toMatchObject({ required: ["email", "charge"] });
+    expect(dataOf("app/text.summarize")).toMatchObject({ required: ["text"], properties: { chunkSize: { default: 200 } } });
+  });
+
+  // The event exactly as Inngest's fan-out guide sends it: the user under `data.user`.
   it("app/user.signup fans out to four functions, each completed with its provider's answer", async () => {
-    const user = { userId: "u-e2e-1", email: "ada@example.com", name: "Ada Lovelace" };
-    const [eventId] = await http.send({ name: "app/user.signup", data: user });
+    const user = { id: "u-e2e-1", email: "ada@example.com" };
+    const [eventId] = await http.send({ name: "app/user.signup", data: { user } });
     const runs = await http.settledRuns(eventId!, 4);
     expect([...runs.keys()].sort()).toEqual(["add-to-crm", "add-to-mailing-list", "send-welcome-email", "start-stripe-trial"]);
     for (const run of runs.values()) {
@@ -39,16 +59,16 @@ describe("the example app under wrangler dev", () => {
     expect(stepsOf(runs.get("send-welcome-email"))).toEqual([completed("send-email", welcome)]);
 
     const customer = stripe.createCustomer(user.email);
-    const subscription = stripe.createSubscription(customer.id, "pro", 14);
-    expect(subscription).toMatchObject({ customerId: customer.id, plan: "pro", status: "trialing", trialDays: 14 });
+    const subscription = stripe.createSubscription(customer.id, "price_pro_monthly", 14);
+    expect(subscription).toMatchObject({ customerId: customer.id, status: "trialing", trialDays: 14 });
     expect(runs.get("start-stripe-trial")?.output).toEqual({ customer, subscription });
     expect(stepsOf(runs.get("start-stripe-trial"))).toEqual([
       completed("create-customer", customer),
       completed("create-subscription", subscription),
     ]);
 
-    const contact = crm.upsertContact(user.email, user.name);
-    expect(contact).toMatchObject({ provider: "fake-crm", email: user.email, name: "Ada Lovelace" });
+    const contact = crm.upsertContact(user);
+    expect(contact).toMatchObject({ provider: "fake-crm", userId: "u-e2e-1", email: user.email, name: null });
     expect(runs.get("add-to-crm")?.output).toEqual(contact);
     expect(stepsOf(runs.get("add-to-crm"))).toEqual([completed("upsert-contact", contact)]);
 
@@ -59,38 +79,66 @@ describe("the example app under wrangler dev", () => {
 
     // The event as stored: the id ingest answered, the data as sent.
     const ev = await http.event(eventId!);
-    expect(ev).toMatchObject({ dispatched: true, event: { id: eventId, name: "app/user.signup", data: user } });
+    expect(ev).toMatchObject({ dispatched: true, event: { id: eventId, name: "app/user.signup", data: { user } } });
   });
 
+  it("app/user.signup keeps a numeric user id and fields the schema does not name", async () => {
+    const user = { id: 42, email: "grace@example.com", name: "Grace Hopper", plan: "pro" };
+    const [eventId] = await http.send({ name: "app/user.signup", data: { user, source: "e2e" } });
+    const runs = await http.settledRuns(eventId!, 4);
+    expect(runs.get("add-to-crm")).toMatchObject({ status: "completed", output: { userId: "42", name: "Grace Hopper" } });
+    expect((await http.event(eventId!)).event.data).toEqual({ user, source: "e2e" });
+  });
+
+  it("app/user.signup in the old flat shape is refused, naming data.user", async () => {
+    const res = await http.post({ name: "app/user.signup", data: { userId: "u1", email: "flat@example.com" } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: "invalid_event",
+      message: expect.stringMatching(/^event 0: data\.user: /),
+    });
+  });
+
+  // The event carries the document's id alone; each function fetches the content itself.
   it("document/uploaded runs three analyses, each fetching the content first", async () => {
-    const text = "Invoice from Acme Corp. Amount due: 120 dollars, payable to Grace Hopper by Friday.";
-    const [eventId] = await http.send({ name: "document/uploaded", data: { documentId: "doc-e2e-1", text } });
+    const [eventId] = await http.send({ name: "document/uploaded", data: { documentId: "doc_invoice" } });
     const runs = await http.settledRuns(eventId!, 3);
     expect([...runs.keys()].sort()).toEqual(["classify-document", "extract-entities", "summarize-content"]);
-    const fetched = { documentId: "doc-e2e-1", text, bytes: 83 };
+    const fetched = { documentId: "doc_invoice", text: DOCUMENTS.doc_invoice, bytes: 70 };
+    expect(storage.getContent("doc_invoice")).toEqual(fetched);
 
-    const summary = { documentId: "doc-e2e-1", summary: "Invoice from Acme Corp." };
+    const summary = { documentId: "doc_invoice", summary: "Invoice from Acme Corp to Grace Hopper." };
     expect(runs.get("summarize-content")).toMatchObject({ status: "completed", output: summary });
-    expect(stepsOf(runs.get("summarize-content"))).toEqual([completed("fetch-content", fetched), completed("summarize", summary)]);
+    expect(stepsOf(runs.get("summarize-content"))).toEqual([completed("fetch-content", fetched), completed("generate-summary", summary)]);
 
-    const category = { documentId: "doc-e2e-1", category: "invoice" };
+    const category = { documentId: "doc_invoice", category: "invoice" };
     expect(runs.get("classify-document")).toMatchObject({ status: "completed", output: category });
     expect(stepsOf(runs.get("classify-document"))).toEqual([completed("fetch-content", fetched), completed("classify", category)]);
 
-    const entities = { documentId: "doc-e2e-1", entities: ["Invoice", "Acme Corp", "Amount", "Grace Hopper", "Friday"] };
+    const entities = { documentId: "doc_invoice", entities: ["Invoice", "Acme Corp", "Grace Hopper", "Amount", "Friday"] };
     expect(runs.get("extract-entities")).toMatchObject({ status: "completed", output: entities });
     expect(stepsOf(runs.get("extract-entities"))).toEqual([completed("fetch-content", fetched), completed("extract", entities)]);
   });
 
+  it("document/uploaded with any other id analyses the stored document its id picks", async () => {
+    const [eventId] = await http.send({ name: "document/uploaded", data: { documentId: "doc-e2e-any" } });
+    const runs = await http.settledRuns(eventId!, 3);
+    const { text } = storage.getContent("doc-e2e-any");
+    expect(Object.values(DOCUMENTS)).toContain(text);
+    expect(runs.get("classify-document")).toMatchObject({ status: "completed", output: { category: llm.classify(text) } });
+  });
+
+  // The event as the parallelism guide sends it: the customer's email and the charge.
   it("stripe/charge.created runs its two steps in parallel and joins them", async () => {
-    const charge = { chargeId: "ch_e2e_1", customerId: "cus_42", amount: 4200 };
-    const [eventId] = await http.send({ name: "stripe/charge.created", data: charge });
+    const charge = { id: "ch_e2e_1", amount: 4200, currency: "eur", customer: "cus_42" };
+    const [eventId] = await http.send({ name: "stripe/charge.created", data: { email: "ada@example.com", charge } });
     const runs = await http.settledRuns(eventId!, 1);
     const run = runs.get("post-payment-flow");
-    const confirmation = email.send("cus_42@example.com", "payment-confirmation");
-    const user = { customerId: "cus_42", lastChargeId: "ch_e2e_1", paid: 4200 };
+    const confirmation = email.send("ada@example.com", "payment-confirmation");
+    const user = users.recordCharge("ada@example.com", charge);
+    expect(user).toEqual({ email: "ada@example.com", lastChargeId: "ch_e2e_1", paid: 4200, currency: "eur" });
     expect(run).toMatchObject({ status: "completed", output: { confirmation, user } });
-    expect(stepsOf(run)).toEqual([completed("send-confirmation-email", confirmation), completed("update-user", user)]);
+    expect(stepsOf(run)).toEqual([completed("confirmation-email", confirmation), completed("update-user", user)]);
     // Found together, so both were started before either finished: one after the other, the second
     // would start no earlier than the first ended (in the same millisecond, for these instant providers).
     const [a, b] = run!.steps;
@@ -103,24 +151,17 @@ describe("the example app under wrangler dev", () => {
     const [eventId] = await http.send({ name: "app/text.summarize", data: { text, chunkSize: 25 } });
     const runs = await http.settledRuns(eventId!, 1);
     const run = runs.get("summarize-text");
-    const chunks = [
-      "Durable steps survive res",
-      "tarts. Each step runs onc",
-      "e! Parallel chunks finish",
-      " together? Yes, and the s",
-      "ummary joins them.",
-    ];
     const summaries = ["Durable steps survive res", "tarts.", "e!", " together?", "ummary joins them."];
     const summary = "Durable steps survive res tarts.";
     expect(run).toMatchObject({ status: "completed", output: { chunks: 5, summaries, summary } });
+    // The split is pure, so it runs in the handler, not as a step.
     expect(stepsOf(run)).toEqual([
-      completed("split", chunks),
       ...summaries.map((s, i) => completed(`summarize-chunk-${i}`, s)),
       completed("summarize-summaries", summary),
     ]);
   });
 
-  it("applies the schema default: chunkSize is 200 when left out", async () => {
+  it("applies the schema default: chunkSize is 200 when left out, as in the guide's event", async () => {
     const text = "a".repeat(450);
     const [eventId] = await http.send({ name: "app/text.summarize", data: { text } });
     const run = (await http.settledRuns(eventId!, 1)).get("summarize-text");
@@ -128,7 +169,7 @@ describe("the example app under wrangler dev", () => {
     expect((await http.event(eventId!)).event.data).toEqual({ text, chunkSize: 200 });
   });
 
-  // The README's walkthrough "When the CRM is down: dead letters and replay", step by step.
+  // The walkthrough in docs/operations.md "When the CRM is down: dead letters and replay", step by step.
   it("when the CRM is down: add-to-crm fails after 5 attempts, is dead-lettered, and a replay completes it", async () => {
     const setCrm = async (down: boolean) => {
       const res = await http.api<{ down: boolean }>("/example/crm", { method: "PUT", json: { down } });
@@ -136,8 +177,8 @@ describe("the example app under wrangler dev", () => {
     };
     await setCrm(true);
     try {
-      const user = { userId: "u-e2e-crm", email: "crm-down@example.com", name: "Katherine Johnson" };
-      const [eventId] = await http.send({ name: "app/user.signup", data: user });
+      const user = { id: "u-e2e-crm", email: "crm-down@example.com", name: "Katherine Johnson" };
+      const [eventId] = await http.send({ name: "app/user.signup", data: { user } });
       // Retries back off from 1 s: about 15 s to spend all five attempts.
       const runs = await http.settledRuns(eventId!, 4, 60_000);
       const failed = runs.get("add-to-crm")!;
@@ -173,7 +214,7 @@ describe("the example app under wrangler dev", () => {
         const run = await http.run(failed.id);
         return run.status === "completed" ? run : undefined;
       }, "the replayed run to complete");
-      expect(replayed.output).toEqual(crm.upsertContact(user.email, user.name));
+      expect(replayed.output).toEqual(crm.upsertContact(user));
       expect(replayed.replays).toMatchObject([
         { from: "failed-step", previousError: { message: "CRM unavailable: 503 Service Unavailable" } },
       ]);

@@ -82,11 +82,15 @@ describe("ingest answers every bad request with its status and code", () => {
     ["an id over 256 characters", { name: "e2e/x", id: "i".repeat(257) }, /^event 0: id: /],
     ["a negative ts", { name: "e2e/x", ts: -1 }, /^event 0: ts: /],
     ["the second event bad", [{ name: "e2e/ok" }, { name: "" }], /^event 1: name: /],
-    ["a schema violation in data", { name: "app/user.signup", data: { userId: "u1", email: "not-an-email" } }, /^event 0: data\.email: /],
+    [
+      "a schema violation in data",
+      { name: "app/user.signup", data: { user: { id: "u1", email: "not-an-email" } } },
+      /^event 0: data\.user\.email: /,
+    ],
     [
       "a missing field the schema wants",
-      [{ name: "e2e/ok" }, { name: "e2e/ok" }, { name: "stripe/charge.created", data: { chargeId: "c" } }],
-      /^event 2: data\.customerId: /,
+      [{ name: "e2e/ok" }, { name: "e2e/ok" }, { name: "stripe/charge.created", data: { email: "a@example.com" } }],
+      /^event 2: data\.charge: /,
     ],
     ["an empty array", [], /no events/],
     ["a bare string", '"app/user.signup"', /^event 0: /],

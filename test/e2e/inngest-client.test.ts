@@ -13,7 +13,7 @@ let dev: WranglerDev;
 let http: StepflareHttp;
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-const user = { userId: "u-inngest-1", email: "grace@example.com", name: "Grace Hopper" };
+const user = { user: { id: "u-inngest-1", email: "grace@example.com", name: "Grace Hopper" } };
 
 serveDuringFile({ config: "examples/app/wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
   dev = d;
@@ -38,8 +38,8 @@ describe.each([
 
   it("sends an array and answers the ids in order", async () => {
     const { ids } = await client().send([
-      { name: "stripe/charge.created", data: { chargeId: `ch_${mode}`, customerId: "cus_7", amount: 100 } },
-      { name: "document/uploaded", data: { documentId: `doc-${mode}`, text: "A contract between two parties." } },
+      { name: "stripe/charge.created", data: { email: "pay@example.com", charge: { id: `ch_${mode}`, amount: 100 } } },
+      { name: "document/uploaded", data: { documentId: "doc_contract" } },
     ]);
     expect(ids).toHaveLength(2);
     expect((await http.event(ids[0]!)).event.name).toBe("stripe/charge.created");
@@ -67,7 +67,7 @@ describe("the inngest client and a refused event", () => {
   it("rejects the send when Stepflare answers 400", async () => {
     const inngest = new Inngest({ id: "stepflare-e2e-refused", baseUrl: dev.url, eventKey: "inngest-e2e-key", isDev: false });
     // The schema wants an email; the client retries a few times, then gives up.
-    await expect(inngest.send({ name: "app/user.signup", data: { userId: "u", email: "not-an-email" } })).rejects.toThrow(
+    await expect(inngest.send({ name: "app/user.signup", data: { user: { id: "u", email: "not-an-email" } } })).rejects.toThrow(
       /Cannot process event payload|invalid_event/,
     );
   });
@@ -95,7 +95,7 @@ describe("the inngest client retrying a send whose answer was lost", () => {
       isDev: false,
       fetch: lossyFetch,
     });
-    const charge = { chargeId: `ch_retry_${Date.now()}`, customerId: "cus_retry", amount: 7 };
+    const charge = { email: "retry@example.com", charge: { id: `ch_retry_${Date.now()}`, amount: 7 } };
 
     const { ids } = await inngest.send({ name: "stripe/charge.created", data: charge });
 

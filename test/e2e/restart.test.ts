@@ -10,12 +10,13 @@ const RESUME_TIMEOUT_MS = 90_000;
 let dev: WranglerDev;
 let http: StepflareHttp;
 const stamp = Date.now().toString(36);
-const tags = { durable: `durable-${stamp}`, parallel: `parallel-${stamp}`, late: `late-${stamp}` };
-const eventIds: Record<keyof typeof tags, string> = { durable: "", parallel: "", late: "" };
+const tags = { durable: `durable-${stamp}`, parallel: `parallel-${stamp}`, late: `late-${stamp}`, sleepy: `sleepy-${stamp}` };
+const eventIds: Record<keyof typeof tags, string> = { durable: "", parallel: "", late: "", sleepy: "" };
 /** Each run as it stood when wrangler was killed. */
 const beforeCrash = new Map<string, RunDetail>();
 /** The late event as the restarted wrangler first shows it. */
 let lateAfterRestart: EventDetail | undefined;
+let restartedAt = 0;
 
 async function calls(tag: string): Promise<string[]> {
   const res = await fetch(`${dev.url}/e2e/calls/${encodeURIComponent(tag)}`);
@@ -47,13 +48,15 @@ beforeAll(async () => {
   dev = await WranglerDev.start({ config: "test/e2e/worker/wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
   http = new StepflareHttp(dev.url);
 
+  // A run asleep across the crash: it wakes from its object's stored timer.
+  [eventIds.sleepy] = (await http.send({ name: "e2e/sleepy", data: { tag: tags.sleepy, sleepMs: 20_000 } })) as [string];
   // Two runs caught mid-step: one whose second step runs inline in its object,
   // one whose two parallel steps run from the steps queue.
   [eventIds.durable] = (await http.send({ name: "e2e/durable", data: { tag: tags.durable, sleepMs: 4_000 } })) as [string];
   [eventIds.parallel] = (await http.send({ name: "e2e/parallel", data: { tag: tags.parallel, sleepMs: 4_000 } })) as [string];
   await waitFor(async () => ((await calls(tags.durable)).includes("second") ? true : undefined), "step 2 of the durable run to start");
   await waitFor(async () => ((await calls(tags.parallel)).length === 2 ? true : undefined), "both parallel steps to start");
-  for (const id of [eventIds.durable, eventIds.parallel]) {
+  for (const id of [eventIds.durable, eventIds.parallel, eventIds.sleepy]) {
     const run = await waitFor(() => onlyRun(id), `the run of ${id} in the index`);
     beforeCrash.set(id, run);
   }
@@ -62,6 +65,7 @@ beforeAll(async () => {
   // answers, while the event still waits in the local queue's 2 s batch.
   [eventIds.late] = (await http.send({ name: "e2e/quick", data: { tag: tags.late } })) as [string];
   await dev.restart("SIGKILL");
+  restartedAt = Date.now();
   lateAfterRestart = await http.event(eventIds.late);
 }, 120_000);
 
@@ -81,6 +85,7 @@ describe("a wrangler dev killed mid-run and started again on the same state", ()
       ["left", "running"],
       ["right", "running"],
     ]);
+    expect(beforeCrash.get(eventIds.sleepy)?.status).toBe("sleeping");
     // Stored, but its queue message died with wrangler: only the sweeper can start its run now.
     expect(lateAfterRestart).toMatchObject({ dispatched: false, runs: [] });
   });
@@ -103,13 +108,35 @@ describe("a wrangler dev killed mid-run and started again on the same state", ()
   );
 
   it(
-    "resumes a run whose parallel steps were in flight on the steps queue",
+    "resumes a run whose parallel steps were claimed on the steps queue well within a minute, not after the step timeout",
     async () => {
       const run = await completedRun(eventIds.parallel);
+      // The claims lapse 30 s after their last renewal; the step timeout is 15 minutes.
+      expect(Date.now() - restartedAt).toBeLessThan(60_000);
       expect(run).toMatchObject({ status: "completed", output: ["LEFT", "RIGHT"] });
+      expect(run.steps.map((s) => [s.id, s.attempts])).toEqual([
+        ["left", 2],
+        ["right", 2],
+      ]);
       const recorded = await calls(tags.parallel);
       expect(count(recorded, "left")).toBeGreaterThanOrEqual(2);
       expect(count(recorded, "right")).toBeGreaterThanOrEqual(2);
+    },
+    RESUME_TIMEOUT_MS + 10_000,
+  );
+
+  it(
+    "wakes a run that slept through the crash, from its stored timer, running each step once",
+    async () => {
+      const run = await completedRun(eventIds.sleepy);
+      expect(run).toMatchObject({ status: "completed", output: "awake" });
+      expect(run.steps.map((s) => [s.id, s.status])).toEqual([
+        ["before", "completed"],
+        ["nap", "completed"],
+        ["after", "completed"],
+      ]);
+      const recorded = await calls(tags.sleepy);
+      expect([count(recorded, "before"), count(recorded, "after")]).toEqual([1, 1]);
     },
     RESUME_TIMEOUT_MS + 10_000,
   );

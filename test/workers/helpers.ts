@@ -95,3 +95,21 @@ export function withFailingMethod(runs: Env["RUNS"], failing: DurableObjectId, m
     },
   });
 }
+
+/** A dead letter as the API answers it. */
+export type DeadLetter = {
+  id: string;
+  runId: string | null;
+  functionId: string | null;
+  stepKey: string | null;
+  attempts: number;
+  source: string;
+  body?: unknown;
+  error: { code?: string; message: string; stack?: string };
+};
+
+/** The dead letters of one run, from the first page of the API's listing. */
+export async function deadLettersOf(runId: string): Promise<DeadLetter[]> {
+  const { body } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?limit=100`);
+  return body.deadLetters.filter((d) => d.runId === runId);
+}

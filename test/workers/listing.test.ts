@@ -42,7 +42,7 @@ async function objectTimersAndAlarm(runId: string) {
 
 describe("the run listing", () => {
   it("writes a delivery's rows, keeps the newest version whatever the order, and retries a malformed message", async () => {
-    const batch = createMessageBatch("stepflare-index", [
+    const batch = createMessageBatch("stepflare-listing", [
       { id: "x2", timestamp: new Date(), attempts: 1, body: row("listing-x", 2, "failed") },
       { id: "x1", timestamp: new Date(), attempts: 1, body: row("listing-x", 1, "running") },
       { id: "y1", timestamp: new Date(), attempts: 1, body: row("listing-y", 1, "running") },
@@ -58,7 +58,7 @@ describe("the run listing", () => {
     expect(await listingOf("listing-z")).toBeNull();
 
     // A late redelivery of an older version changes nothing.
-    const late = createMessageBatch("stepflare-index", [
+    const late = createMessageBatch("stepflare-listing", [
       { id: "x1-again", timestamp: new Date(), attempts: 2, body: row("listing-x", 1, "running") },
     ]);
     await worker.queue(late, testEnv, ctx);
@@ -68,7 +68,7 @@ describe("the run listing", () => {
   it("writes a dead-lettered listing row that is well formed, and records only a malformed one as a poison dead letter", async () => {
     // A well-formed row reaches the dead-letter queue only because D1 kept failing:
     // its run object has let it go, so dropping it would leave the listing stale.
-    const batch = createMessageBatch("stepflare-index-dlq", [
+    const batch = createMessageBatch("stepflare-listing-dlq", [
       { id: "stale-1", timestamp: new Date(), attempts: 11, body: row("listing-dlq", 3, "completed") },
       { id: "poison-1", timestamp: new Date(), attempts: 3, body: { hello: "listing" } as unknown },
     ]);
@@ -79,12 +79,12 @@ describe("the run listing", () => {
     expect(result.retryMessages).toEqual([]);
     expect(await listingOf("listing-dlq")).toEqual({ status: "completed", ended_at: 2003, error_code: null, version: 3 });
     const stored = await testEnv.DB.prepare("SELECT id, source, error_code, body FROM dead_letters WHERE id LIKE ?")
-      .bind("stepflare-index-dlq.%")
+      .bind("stepflare-listing-dlq.%")
       .all();
     expect(stored.results).toEqual([
       {
-        id: "stepflare-index-dlq.poison-1",
-        source: "stepflare-index",
+        id: "stepflare-listing-dlq.poison-1",
+        source: "stepflare-listing",
         error_code: "poison_message",
         body: '{"hello":"listing"}',
       },
@@ -99,7 +99,7 @@ describe("the run listing", () => {
       const s = await objectTimersAndAlarm(run!.id);
       return (await listingOf(run!.id))?.status === "completed" && s.timers.length === 0 ? true : undefined;
     }, "the listing row and the object's timers to be cleared");
-    // The row D1 refused through the index queue's retries reaches the dead-letter queue while D1 is still down.
+    // The row D1 refused through the listing queue's retries reaches the dead-letter queue while D1 is still down.
     await testEnv.DB.prepare("DELETE FROM runs WHERE id = ?").bind(run!.id).run();
     const failing = new Proxy(testEnv.DB, {
       get: (target, prop) =>
@@ -108,11 +108,11 @@ describe("the run listing", () => {
           : Reflect.get(target, prop, target),
     });
     const body = { ...row(run!.id, 2, "completed"), functionId: "parallel", eventId: eventId!, endedAt: Date.parse(run!.endedAt!) };
-    const batch = createMessageBatch("stepflare-index-dlq", [{ id: "still-down", timestamp: new Date(), attempts: 10, body }]);
+    const batch = createMessageBatch("stepflare-listing-dlq", [{ id: "still-down", timestamp: new Date(), attempts: 10, body }]);
     const ctx = createExecutionContext();
     await worker.queue(batch, { ...testEnv, DB: failing }, ctx);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["still-down"]);
-    // D1 is back when the object's index-sync timer comes due.
+    // D1 is back when the object's listing-sync timer comes due.
     await runInDurableObject(stub(), (_instance, ctx) => {
       ctx.storage.sql.exec("UPDATE timers SET due_at = ?", Date.now());
     });
@@ -150,7 +150,7 @@ describe("the run listing", () => {
     expect(again).toMatchObject({ created: false, status: "completed", version: 2 });
   });
 
-  it("lists a run that outlives its first turn through the index queue, then clears its timers and alarm", async () => {
+  it("lists a run that outlives its first turn through the listing queue, then clears its timers and alarm", async () => {
     const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "listing-two", n: 3 } });
     const [run] = await settledRuns(eventId!);
     expect(run!.status).toBe("completed");
@@ -163,11 +163,11 @@ describe("the run listing", () => {
     const state = await waitFor(async () => {
       const s = await objectTimersAndAlarm(run!.id);
       return s.timers.length === 0 && s.alarm === null ? s : undefined;
-    }, "the object's index-sync timer and alarm to be cleared");
+    }, "the object's listing-sync timer and alarm to be cleared");
     expect(state).toEqual({ timers: [], alarm: null });
   });
 
-  it("re-sends a listing row from the object's index-sync timer, as after a lost send", async () => {
+  it("re-sends a listing row from the object's listing-sync timer, as after a lost send", async () => {
     const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "listing-resend", n: 2 } });
     const [run] = await settledRuns(eventId!);
     await waitFor(async () => ((await listingOf(run!.id))?.status === "completed" ? true : undefined), "the listing row");
@@ -175,7 +175,7 @@ describe("the run listing", () => {
     await testEnv.DB.prepare("DELETE FROM runs WHERE id = ?").bind(run!.id).run();
     const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id));
     await runInDurableObject(stub, async (_instance, ctx) => {
-      ctx.storage.sql.exec("INSERT INTO timers (kind, ref, due_at) VALUES ('index-sync', 'run', ?)", Date.now());
+      ctx.storage.sql.exec("INSERT INTO timers (kind, ref, due_at) VALUES ('listing-sync', 'run', ?)", Date.now());
     });
     await abortAllDurableObjects(); // the next instance reads the timer from storage
     expect(await runDurableObjectAlarm(testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id)))).toBe(true);

@@ -110,22 +110,17 @@ describe("parallel steps", () => {
     expect(callsOf("lostclaim", "p1")).toBe(1);
   });
 
-  it("gives a run object from before claim tokens its column, keeps its journal, and claims with it", async () => {
-    const [id] = await sendEvents({ name: "test/parallel", data: { tag: "oldschema", n: 2, delays: [0, 0] } });
-    const [done] = await settledRuns(id!);
-    const runId = done!.id;
-    await runInDurableObject(stubOf(runId), (_instance, ctx) => {
-      ctx.storage.sql.exec("ALTER TABLE steps DROP COLUMN claim_token");
-    });
-    await abortAllDurableObjects();
-    expect(await stubOf(runId).getDetail()).toMatchObject({ status: "completed", output: [0, 1] });
-    const planSeq = await backToDispatched(runId);
-    expect((await stubOf(runId).claimSteps(planSeq, [{ key: "p0", attempt: 1, gen: 0 }], "t1"))?.claimed).toEqual(["p0"]);
-    const stored = await runInDurableObject(stubOf(runId), (_instance, ctx) =>
-      ctx.storage.sql.exec<{ claim_token: string }>("SELECT claim_token FROM steps WHERE key = 'p0'").one(),
-    );
-    expect(stored.claim_token).toBe("t1");
-  });
+  it("runs parallel steps after 6 s of work outside any step, each once, within the step timeout's allowance", async () => {
+    // The step timeout here is 8 s; the catch-up to the plan does the 6 s again before it reaches the steps.
+    const [id] = await sendEvents({ name: "test/slow-prelude", data: { tag: "prelude", preludeMs: 6000 } });
+    const [run] = await settledRuns(id!, 1, 28_000);
+    expect(run).toMatchObject({ status: "completed", output: ["a", "b"] });
+    expect(run!.steps.map((s) => [s.id, s.status, s.attempts])).toEqual([
+      ["a", "completed", 1],
+      ["b", "completed", 1],
+    ]);
+    expect([callsOf("prelude", "a"), callsOf("prelude", "b")]).toEqual([1, 1]);
+  }, 30_000);
 
   it("saves each item once when branches reach a reused step id in the order their fetches finished", async () => {
     // B's fetch ends first, so B's save is "save" and A's is "save:1"; A's is dispatched while B's is still out,

@@ -111,20 +111,19 @@ describe("a run whose caught step errors reach its state limit", () => {
   const messages = Array.from({ length: Math.floor((MiB - errorBytes("")) / errorBytes("\u2019".repeat(4096))) }, () => 4096);
   const atLimit = MiB - messages.reduce((sum, n) => sum + errorBytes("\u2019".repeat(n)), 0) - errorBytes("");
 
-  /** The stored state of a run's steps, counted in its own SQLite, and the count its run row holds. */
+  /** The stored state of a run's steps, counted in its own SQLite. */
   const storedState = (runId: string) =>
     runInDurableObject(stubOf(runId), (_instance, ctx) =>
       ctx.storage.sql
-        .exec<{ steps: number; row: number }>(
-          `SELECT (SELECT coalesce(sum(length(CAST(output AS BLOB))), 0) + coalesce(sum(length(CAST(error AS BLOB))), 0) FROM steps) AS steps,
-                  (SELECT state_bytes FROM run) AS row`,
+        .exec<{ steps: number }>(
+          "SELECT coalesce(sum(length(CAST(output AS BLOB))), 0) + coalesce(sum(length(CAST(error AS BLOB))), 0) AS steps FROM steps",
         )
         .one(),
     );
 
   /**
-   * Runs `big-errors` up to its gate; there, makes its row count the outputs alone (as a run stored before errors
-   * counted) and tears its object down, so the rest of the run goes on from what a new instance counts on load.
+   * Runs `big-errors` up to its gate; there, tears its object down, so the rest of the run goes on from what a new
+   * instance counts on load.
    */
   async function gatedRun(tag: string, last: number, lastRetries: number): Promise<RunDetail> {
     down.add(tag);
@@ -132,7 +131,6 @@ describe("a run whose caught step errors reach its state limit", () => {
     const [eventId] = await sendEvents({ name: "test/big-errors", data });
     const runId = await runIdOf(eventId!);
     await waitFor(async () => (callsOf(tag, "gate") > 0 ? true : undefined), "the gate step to start", 30_000);
-    await runInDurableObject(stubOf(runId), (_instance, ctx) => void ctx.storage.sql.exec("UPDATE run SET state_bytes = ?", 15 * MiB));
     await abortAllDurableObjects();
     down.delete(tag);
     await runDurableObjectAlarm(stubOf(runId));
@@ -146,7 +144,7 @@ describe("a run whose caught step errors reach its state limit", () => {
     const run = await gatedRun("errors-at-limit", atLimit, 0);
     expect(run).toMatchObject({ status: "completed", output: "done" });
     expect(run.steps.at(-1)).toMatchObject({ id: "last", status: "failed", error: { message: "x".repeat(atLimit) } });
-    expect(await storedState(run.id)).toEqual({ steps: limit, row: limit });
+    expect(await storedState(run.id)).toEqual({ steps: limit });
   });
 
   it("fails the run one byte over with run_state_too_large, naming the step whose caught error passed it", async () => {
@@ -176,9 +174,7 @@ describe("a run replayed again and again", () => {
     const failed = () => waitFor(async () => ((await storedRun(runId)).status === "failed" ? true : undefined), "the run to fail", 20_000);
     const runRowBytes = () =>
       runInDurableObject(stubOf(runId), (_instance, ctx) =>
-        Number(
-          ctx.storage.sql.exec("SELECT length(CAST(replays AS BLOB)) + length(CAST(coalesce(error, '') AS BLOB)) AS n FROM run").one().n,
-        ),
+        Number(ctx.storage.sql.exec("SELECT length(CAST(coalesce(error, '') AS BLOB)) AS n FROM run").one().n),
       );
     await failed();
     const before = await runRowBytes();
@@ -197,27 +193,5 @@ describe("a run replayed again and again", () => {
     await waitFor(async () => ((await storedRun(runId)).status === "completed" ? true : undefined), "the replay to complete");
     const done = (await api<RunDetail>(`/api/v1/runs/${runId}`)).body;
     expect(done.replays!.map((r) => r.previousError?.message)).toEqual(Array.from({ length: 4 }, () => "provider is down"));
-  });
-
-  it("moves the replay history of a run object from before replays had rows of their own", async () => {
-    const tag = "replayed-old-object";
-    down.add(tag);
-    const [eventId] = await sendEvents({ name: "test/replayable", data: { tag } });
-    const runId = await runIdOf(eventId!);
-    await waitFor(async () => ((await storedRun(runId)).status === "failed" ? true : undefined), "the run to fail");
-    expect((await api(`/api/v1/runs/${runId}/replay`, { method: "POST" })).status).toBe(200);
-    await waitFor(async () => ((await storedRun(runId)).status === "failed" ? true : undefined), "the replay to fail");
-    const history = (await api<RunDetail>(`/api/v1/runs/${runId}`)).body.replays;
-    await runInDurableObject(stubOf(runId), (_instance, ctx) => {
-      const records = ctx.storage.sql.exec<{ record: string }>("SELECT record FROM replays ORDER BY n").toArray();
-      ctx.storage.sql.exec("UPDATE run SET replays = ?", `[${records.map((r) => r.record).join(",")}]`);
-      ctx.storage.sql.exec("DROP TABLE replays");
-    });
-    await abortAllDurableObjects();
-    expect((await api<RunDetail>(`/api/v1/runs/${runId}`)).body.replays).toEqual(history);
-    down.delete(tag);
-    expect((await api(`/api/v1/runs/${runId}/replay`, { method: "POST" })).status).toBe(200);
-    await waitFor(async () => ((await storedRun(runId)).status === "completed" ? true : undefined), "the replay to complete");
-    expect((await api<RunDetail>(`/api/v1/runs/${runId}`)).body.replays).toHaveLength(2);
   });
 });

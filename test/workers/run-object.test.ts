@@ -2,7 +2,6 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { RunStore } from "../../src/run/store";
 import { callsOf, down, fixed } from "../worker/functions";
 import { api, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
 
@@ -294,66 +293,8 @@ describe("the run's Durable Object", () => {
     expect(run!.status).toBe("completed");
     expect((run!.output as string).length).toBe(MiB - 2);
     for (const bytes of Object.values(await largestRows(run!.id))) expect(bytes).toBeLessThanOrEqual(2_000_000);
-    // A run object from before the event had its own row: the event is in the run row.
-    await runInDurableObject(stubOf(run!.id), (_instance, ctx) => {
-      ctx.storage.sql.exec("UPDATE run SET event = (SELECT json FROM event)");
-      ctx.storage.sql.exec("DROP TABLE event");
-    });
     await abortAllDurableObjects();
     const claim = await stubOf(run!.id).claimSteps(0, []);
     expect(JSON.parse(claim!.eventJson).data.pad).toBe(pad);
-    for (const bytes of Object.values(await largestRows(run!.id))) expect(bytes).toBeLessThanOrEqual(2_000_000);
-  });
-
-  it("loses neither the event nor the replay history of an older object whose move to their own tables fails midway", async () => {
-    const tag = "migration-fails";
-    down.add(tag);
-    const [eventId] = await sendEvents({ name: "test/replayable", data: { tag } });
-    const runId = await runIdOf(eventId!);
-    await waitFor(async () => ((await stubOf(runId).getDetail())?.status === "failed" ? true : undefined), "the run to fail");
-    expect((await api(`/api/v1/runs/${runId}/replay`, { method: "POST" })).status).toBe(200);
-    await waitFor(async () => ((await stubOf(runId).getDetail())?.status === "failed" ? true : undefined), "the replay to fail");
-    down.delete(tag);
-    const moved = await runInDurableObject(stubOf(runId), (_instance, ctx) => {
-      const sql = ctx.storage.sql;
-      const eventJson = String(sql.exec("SELECT json FROM event").one().json);
-      const history = new RunStore(ctx.storage).run!.replays;
-      expect(history).toHaveLength(1);
-      // Back to the layout of an object from before the event and the replays had tables of their own.
-      const oldLayout = () => {
-        sql.exec("UPDATE run SET event = ?, replays = ?", eventJson, JSON.stringify(history));
-        sql.exec("DROP TABLE IF EXISTS event");
-        sql.exec("DROP TABLE IF EXISTS replays");
-      };
-      // Storage whose statement `failing` throws once, as a write refused midway (the storage quota, say) would.
-      const failingOnce = (failing: string) => {
-        let failed = false;
-        const flaky = new Proxy(sql, {
-          get(target, p) {
-            if (p !== "exec") return Reflect.get(target, p, target);
-            return (query: string, ...bindings: unknown[]) => {
-              if (!failed && query.startsWith(failing)) {
-                failed = true;
-                throw new Error("SQLITE_FULL: database or disk is full");
-              }
-              return target.exec(query, ...bindings);
-            };
-          },
-        });
-        return { sql: flaky, transactionSync: <T>(fn: () => T): T => ctx.storage.transactionSync(fn) };
-      };
-      const loads = [];
-      for (const failing of ["INSERT INTO event", "INSERT INTO replays"]) {
-        oldLayout();
-        expect(() => new RunStore(failingOnce(failing))).toThrow("disk is full");
-        const store = new RunStore(ctx.storage); // the next load
-        loads.push({ event: store.eventJson() === eventJson, replays: store.run!.replays });
-      }
-      return { loads, history };
-    });
-    expect(moved.loads).toEqual([
-      { event: true, replays: moved.history },
-      { event: true, replays: moved.history },
-    ]);
   });
 });

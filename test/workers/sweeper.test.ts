@@ -2,8 +2,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
+import { MAX_SWEEPS, STALE_UNDISPATCHED } from "../../src/d1/events";
 import { RECONCILE_LIMIT } from "../../src/sweeper/listing";
-import { MAX_SWEEPS, STALE_UNDISPATCHED, type SweeperObject } from "../../src/sweeper/object";
+import type { SweeperObject } from "../../src/sweeper/object";
 import { down } from "../worker/functions";
 import { api, sendEvents, settledRuns, waitFor } from "./helpers";
 
@@ -13,8 +14,8 @@ const testEnv = env as unknown as Env;
 async function storeUndispatched(id: string, tag: string): Promise<number> {
   const acceptedAt = Date.now() - 60_000;
   const event = { id, name: "test/sequential", data: { tag, n: 1 }, ts: acceptedAt };
-  await testEnv.DB.prepare("INSERT INTO events (id, name, payload, ts, accepted_at) VALUES (?, ?, ?, ?, ?)")
-    .bind(event.id, event.name, JSON.stringify(event), event.ts, acceptedAt)
+  await testEnv.DB.prepare("INSERT INTO events (id, name, payload, accepted_at) VALUES (?, ?, ?, ?)")
+    .bind(event.id, event.name, JSON.stringify(event), acceptedAt)
     .run();
   return acceptedAt;
 }
@@ -31,7 +32,7 @@ describe("the sweeper", () => {
     expect(await sweeper.sweep()).toBe(0);
 
     // One that can never be fanned out (its stored payload is unusable) is swept five times, then left to the dead letters.
-    await testEnv.DB.prepare("INSERT INTO events (id, name, payload, ts, accepted_at) VALUES ('broken', 'x/y', '{}', 0, ?)")
+    await testEnv.DB.prepare("INSERT INTO events (id, name, payload, accepted_at) VALUES ('broken', 'x/y', '{}', ?)")
       .bind(acceptedAt)
       .run();
     const counts = [];
@@ -69,7 +70,7 @@ describe("the sweeper", () => {
     expect(run!.status).toBe("completed");
   });
 
-  it("has a run listed as running whose index message was lost send its newer row, so the listing converges", async () => {
+  it("has a run listed as running whose listing message was lost send its newer row, so the listing converges", async () => {
     const [id] = await sendEvents({ name: "test/sequential", data: { tag: "stale-listing", n: 1 } });
     const [run] = await settledRuns(id!);
     expect(run!.status).toBe("completed");
@@ -120,7 +121,7 @@ describe("the sweeper", () => {
     expect(tables).toEqual([]);
   });
 
-  it("lists a replayed run as running from the replay itself, so the walk catches it when the object's index messages are lost", async () => {
+  it("lists a replayed run as running from the replay itself, so the walk catches it when the object's listing messages are lost", async () => {
     const tag = "replay-lost-listing";
     down.add(tag);
     const [id] = await sendEvents({ name: "test/replayable", data: { tag } });
@@ -134,12 +135,12 @@ describe("the sweeper", () => {
       const r = await row();
       return r?.status === "failed" ? r : undefined;
     }, "the listing to show the run failed");
-    // Every index message the object sends from here on is lost, as a local restart loses what the queue holds.
+    // Every listing message the object sends from here on is lost, as a local restart loses what the queue holds.
     const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(failed!.id));
     const holder = await runInDurableObject(stub, (instance) => instance as unknown as { env: Env });
     const real = holder.env;
-    const losing = new Proxy(real.INDEX, { get: (q, p) => (p === "send" ? () => Promise.resolve() : Reflect.get(q, p, q)) });
-    holder.env = { ...real, INDEX: losing };
+    const losing = new Proxy(real.LISTING, { get: (q, p) => (p === "send" ? () => Promise.resolve() : Reflect.get(q, p, q)) });
+    holder.env = { ...real, LISTING: losing };
     try {
       down.delete(tag);
       expect((await api(`/api/v1/runs/${failed!.id}/replay`, { method: "POST" })).status).toBe(200);

@@ -9,7 +9,6 @@ describe("summarize-text", () => {
     const { output, error, steps } = await runFunction(summarizeText, { event });
     expect(error).toBeUndefined();
     expect(steps.map((s) => s.id)).toEqual([
-      "split",
       "summarize-chunk-0",
       "summarize-chunk-1",
       "summarize-chunk-2",

@@ -1,18 +1,20 @@
 import { app } from "../client";
-import { summarize } from "../providers";
+import { llm } from "../providers";
 
-/** `app/text.summarize`: split, summarize every chunk in parallel, then summarize the summaries. */
+/** Cuts a text into pieces of at most `size` characters. Pure, so it runs in the handler, outside any step. */
+export function splitIntoChunks(text: string, size: number): string[] {
+  const chunks: string[] = [];
+  for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
+  return chunks;
+}
+
+/** `app/text.summarize`: summarize every chunk in parallel, then summarize the summaries. */
 export const summarizeText = app.createFunction(
   { id: "summarize-text", triggers: [{ event: "app/text.summarize" }] },
   async ({ event, step }) => {
-    const chunks = await step.run("split", () => {
-      const size = event.data.chunkSize ?? 200;
-      const out: string[] = [];
-      for (let i = 0; i < event.data.text.length; i += size) out.push(event.data.text.slice(i, i + size));
-      return out;
-    });
-    const summaries = await Promise.all(chunks.map((chunk, i) => step.run(`summarize-chunk-${i}`, () => summarize(chunk))));
-    const summary = await step.run("summarize-summaries", () => summarize(summaries.join(" ")));
+    const chunks = splitIntoChunks(event.data.text, event.data.chunkSize);
+    const summaries = await Promise.all(chunks.map((chunk, i) => step.run(`summarize-chunk-${i}`, () => llm.summarize(chunk))));
+    const summary = await step.run("summarize-summaries", () => llm.summarize(summaries.join(" ")));
     return { chunks: chunks.length, summaries, summary };
   },
 );

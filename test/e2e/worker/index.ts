@@ -13,6 +13,7 @@ const app = new Stepflare({
     "e2e/durable": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
     "e2e/parallel": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
     "e2e/quick": z.object({ tag: z.string() }),
+    "e2e/sleepy": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
   },
 });
 
@@ -53,11 +54,17 @@ const quick = app.createFunction({ id: "quick", triggers: [{ event: "e2e/quick" 
   step.run("only", async () => (await record(env.DB, event.data.tag, "only"), { tag: event.data.tag })),
 );
 
+/** A step, a durable sleep of `sleepMs`, a step: a restart during the sleep must not lose the wake. */
+const sleepy = app.createFunction({ id: "sleepy", triggers: [{ event: "e2e/sleepy" }] }, async ({ event, step, env }) => {
+  await step.run("before", async () => record(env.DB, event.data.tag, "before"));
+  await step.sleep("nap", event.data.sleepMs);
+  return step.run("after", async () => (await record(env.DB, event.data.tag, "after"), "awake"));
+});
+
 const engine = createEngine({
-  functions: [durable, parallel, quick],
+  functions: [durable, parallel, quick, sleepy],
   schemas: app.schemas,
-  // A queued step killed mid-flight counts as timed out after 15 s instead of 15 min.
-  limits: { stepTimeoutMs: 15_000 },
+  // The default limits: a claimed step whose executor was killed is retried once its 30 s claim lease lapses.
   backoff: { baseMs: 200, maxMs: 1_000 },
 });
 

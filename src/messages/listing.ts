@@ -1,11 +1,11 @@
 import { z } from "zod";
 
 /**
- * A run's listing row, as its object last knew it: a message on the index
+ * A run's listing row, as its object last knew it: a message on the listing
  * queue. `version` orders them, so a late or repeated one never moves the
  * listing backwards.
  */
-export const indexMessageSchema = z
+export const listingMessageSchema = z
   .object({
     v: z.literal(1),
     id: z.string(),
@@ -18,4 +18,4 @@ export const indexMessageSchema = z
     version: z.number().int().nonnegative(),
   })
   .strict();
-export type IndexMessage = z.infer<typeof indexMessageSchema>;
+export type ListingMessage = z.infer<typeof listingMessageSchema>;

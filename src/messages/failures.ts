@@ -7,12 +7,15 @@ export const failureMessageSchema = z
   .object({
     v: z.literal(1),
     kind: z.literal("run-failed"),
-    /** Unique per failure of a run: a replayed run that fails again makes a new record. */
+    /** Unique per failure of a run (`<run id>.<run version>`): a replayed run that fails again makes a new record. */
     id: z.string(),
     runId: z.string(),
+    /** The run's version when it failed: a replay names the failure it replays by it. */
+    runVersion: z.number().int().nonnegative(),
     functionId: z.string(),
     eventId: z.string(),
-    stepId: z.string().nullable(),
+    /** The key of the step whose failure failed the run, if a step's did. */
+    stepKey: z.string().nullable(),
     attempts: z.number().int().nonnegative(),
     error: errorSchema,
     failedAt: z.number(),

@@ -2,8 +2,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../env";
-import { newRun, newStep, recoverInterruptedSteps, startAttempt } from "./journal";
 import { RunStore } from "./store";
+import { addFoundStep, createRun, recoverInterruptedSteps, startAttempt } from "./transitions";
 import { type StepState, stateBytesOf } from "./types";
 
 const testEnv = env as unknown as Env;
@@ -21,10 +21,9 @@ function withCrashyStep<T>(
 ) {
   return runInDurableObject(testEnv.RUNS.get(testEnv.RUNS.newUniqueId()), (_instance, ctx) => {
     const store = new RunStore(ctx.storage);
-    store.createRun(newRun("01JOURNALTESTRUN000000000A", "fn", "e1", 1), "{}");
-    const s = newStep("crashy", "crashy", store.nextSeq, retries);
+    createRun(store, { runId: "01JOURNALTESTRUN000000000A", functionId: "fn", eventId: "e1" }, "{}", 1);
+    const s = addFoundStep(store, "crashy", "crashy", retries);
     setUp(store, s);
-    store.addStep(s);
     startAttempt(store, s, "inline", 1, 1000);
     return then(ctx.storage);
   });
@@ -49,7 +48,7 @@ describe("recoverInterruptedSteps", () => {
     const counts = await withCrashyStep(
       1,
       (store, s) => {
-        const done = newStep("done", "done", store.nextSeq, 0);
+        const done = addFoundStep(store, "done", "done", 0);
         Object.assign(done, { status: "completed", outputJson: '"kept"' });
         store.putStep(done);
         // Its first attempt failed and was kept for the retry; the second is cut short.

@@ -1,4 +1,4 @@
-import type { IndexMessage } from "../listing/message";
+import type { ListingMessage } from "../messages/listing";
 import type { RunState } from "./types";
 
 /**
@@ -6,10 +6,10 @@ import type { RunState } from "./types";
  * row, the listing is current, or it holds no run at all (its storage was
  * lost while D1 kept the row).
  */
-export type IndexCheck = "resent" | "current" | "no-run";
+export type ListingCheck = "resent" | "current" | "no-run";
 
 /** The run's listing row, as this object knows it now. */
-export const indexRow = (run: RunState): IndexMessage => ({
+export const listingRow = (run: RunState): ListingMessage => ({
   v: 1,
   id: run.id,
   functionId: run.functionId,
@@ -21,7 +21,7 @@ export const indexRow = (run: RunState): IndexMessage => ({
   version: run.version,
 });
 
-/** Puts the run's listing row on the index queue, whose consumer writes it to D1 with others. */
-export async function syncRunIndex(queue: Queue<IndexMessage>, run: RunState): Promise<void> {
-  await queue.send(indexRow(run), { contentType: "json" });
+/** Puts the run's listing row on the listing queue, whose consumer writes it to D1 with others. */
+export async function sendListingRow(queue: Queue<ListingMessage>, run: RunState): Promise<void> {
+  await queue.send(listingRow(run), { contentType: "json" });
 }

@@ -1,0 +1,142 @@
+import { z } from "zod";
+import { REPLAY_FROM, RUN_STATUSES } from "./schemas";
+
+/**
+ * What the HTTP API answers, as zod schemas: the OpenAPI document is
+ * generated from them, and the workerd tests parse real answers with them,
+ * so a field the routes add or drop without them fails a test. Strict, so an
+ * answer has no field the document does not name.
+ */
+const iso = z.iso.datetime().meta({ description: "an ISO 8601 date-time, UTC" });
+const runStatus = z.enum(RUN_STATUSES);
+const stepStatus = z.enum(["planned", "running", "retrying", "sleeping", "completed", "failed"]);
+
+/** Any JSON value: a step's or a run's output, a poison message's body. */
+const json = z.unknown().meta({ description: "any JSON value" });
+
+export const publicError = z.strictObject({
+  name: z.string(),
+  message: z.string(),
+  code: z.string().optional(),
+  stepId: z.string().optional(),
+  stack: z.string().optional(),
+});
+
+export const runSummary = z.strictObject({
+  id: z.string(),
+  functionId: z.string(),
+  eventId: z.string(),
+  status: runStatus,
+  startedAt: iso,
+  endedAt: iso.optional(),
+  errorCode: z.string().optional().meta({ description: "a failed run's error code; `run_missing` when its object lost it" }),
+});
+
+export const runsPage = z.strictObject({ runs: z.array(runSummary), nextCursor: z.string().nullable() });
+
+export const runDetail = z.strictObject({
+  id: z.string(),
+  functionId: z.string(),
+  eventId: z.string(),
+  status: runStatus,
+  output: json.optional(),
+  error: publicError.optional(),
+  attempt: z.number().int().nonnegative(),
+  startedAt: iso,
+  endedAt: iso.optional(),
+  replays: z.array(z.strictObject({ at: iso, from: z.enum(REPLAY_FROM), previousError: publicError.optional() })).optional(),
+  steps: z.array(
+    z.strictObject({
+      id: z.string(),
+      key: z.string(),
+      status: stepStatus,
+      type: z.literal("sleep").optional().meta({ description: "a step.sleep or step.sleepUntil" }),
+      wakeAt: iso.optional().meta({ description: "when a sleep wakes" }),
+      attempts: z.number().int().nonnegative(),
+      output: json.optional(),
+      error: publicError.optional(),
+      startedAt: iso.optional(),
+      endedAt: iso.optional(),
+    }),
+  ),
+});
+
+export const runReplayed = z.strictObject({ id: z.string(), status: runStatus, replayed: z.literal(true) });
+
+const storedEvent = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  ts: z.number().int(),
+  user: z.record(z.string(), z.unknown()).optional(),
+  v: z.string().optional(),
+});
+
+export const eventView = z.strictObject({
+  event: storedEvent,
+  acceptedAt: iso,
+  dispatched: z.boolean(),
+  runs: z.array(z.strictObject({ id: z.string(), functionId: z.string(), status: runStatus })),
+});
+
+export const eventDispatched = z.strictObject({ id: z.string(), wasDispatched: z.boolean(), enqueued: z.literal(true) });
+
+export const deadLetter = z.strictObject({
+  id: z.string(),
+  source: z.string().meta({ description: "`run`, or the queue a poison message came from" }),
+  runId: z.string().nullable(),
+  functionId: z.string().nullable(),
+  eventId: z.string().nullable(),
+  stepKey: z.string().nullable(),
+  attempts: z.number().int().nullable(),
+  error: z.strictObject({
+    name: z.string().nullable(),
+    message: z.string().nullable(),
+    code: z.string().optional(),
+    stack: z.string().optional(),
+  }),
+  failedAt: iso,
+  replayedAt: iso.optional(),
+  replayCount: z.number().int().nonnegative(),
+  body: json.optional(),
+});
+
+export const deadLettersPage = z.strictObject({ deadLetters: z.array(deadLetter), nextCursor: z.string().nullable() });
+
+export const bulkReplayed = z.strictObject({
+  replayed: z.number().int().nonnegative(),
+  skipped: z.number().int().nonnegative(),
+  remaining: z.boolean(),
+  nextCursor: z.string().nullable(),
+  runIds: z.array(z.string()),
+  failed: z.array(z.strictObject({ runId: z.string(), message: z.string() })),
+});
+
+export const eventsPage = z.strictObject({
+  events: z.array(z.strictObject({ id: z.string(), name: z.string(), acceptedAt: iso, dispatched: z.boolean() })),
+  nextCursor: z.string().nullable(),
+});
+
+export const functionsList = z.strictObject({
+  functions: z.array(
+    z.strictObject({
+      id: z.string(),
+      name: z.string().optional(),
+      triggers: z.array(z.strictObject({ event: z.string() })),
+      retries: z.number().int().nonnegative(),
+      onFailure: z.boolean().meta({ description: "whether the function has an onFailure handler" }),
+      runs: z.record(runStatus, z.number().int().nonnegative()).meta({ description: "runs listed, by status" }),
+    }),
+  ),
+});
+
+export const eventsAccepted = z.strictObject({
+  ids: z.array(z.string()).meta({ description: "one id per event, in order" }),
+  status: z.literal(200),
+});
+
+export const engineInfo = z.strictObject({ name: z.literal("stepflare"), functions: z.number().int().nonnegative() });
+
+/** The error envelope, with the codes one answer may carry. */
+export const errorBody = (codes: readonly [string, ...string[]]) =>
+  z.strictObject({ error: z.strictObject({ code: z.enum(codes), message: z.string() }) });

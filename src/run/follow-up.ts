@@ -1,0 +1,46 @@
+import type { EngineConfig } from "../config";
+import type { Env } from "../env";
+import { callOnFailure, sendDeadLetter, storeDeadLetter } from "./after-failure";
+import { retryDelayMs } from "./backoff";
+import { deadLetterFor } from "./dead-letter";
+import type { RunDriver } from "./driver";
+import type { RunStore } from "./store";
+import { retryDeadLetter, retryOnFailure } from "./transitions";
+
+/** A dead letter's send that failed is tried again this much later. */
+const DEAD_LETTER_RETRY_MS = 5_000;
+/**
+ * How long after its send a dead letter is looked for in D1 (and stored from
+ * here if the failures queue lost it): long enough for the queue's consumer,
+ * so a burst of failures still reaches D1 in batches.
+ */
+export const DEAD_LETTER_CHECK_MS = 60_000;
+
+/**
+ * Sends the failure's dead letter (`send`), then, a while later, makes sure
+ * D1 has it (`check`), storing it from here if the queue lost it; a step
+ * that fails is tried again later, unless a replay came in meanwhile (a
+ * replay stores the dead letter itself).
+ */
+export async function followDeadLetter(env: Env, store: RunStore, ref: string): Promise<void> {
+  const run = store.run!;
+  if (run.status !== "failed") return;
+  const version = run.version;
+  const letter = deadLetterFor(run, store.steps.values());
+  const check = ref === "check";
+  const done = check ? await storeDeadLetter(env, letter) : await sendDeadLetter(env, letter);
+  if (run.status !== "failed" || run.version !== version) return;
+  if (!done) retryDeadLetter(store, check ? "check" : "send", Date.now() + (check ? DEAD_LETTER_CHECK_MS : DEAD_LETTER_RETRY_MS));
+  else if (!check) retryDeadLetter(store, "check", Date.now() + DEAD_LETTER_CHECK_MS);
+}
+
+/** Calls onFailure for the failure numbered `version` (ref `version:tries`); a throw is retried under the function's retries. */
+export async function followOnFailure(env: Env, store: RunStore, driver: RunDriver, config: EngineConfig, ref: string): Promise<void> {
+  const run = store.run!;
+  const [version, tries] = ref.split(":").map(Number) as [number, number];
+  if (run.status !== "failed" || run.version !== version) return;
+  const fn = driver.fn();
+  if (!(await callOnFailure(fn, run, driver.eventJson(), env)) && tries < fn.config.retries) {
+    retryOnFailure(store, version, tries + 1, Date.now() + retryDelayMs(tries + 1, config.backoff));
+  }
+}

@@ -1,0 +1,46 @@
+import type { RunDriver } from "./driver";
+import type { RunStore } from "./store";
+import { renewRunLease, replanStep, retryHandler, timerHandled } from "./transitions";
+import type { TimerKind } from "./types";
+
+/** What the timers' handlers act on: the run's store, its driver, and the object's effects outside the run. */
+export interface TimerHost {
+  readonly store: RunStore;
+  readonly driver: RunDriver;
+  /** Sends the failure's dead letter (`send`), or makes sure D1 has it (`check`). */
+  deadLetter(ref: string): Promise<void>;
+  /** Calls onFailure for the failure and try named by `ref` (`version:tries`). */
+  onFailure(ref: string): Promise<void>;
+  /** Sends the run's listing row again. */
+  syncListing(): void;
+}
+
+type TimerHandler = (host: TimerHost, ref: string, now: number) => void | Promise<void>;
+
+/** One handler per kind of timer; src/run/README.md says who sets each. */
+const handlers: Record<TimerKind, TimerHandler> = {
+  lease: (h, _ref, now) => renewRunLease(h.store, now),
+  "handler-retry": (h) => retryHandler(h.store),
+  "handler-idle": (h) => h.driver.idleExpired(),
+  "step-retry": (h, ref) => replanStep(h.store, ref),
+  "step-lease": (h, ref, now) => h.driver.leaseExpired(ref, now),
+  "step-wake": (h, ref) => h.driver.wakeStep(ref),
+  "listing-sync": (h) => h.syncListing(),
+  "dead-letter": (h, ref) => h.deadLetter(ref),
+  "on-failure": (h, ref) => h.onFailure(ref),
+};
+
+/**
+ * Handles every timer due at `now`, earliest first. Each stays stored until
+ * its handling is done, so an instance evicted while a handler awaits
+ * (onFailure, a queue send) leaves it for the next alarm. Calls that came in
+ * while an earlier handler awaited may have cleared or moved a timer (a
+ * replay clears the failure's dead letter): only one still set as it was is handled.
+ */
+export async function fireDueTimers(host: TimerHost, now: number): Promise<void> {
+  for (const timer of host.store.dueTimers(now)) {
+    if (host.store.timer(timer.kind, timer.ref)?.dueAt !== timer.dueAt) continue;
+    await handlers[timer.kind](host, timer.ref, now);
+    timerHandled(host.store, timer);
+  }
+}

@@ -1,0 +1,15 @@
+// The example app's events as the dashboard tests send them, in one place:
+// when the example's event shapes change, only this file changes.
+
+export const FOUR_SIGNUP_FUNCTIONS = ["add-to-crm", "add-to-mailing-list", "send-welcome-email", "start-stripe-trial"];
+
+export const signupEvent = (tag: string) => ({
+  name: "app/user.signup",
+  data: { userId: `u-${tag}`, email: `${tag}@example.com`, name: "Ada Lovelace" },
+});
+
+/** Starts post-payment-flow, whose two steps run in parallel. */
+export const paymentEvent = (tag: string) => ({
+  name: "stripe/charge.created",
+  data: { chargeId: `ch-${tag}`, customerId: `cus-${tag}`, amount: 4200 },
+});

@@ -1,0 +1,70 @@
+/**
+ * The functions the engine tests drive, by area, and the registry the test
+ * engine (test/worker/index.ts) is built from.
+ */
+import {
+  fanOutFails,
+  fanOutSibling,
+  flaky,
+  handlerFlaky,
+  hangs,
+  idleHandler,
+  parallelFlaky,
+  replayable,
+  replayRace,
+  siblingsFail,
+  slowOnFailure,
+} from "./failures";
+import { bigErrors, bigOutput, bigState, bigStateHeld, sized } from "./limits";
+import { typed, wildcard, wildPair } from "./routing";
+import { napper, sleepRace, sleepsUntil } from "./sleeps";
+import {
+  caught,
+  chains,
+  evictable,
+  fetchThenSave,
+  nestedStep,
+  parallel,
+  raceAndSettle,
+  reusedIdFails,
+  sequential,
+  slowPrelude,
+} from "./steps";
+
+export { app } from "./app";
+export { calls, callsOf, count, down, fixed, times } from "./calls";
+
+export const allFunctions = [
+  napper,
+  sleepsUntil,
+  sleepRace,
+  slowPrelude,
+  fanOutFails,
+  fanOutSibling,
+  bigOutput,
+  bigState,
+  bigErrors,
+  bigStateHeld,
+  wildPair,
+  reusedIdFails,
+  nestedStep,
+  fetchThenSave,
+  replayRace,
+  slowOnFailure,
+  hangs,
+  idleHandler,
+  parallelFlaky,
+  handlerFlaky,
+  replayable,
+  sequential,
+  parallel,
+  flaky,
+  chains,
+  wildcard,
+  typed,
+  sized,
+  raceAndSettle,
+  evictable,
+  caught,
+  siblingsFail,
+];

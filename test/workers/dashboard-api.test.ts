@@ -1,0 +1,125 @@
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src";
+import { api, BASE, sendEvents, settledRuns } from "./helpers";
+
+const testEnv = env as unknown as Env;
+type ErrorBody = { error: { code: string; message: string } };
+
+describe("GET /api/v1/functions", () => {
+  it("lists every function with its triggers and config, and its listed runs by status", async () => {
+    const insert = testEnv.DB.prepare(
+      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?1, 'wild-pair', 'ev-fn', ?2, ?3, 1)",
+    );
+    await testEnv.DB.batch([
+      insert.bind("fn-run-1", "completed", 1),
+      insert.bind("fn-run-2", "completed", 2),
+      insert.bind("fn-run-3", "failed", 3),
+      insert.bind("fn-run-4", "running", 4),
+    ]);
+    const { status, body } = await api<{ functions: { id: string; triggers: unknown; retries: number; runs: Record<string, number> }[] }>(
+      "/api/v1/functions",
+    );
+    expect(status).toBe(200);
+    const byId = new Map(body.functions.map((f) => [f.id, f]));
+    expect(byId.get("wild-pair")).toEqual({
+      id: "wild-pair",
+      triggers: [{ event: "wild/pair" }],
+      retries: 4,
+      onFailure: false,
+      runs: { queued: 0, running: 1, sleeping: 0, waiting: 0, completed: 2, failed: 1, cancelled: 0 },
+    });
+    expect(byId.get("sized")).toMatchObject({ triggers: [{ event: "test/sized" }], retries: 0 });
+    expect(byId.get("handler-flaky")).toMatchObject({ retries: 3 });
+    expect(byId.get("wildcard")).toMatchObject({ triggers: [{ event: "wild/*" }] });
+  });
+});
+
+describe("GET /api/v1/events", () => {
+  const T = Date.parse("2025-06-01T00:00:00Z");
+  const seed = async () => {
+    const insert = testEnv.DB.prepare("INSERT INTO events (id, name, payload, accepted_at) VALUES (?1, ?2, '{}', ?3)");
+    await testEnv.DB.batch([
+      insert.bind("LIST-A", "list/one", T),
+      insert.bind("LIST-B", "list/two", T + 10),
+      insert.bind("LIST-C", "list/one", T + 20),
+      insert.bind("LIST-D", "list/one", T + 20),
+      insert.bind("LIST-E", "list/two", T + 30),
+    ]);
+  };
+  const ids = async (q: string) => {
+    const { status, body } = await api<{ events: { id: string }[]; nextCursor: string | null } & Partial<ErrorBody>>(`/api/v1/events?${q}`);
+    return { status, ids: body.events?.map((e) => e.id), next: body.nextCursor, error: body.error };
+  };
+  const window = `since=${T}&until=${T + 31}`;
+
+  it("answers events newest first, by name and acceptance time, paged by cursor without gaps or repeats", async () => {
+    await seed();
+    expect((await ids(window)).ids).toEqual(["LIST-E", "LIST-D", "LIST-C", "LIST-B", "LIST-A"]);
+    expect((await ids(`name=list/one&${window}`)).ids).toEqual(["LIST-D", "LIST-C", "LIST-A"]);
+    expect((await ids(`since=${T + 10}&until=${T + 30}`)).ids).toEqual(["LIST-D", "LIST-C", "LIST-B"]);
+    const walked: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<typeof ids>> = await ids(`${window}&limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(page.ids!.length).toBeLessThanOrEqual(2);
+      walked.push(...page.ids!);
+      cursor = page.next;
+    } while (cursor);
+    expect(walked).toEqual(["LIST-E", "LIST-D", "LIST-C", "LIST-B", "LIST-A"]);
+
+    const { body } = await api<{ events: unknown[] }>(`/api/v1/events?name=list/two&${window}&limit=1`);
+    expect(body.events).toEqual([{ id: "LIST-E", name: "list/two", acceptedAt: new Date(T + 30).toISOString(), dispatched: false }]);
+  });
+
+  it("refuses a bad name, limit, cursor or unknown parameter with 400 invalid_query", async () => {
+    for (const q of ["name=has%20space", "limit=0", "limit=101", "cursor=nope", "since=yesterday", "q=x"]) {
+      const r = await ids(q);
+      expect(r.status, q).toBe(400);
+      expect(r.error?.code, q).toBe("invalid_query");
+    }
+  });
+});
+
+describe("GET /api/v1/runs time filters", () => {
+  it("keep runs started in [since, until)", async () => {
+    const T = Date.parse("2025-07-01T00:00:00Z");
+    const insert = testEnv.DB.prepare(
+      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?1, 'time-filter', 'ev-t', 'completed', ?2, 1)",
+    );
+    await testEnv.DB.batch([insert.bind("T-1", T), insert.bind("T-2", T + 5), insert.bind("T-3", T + 10)]);
+    const listed = async (q: string) =>
+      (await api<{ runs: { id: string }[] }>(`/api/v1/runs?functionId=time-filter&${q}`)).body.runs.map((r) => r.id);
+    expect(await listed(`since=${T + 5}`)).toEqual(["T-3", "T-2"]);
+    expect(await listed(`until=${T + 5}`)).toEqual(["T-1"]);
+    expect(await listed(`since=${encodeURIComponent(new Date(T).toISOString())}&until=${T + 10}`)).toEqual(["T-2", "T-1"]);
+    expect((await api<ErrorBody>("/api/v1/runs?since=soon")).body.error.code).toBe("invalid_query");
+  });
+});
+
+describe("the dashboard in workerd (dev mode)", () => {
+  it("serves a 250-step run a hundred steps a page, with a bar per step", async () => {
+    const [eventId] = await sendEvents({ name: "test/sequential", data: { tag: "dash-250", n: 250 } });
+    const [run] = await settledRuns(eventId!, 1, 30_000);
+    expect(run).toMatchObject({ status: "completed" });
+    const html = async (path: string) => {
+      const res = await exports.default.fetch(`${BASE}${path}`);
+      expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+      return { status: res.status, text: await res.text() };
+    };
+    const first = await html(`/dashboard/runs/${run!.id}`);
+    expect(first.status).toBe(200);
+    expect(first.text).toContain("1–100 of 250");
+    expect(first.text.match(/<rect class="bar/g)).toHaveLength(100);
+    expect(first.text.match(/<tr data-step=/g)).toHaveLength(100);
+    expect(first.text).not.toContain("data-live"); // a finished run does not refresh itself
+    const last = await html(`/dashboard/runs/${run!.id}?steps=3`);
+    expect(last.text).toContain("201–250 of 250");
+    expect(last.text.match(/<tr data-step=/g)).toHaveLength(50);
+    expect(last.text).toContain('data-step="add:249"');
+    expect((await html("/dashboard/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV")).status).toBe(404);
+    const missing = await html("/dashboard/no-such-page");
+    expect(missing.status).toBe(404);
+    expect(missing.text).toContain("no such dashboard page");
+  });
+});
