@@ -5,11 +5,11 @@ export const FOUR_SIGNUP_FUNCTIONS = ["add-to-crm", "add-to-mailing-list", "send
 
 export const signupEvent = (tag: string) => ({
   name: "app/user.signup",
-  data: { userId: `u-${tag}`, email: `${tag}@example.com`, name: "Ada Lovelace" },
+  data: { user: { id: `u-${tag}`, email: `${tag}@example.com`, name: "Ada Lovelace" } },
 });
 
 /** Starts post-payment-flow, whose two steps run in parallel. */
 export const paymentEvent = (tag: string) => ({
   name: "stripe/charge.created",
-  data: { chargeId: `ch-${tag}`, customerId: `cus-${tag}`, amount: 4200 },
+  data: { email: `${tag}@example.com`, charge: { id: `ch-${tag}`, amount: 4200, currency: "usd" } },
 });

@@ -88,7 +88,7 @@ describe("the dashboard in Chromium, dev mode", () => {
         };
       }),
     );
-    expect(bars.map((b) => b.step).sort()).toEqual(["send-confirmation-email", "update-user"]);
+    expect(bars.map((b) => b.step).sort()).toEqual(["confirmation-email", "update-user"]);
     const [a, b] = bars as [(typeof bars)[0], (typeof bars)[0]];
     // Two lanes, one above the other, and the bars overlap in time and on screen.
     expect(a.lane).not.toBe(b.lane);
@@ -137,7 +137,7 @@ describe("the dashboard in Chromium, dev mode", () => {
       // The run page follows the replayed run until it completes.
       await page.locator("h1 .status-completed").waitFor({ timeout: 30_000 });
       const output = JSON.parse((await page.locator("pre.run-output").textContent()) ?? "");
-      expect(output).toMatchObject({ email: signupEvent("dash-crm").data.email });
+      expect(output).toMatchObject({ email: signupEvent("dash-crm").data.user.email });
       expect((await http.run(failed.id)).status).toBe("completed");
 
       await page.goto(`${dev.url}/dashboard/dead-letters?functionId=add-to-crm`);
