@@ -21,6 +21,8 @@ export interface FoundStep {
   readonly fn: (ctx: { attempt: number }) => unknown;
   /** For `step.sleep` and `step.sleepUntil`: when it wakes, as first reached (the journal keeps the first one). */
   readonly sleepUntil?: number;
+  /** For `step.sendEvent`: the events to send, as given; the engine checks them as ingest does. */
+  readonly send?: unknown[];
   /** Settles the handler's `await` with a committed output (already JSON-shaped). */
   resolve(output: unknown, seq?: number): void;
   /** Settles the handler's `await` with the step's final error. */
@@ -144,7 +146,12 @@ export class Execution {
       const until = wakeTimeMs(when, Date.now(), `step.sleepUntil("${id}")`);
       return this.#step<undefined>({ id, retries: 0 }, () => undefined, until) as Promise<void>;
     };
-    return { run, sleep, sleepUntil } as StepTools;
+    const sendEvent = (id: string, payload: unknown): Promise<{ ids: string[] }> => {
+      this.#checkCall("sendEvent", id);
+      const send = Array.isArray(payload) ? [...payload] : [payload];
+      return this.#step<{ ids: string[] }>({ id }, () => ({ ids: [] }), undefined, send);
+    };
+    return { run, sleep, sleepUntil, sendEvent } as StepTools;
   }
 
   /** A step tool's call is refused inside another step's function, and its id must be one. */
@@ -159,7 +166,12 @@ export class Execution {
    * A step the handler reached: resolved from the memo if the journal
    * settled it, else reported as found and settled by the engine.
    */
-  #step<T>(options: StepOptions, fn: (ctx: { attempt: number }) => T | Promise<T>, sleepUntil?: number): Promise<Awaited<T>> {
+  #step<T>(
+    options: StepOptions,
+    fn: (ctx: { attempt: number }) => T | Promise<T>,
+    sleepUntil?: number,
+    send?: unknown[],
+  ): Promise<Awaited<T>> {
     const key = this.#keys.next(options.id);
     const memo = this.#input.memo.get(key);
     if (memo) {
@@ -175,6 +187,7 @@ export class Execution {
         id: options.id,
         retries: options.retries,
         ...(sleepUntil === undefined ? {} : { sleepUntil }),
+        ...(send === undefined ? {} : { send }),
         fn: (ctx) => {
           this.#inStepFn = true;
           try {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { durationMs } from "./duration";
 import type { AnyFailureHandler, AnyHandler } from "./types";
 
 export const MAX_RETRIES = 20;
@@ -17,8 +18,22 @@ export const functionConfigSchema = z
       .min(1)
       .max(16),
     retries: z.number().int().min(0).max(MAX_RETRIES).default(DEFAULT_RETRIES),
+    /** `finish`: a run still going this long after it started (or was replayed) is cancelled with run_timed_out. */
+    timeouts: z
+      .object({ finish: z.union([z.number(), z.string()]).transform(toDurationMs).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
+
+function toDurationMs(value: number | string, ctx: z.RefinementCtx): number {
+  try {
+    return durationMs(value, "a timeout");
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+}
 
 export type FunctionConfigInput = z.input<typeof functionConfigSchema>;
 export type FunctionConfig = z.output<typeof functionConfigSchema>;

@@ -2,4 +2,13 @@ export { type EventSchemas, SendError, Stepflare, type StepflareOptions } from "
 export { NonRetriableError, RetryAfterError, type SerializedError, StepFailedError, StepflareError } from "./errors";
 export { DEFAULT_RETRIES, defineFunction, type FunctionConfig, MAX_RETRIES, type StepflareFunction } from "./function";
 export { type EventPayload, eventPayloadSchema } from "./protocol";
-export type { FailureContext, HandlerContext, Logger, StepflareEnv, StepflareEvent, StepOptions, StepTools } from "./types";
+export type {
+  FailureContext,
+  HandlerContext,
+  Logger,
+  SendEventPayload,
+  StepflareEnv,
+  StepflareEvent,
+  StepOptions,
+  StepTools,
+} from "./types";

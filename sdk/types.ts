@@ -46,6 +46,25 @@ export interface StepTools {
    * @example await step.sleepUntil("until-renewal", user.renewsAt);
    */
   sleepUntil(id: string, time: Date | string | number): Promise<void>;
+  /**
+   * Sends one event or several, as `POST /e/:key` would accept them (schemas included), from a step: memoized,
+   * so a retry or replay of the run never sends them twice. An event without an `id` gets one derived from the
+   * run and the step, so even a send cut short and tried again is deduplicated. An event ingest would refuse
+   * fails the step with `invalid_event`, not retried. Answers the events' ids, in order.
+   *
+   * @example await step.sendEvent("fan-out", users.map((u) => ({ name: "app/welcome", data: { userId: u.id } })));
+   */
+  sendEvent(id: string, events: SendEventPayload | SendEventPayload[]): Promise<{ ids: string[] }>;
+}
+
+/** An event a function sends: the fields `POST /e/:key` takes. */
+export interface SendEventPayload {
+  name: string;
+  data?: Record<string, unknown>;
+  id?: string;
+  ts?: number;
+  user?: Record<string, unknown>;
+  v?: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { requireApiKey } from "./api/auth";
+import { cancellationsApi } from "./api/cancellations";
 import { deadLettersApi } from "./api/dead-letters";
 import { eventListApi } from "./api/event-list";
 import { eventsApi } from "./api/events";
@@ -30,6 +31,7 @@ export function buildApi(config: EngineConfig) {
   api.route("/events", eventListApi);
   api.route("/events", eventsApi);
   api.route("/dead-letters", deadLettersApi);
+  api.route("/cancellations", cancellationsApi);
   api.notFound(notFound);
   api.onError(renderError);
   return api;

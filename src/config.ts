@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { StepflareFunction } from "../sdk/function";
+import type { StepflareFunction } from "../sdk/internal";
 import { Registry } from "./fanout/match";
 import { type Backoff, backoffSchema, type Limits, limitsSchema } from "./shared/limits";
 

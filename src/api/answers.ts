@@ -52,6 +52,10 @@ export const runDetail = z.strictObject({
       status: stepStatus,
       type: z.literal("sleep").optional().meta({ description: "a step.sleep or step.sleepUntil" }),
       wakeAt: iso.optional().meta({ description: "when a sleep wakes" }),
+      failedAttempts: z
+        .array(z.strictObject({ attempt: z.number().int().positive(), startedAt: iso.optional(), endedAt: iso, error: publicError }))
+        .optional()
+        .meta({ description: "the step's failed attempts, oldest first (messages clipped to 1,024 characters, no stack)" }),
       attempts: z.number().int().nonnegative(),
       output: json.optional(),
       error: publicError.optional(),
@@ -59,6 +63,18 @@ export const runDetail = z.strictObject({
       endedAt: iso.optional(),
     }),
   ),
+});
+
+export const runCancelled = z.strictObject({
+  id: z.string(),
+  status: z.literal("cancelled"),
+  cancelled: z.boolean().meta({ description: "false when the run was cancelled before this call" }),
+});
+
+export const cancellationsDone = z.strictObject({
+  cancelled: z.number().int().nonnegative(),
+  failed: z.array(z.strictObject({ runId: z.string(), message: z.string() })),
+  remaining: z.boolean().meta({ description: "more runs match: call again" }),
 });
 
 export const runReplayed = z.strictObject({ id: z.string(), status: runStatus, replayed: z.literal(true) });

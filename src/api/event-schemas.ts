@@ -1,4 +1,4 @@
-import { eventPayloadSchema } from "../../sdk/protocol";
+import { eventPayloadSchema } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import { toJsonSchema } from "./json-schema";
 

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { wellFormedHead } from "../../sdk/text";
+import { wellFormedHead } from "../../sdk/internal";
 import { getEvent, resetSweeps } from "../d1/events";
 import { runsOfEvent } from "../d1/listing";
 import type { Env } from "../env";

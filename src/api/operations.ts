@@ -1,9 +1,10 @@
 import { z } from "zod";
-import { eventPayloadSchema } from "../../sdk/protocol";
+import { eventPayloadSchema } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import { ULID_PATTERN } from "../shared/ulid";
 import {
   bulkReplayed,
+  cancellationsDone,
   deadLettersPage,
   engineInfo,
   errorBody,
@@ -12,12 +13,13 @@ import {
   eventsPage,
   eventView,
   functionsList,
+  runCancelled,
   runDetail,
   runReplayed,
   runsPage,
 } from "./answers";
 import { eventsBody } from "./event-schemas";
-import { bulkReplayBody, deadLettersListQuery, eventsListQuery, runReplayBody, runsListQuery } from "./schemas";
+import { bulkReplayBody, cancellationsBody, deadLettersListQuery, eventsListQuery, runReplayBody, runsListQuery } from "./schemas";
 
 /** One answer of an operation: its status's description and the body's schema (JSON unless `contentType` says otherwise, as a page would). */
 export interface Answer {
@@ -128,6 +130,39 @@ export function operations(config: EngineConfig): Operation[] {
         404: runNotFound,
         409: refused("the run is not failed", "run_not_failed"),
         503: refused("the run's object threw: call again", "replay_failed"),
+      },
+    },
+    {
+      id: "cancelRun",
+      method: "post",
+      path: "/api/v1/runs/:runId/cancel",
+      summary: "Cancel one run that is still going",
+      auth: "api-key",
+      params: { runId },
+      responses: {
+        200: ok("the run is cancelled (now, or before)", runCancelled),
+        401: unauthorized,
+        404: runNotFound,
+        409: refused("the run completed or failed", "run_not_cancellable"),
+        503: refused("the run's object threw: call again", "cancel_failed"),
+      },
+    },
+    {
+      id: "cancelRuns",
+      method: "post",
+      path: "/api/v1/cancellations",
+      summary: "Cancel a function's runs that are still going, started within a window",
+      auth: "api-key",
+      body: cancellationsBody,
+      responses: {
+        200: ok("how many were cancelled", cancellationsDone),
+        400: refused(
+          "a body that is not JSON, a field that is unknown or not of its form, or an `if` that is not CEL",
+          "invalid_json",
+          "invalid_request",
+          "invalid_expression",
+        ),
+        401: unauthorized,
       },
     },
     {

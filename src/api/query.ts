@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { wellFormedHead } from "../../sdk/text";
+import { wellFormedHead } from "../../sdk/internal";
 import { HttpError } from "../shared/http-error";
 import { decodeUtf8 } from "../shared/utf8";
 

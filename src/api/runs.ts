@@ -1,10 +1,11 @@
 import { Hono } from "hono";
-import { wellFormedHead } from "../../sdk/text";
+import { wellFormedHead } from "../../sdk/internal";
 import { type ListedRun, listRuns } from "../d1/listing";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
+import { cancelRuns } from "./cancellations";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { issueText, parseQuery, readJsonBody } from "./query";
 import { runReplayBody, runsListQuery } from "./schemas";
@@ -67,6 +68,24 @@ export const runsApi = new Hono<{ Bindings: Env }>()
         throw new HttpError(503, "replay_failed", `run ${runId}: ${outcome.message}`);
     }
   });
+
+/** `POST /api/v1/runs/:runId/cancel`: idempotent for a cancelled run; 409 for one that completed or failed. */
+runsApi.post("/:runId/cancel", async (c) => {
+  const runId = c.req.param("runId");
+  if (!ULID_PATTERN.test(runId)) throw runNotFound(runId);
+  const [outcome = { type: "not-found", runId }] = await cancelRuns(c.env, [runId]);
+  switch (outcome.type) {
+    case "cancelled":
+      return c.json({ id: runId, status: "cancelled", cancelled: true });
+    case "ended":
+      if (outcome.status === "cancelled") return c.json({ id: runId, status: "cancelled", cancelled: false });
+      throw new HttpError(409, "run_not_cancellable", `run ${runId} is ${outcome.status}; only a run still going can be cancelled`);
+    case "not-found":
+      throw runNotFound(runId);
+    case "error":
+      throw new HttpError(503, "cancel_failed", `run ${runId}: ${outcome.message}`);
+  }
+});
 
 function runNotFound(runId: string): HttpError {
   return new HttpError(404, "run_not_found", `no run with id ${JSON.stringify(wellFormedHead(runId, 64))}`);

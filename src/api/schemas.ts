@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { MAX_CODE } from "../../sdk/errors";
-import { eventNamePattern } from "../../sdk/function";
+import { eventNamePattern, MAX_CODE, MAX_EXPRESSION_LENGTH } from "../../sdk/internal";
 import { instant } from "./instant";
 import { pageLimit } from "./query";
 
@@ -59,6 +58,23 @@ const filterShape = (from: "query" | "body") => ({
 });
 
 export const deadLettersListQuery = z.object({ ...filterShape("query"), limit: pageLimit, cursor: cursor.optional() }).strict();
+
+/** At most this many runs are cancelled per bulk call; `remaining` tells the caller to call again. */
+export const BULK_CANCEL_MAX = 1000;
+
+export const cancellationsBody = z
+  .object({
+    functionId: z.string().min(1).max(128).meta({ description: "the function whose runs to cancel" }),
+    startedAfter: instant("body").optional().meta({ description: "only runs started at or after this time" }),
+    startedBefore: instant("body").optional().meta({ description: "only runs started before this time" }),
+    if: z
+      .string()
+      .min(1)
+      .max(MAX_EXPRESSION_LENGTH)
+      .optional()
+      .meta({ description: "a CEL expression over `event`, the run's triggering event: only runs where it is true" }),
+  })
+  .strict();
 
 /** At most this many runs are replayed per bulk call; `remaining` tells the caller to call again. */
 export const BULK_REPLAY_MAX = 500;

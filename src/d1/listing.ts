@@ -150,3 +150,26 @@ export async function runCountsByFunction(db: D1Database): Promise<Map<string, R
   }
   return counts;
 }
+
+/** Up to `limit` runs of a function still going (running, sleeping, waiting or queued), by id after `afterId`, started within the window. */
+export async function listCancellable(
+  db: D1Database,
+  q: {
+    functionId: string;
+    startedAfter?: number | undefined;
+    startedBefore?: number | undefined;
+    afterId?: string | undefined;
+    limit: number;
+  },
+): Promise<string[]> {
+  const args: unknown[] = [q.functionId];
+  const where = ["function_id = ?1", "status IN ('running', 'sleeping', 'waiting', 'queued')"];
+  if (q.startedAfter !== undefined) where.push(`started_at >= ?${args.push(q.startedAfter)}`);
+  if (q.startedBefore !== undefined) where.push(`started_at < ?${args.push(q.startedBefore)}`);
+  if (q.afterId !== undefined) where.push(`id > ?${args.push(q.afterId)}`);
+  const rows = await db
+    .prepare(`SELECT id FROM runs WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?${args.push(q.limit)}`)
+    .bind(...args)
+    .all<{ id: string }>();
+  return rows.results.map((r) => r.id);
+}

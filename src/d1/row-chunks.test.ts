@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { utf8Bytes } from "../../sdk/json";
+import { utf8Bytes } from "../../sdk/internal";
 import { chunkJsonRows } from "./row-chunks";
 
 describe("chunkJsonRows", () => {

@@ -1,4 +1,4 @@
-import { utf8Bytes } from "../../sdk/json";
+import { utf8Bytes } from "../../sdk/internal";
 
 /**
  * D1 refuses a string or a row over 2,000,000 bytes. Every JSON array of rows

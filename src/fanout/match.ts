@@ -1,4 +1,4 @@
-import type { StepflareFunction } from "../../sdk/function";
+import type { StepflareFunction } from "../../sdk/internal";
 
 /** Compiles a trigger to a predicate: exact, or `*` standing for one or more of any character. */
 export function compileTrigger(trigger: string): (name: string) => boolean {

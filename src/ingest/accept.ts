@@ -1,5 +1,4 @@
-import { utf8Bytes } from "../../sdk/json";
-import type { EventPayload } from "../../sdk/protocol";
+import { type EventPayload, utf8Bytes } from "../../sdk/internal";
 import { eventRow, upsertEvents } from "../d1/events";
 import { MAX_BOUND_BYTES } from "../d1/row-chunks";
 import type { Env } from "../env";

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { type EventPayload, eventPayloadSchema } from "../../sdk/protocol";
+import { type EventPayload, eventPayloadSchema } from "../../sdk/internal";
 import { HttpError } from "../shared/http-error";
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from "./nesting";
 
@@ -14,7 +14,11 @@ export function parseEvents(text: string, maxEvents: number, schemas: Record<str
   } catch {
     throw new HttpError(400, "invalid_json", "request body is not valid JSON");
   }
-  const list = Array.isArray(body) ? body : [body];
+  return parseEventList(Array.isArray(body) ? body : [body], maxEvents, schemas);
+}
+
+/** Checks a list of events as ingest does: their shape, their schemas (`schemas`), their depth, how many. */
+export function parseEventList(list: unknown[], maxEvents: number, schemas: Record<string, z.ZodType>): EventPayload[] {
   if (list.length === 0) throw new HttpError(400, "invalid_event", "no events: send an event or a non-empty array of events");
   if (list.length > maxEvents) {
     throw new HttpError(400, "invalid_event", `too many events: ${list.length} in one request, the limit is ${maxEvents}`);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { plainObject } from "../../sdk/protocol";
+import { plainObject } from "../../sdk/internal";
 
 /** An event as stored and handed to runs: the payload with its settled id and ts. */
 export const storedEventSchema = z.object({

@@ -1,4 +1,4 @@
-import type { StepflareFunction } from "../../sdk/function";
+import type { StepflareFunction } from "../../sdk/internal";
 import { failureLetter, hasDeadLetter, insertDeadLetters } from "../d1/dead-letters";
 import type { Env } from "../env";
 import type { FailureMessage } from "../messages/failures";

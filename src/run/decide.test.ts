@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { NonRetriableError, RetryAfterError, StepFailedError } from "../../sdk/errors";
+import { NonRetriableError, RetryAfterError, StepFailedError } from "../../sdk/internal";
 import { retryDelayMs } from "./backoff";
 import { decideHandlerError, decideStepResult, returnedResult } from "./decide";
 import type { StepState } from "./types";
@@ -23,6 +23,7 @@ const step = (over: Partial<StepState> = {}): StepState => ({
   claimToken: null,
   deadlineAt: null,
   wakeAt: null,
+  attemptStartedAt: null,
   ...over,
 });
 const ctx = { now: 10_000, backoff, gen: 2 };

@@ -1,5 +1,4 @@
-import { isNonRetriable, isStepFailure, retryAfterMsOf, type SerializedError, serializeError } from "../../sdk/errors";
-import { toJson, utf8Bytes } from "../../sdk/json";
+import { isNonRetriable, isStepFailure, retryAfterMsOf, type SerializedError, serializeError, toJson, utf8Bytes } from "../../sdk/internal";
 import type { Backoff } from "../shared/limits";
 import { retryDelayMs } from "./backoff";
 import type { RunError, StepResult, StepState } from "./types";
@@ -65,14 +64,15 @@ export function returnedResult(step: { key: string; id: string }, attempt: numbe
   return { key: step.key, attempt, ok: true, outputJson: outputJson ?? null };
 }
 
-/** Runs one attempt of a step's function (`attempt` counts from 1) and reports what it did. */
-export async function attemptStep(
-  step: { key: string; id: string; fn: (ctx: { attempt: number }) => unknown },
+/** Runs one attempt of a step (`attempt` counts from 1) with `perform`, and reports what it did. */
+export async function attemptStep<S extends { key: string; id: string }>(
+  step: S,
   attempt: number,
   maxOutputBytes: number,
+  perform: (step: S, attempt: number) => unknown,
 ): Promise<StepResult> {
   try {
-    return returnedResult(step, attempt, await step.fn({ attempt: attempt - 1 }), maxOutputBytes);
+    return returnedResult(step, attempt, await perform(step, attempt), maxOutputBytes);
   } catch (e) {
     return failedResult(step.key, attempt, e);
   }

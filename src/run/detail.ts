@@ -1,6 +1,19 @@
-import type { SerializedError } from "../../sdk/errors";
-import { fromJson } from "../../sdk/json";
+import { fromJson, type SerializedError } from "../../sdk/internal";
+import type { FailedAttempt } from "./store";
 import type { RunState, StepState } from "./types";
+
+/** A step's failed attempts, oldest first, each with when it ran and its error. */
+const failedAttemptsOf = (list: FailedAttempt[] | undefined) =>
+  list?.length
+    ? {
+        failedAttempts: list.map((a) => ({
+          attempt: a.n,
+          ...(a.startedAt !== null ? { startedAt: iso(a.startedAt) } : {}),
+          endedAt: iso(a.endedAt),
+          error: publicError(a.error),
+        })),
+      }
+    : {};
 
 const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());
 
@@ -18,7 +31,12 @@ type Output = NonNullable<unknown> | null;
 const parsedOutput = (json: string | null): Output => fromJson(json) ?? null;
 
 /** The run as `GET /api/v1/runs/:runId` shows it; `output` gives each stored output JSON its place in it. */
-export function runDetail(run: RunState, steps: Iterable<StepState>, output: (json: string | null) => Output = parsedOutput) {
+export function runDetail(
+  run: RunState,
+  steps: Iterable<StepState>,
+  attempts: ReadonlyMap<string, FailedAttempt[]> = new Map(),
+  output: (json: string | null) => Output = parsedOutput,
+) {
   return {
     id: run.id,
     functionId: run.functionId,
@@ -51,6 +69,7 @@ export function runDetail(run: RunState, steps: Iterable<StepState>, output: (js
         ...(s.error ? { error: publicError(s.error) } : {}),
         ...(s.startedAt !== null ? { startedAt: iso(s.startedAt) } : {}),
         ...(s.endedAt !== null ? { endedAt: iso(s.endedAt) } : {}),
+        ...failedAttemptsOf(attempts.get(s.key)),
       })),
   };
 }
@@ -60,9 +79,9 @@ export function runDetail(run: RunState, steps: Iterable<StepState>, output: (js
  * stored (JSON already) rather than parsed and written again: a run at its
  * state limit is one copy of its outputs here, not two.
  */
-export function runDetailJson(run: RunState, steps: Iterable<StepState>): string {
+export function runDetailJson(run: RunState, steps: Iterable<StepState>, attempts: ReadonlyMap<string, FailedAttempt[]>): string {
   const outputs: string[] = [];
   // Each output's place holds a marker; `"output":"` is a key and its value wherever it occurs, since every quote inside a string is escaped.
-  const detail = runDetail(run, steps, (json) => `\u0000${outputs.push(json ?? "null") - 1}`);
+  const detail = runDetail(run, steps, attempts, (json) => `\u0000${outputs.push(json ?? "null") - 1}`);
   return JSON.stringify(detail).replace(/"output":"\\u0000(\d+)"/g, (_match, i: string) => `"output":${outputs[Number(i)]}`);
 }

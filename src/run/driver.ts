@@ -1,19 +1,26 @@
-import { serializeError } from "../../sdk/errors";
-import { Execution, type ExecutionOutcome, type FoundStep } from "../../sdk/execution";
-import type { StepflareFunction } from "../../sdk/function";
-import { checkOutputSize, fromJson, toJson } from "../../sdk/json";
+import {
+  checkOutputSize,
+  Execution,
+  type ExecutionOutcome,
+  type FoundStep,
+  fromJson,
+  type StepflareFunction,
+  serializeError,
+  toJson,
+} from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { StepMessage } from "../messages/steps";
 import { sendAll } from "../shared/queue-batches";
+import { awaitsClaim } from "./claims";
 import { attemptStep, decideHandlerError, decideStepResult } from "./decide";
 import { runLogger } from "./logger";
 import { memoOf } from "./memo";
+import { performerFor } from "./perform";
 import { stateBytesAfter, stateGrace } from "./state-limit";
 import type { RunStore } from "./store";
 import {
   addFoundStep,
-  awaitsClaim,
   clearHandlerIdle,
   commitStep,
   endRun,
@@ -226,7 +233,8 @@ export class RunDriver {
     startAttempt(this.#store, s, "inline", Date.now(), Date.now() + this.#config.limits.stepTimeoutMs);
     this.#hooks.armAlarm();
     const gen = generationOf(this.#store.run!);
-    const result = await attemptStep(found, s.attempts, this.#config.limits.maxStepOutputBytes);
+    const perform = performerFor(this.#env, this.#config, this.#store.run!.id);
+    const result = await attemptStep(found, s.attempts, this.#config.limits.maxStepOutputBytes, perform);
     this.applyResults([{ ...result, gen }]);
   }
 
@@ -291,6 +299,7 @@ export class RunDriver {
   /** Commits step results to the journal and settles what the live handler awaits. */
   applyResults(results: StepResult[]): void {
     const run = this.#store.run!;
+    if (run.status === "cancelled") return; // a cancelled run takes no result
     const now = Date.now();
     const { backoff, limits } = this.#config;
     let progressed = false;
@@ -361,7 +370,24 @@ export class RunDriver {
     this.#endRun("failed", { error });
   }
 
-  #endRun(status: "completed" | "failed", result: { outputJson?: string | null; error?: RunError }): void {
+  /** Cancels the run (the API, or its finish timeout): no further step runs, and results still out are discarded. */
+  cancel(error: RunError): boolean {
+    if (isTerminal(this.#store.run!.status)) return false;
+    this.#endRun("cancelled", { error });
+    return true;
+  }
+
+  /** The function's `timeouts.finish` came: the run is cancelled with run_timed_out. */
+  timedOut(): void {
+    const finish = this.fn().config.timeouts?.finish;
+    this.cancel({
+      name: "RunTimedOutError",
+      code: "run_timed_out",
+      message: `the run did not finish within its timeouts.finish of ${finish} ms`,
+    });
+  }
+
+  #endRun(status: "completed" | "failed" | "cancelled", result: { outputJson?: string | null; error?: RunError }): void {
     if (isTerminal(this.#store.run!.status)) return;
     this.#live?.exec.abandon();
     this.#live = undefined;

@@ -1,11 +1,13 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { prepareEvents, writeEvents } from "../ingest/accept";
+import { HttpError } from "../shared/http-error";
 import { callOnFailure, sendDeadLetter, storeDeadLetter } from "./after-failure";
 import { retryDelayMs } from "./backoff";
 import { deadLetterFor } from "./dead-letter";
 import type { RunDriver } from "./driver";
 import type { RunStore } from "./store";
-import { retryDeadLetter, retryOnFailure } from "./transitions";
+import { retryDeadLetter, retryOnFailure, retrySystemEvent } from "./transitions";
 
 /** A dead letter's send that failed is tried again this much later. */
 const DEAD_LETTER_RETRY_MS = 5_000;
@@ -42,5 +44,43 @@ export async function followOnFailure(env: Env, store: RunStore, driver: RunDriv
   const fn = driver.fn();
   if (!(await callOnFailure(fn, run, driver.eventJson(), env)) && tries < fn.config.retries) {
     retryOnFailure(store, version, tries + 1, Date.now() + retryDelayMs(tries + 1, config.backoff));
+  }
+}
+
+/** A system event that could not be stored is tried again this much later. */
+const SYSTEM_EVENT_RETRY_MS = 5_000;
+
+/**
+ * Sends `stepflare/function.failed` or `stepflare/function.cancelled` for
+ * the ending numbered `ref` (its version), with Inngest's fields, as an
+ * event other functions can subscribe to. Its id is derived from the run and
+ * the ending, so a resend is deduplicated.
+ */
+export async function followSystemEvent(env: Env, store: RunStore, driver: RunDriver, config: EngineConfig, ref: string): Promise<void> {
+  const run = store.run!;
+  const version = Number(ref);
+  if (run.version !== version || (run.status !== "failed" && run.status !== "cancelled")) return;
+  const error = run.error ?? { name: "Error", message: `run ${run.status}` };
+  const payload = {
+    id: `${run.id}.${version}.${run.status}`,
+    name: `stepflare/function.${run.status}`,
+    data: {
+      function_id: run.functionId,
+      run_id: run.id,
+      error: { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) },
+      event: JSON.parse(driver.eventJson()),
+    },
+  };
+  try {
+    const { after } = await writeEvents(env, [await prepareEvents([payload])], config.limits.dedupeWindowMs);
+    await after;
+  } catch (e) {
+    if (e instanceof HttpError) {
+      // Too large to store (the original event near its limit): it cannot go, now or later.
+      console.error(`stepflare: run ${run.id}: ${payload.name} not sent:`, e.message);
+      return;
+    }
+    console.error(`stepflare: run ${run.id}: sending ${payload.name} failed, will retry:`, (e as Error).message);
+    retrySystemEvent(store, version, Date.now() + SYSTEM_EVENT_RETRY_MS);
   }
 }

@@ -1,4 +1,4 @@
-import type { Logger } from "../../sdk/types";
+import type { Logger } from "../../sdk/internal";
 import type { RunState } from "./types";
 
 /** The handler's `logger`: console, prefixed with the function and run. */

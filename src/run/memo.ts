@@ -1,5 +1,4 @@
-import type { MemoEntry } from "../../sdk/execution";
-import { fromJson } from "../../sdk/json";
+import { fromJson, type MemoEntry } from "../../sdk/internal";
 import type { CatchUpContext } from "./rpc";
 import type { RunStore } from "./store";
 import { isSettled } from "./types";

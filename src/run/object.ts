@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { compileExpression } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { ListingMessage } from "../messages/listing";
@@ -7,7 +8,7 @@ import { AlarmPointer } from "./alarm";
 import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
-import { followDeadLetter, followOnFailure } from "./follow-up";
+import { followDeadLetter, followOnFailure, followSystemEvent } from "./follow-up";
 import { type ListingCheck, listingRow, sendListingRow } from "./listing";
 import { memoAsOf } from "./memo";
 import type { CatchUpContext, ClaimRequest, StartedRun, StartRun } from "./rpc";
@@ -105,7 +106,13 @@ export class StepflareRunObject extends DurableObject<Env> {
     const now = init.now ?? Date.now();
     const eventJson = JSON.stringify(init.event);
     this.#driver.rememberEvent(eventJson);
-    const run = createRun(this.#store, { runId: init.runId, functionId: init.functionId, eventId: init.event.id }, eventJson, now);
+    const finishMs = this.#config.registry.get(init.functionId)?.config.timeouts?.finish;
+    const run = createRun(
+      this.#store,
+      { runId: init.runId, functionId: init.functionId, eventId: init.event.id, finishMs },
+      eventJson,
+      now,
+    );
     this.#alarm.hold();
     this.#inFirstTurn = true;
     try {
@@ -129,7 +136,7 @@ export class StepflareRunObject extends DurableObject<Env> {
 
   async getDetail(): Promise<RunDetail | null> {
     const run = this.#store.run;
-    return run ? runDetail(run, this.#store.steps.values()) : null;
+    return run ? runDetail(run, this.#store.steps.values(), this.#store.attempts()) : null;
   }
 
   /**
@@ -139,7 +146,7 @@ export class StepflareRunObject extends DurableObject<Env> {
    */
   async getDetailJson(): Promise<Uint8Array | null> {
     const run = this.#store.run;
-    return run ? new TextEncoder().encode(runDetailJson(run, this.#store.steps.values())) : null;
+    return run ? new TextEncoder().encode(runDetailJson(run, this.#store.steps.values(), this.#store.attempts())) : null;
   }
 
   /**
@@ -173,11 +180,28 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (failure !== undefined && run.version !== failure) {
       return { replayed: false, status: run.status, superseded: true, listing: listingRow(run) };
     }
-    resetForReplay(this.#store, from, Date.now());
+    resetForReplay(this.#store, from, Date.now(), this.#driver.fn().config.timeouts?.finish);
     this.#syncListingSoon();
     this.#armAlarm();
     this.#driver.wake();
     return { replayed: true, status: run.status, listing: listingRow(run) };
+  }
+
+  /**
+   * Cancels the run unless it has ended: no further step runs, its timers
+   * and pending steps are dropped, results still out are discarded. A run
+   * already cancelled answers `cancelled: false` with its status, as does
+   * one that completed or failed (the caller tells them apart). Every answer
+   * carries the listing row as it now stands, for the caller to write.
+   */
+  async cancel(onlyIf?: string): Promise<{ cancelled: boolean; matched?: boolean; status: RunStatus; listing: ListingMessage } | null> {
+    const run = this.#store.run;
+    if (!run) return null;
+    if (onlyIf !== undefined && !compileExpression(onlyIf, "if")({ event: JSON.parse(this.#driver.eventJson()) })) {
+      return { cancelled: false, matched: false, status: run.status, listing: listingRow(run) };
+    }
+    const cancelled = this.#driver.cancel({ name: "RunCancelledError", code: "run_cancelled", message: "the run was cancelled" });
+    return { cancelled, status: run.status, listing: listingRow(run) };
   }
 
   /**
@@ -248,6 +272,7 @@ export class StepflareRunObject extends DurableObject<Env> {
       driver: this.#driver,
       deadLetter: (ref) => followDeadLetter(this.env, this.#store, ref),
       onFailure: (ref) => followOnFailure(this.env, this.#store, this.#driver, this.#config, ref),
+      systemEvent: (ref) => followSystemEvent(this.env, this.#store, this.#driver, this.#config, ref),
       syncListing: () => this.#syncListingSoon(),
     };
     await fireDueTimers(host, Date.now());

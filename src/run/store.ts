@@ -1,4 +1,4 @@
-import type { SerializedError } from "../../sdk/errors";
+import type { SerializedError } from "../../sdk/internal";
 import type { ReplayRecord, RunState, RunStatus, StepState, StepStatus, TimerKind } from "./types";
 
 const SCHEMA = `
@@ -11,7 +11,11 @@ CREATE TABLE IF NOT EXISTS steps (
   key TEXT PRIMARY KEY, id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
   attempts INTEGER NOT NULL, retries INTEGER NOT NULL, output TEXT, error TEXT,
   started_at INTEGER, ended_at INTEGER, settle_seq INTEGER, plan_seq INTEGER, mode TEXT, claimed_attempt INTEGER,
-  claim_token TEXT, deadline_at INTEGER, wake_at INTEGER
+  claim_token TEXT, deadline_at INTEGER, wake_at INTEGER, attempt_started_at INTEGER
+);
+-- Each failed attempt of a step, for its history; the step row keeps the latest error, with its stack.
+CREATE TABLE IF NOT EXISTS attempts (
+  key TEXT NOT NULL, n INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER NOT NULL, error TEXT NOT NULL, PRIMARY KEY (key, n)
 );
 CREATE TABLE IF NOT EXISTS timers (
   kind TEXT NOT NULL, ref TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY (kind, ref)
@@ -26,6 +30,14 @@ export interface Timer {
   dueAt: number;
   /** Kept in memory only: it matters to this instance alone (an inline step's timeout; a new instance recovers the step instead). */
   volatile?: boolean;
+}
+
+/** A failed attempt of a step, as its history keeps it. */
+export interface FailedAttempt {
+  n: number;
+  startedAt: number | null;
+  endedAt: number;
+  error: SerializedError;
 }
 
 const timerId = (kind: TimerKind, ref: string): string => `${kind} ${ref}`;
@@ -64,14 +76,7 @@ export class RunStore {
       this.steps.set(step.key, step);
       this.nextSeq = Math.max(this.nextSeq, step.seq + 1);
     }
-    // The state bytes are counted, not stored: SQLite counts the stored UTF-8 bytes without encoding every output again in JS.
-    if (this.run) {
-      this.run.stateBytes = Number(
-        sql
-          .exec("SELECT coalesce(sum(length(CAST(output AS BLOB))), 0) + coalesce(sum(length(CAST(error AS BLOB))), 0) AS n FROM steps")
-          .one().n,
-      );
-    }
+    if (this.run) this.run.stateBytes = this.countStateBytes();
     for (const r of sql.exec("SELECT kind, ref, due_at FROM timers").toArray()) {
       const t: Timer = { kind: r.kind as TimerKind, ref: String(r.ref), dueAt: Number(r.due_at) };
       this.#timers.set(timerId(t.kind, t.ref), t);
@@ -120,8 +125,8 @@ export class RunStore {
 
   putStep(s: StepState): void {
     this.#sql.exec(
-      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_token, deadline_at, wake_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_token, deadline_at, wake_at, attempt_started_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s.key,
       s.id,
       s.seq,
@@ -139,6 +144,7 @@ export class RunStore {
       s.claimToken,
       s.deadlineAt,
       s.wakeAt,
+      s.attemptStartedAt,
     );
     this.steps.set(s.key, s);
     this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
@@ -153,8 +159,43 @@ export class RunStore {
   deleteSteps(keys: string[]): void {
     for (const key of keys) {
       this.#sql.exec("DELETE FROM steps WHERE key = ?", key);
+      this.#sql.exec("DELETE FROM attempts WHERE key = ?", key);
       this.steps.delete(key);
     }
+  }
+
+  /** Records a failed attempt of a step in its history. */
+  addAttempt(key: string, n: number, startedAt: number | null, endedAt: number, errorJson: string): void {
+    this.#sql.exec(
+      "INSERT OR REPLACE INTO attempts (key, n, started_at, ended_at, error) VALUES (?, ?, ?, ?, ?)",
+      key,
+      n,
+      startedAt,
+      endedAt,
+      errorJson,
+    );
+  }
+
+  /** Every step's failed attempts, by key, oldest first. */
+  attempts(): Map<string, FailedAttempt[]> {
+    const byKey = new Map<string, FailedAttempt[]>();
+    for (const r of this.#sql.exec("SELECT key, n, started_at, ended_at, error FROM attempts ORDER BY key, n").toArray()) {
+      const list = byKey.get(String(r.key)) ?? [];
+      list.push({ n: Number(r.n), startedAt: num(r.started_at), endedAt: Number(r.ended_at), error: JSON.parse(String(r.error)) });
+      byKey.set(String(r.key), list);
+    }
+    return byKey;
+  }
+
+  /**
+   * The run's state bytes as stored: every step's output and error, and
+   * every failed attempt's error, in UTF-8, counted by SQLite without
+   * encoding every output again in JS.
+   */
+  countStateBytes(): number {
+    const bytes = (table: string, columns: string[]) =>
+      columns.map((c) => `coalesce((SELECT sum(length(CAST(${c} AS BLOB))) FROM ${table}), 0)`).join(" + ");
+    return Number(this.#sql.exec(`SELECT ${bytes("steps", ["output", "error"])} + ${bytes("attempts", ["error"])} AS n`).one().n);
   }
 
   setTimer(kind: TimerKind, ref: string, dueAt: number, volatile = false): void {
@@ -264,6 +305,7 @@ export class RunStore {
       claimToken: typeof r.claim_token === "string" ? r.claim_token : null,
       deadlineAt: num(r.deadline_at),
       wakeAt: num(r.wake_at),
+      attemptStartedAt: num(r.attempt_started_at),
     };
   }
 }

@@ -13,6 +13,8 @@ export interface TimerHost {
   onFailure(ref: string): Promise<void>;
   /** Sends the run's listing row again. */
   syncListing(): void;
+  /** Sends the system event of the ending numbered `ref`. */
+  systemEvent(ref: string): Promise<void>;
 }
 
 type TimerHandler = (host: TimerHost, ref: string, now: number) => void | Promise<void>;
@@ -28,6 +30,8 @@ const handlers: Record<TimerKind, TimerHandler> = {
   "listing-sync": (h) => h.syncListing(),
   "dead-letter": (h, ref) => h.deadLetter(ref),
   "on-failure": (h, ref) => h.onFailure(ref),
+  "run-timeout": (h) => h.driver.timedOut(),
+  "system-event": (h, ref) => h.systemEvent(ref),
 };
 
 /**

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../env";
 import { RunStore } from "./store";
 import { addFoundStep, createRun, recoverInterruptedSteps, startAttempt } from "./transitions";
-import { type StepState, stateBytesOf } from "./types";
+import type { StepState } from "./types";
 
 const testEnv = env as unknown as Env;
 
@@ -58,7 +58,7 @@ describe("recoverInterruptedSteps", () => {
         const loaded = new RunStore(storage);
         const before = loaded.run!.stateBytes;
         recoverInterruptedSteps(loaded, 2);
-        const recounted = stateBytesOf(loaded.steps.values());
+        const recounted = loaded.countStateBytes();
         return { before, running: loaded.run!.stateBytes, recounted, reloaded: new RunStore(storage).run!.stateBytes };
       },
     );

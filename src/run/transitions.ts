@@ -1,9 +1,10 @@
-import type { SerializedError } from "../../sdk/errors";
+import type { SerializedError } from "../../sdk/internal";
+import { awaitsClaim, holdsClaim } from "./claims";
 import type { StepDecision } from "./decide";
 import type { ClaimRequest } from "./rpc";
-import { stateBytesAfter } from "./state-limit";
+import { attemptBytes, attemptErrorJson, stateBytesAfter } from "./state-limit";
 import type { RunStore, Timer } from "./store";
-import { generationOf, isTerminal, type ReplayRecord, type RunError, type RunState, type StepState, stateBytesOf } from "./types";
+import { generationOf, isTerminal, type ReplayRecord, type RunError, type RunState, type StepState } from "./types";
 
 /**
  * Every change of a run's, a step's or a timer's state, by name. The driver
@@ -15,12 +16,15 @@ import { generationOf, isTerminal, type ReplayRecord, type RunError, type RunSta
 /** While a run is running, its alarm fires at least this often, so an evicted run resumes on its own. */
 export const RUN_LEASE_MS = 30_000;
 
+/** The timers of a run that is still going: an ending clears them all. */
+const RUNNING_TIMERS = ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease", "step-wake", "run-timeout"] as const;
+
 // ---- the run ----------------------------------------------------------------
 
 /** Creates the run, running, with its event; its first turn has no lease yet (see `endFirstTurn`). */
 export function createRun(
   store: RunStore,
-  init: { runId: string; functionId: string; eventId: string },
+  init: { runId: string; functionId: string; eventId: string; finishMs?: number | undefined },
   eventJson: string,
   now: number,
 ): RunState {
@@ -40,6 +44,7 @@ export function createRun(
     replays: [],
   };
   store.createRun(run, eventJson);
+  if (init.finishMs !== undefined) store.setTimer("run-timeout", "run", now + init.finishMs);
   return run;
 }
 
@@ -59,13 +64,14 @@ export function renewRunLease(store: RunStore, now: number): void {
 }
 
 /**
- * Ends the run, completed or failed. Every timer of a running run goes; a
- * failure sets its dead letter and onFailure as timers, written with it, so
- * each happens once per failure even across an eviction.
+ * Ends the run: completed, failed or cancelled. Every timer of a running run
+ * goes; a failure sets its dead letter and onFailure as timers, and a
+ * failure or a cancellation its system event, written with it, so each
+ * happens once per ending even across an eviction.
  */
 export function endRun(
   store: RunStore,
-  status: "completed" | "failed",
+  status: "completed" | "failed" | "cancelled",
   result: { outputJson?: string | null; error?: RunError | null },
   now: number,
   hasOnFailure: boolean,
@@ -80,11 +86,12 @@ export function endRun(
     version: run.version + 1,
   });
   store.saveRun();
-  for (const kind of ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease", "step-wake"] as const) store.clearTimers(kind);
+  for (const kind of RUNNING_TIMERS) store.clearTimers(kind);
   if (status === "failed") {
     store.setTimer("dead-letter", "send", now);
     if (hasOnFailure) store.setTimer("on-failure", `${run.version}:0`, now);
   }
+  if (status !== "completed") store.setTimer("system-event", String(run.version), now);
   return true;
 }
 
@@ -155,7 +162,7 @@ export function endSettlement(store: RunStore): void {
  * attempts. From the start: the whole journal is dropped. The earlier error
  * is kept in the run's replay history; the failure's timers go.
  */
-export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now: number): void {
+export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now: number, finishMs?: number): void {
   const run = store.run!;
   const drop = [...store.steps.values()].filter((s) => from === "start" || s.status !== "completed").map((s) => s.key);
   store.deleteSteps(drop);
@@ -168,11 +175,12 @@ export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now:
     endedAt: null,
     version: run.version + 1,
     settleSeq: run.settleSeq + 1,
-    stateBytes: stateBytesOf(store.steps.values()),
+    stateBytes: store.countStateBytes(),
   });
   store.saveRun();
-  for (const kind of ["dead-letter", "on-failure"] as const) store.clearTimers(kind);
+  for (const kind of ["dead-letter", "on-failure", "system-event"] as const) store.clearTimers(kind);
   store.setTimer("lease", "run", now + RUN_LEASE_MS);
+  if (finishMs !== undefined) store.setTimer("run-timeout", "run", now + finishMs);
 }
 
 // ---- steps ------------------------------------------------------------------
@@ -197,6 +205,7 @@ export function addFoundStep(store: RunStore, key: string, id: string, retries: 
     claimToken: null,
     deadlineAt: null,
     wakeAt: null,
+    attemptStartedAt: null,
   };
   store.addStep(s);
   return s;
@@ -217,6 +226,7 @@ export function startAttempt(store: RunStore, s: StepState, mode: "inline" | "qu
   s.status = "running";
   s.attempts += 1;
   s.startedAt ??= now;
+  s.attemptStartedAt = now;
   s.mode = mode;
   if (mode === "queue") s.planSeq = store.run!.settleSeq;
   store.putStep(s);
@@ -229,6 +239,7 @@ export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: n
   s.attempts = 1;
   s.startedAt ??= now;
   s.mode = "sleep";
+  s.attemptStartedAt ??= now;
   s.wakeAt ??= wakeAt;
   store.putStep(s);
   store.setTimer("step-wake", s.key, s.wakeAt);
@@ -237,16 +248,6 @@ export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: n
 /** Moves a step's lease: a re-dispatch's wait for its claim, or a claim's renewal. */
 export function extendStepLease(store: RunStore, key: string, until: number): void {
   store.setTimer("step-lease", key, until);
-}
-
-/** A dispatched step still waiting for `attempt` to be claimed: the only state in which a message for it may start it. */
-export function awaitsClaim(s: StepState | undefined, attempt: number): s is StepState {
-  return s?.status === "running" && s.mode === "queue" && s.attempts === attempt && s.claimedAttempt !== attempt;
-}
-
-/** This attempt was claimed with this token: the claimer is asking again, or renewing its claim. */
-export function holdsClaim(s: StepState | undefined, attempt: number, token: string | undefined): s is StepState {
-  return s?.status === "running" && s.attempts === attempt && s.claimedAttempt === attempt && token !== undefined && s.claimToken === token;
 }
 
 /** How long a claim holds before its claimer must renew it, and how long the claimed attempt may run in all. */
@@ -331,6 +332,7 @@ export function commitStep(store: RunStore, s: StepState, decision: Exclude<Step
       store.setTimer("step-retry", s.key, decision.at);
       break;
   }
+  if (decision.type !== "complete") store.addAttempt(s.key, s.attempts, s.attemptStartedAt, now, attemptErrorJson(decision.error));
   store.putStep(s);
   store.clearTimer("step-lease", s.key);
 }
@@ -355,15 +357,20 @@ export function recoverInterruptedSteps(store: RunStore, now: number): void {
   let settled = false;
   for (const s of store.steps.values()) {
     if (s.status !== "running" || s.mode !== "inline") continue;
+    const interrupted: SerializedError = {
+      name: "StepInterruptedError",
+      code: "step_interrupted",
+      message: `step "${s.id}" was interrupted: its run's object stopped while it ran`,
+    };
     if (s.attempts <= s.retries) {
+      // The attempt counts: it joins the history; the step keeps its last error for the stack.
+      run.stateBytes += attemptBytes(interrupted);
+      store.addAttempt(s.key, s.attempts, s.attemptStartedAt, now, attemptErrorJson(interrupted));
       s.status = "planned";
     } else {
-      const error: SerializedError = {
-        name: "StepInterruptedError",
-        code: "step_interrupted",
-        message: `step "${s.id}" was interrupted on every attempt`,
-      };
+      const error: SerializedError = { ...interrupted, message: `step "${s.id}" was interrupted on every attempt` };
       run.stateBytes = stateBytesAfter(run, s, { type: "fail", error });
+      store.addAttempt(s.key, s.attempts, s.attemptStartedAt, now, attemptErrorJson(error));
       run.settleSeq += 1;
       settled = true;
       Object.assign(s, { status: "failed", endedAt: now, settleSeq: run.settleSeq, error });
@@ -383,6 +390,11 @@ export function retryDeadLetter(store: RunStore, ref: "send" | "check", at: numb
 /** onFailure threw: its try number `tries` for the failure numbered `version` comes at `at`. */
 export function retryOnFailure(store: RunStore, version: number, tries: number, at: number): void {
   store.setTimer("on-failure", `${version}:${tries}`, at);
+}
+
+/** The system event of the ending numbered `version` is to be sent again at `at`. */
+export function retrySystemEvent(store: RunStore, version: number, at: number): void {
+  store.setTimer("system-event", String(version), at);
 }
 
 /** The run's listing row is (re)sent at `at` unless a send before then is confirmed. */

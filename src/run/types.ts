@@ -1,5 +1,4 @@
-import type { SerializedError } from "../../sdk/errors";
-import { utf8Bytes } from "../../sdk/json";
+import { type SerializedError, utf8Bytes } from "../../sdk/internal";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled";
 export type StepStatus = "planned" | "running" | "retrying" | "completed" | "failed";
@@ -17,7 +16,9 @@ export type TimerKind =
   | "step-wake"
   | "listing-sync"
   | "dead-letter"
-  | "on-failure";
+  | "on-failure"
+  | "run-timeout"
+  | "system-event";
 
 export const isTerminal = (s: RunStatus): boolean => s === "completed" || s === "failed" || s === "cancelled";
 export const isSettled = (s: StepStatus): boolean => s === "completed" || s === "failed";
@@ -78,6 +79,8 @@ export interface StepState {
   deadlineAt: number | null;
   /** A sleep's wake time, as first reached. */
   wakeAt: number | null;
+  /** When the latest attempt started. */
+  attemptStartedAt: number | null;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { utf8Bytes } from "../../sdk/json";
+import { utf8Bytes } from "../../sdk/internal";
 
 /** Cloudflare Queues limits for one sendBatch call: 100 messages, 256 KB, where a KB is 1,000 bytes. */
 export const SEND_BATCH_MAX_MESSAGES = 100;

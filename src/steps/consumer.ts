@@ -69,9 +69,7 @@ export async function consumeSteps(batch: MessageBatch<unknown>, env: Env, ctx: 
         context.token,
         context.claimed.map((key) => ({ key, attempt: attempts.get(key) ?? 1 })),
       );
-      ctx.waitUntil(
-        runClaimedSteps(config, env as unknown as Record<string, unknown>, group.runId, context, attempts, report).finally(release),
-      );
+      ctx.waitUntil(runClaimedSteps(config, env, group.runId, context, attempts, report).finally(release));
     }),
   );
 }

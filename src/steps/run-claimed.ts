@@ -1,10 +1,10 @@
-import { StepflareError } from "../../sdk/errors";
-import { Execution, type FoundStep, type MemoEntry } from "../../sdk/execution";
-import { fromJson, utf8Bytes } from "../../sdk/json";
+import { Execution, type FoundStep, fromJson, type MemoEntry, StepflareError, utf8Bytes } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
+import type { Env } from "../env";
 import { attemptStep, failedResult } from "../run/decide";
 import { runLogger } from "../run/logger";
 import type { CatchUpContext } from "../run/object";
+import { performerFor } from "../run/perform";
 import type { StepResult } from "../run/types";
 import { Coalescer } from "../shared/coalesce";
 
@@ -23,12 +23,13 @@ const REPORT_MAX_BYTES = 8 * 1024 * 1024;
  */
 export async function runClaimedSteps(
   config: EngineConfig,
-  env: Record<string, unknown>,
+  env: Env,
   runId: string,
   context: CatchUpContext,
   attempts: Map<string, number>,
   report: (results: StepResult[]) => Promise<void>,
 ): Promise<void> {
+  const perform = performerFor(env, config, runId);
   const fn = config.registry.get(context.functionId);
   const reporter = new Coalescer<StepResult>(report, (r) => (r.ok ? utf8Bytes(r.outputJson ?? "") : 4096), REPORT_MAX_BYTES);
   const targets = new Set(context.claimed);
@@ -56,7 +57,7 @@ export async function runClaimedSteps(
   );
   const running: Promise<void>[] = [];
   const runOne = async (f: FoundStep): Promise<void> => {
-    reporter.add(await attemptStep(f, attempts.get(f.key) ?? 1, config.limits.maxStepOutputBytes));
+    reporter.add(await attemptStep(f, attempts.get(f.key) ?? 1, config.limits.maxStepOutputBytes, perform));
   };
 
   const allowanceMs = config.limits.stepTimeoutMs;
@@ -73,7 +74,7 @@ export async function runClaimedSteps(
       fn.handler,
       {
         event: JSON.parse(context.eventJson),
-        env,
+        env: env as unknown as Record<string, unknown>,
         runId,
         attempt: context.attempt,
         logger: runLogger({ id: runId, functionId: fn.config.id }),

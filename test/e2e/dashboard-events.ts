@@ -11,5 +11,5 @@ export const signupEvent = (tag: string) => ({
 /** Starts post-payment-flow, whose two steps run in parallel. */
 export const paymentEvent = (tag: string) => ({
   name: "stripe/charge.created",
-  data: { email: `${tag}@example.com`, charge: { id: `ch-${tag}`, amount: 4200, currency: "usd" } },
+  data: { email: `${tag}@example.com`, charge: { id: `ch-${tag}`, amount: 4200, currency: "eur" } },
 });

@@ -106,17 +106,42 @@ describe("a run whose caught step errors reach its state limit", () => {
   const utf8 = (s: string) => new TextEncoder().encode(s).byteLength;
   /** A thrown `{ name: "Error", message }` as its step stores it. */
   const errorBytes = (message: string) => utf8(JSON.stringify({ name: "Error", message }));
-  // 15 outputs of 1 MiB, then caught errors of 4,096 "’" (12,317 bytes each as stored) up to the last MiB's last
-  // few thousand bytes, which the caught error of "last" takes: `atLimit` "x"s bring the run to its limit exactly.
-  const messages = Array.from({ length: Math.floor((MiB - errorBytes("")) / errorBytes("\u2019".repeat(4096))) }, () => 4096);
-  const atLimit = MiB - messages.reduce((sum, n) => sum + errorBytes("\u2019".repeat(n)), 0) - errorBytes("");
+  /** A failed attempt's entry in its step's history: the message clipped to 1,024 characters, no stack. */
+  const historyBytes = (message: string) => errorBytes(message.length > 1024 ? `${message.slice(0, 1024)}\u2026` : message);
+  /** What one caught failure adds to the run's state: its error on the step, and its entry in the history. */
+  const cost = (message: string) => errorBytes(message) + historyBytes(message);
+  const curly = (n: number) => cost("\u2019".repeat(n));
+  // 15 outputs of 1 MiB, then caught errors of up to 4,096 "’" filling the last MiB but the caught error of
+  // "last", of about 3,000 "x"s: `atLimit` "x"s bring the run to its limit exactly. Three errors of 2,048 to
+  // 4,096 "’" (each a multiple of 3 bytes) take up the rest; what 3 cannot divide goes to "last".
+  const messages: number[] = [];
+  // The test tears the object down while "gate" runs: its history keeps that attempt, interrupted.
+  const gateInterrupted = utf8(
+    JSON.stringify({
+      name: "StepInterruptedError",
+      message: `step "gate" was interrupted: its run's object stopped while it ran`,
+      code: "step_interrupted",
+    }),
+  );
+  let rest = MiB - cost("x".repeat(3000)) - gateInterrupted;
+  while (rest - curly(4096) >= 3 * curly(2048)) {
+    messages.push(4096);
+    rest -= curly(4096);
+  }
+  const base = curly(2048) - 3 * 2048; // what an error of over 1,024 "’" costs beside its 3 bytes a character
+  const spare = rest - 3 * base;
+  const third = Math.floor(Math.floor(spare / 3) / 3);
+  const adjusters = [third, third, Math.floor(spare / 3) - 2 * third];
+  messages.push(...adjusters);
+  const atLimit = 3000 + (spare % 3);
 
-  /** The stored state of a run's steps, counted in its own SQLite. */
+  /** The stored state of a run's steps and their history, counted in its own SQLite. */
   const storedState = (runId: string) =>
     runInDurableObject(stubOf(runId), (_instance, ctx) =>
       ctx.storage.sql
         .exec<{ steps: number }>(
-          "SELECT coalesce(sum(length(CAST(output AS BLOB))), 0) + coalesce(sum(length(CAST(error AS BLOB))), 0) AS steps FROM steps",
+          `SELECT (SELECT coalesce(sum(length(CAST(output AS BLOB))), 0) + coalesce(sum(length(CAST(error AS BLOB))), 0) FROM steps)
+                + (SELECT coalesce(sum(length(CAST(error AS BLOB))), 0) FROM attempts) AS steps`,
         )
         .one(),
     );
@@ -141,6 +166,8 @@ describe("a run whose caught step errors reach its state limit", () => {
   it("completes a run whose outputs and caught errors are its limit exactly, and counts them as stored", async () => {
     expect(atLimit).toBeGreaterThan(0);
     expect(atLimit).toBeLessThanOrEqual(4096); // no clipping: the message is stored whole
+    for (const n of adjusters) expect(n).toBeGreaterThan(1024); // clipped in the history, as `cost` counts
+    expect(messages.reduce((sum, n) => sum + curly(n), 0) + cost("x".repeat(atLimit)) + gateInterrupted).toBe(MiB);
     const run = await gatedRun("errors-at-limit", atLimit, 0);
     expect(run).toMatchObject({ status: "completed", output: "done" });
     expect(run.steps.at(-1)).toMatchObject({ id: "last", status: "failed", error: { message: "x".repeat(atLimit) } });

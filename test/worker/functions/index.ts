@@ -2,6 +2,8 @@
  * The functions the engine tests drive, by area, and the registry the test
  * engine (test/worker/index.ts) is built from.
  */
+
+import { finishesLate, systemWatcher } from "./cancels";
 import {
   fanOutFails,
   fanOutSibling,
@@ -17,6 +19,7 @@ import {
 } from "./failures";
 import { bigErrors, bigOutput, bigState, bigStateHeld, sized } from "./limits";
 import { typed, wildcard, wildPair } from "./routing";
+import { sender, sendsAnything, welcomer } from "./sends";
 import { napper, sleepRace, sleepsUntil } from "./sleeps";
 import {
   caught,
@@ -35,6 +38,11 @@ export { app } from "./app";
 export { calls, callsOf, count, down, fixed, times } from "./calls";
 
 export const allFunctions = [
+  finishesLate,
+  systemWatcher,
+  sender,
+  welcomer,
+  sendsAnything,
   napper,
   sleepsUntil,
   sleepRace,

@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { compileExpression } from "./expression";
+
+describe("compileExpression", () => {
+  it("compiles CEL once and is true only where it evaluates to true", () => {
+    const big = compileExpression('event.data.amount > 100 && event.data.plan == "pro"', "if");
+    expect(big({ event: { data: { amount: 4200, plan: "pro" } } })).toBe(true);
+    expect(big({ event: { data: { amount: 42, plan: "pro" } } })).toBe(false);
+    // A key the event lacks is an evaluation error: false, not a throw.
+    expect(big({ event: { data: {} } })).toBe(false);
+    expect(compileExpression('"yes"', "if")({})).toBe(false);
+  });
+
+  it("throws invalid_expression naming the field for text that is not CEL, empty, or too long", () => {
+    for (const bad of ["event.data ==", "", "   ", "x".repeat(4097), 42]) {
+      expect(() => compileExpression(bad, "cancelOn[0].if")).toThrow(
+        expect.objectContaining({ code: "invalid_expression", message: expect.stringMatching(/^cancelOn\[0\]\.if: /) }),
+      );
+    }
+  });
+});

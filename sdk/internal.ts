@@ -1,0 +1,24 @@
+/**
+ * What the engine (src/) uses of the SDK, in one entry: its wire protocol,
+ * errors, serialization, and the execution engine that runs a handler
+ * against the memo. Not part of the public API (`stepflare` is sdk/index.ts).
+ */
+export {
+  isNonRetriable,
+  isStepFailure,
+  MAX_CODE,
+  NonRetriableError,
+  RetryAfterError,
+  retryAfterMsOf,
+  type SerializedError,
+  StepFailedError,
+  StepflareError,
+  serializeError,
+} from "./errors";
+export { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "./execution";
+export { compileExpression, MAX_EXPRESSION_LENGTH, type Predicate } from "./expression";
+export { eventNamePattern, type StepflareFunction } from "./function";
+export { checkOutputSize, fromJson, toJson, utf8Bytes } from "./json";
+export { type EventPayload, eventPayloadSchema, plainObject } from "./protocol";
+export { wellFormedHead } from "./text";
+export type { Logger } from "./types";

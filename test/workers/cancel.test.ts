@@ -1,0 +1,161 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env, RunDetail } from "../../src";
+import { callsOf, down } from "../worker/functions";
+import { api, sendEvents, settledRuns, waitFor } from "./helpers";
+
+const testEnv = env as unknown as Env;
+const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+const runIdOf = (eventId: string) =>
+  waitFor(async () => (await api<{ runs?: { id: string }[] }>(`/api/v1/events/${eventId}`)).body.runs?.[0]?.id, "the run");
+const detailOf = async (runId: string) => (await api<RunDetail>(`/api/v1/runs/${runId}`)).body;
+const cancel = (runId: string) => api<Record<string, unknown>>(`/api/v1/runs/${runId}/cancel`, { method: "POST" });
+const timerKinds = (runId: string) =>
+  runInDurableObject(stubOf(runId), (_instance, ctx) =>
+    ctx.storage.sql
+      .exec<{ kind: string }>("SELECT kind FROM timers")
+      .toArray()
+      .map((t) => t.kind),
+  );
+const listed = async (runId: string) =>
+  (await testEnv.DB.prepare("SELECT status, error_code FROM runs WHERE id = ?")
+    .bind(runId)
+    .first<{ status: string; error_code: string }>())!;
+
+describe("POST /api/v1/runs/:runId/cancel", () => {
+  it("cancels a sleeping run at once: listed cancelled, no timer left but its system event's, and idempotent", async () => {
+    const [eventId] = await sendEvents({ name: "test/napper", data: { tag: "cancel-sleep", duration: "1h" } });
+    const runId = await runIdOf(eventId!);
+    await waitFor(async () => ((await detailOf(runId)).status === "sleeping" ? true : undefined), "the run to sleep");
+    expect((await cancel(runId)).body).toEqual({ id: runId, status: "cancelled", cancelled: true });
+    expect(await detailOf(runId)).toMatchObject({ status: "cancelled", error: { code: "run_cancelled" } });
+    expect(await listed(runId)).toEqual({ status: "cancelled", error_code: "run_cancelled" });
+    expect((await timerKinds(runId)).filter((k) => k !== "system-event" && k !== "listing-sync")).toEqual([]);
+    expect((await cancel(runId)).body).toEqual({ id: runId, status: "cancelled", cancelled: false });
+    // Its system event starts the functions subscribed to it.
+    await waitFor(
+      async () => (callsOf("cancel-sleep", "stepflare/function.cancelled:napper:run_cancelled") === 1 ? true : undefined),
+      "the cancelled event's subscriber",
+    );
+  });
+
+  it("discards the results of steps still out, and runs no further step", async () => {
+    const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "cancel-out", n: 2, delays: [600, 600] } });
+    const runId = await runIdOf(eventId!);
+    await waitFor(async () => (callsOf("cancel-out", "p0") > 0 ? true : undefined), "the steps to start");
+    expect((await cancel(runId)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1200)); // the steps finish and report
+    const detail = await detailOf(runId);
+    expect(detail.status).toBe("cancelled");
+    expect(detail.steps.map((s) => s.status)).toEqual(["running", "running"]);
+    expect(detail).not.toHaveProperty("output");
+  });
+
+  it("refuses a run that completed or failed with 409 run_not_cancellable, and an unknown run with 404", async () => {
+    const [done] = await sendEvents({ name: "test/typed", data: { n: 2 } });
+    const [run] = await settledRuns(done!);
+    expect((await cancel(run!.id)).body).toMatchObject({ error: { code: "run_not_cancellable" } });
+    expect((await cancel(run!.id)).status).toBe(409);
+    down.add("cancel-failed");
+    const [failing] = await sendEvents({ name: "test/replayable", data: { tag: "cancel-failed" } });
+    const [failed] = await settledRuns(failing!);
+    expect(failed!.status).toBe("failed");
+    expect((await cancel(failed!.id)).status).toBe(409);
+    expect((await cancel("01ARZ3NDEKTSV4RRFFQ69G5FAV")).body).toMatchObject({ error: { code: "run_not_found" } });
+  });
+});
+
+describe("POST /api/v1/cancellations", () => {
+  it("cancels every run of a function still going within the window, and answers how many", async () => {
+    const before = Date.now() - 1;
+    const ids = await sendEvents([1, 2, 3].map((i) => ({ name: "test/napper", data: { tag: `bulk-${i}`, duration: "1h" } })));
+    const runIds = await Promise.all(ids.map((id) => runIdOf(id)));
+    await waitFor(async () => {
+      const rows = await Promise.all(runIds.map(listed));
+      return rows.every((r) => r?.status === "sleeping") ? true : undefined;
+    }, "all three listed sleeping");
+    const { status, body } = await api("/api/v1/cancellations", {
+      method: "POST",
+      body: JSON.stringify({ functionId: "napper", startedAfter: before }),
+    });
+    expect(status).toBe(200);
+    expect(body).toEqual({ cancelled: 3, failed: [], remaining: false });
+    for (const runId of runIds) expect((await detailOf(runId)).status).toBe("cancelled");
+    const again = await api("/api/v1/cancellations", {
+      method: "POST",
+      body: JSON.stringify({ functionId: "napper", startedAfter: before }),
+    });
+    expect(again.body).toEqual({ cancelled: 0, failed: [], remaining: false });
+  });
+
+  it("cancels only the runs whose event the `if` expression (CEL) holds for", async () => {
+    const ids = await sendEvents(["keep", "drop-1", "drop-2"].map((tag) => ({ name: "test/finishes-late", data: { tag, sleep: "1h" } })));
+    const runIds = await Promise.all(ids.map((id) => runIdOf(id)));
+    await waitFor(async () => {
+      const rows = await Promise.all(runIds.map(listed));
+      return rows.every((r) => r?.status === "sleeping") ? true : undefined;
+    }, "all three listed sleeping");
+    const { body } = await api("/api/v1/cancellations", {
+      method: "POST",
+      body: JSON.stringify({ functionId: "finishes-late", if: 'event.data.tag.startsWith("drop")' }),
+    });
+    expect(body).toEqual({ cancelled: 2, failed: [], remaining: false });
+    expect((await detailOf(runIds[0]!)).status).toBe("sleeping");
+    expect([(await detailOf(runIds[1]!)).status, (await detailOf(runIds[2]!)).status]).toEqual(["cancelled", "cancelled"]);
+  });
+
+  it("refuses an expression that is not CEL with 400 invalid_expression", async () => {
+    const { status, body } = await api<{ error: { code: string; message: string } }>("/api/v1/cancellations", {
+      method: "POST",
+      body: JSON.stringify({ functionId: "napper", if: "event.data.tag ==" }),
+    });
+    expect(status).toBe(400);
+    expect(body.error.code).toBe("invalid_expression");
+    expect(body.error.message).toMatch(/^if: /);
+  });
+
+  it("refuses a body without a function or with an unknown field", async () => {
+    for (const body of [{}, { functionId: "napper", when: "now" }]) {
+      const { status, body: answer } = await api<{ error: { code: string } }>("/api/v1/cancellations", {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
+      expect(status, JSON.stringify(body)).toBe(400);
+      expect(answer.error.code).toBe("invalid_request");
+    }
+  });
+});
+
+describe("timeouts.finish", () => {
+  it("cancels a run still going at its finish timeout with run_timed_out", async () => {
+    const [eventId] = await sendEvents({ name: "test/finishes-late", data: { tag: "late", sleep: "1h" } });
+    const runId = await runIdOf(eventId!);
+    const detail = await waitFor(async () => {
+      const d = await detailOf(runId);
+      return d.status === "cancelled" ? d : undefined;
+    }, "the finish timeout");
+    expect(detail.error).toMatchObject({ code: "run_timed_out" });
+    expect(Date.parse(detail.endedAt!) - Date.parse(detail.startedAt)).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("refuses a finish timeout it cannot read when the function is created", async () => {
+    const { app } = await import("../worker/functions");
+    expect(() =>
+      app.createFunction({ id: "bad-timeout", triggers: [{ event: "x" }], timeouts: { finish: "soon" } }, async () => 1),
+    ).toThrow(/timeouts\.finish/);
+  });
+});
+
+describe("system events", () => {
+  it("sends stepflare/function.failed when a run fails for good", async () => {
+    down.add("sys-failed");
+    const [eventId] = await sendEvents({ name: "test/replayable", data: { tag: "sys-failed" } });
+    const [run] = await settledRuns(eventId!);
+    expect(run!.status).toBe("failed");
+    await waitFor(
+      async () => (callsOf("sys-failed", "stepflare/function.failed:replayable:") === 1 ? true : undefined),
+      "the failed event's subscriber",
+    );
+  });
+});
