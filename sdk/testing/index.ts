@@ -36,6 +36,8 @@ export interface TestStep {
   mocked: boolean;
   /** For `step.sleep` and `step.sleepUntil`: when the sleep would end (ms since the epoch). The test does not wait. */
   sleepUntil?: number;
+  /** For `step.sendEvent`: the events the step would send, as given. Nothing is sent. */
+  events?: unknown[];
 }
 
 export interface TestRunResult {
@@ -51,7 +53,9 @@ const silent: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 /**
  * Runs one function against one event, in-process: every step not mocked
  * runs for real, with the function's retries (without their backoff), a
- * sleep ends at once (its step records when it would have ended), and
+ * sleep ends at once (its step records when it would have ended), a
+ * sendEvent sends nothing (its step records the events, and answers an id
+ * for each: the event's own or `<step key>-<index>`), and
  * the handler is retried after an error outside any step, as the engine does.
  * Steps resolve through the SDK's own execution engine, so memoization, step
  * keys and parallel batches behave as they do in a deployed run.
@@ -94,6 +98,7 @@ export async function runFunction(fn: StepflareFunction, options: TestRunOptions
       const settleStep = async (step: FoundStep) => {
         const record: TestStep = { id: step.id, key: step.key, status: "completed", mocked: mocks.has(step.id) };
         if (step.sleepUntil !== undefined) record.sleepUntil = step.sleepUntil;
+        if (step.send !== undefined) record.events = step.send;
         steps.push(record);
         const result = await runStep(step, mocks.get(step.id), step.retries ?? fn.config.retries);
         // Each settlement apart from the others, so a retried handler replays them in this order.

@@ -168,6 +168,27 @@ describe("runFunction", () => {
     expect(until - Date.now()).toBeLessThanOrEqual(86_400_000);
   });
 
+  it("a sendEvent sends nothing, records its events and answers an id for each", async () => {
+    const fn = fnOf(async ({ step }) =>
+      step.sendEvent("notify", [
+        { name: "app/a", data: { n: 1 } },
+        { name: "app/b", id: "mine" },
+      ]),
+    );
+    const result = await runFunction(fn, { event });
+    expect(result.output).toEqual({ ids: ["notify-0", "mine"] });
+    expect(result.steps).toEqual([
+      expect.objectContaining({
+        id: "notify",
+        status: "completed",
+        events: [
+          { name: "app/a", data: { n: 1 } },
+          { name: "app/b", id: "mine" },
+        ],
+      }),
+    ]);
+  });
+
   it("outputs go through JSON, as the journal stores them", async () => {
     const fn = fnOf(async ({ step }) => {
       const d = await step.run("date", () => new Date(0));

@@ -28,6 +28,14 @@ export async function runStep(step: FoundStep, mock: StepMock | undefined, retri
       return { ok: false, error: serializeError(error) };
     }
   }
+  // step.sendEvent: recorded, not sent; an id per event, its own when it has one.
+  if (step.send) {
+    const ids = step.send.map((e, i) => {
+      const id = (e as { id?: unknown } | null)?.id;
+      return typeof id === "string" && id !== "" ? id : `${step.key}-${i}`;
+    });
+    return { ok: true, output: { ids } };
+  }
   for (let attempt = 0; ; attempt++) {
     try {
       return { ok: true, output: asStored(await step.fn({ attempt })) };
