@@ -15,7 +15,7 @@ CREATE TABLE events (
 -- has used up its sweeps (5, MAX_SWEEPS in src/d1/events.ts) leaves it, so
 -- abandoned events are no longer walked past on every sweep.
 CREATE INDEX events_sweepable ON events (accepted_at) WHERE dispatched_at IS NULL AND sweeps < 5;
--- Events by name, newest first: for finding the events of one name.
+-- Events newest first (the events listing), and by name, newest first (search by name, a wait's look-back).
 CREATE INDEX events_newest ON events (accepted_at DESC, id DESC);
 CREATE INDEX events_by_name ON events (name, accepted_at DESC, id DESC);
 
@@ -57,3 +57,17 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_by_time ON dead_letters (failed_at DESC, id DESC);
 CREATE INDEX dead_letters_by_function ON dead_letters (function_id, failed_at DESC);
+
+-- Runs waiting for an event (step.waitForEvent), found by the event's name
+-- and the value its `match` field must have: one row per pending wait.
+CREATE TABLE waits (
+  run_id TEXT NOT NULL,
+  step_key TEXT NOT NULL,
+  name TEXT NOT NULL,
+  -- the `match` path ('' for none) and the trigger's value there, as JSON
+  match_path TEXT NOT NULL,
+  match_value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (run_id, step_key)
+);
+CREATE INDEX waits_by_match ON waits (name, match_path, match_value);

@@ -279,7 +279,7 @@ describe("step.sleep and step.sleepUntil", () => {
       return step.run("after", () => 1);
     });
     expect(first.keys).toEqual([["nap"]]);
-    const wake = first.batches[0]![0]!.sleepUntil!;
+    const wake = first.batches[0]![0]!.until!;
     expect(wake - before).toBeGreaterThanOrEqual(2000);
     expect(wake - Date.now()).toBeLessThanOrEqual(2000);
 
@@ -291,14 +291,14 @@ describe("step.sleep and step.sleepUntil", () => {
       { nap: done(undefined) },
     );
     expect(woke.keys).toEqual([["after"]]);
-    expect(woke.batches[0]![0]!.sleepUntil).toBeUndefined();
+    expect(woke.batches[0]![0]!.until).toBeUndefined();
   });
 
   it("takes sleepUntil's Date, ISO text and epoch milliseconds as the same time", async () => {
     const at = Date.now() + 60_000;
     for (const when of [new Date(at), new Date(at).toISOString(), at]) {
       const { batches } = await drive(async ({ step }) => step.sleepUntil("until", when));
-      expect(batches[0]![0]!.sleepUntil).toBe(at);
+      expect(batches[0]![0]!.until).toBe(at);
     }
   });
 

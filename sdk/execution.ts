@@ -3,7 +3,8 @@ import type { SerializedError } from "./errors";
 import { StepFailedError, StepflareError } from "./errors";
 import { MAX_RETRIES } from "./function";
 import { assertStepId, StepKeys } from "./step-keys";
-import type { AnyHandler, HandlerContext, Logger, StepOptions, StepTools } from "./types";
+import type { AnyHandler, HandlerContext, Logger, StepflareEvent, StepOptions, StepTools, WaitForEventOptions } from "./types";
+import { type WaitSpec, waitSpecOf } from "./wait";
 
 /**
  * What the journal already holds for a step key, and when it settled: `seq`
@@ -19,10 +20,12 @@ export interface FoundStep {
   readonly retries: number | undefined;
   /** Runs the user's step function once (a sleep's does nothing). */
   readonly fn: (ctx: { attempt: number }) => unknown;
-  /** For `step.sleep` and `step.sleepUntil`: when it wakes, as first reached (the journal keeps the first one). */
-  readonly sleepUntil?: number;
+  /** For a sleep, when it wakes; for a wait, when it times out: as first reached (the journal keeps the first one). */
+  readonly until?: number;
   /** For `step.sendEvent`: the events to send, as given; the engine checks them as ingest does. */
   readonly send?: unknown[];
+  /** For `step.waitForEvent`: the event awaited; `until` is its timeout. */
+  readonly wait?: WaitSpec;
   /** Settles the handler's `await` with a committed output (already JSON-shaped). */
   resolve(output: unknown, seq?: number): void;
   /** Settles the handler's `await` with the step's final error. */
@@ -151,7 +154,12 @@ export class Execution {
       const send = Array.isArray(payload) ? [...payload] : [payload];
       return this.#step<{ ids: string[] }>({ id }, () => ({ ids: [] }), undefined, send);
     };
-    return { run, sleep, sleepUntil, sendEvent } as StepTools;
+    const waitForEvent = (id: string, options: WaitForEventOptions): Promise<StepflareEvent | null> => {
+      this.#checkCall("waitForEvent", id);
+      const { spec, timeoutMs } = waitSpecOf(options, `step.waitForEvent("${id}")`);
+      return this.#step<StepflareEvent | null>({ id, retries: 0 }, () => null, Date.now() + timeoutMs, undefined, spec);
+    };
+    return { run, sleep, sleepUntil, sendEvent, waitForEvent } as StepTools;
   }
 
   /** A step tool's call is refused inside another step's function, and its id must be one. */
@@ -169,8 +177,9 @@ export class Execution {
   #step<T>(
     options: StepOptions,
     fn: (ctx: { attempt: number }) => T | Promise<T>,
-    sleepUntil?: number,
+    until?: number,
     send?: unknown[],
+    wait?: WaitSpec,
   ): Promise<Awaited<T>> {
     const key = this.#keys.next(options.id);
     const memo = this.#input.memo.get(key);
@@ -186,8 +195,9 @@ export class Execution {
         key,
         id: options.id,
         retries: options.retries,
-        ...(sleepUntil === undefined ? {} : { sleepUntil }),
+        ...(until === undefined ? {} : { until }),
         ...(send === undefined ? {} : { send }),
+        ...(wait === undefined ? {} : { wait }),
         fn: (ctx) => {
           this.#inStepFn = true;
           try {

@@ -11,4 +11,5 @@ export type {
   StepflareEvent,
   StepOptions,
   StepTools,
+  WaitForEventOptions,
 } from "./types";

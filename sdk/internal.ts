@@ -22,3 +22,4 @@ export { checkOutputSize, fromJson, toJson, utf8Bytes } from "./json";
 export { type EventPayload, eventPayloadSchema, plainObject } from "./protocol";
 export { wellFormedHead } from "./text";
 export type { Logger } from "./types";
+export { valueAt, type WaitSpec, waitMatches } from "./wait";

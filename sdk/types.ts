@@ -55,6 +55,23 @@ export interface StepTools {
    * @example await step.sendEvent("fan-out", users.map((u) => ({ name: "app/welcome", data: { userId: u.id } })));
    */
   sendEvent(id: string, events: SendEventPayload | SendEventPayload[]): Promise<{ ids: string[] }>;
+  /**
+   * Waits for an event named `event`, up to `timeout` (required; at most a year), and answers it, or `null` at
+   * the timeout. `match: "data.orderId"` takes only an event whose `data.orderId` equals the trigger's; `if` is a
+   * CEL expression over `event` (the trigger) and `async` (the candidate). Events accepted after the run's
+   * trigger count even if they arrived before the wait began; an event resumes at most one wait of a run.
+   *
+   * @example const paid = await step.waitForEvent("wait-for-payment", { event: "shop/order.paid", match: "data.orderId", timeout: "1d" });
+   */
+  waitForEvent(id: string, options: WaitForEventOptions): Promise<StepflareEvent | null>;
+}
+
+/** What `step.waitForEvent` waits for. */
+export interface WaitForEventOptions {
+  event: string;
+  timeout: number | string;
+  match?: string;
+  if?: string;
 }
 
 /** An event a function sends: the fields `POST /e/:key` takes. */

@@ -9,7 +9,7 @@ import { REPLAY_FROM, RUN_STATUSES } from "./schemas";
  */
 const iso = z.iso.datetime().meta({ description: "an ISO 8601 date-time, UTC" });
 const runStatus = z.enum(RUN_STATUSES);
-const stepStatus = z.enum(["planned", "running", "retrying", "sleeping", "completed", "failed"]);
+const stepStatus = z.enum(["planned", "running", "retrying", "sleeping", "waiting", "completed", "failed"]);
 
 /** Any JSON value: a step's or a run's output, a poison message's body. */
 const json = z.unknown().meta({ description: "any JSON value" });
@@ -50,8 +50,13 @@ export const runDetail = z.strictObject({
       id: z.string(),
       key: z.string(),
       status: stepStatus,
-      type: z.literal("sleep").optional().meta({ description: "a step.sleep or step.sleepUntil" }),
+      type: z.enum(["sleep", "wait"]).optional().meta({ description: "a step.sleep or step.sleepUntil; a step.waitForEvent" }),
       wakeAt: iso.optional().meta({ description: "when a sleep wakes" }),
+      wait: z
+        .strictObject({ event: z.string(), match: z.string().optional(), if: z.string().optional() })
+        .optional()
+        .meta({ description: "what a wait waits for" }),
+      timeoutAt: iso.optional().meta({ description: "when a wait times out (answering null)" }),
       failedAttempts: z
         .array(z.strictObject({ attempt: z.number().int().positive(), startedAt: iso.optional(), endedAt: iso, error: publicError }))
         .optional()

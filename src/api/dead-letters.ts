@@ -24,17 +24,8 @@ const view = (r: StoredDeadLetter) => ({
   failedAt: new Date(r.failed_at).toISOString(),
   ...(r.replayed_at !== null ? { replayedAt: new Date(r.replayed_at).toISOString() } : {}),
   replayCount: r.replay_count,
-  ...(r.body !== null ? { body: parseStoredBody(r.body) } : {}),
+  ...(r.body !== null ? { body: JSON.parse(r.body) } : {}),
 });
-
-/** A stored body as JSON, or as its raw text when it is not JSON (rows written before bodies were always JSON). */
-function parseStoredBody(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
 export const deadLettersApi = new Hono<{ Bindings: Env }>()
   .get("/", async (c) => {

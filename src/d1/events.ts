@@ -123,3 +123,12 @@ export async function listEvents(
     limit: q.limit,
   });
 }
+
+/** Events of this name accepted at or after `since`, oldest first, at most `limit`: what a wait looks back on when it registers. */
+export async function eventsSince(db: D1Database, name: string, since: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .prepare("SELECT payload FROM events WHERE name = ?1 AND accepted_at >= ?2 ORDER BY accepted_at, id LIMIT ?3")
+    .bind(name, since, limit)
+    .all<{ payload: string }>();
+  return rows.results.map((r) => r.payload);
+}

@@ -4,6 +4,7 @@ import { type ListingRow, upsertListing } from "../d1/listing";
 import type { Env } from "../env";
 import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
 import { runIdFor } from "./run-id";
+import { resumeWaits } from "./waits";
 
 /** Events read from D1 at once: each is at most about 2 MB stored, so a wave stays far below a Worker's memory. */
 const REFERENCE_WAVE = 10;
@@ -40,7 +41,12 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
     const started = await Promise.allSettled<ListingRow>(
       config.registry.match(event.name).map(async (fn) => {
         const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
-        const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({ runId, functionId: fn.config.id, event });
+        const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({
+          runId,
+          functionId: fn.config.id,
+          event,
+          acceptedAt: item.body.acceptedAt,
+        });
         const { status, startedAt, endedAt, errorCode, version } = run;
         return { id: runId, functionId: fn.config.id, eventId: event.id, status, startedAt, endedAt, errorCode, version };
       }),
@@ -50,8 +56,17 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
     // the only one it gets, and its event may never be delivered again.
     const failed = started.filter((s) => s.status === "rejected");
     for (const s of started) if (s.status === "fulfilled") listing.push(s.value);
-    if (failed.length === 0) done.push(item);
-    else {
+    if (failed.length === 0) {
+      try {
+        await resumeWaits(env, event, Date.now());
+      } catch (e) {
+        // Retried as a whole: starting the runs again changes nothing, and a wait takes an event once.
+        console.error(`stepflare: offering event ${event.id} to the runs waiting for it failed; retrying:`, (e as Error).message);
+        item.msg.retry();
+        return;
+      }
+      done.push(item);
+    } else {
       const reason = (failed[0] as PromiseRejectedResult).reason;
       console.error(
         `stepflare: fan-out of event ${event.id} failed for ${failed.length} function(s); retrying:`,

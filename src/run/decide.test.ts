@@ -24,6 +24,7 @@ const step = (over: Partial<StepState> = {}): StepState => ({
   deadlineAt: null,
   wakeAt: null,
   attemptStartedAt: null,
+  wait: null,
   ...over,
 });
 const ctx = { now: 10_000, backoff, gen: 2 };

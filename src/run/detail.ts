@@ -61,9 +61,11 @@ export function runDetail(
       .map((s) => ({
         id: s.id,
         key: s.key,
-        // A sleep in progress shows as sleeping, with its wake time.
-        status: s.mode === "sleep" && s.status === "running" ? "sleeping" : s.status,
+        // A sleep in progress shows as sleeping, with its wake time; a wait as waiting, with what it waits for.
+        status:
+          s.status === "running" && s.mode === "sleep" ? "sleeping" : s.status === "running" && s.mode === "wait" ? "waiting" : s.status,
         ...(s.mode === "sleep" ? { type: "sleep", wakeAt: iso(s.wakeAt) } : {}),
+        ...(s.mode === "wait" && s.wait ? { type: "wait", wait: s.wait, timeoutAt: iso(s.wakeAt) } : {}),
         attempts: s.attempts,
         ...(s.status === "completed" ? { output: output(s.outputJson) } : {}),
         ...(s.error ? { error: publicError(s.error) } : {}),

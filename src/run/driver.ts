@@ -27,11 +27,12 @@ import {
   endSettlement,
   extendStepLease,
   keepPlanned,
+  pauseRun,
   resumeRun,
   scheduleHandlerRetry,
-  sleepRun,
   startAttempt,
   startSleep,
+  startWait,
   watchHandlerIdle,
 } from "./transitions";
 import { generationOf, isTerminal, type RunError, type StepResult, type StepState } from "./types";
@@ -179,7 +180,10 @@ export class RunDriver {
         s = addFoundStep(this.#store, f.key, f.id, f.retries ?? fn.config.retries);
         created.push(s);
       }
-      if (f.sleepUntil !== undefined && s.status === "planned") startSleep(this.#store, s, f.sleepUntil, now);
+      if (f.until !== undefined && s.status === "planned") {
+        if (f.wait) startWait(this.#store, s, f.wait, f.until, now);
+        else startSleep(this.#store, s, f.until, now);
+      }
       if (s.status === "completed") f.resolve(fromJson(s.outputJson), s.settleSeq ?? undefined);
       else if (s.status === "failed") f.reject(s.error ?? { name: "Error", message: "step failed" }, s.settleSeq ?? undefined);
       else live.pending.set(f.key, f);
@@ -187,24 +191,35 @@ export class RunDriver {
     this.#schedule();
     writeWaiting();
     this.#watchIdle();
-    this.#sleepIfOnlySleeps();
+    this.#pauseIfOnlyPaused();
   }
 
-  /** The live handler awaits nothing but sleeps: the run sleeps until one wakes it. */
-  #sleepIfOnlySleeps(): void {
+  /** The live handler awaits nothing but sleeps and waits: the run pauses until one of them ends. */
+  #pauseIfOnlyPaused(): void {
     const live = this.#live;
     if (!live || live.pending.size === 0) return;
-    for (const key of live.pending.keys()) if (this.#store.steps.get(key)?.mode !== "sleep") return;
-    if (sleepRun(this.#store)) this.#hooks.statusChanged();
+    let waiting = false;
+    for (const key of live.pending.keys()) {
+      const mode = this.#store.steps.get(key)?.mode;
+      if (mode === "wait") waiting = true;
+      else if (mode !== "sleep") return;
+    }
+    if (pauseRun(this.#store, waiting ? "waiting" : "sleeping")) this.#hooks.statusChanged();
   }
 
-  /** A sleep's time came: it completes, and a sleeping run runs again. */
-  wakeStep(key: string): void {
+  /**
+   * A sleep's time came, or a wait's timeout (it answers null), or an event
+   * that resumes a wait (`eventJson`): the step completes, and a paused run
+   * runs again. Answers whether it did.
+   */
+  endPause(key: string, eventJson: string | null = null): boolean {
     const s = this.#store.steps.get(key);
-    if (s?.status !== "running" || s.mode !== "sleep") return;
+    if (s?.status !== "running" || (s.mode !== "sleep" && s.mode !== "wait")) return false;
+    if (eventJson !== null && s.mode !== "wait") return false;
     if (resumeRun(this.#store, Date.now())) this.#hooks.statusChanged();
-    if (this.#store.run?.status !== "running") return;
-    this.applyResults([{ key, attempt: s.attempts, ok: true, outputJson: null, gen: generationOf(this.#store.run) }]);
+    if (this.#store.run?.status !== "running") return false;
+    this.applyResults([{ key, attempt: s.attempts, ok: true, outputJson: eventJson, gen: generationOf(this.#store.run) }]);
+    return true;
   }
 
   /**
@@ -219,7 +234,7 @@ export class RunDriver {
     for (const key of live.pending.keys()) {
       const s = this.#store.steps.get(key);
       if (s?.status === "planned") ready.push(s);
-      else if (s?.status === "running" && s.mode !== "sleep") inFlight++;
+      else if (s?.status === "running" && s.mode !== "sleep" && s.mode !== "wait") inFlight++;
     }
     if (ready.length === 0) return;
     if (inFlight === 0 && ready.length === 1) void this.#runInline(live, ready[0]!);
@@ -272,7 +287,7 @@ export class RunDriver {
   async leaseExpired(key: string, now: number): Promise<void> {
     const s = this.#store.steps.get(key);
     const run = this.#store.run!;
-    if (s?.status !== "running" || s.mode === null || s.mode === "sleep" || run.status !== "running") return;
+    if (s?.status !== "running" || s.mode === null || s.mode === "sleep" || s.mode === "wait" || run.status !== "running") return;
     if (s.mode === "inline" || s.claimedAttempt === s.attempts) {
       const timedOut = s.mode === "inline" || s.deadlineAt === null || now >= s.deadlineAt;
       const error = timedOut
@@ -334,7 +349,7 @@ export class RunDriver {
     }
     if (progressed) endSettlement(this.#store);
     this.#watchIdle();
-    this.#sleepIfOnlySleeps();
+    this.#pauseIfOnlyPaused();
     this.#hooks.armAlarm();
     if (progressed && !this.#live) this.wake();
   }

@@ -27,6 +27,7 @@ import {
   scheduleListingSync,
 } from "./transitions";
 import type { ReplayRecord, RunState, RunStatus, StepResult } from "./types";
+import { offerEvent, registerWait, timeOutPause, type WaitAnswer } from "./waits";
 
 export type { CatchUpContext, ClaimRequest, StartedRun, StartRun } from "./rpc";
 export type ReplayFrom = ReplayRecord["from"];
@@ -109,7 +110,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     const finishMs = this.#config.registry.get(init.functionId)?.config.timeouts?.finish;
     const run = createRun(
       this.#store,
-      { runId: init.runId, functionId: init.functionId, eventId: init.event.id, finishMs },
+      { runId: init.runId, functionId: init.functionId, eventId: init.event.id, acceptedAt: init.acceptedAt, finishMs },
       eventJson,
       now,
     );
@@ -185,6 +186,18 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#armAlarm();
     this.#driver.wake();
     return { replayed: true, status: run.status, listing: listingRow(run) };
+  }
+
+  /**
+   * For the fan-out: an event that may resume the wait `stepKey` (its name
+   * and `match` value fit the waits index). Answers whether the wait took
+   * it, refused it (its `if`, an event the run already took), or is gone.
+   */
+  async offerEvent(stepKey: string, eventJson: string): Promise<WaitAnswer> {
+    if (!this.#store.run) return "gone";
+    const answer = offerEvent(this.#store, this.#driver, stepKey, eventJson);
+    this.#armAlarm();
+    return answer;
   }
 
   /**
@@ -274,6 +287,8 @@ export class StepflareRunObject extends DurableObject<Env> {
       onFailure: (ref) => followOnFailure(this.env, this.#store, this.#driver, this.#config, ref),
       systemEvent: (ref) => followSystemEvent(this.env, this.#store, this.#driver, this.#config, ref),
       syncListing: () => this.#syncListingSoon(),
+      timeOutPause: (key) => timeOutPause(this.env, this.#store, this.#driver, key),
+      registerWait: (key) => registerWait(this.env, this.#store, this.#driver, key),
     };
     await fireDueTimers(host, Date.now());
     this.#armAlarm();

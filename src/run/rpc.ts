@@ -7,6 +7,8 @@ export interface StartRun {
   runId: string;
   functionId: string;
   event: StoredEvent;
+  /** When the event was accepted (its waits look back on events since); the run's start when absent. */
+  acceptedAt?: number;
   now?: number;
 }
 

@@ -15,6 +15,10 @@ export interface TimerHost {
   syncListing(): void;
   /** Sends the system event of the ending numbered `ref`. */
   systemEvent(ref: string): Promise<void>;
+  /** A sleep woke, or a wait timed out. */
+  timeOutPause(key: string): Promise<void>;
+  /** Puts a wait in the waits index and looks back on events accepted since the trigger. */
+  registerWait(key: string): Promise<void>;
 }
 
 type TimerHandler = (host: TimerHost, ref: string, now: number) => void | Promise<void>;
@@ -26,7 +30,8 @@ const handlers: Record<TimerKind, TimerHandler> = {
   "handler-idle": (h) => h.driver.idleExpired(),
   "step-retry": (h, ref) => replanStep(h.store, ref),
   "step-lease": (h, ref, now) => h.driver.leaseExpired(ref, now),
-  "step-wake": (h, ref) => h.driver.wakeStep(ref),
+  "step-wake": (h, ref) => h.timeOutPause(ref),
+  "wait-register": (h, ref) => h.registerWait(ref),
   "listing-sync": (h) => h.syncListing(),
   "dead-letter": (h, ref) => h.deadLetter(ref),
   "on-failure": (h, ref) => h.onFailure(ref),

@@ -1,4 +1,4 @@
-import type { SerializedError } from "../../sdk/internal";
+import type { SerializedError, WaitSpec } from "../../sdk/internal";
 import { awaitsClaim, holdsClaim } from "./claims";
 import type { StepDecision } from "./decide";
 import type { ClaimRequest } from "./rpc";
@@ -17,14 +17,23 @@ import { generationOf, isTerminal, type ReplayRecord, type RunError, type RunSta
 export const RUN_LEASE_MS = 30_000;
 
 /** The timers of a run that is still going: an ending clears them all. */
-const RUNNING_TIMERS = ["lease", "handler-retry", "handler-idle", "step-retry", "step-lease", "step-wake", "run-timeout"] as const;
+const RUNNING_TIMERS = [
+  "lease",
+  "handler-retry",
+  "handler-idle",
+  "step-retry",
+  "step-lease",
+  "step-wake",
+  "run-timeout",
+  "wait-register",
+] as const;
 
 // ---- the run ----------------------------------------------------------------
 
 /** Creates the run, running, with its event; its first turn has no lease yet (see `endFirstTurn`). */
 export function createRun(
   store: RunStore,
-  init: { runId: string; functionId: string; eventId: string; finishMs?: number | undefined },
+  init: { runId: string; functionId: string; eventId: string; acceptedAt?: number | undefined; finishMs?: number | undefined },
   eventJson: string,
   now: number,
 ): RunState {
@@ -40,6 +49,7 @@ export function createRun(
     endedAt: null,
     version: 1,
     settleSeq: 0,
+    acceptedAt: init.acceptedAt ?? now,
     stateBytes: 0,
     replays: [],
   };
@@ -96,23 +106,24 @@ export function endRun(
 }
 
 /**
- * The handler awaits only sleeps: the run is sleeping. It needs no lease
- * (nothing runs); the sleeps' timers wake it.
+ * The handler awaits only sleeps and waits: the run is `waiting` (a wait is
+ * among them) or `sleeping`. It needs no lease (nothing runs); the timers of
+ * its sleeps and waits, and the events it waits for, wake it.
  */
-export function sleepRun(store: RunStore): boolean {
+export function pauseRun(store: RunStore, status: "sleeping" | "waiting"): boolean {
   const run = store.run!;
   if (run.status !== "running") return false;
-  run.status = "sleeping";
+  run.status = status;
   run.version += 1;
   store.saveRun();
   store.clearTimers("lease");
   return true;
 }
 
-/** A sleep came due in a sleeping run: it runs again, with its lease. */
+/** A sleep came due, or a wait ended, in a paused run: it runs again, with its lease. */
 export function resumeRun(store: RunStore, now: number): boolean {
   const run = store.run!;
-  if (run.status !== "sleeping") return false;
+  if (run.status !== "sleeping" && run.status !== "waiting") return false;
   run.status = "running";
   run.version += 1;
   store.saveRun();
@@ -206,6 +217,7 @@ export function addFoundStep(store: RunStore, key: string, id: string, retries: 
     deadlineAt: null,
     wakeAt: null,
     attemptStartedAt: null,
+    wait: null,
   };
   store.addStep(s);
   return s;
@@ -243,6 +255,29 @@ export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: n
   s.wakeAt ??= wakeAt;
   store.putStep(s);
   store.setTimer("step-wake", s.key, s.wakeAt);
+}
+
+/**
+ * A wait the handler reached: it is running, in no executor, until an event
+ * resumes it or its timer times it out at `until`; a `wait-register` timer
+ * puts it in the waits index and looks back on events since the trigger.
+ */
+export function startWait(store: RunStore, s: StepState, spec: WaitSpec, until: number, now: number): void {
+  s.status = "running";
+  s.attempts = 1;
+  s.startedAt ??= now;
+  s.attemptStartedAt ??= now;
+  s.mode = "wait";
+  s.wait = spec;
+  s.wakeAt ??= until;
+  store.putStep(s);
+  store.setTimer("step-wake", s.key, s.wakeAt);
+  store.setTimer("wait-register", s.key, now);
+}
+
+/** Registering a wait failed: it is tried again at `at`. */
+export function retryWaitRegister(store: RunStore, key: string, at: number): void {
+  store.setTimer("wait-register", key, at);
 }
 
 /** Moves a step's lease: a re-dispatch's wait for its claim, or a claim's renewal. */

@@ -1,4 +1,4 @@
-import { type SerializedError, utf8Bytes } from "../../sdk/internal";
+import { type SerializedError, utf8Bytes, type WaitSpec } from "../../sdk/internal";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled";
 export type StepStatus = "planned" | "running" | "retrying" | "completed" | "failed";
@@ -18,7 +18,8 @@ export type TimerKind =
   | "dead-letter"
   | "on-failure"
   | "run-timeout"
-  | "system-event";
+  | "system-event"
+  | "wait-register";
 
 export const isTerminal = (s: RunStatus): boolean => s === "completed" || s === "failed" || s === "cancelled";
 export const isSettled = (s: StepStatus): boolean => s === "completed" || s === "failed";
@@ -45,6 +46,8 @@ export interface RunState {
   endedAt: number | null;
   /** Bumped on every status change; orders listing updates and names each failure. */
   version: number;
+  /** When the triggering event was accepted: a wait looks back on events accepted since. */
+  acceptedAt: number;
   /** Bumped on every settled step; a dispatched step catches up against the steps settled up to its plan. */
   settleSeq: number;
   /** Bytes of every step's stored output and error, for the run state limit: counted on load, kept up to date in memory, not stored. */
@@ -70,7 +73,7 @@ export interface StepState {
   /** For a dispatched step: the run's settleSeq when it was planned. */
   planSeq: number | null;
   /** Where the attempt runs: in the object, on the steps queue; a sleep runs nowhere and wakes by its timer. */
-  mode: "inline" | "queue" | "sleep" | null;
+  mode: "inline" | "queue" | "sleep" | "wait" | null;
   /** The attempt a steps consumer claimed (started); a lease that expires unclaimed is re-dispatched. */
   claimedAttempt: number | null;
   /** The claim token of the consumer invocation that claimed `claimedAttempt`. */
@@ -81,6 +84,8 @@ export interface StepState {
   wakeAt: number | null;
   /** When the latest attempt started. */
   attemptStartedAt: number | null;
+  /** A waitForEvent's event, match and filter; its timeout is `wakeAt`. */
+  wait: WaitSpec | null;
 }
 
 /**

@@ -10,8 +10,14 @@ const RESUME_TIMEOUT_MS = 90_000;
 let dev: WranglerDev;
 let http: StepflareHttp;
 const stamp = Date.now().toString(36);
-const tags = { durable: `durable-${stamp}`, parallel: `parallel-${stamp}`, late: `late-${stamp}`, sleepy: `sleepy-${stamp}` };
-const eventIds: Record<keyof typeof tags, string> = { durable: "", parallel: "", late: "", sleepy: "" };
+const tags = {
+  durable: `durable-${stamp}`,
+  parallel: `parallel-${stamp}`,
+  late: `late-${stamp}`,
+  sleepy: `sleepy-${stamp}`,
+  order: `order-${stamp}`,
+};
+const eventIds: Record<keyof typeof tags, string> = { durable: "", parallel: "", late: "", sleepy: "", order: "" };
 /** Each run as it stood when wrangler was killed. */
 const beforeCrash = new Map<string, RunDetail>();
 /** The late event as the restarted wrangler first shows it. */
@@ -48,6 +54,8 @@ beforeAll(async () => {
   dev = await WranglerDev.start({ config: "test/e2e/worker/wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
   http = new StepflareHttp(dev.url);
 
+  // A run waiting for an event across the crash: the event comes after the restart.
+  [eventIds.order] = (await http.send({ name: "e2e/order", data: { tag: tags.order } })) as [string];
   // A run asleep across the crash: it wakes from its object's stored timer.
   [eventIds.sleepy] = (await http.send({ name: "e2e/sleepy", data: { tag: tags.sleepy, sleepMs: 20_000 } })) as [string];
   // Two runs caught mid-step: one whose second step runs inline in its object,
@@ -56,7 +64,7 @@ beforeAll(async () => {
   [eventIds.parallel] = (await http.send({ name: "e2e/parallel", data: { tag: tags.parallel, sleepMs: 4_000 } })) as [string];
   await waitFor(async () => ((await calls(tags.durable)).includes("second") ? true : undefined), "step 2 of the durable run to start");
   await waitFor(async () => ((await calls(tags.parallel)).length === 2 ? true : undefined), "both parallel steps to start");
-  for (const id of [eventIds.durable, eventIds.parallel, eventIds.sleepy]) {
+  for (const id of [eventIds.durable, eventIds.parallel, eventIds.sleepy, eventIds.order]) {
     const run = await waitFor(() => onlyRun(id), `the run of ${id} in the index`);
     beforeCrash.set(id, run);
   }
@@ -86,6 +94,7 @@ describe("a wrangler dev killed mid-run and started again on the same state", ()
       ["right", "running"],
     ]);
     expect(beforeCrash.get(eventIds.sleepy)?.status).toBe("sleeping");
+    expect(beforeCrash.get(eventIds.order)?.status).toBe("waiting");
     // Stored, but its queue message died with wrangler: only the sweeper can start its run now.
     expect(lateAfterRestart).toMatchObject({ dispatched: false, runs: [] });
   });
@@ -137,6 +146,16 @@ describe("a wrangler dev killed mid-run and started again on the same state", ()
       ]);
       const recorded = await calls(tags.sleepy);
       expect([count(recorded, "before"), count(recorded, "after")]).toEqual([1, 1]);
+    },
+    RESUME_TIMEOUT_MS + 10_000,
+  );
+
+  it(
+    "resumes a run that waited through the crash when its event comes after the restart",
+    async () => {
+      await http.send({ name: "e2e/paid", data: { tag: tags.order, amount: 5 } });
+      const run = await completedRun(eventIds.order);
+      expect(run).toMatchObject({ status: "completed", output: { paid: { tag: tags.order, amount: 5 } } });
     },
     RESUME_TIMEOUT_MS + 10_000,
   );

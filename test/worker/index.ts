@@ -5,8 +5,8 @@ const engine = createEngine({
   functions: allFunctions,
   schemas: app.schemas,
   backoff: { baseMs: 50, maxMs: 400 },
-  // Claims lapse after 3 s without a renewal, so a dead claimer is noticed within a test.
-  limits: { maxStepsPerRun: 1000, stepTimeoutMs: 8000, stepClaimLeaseMs: 3000 },
+  // Claims lapse after 5 s without a renewal, so a dead claimer is noticed within a test.
+  limits: { maxStepsPerRun: 1000, stepTimeoutMs: 8000, stepClaimLeaseMs: 5000 },
 });
 
 export default engine.worker;

@@ -14,6 +14,7 @@ const app = new Stepflare({
     "e2e/parallel": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
     "e2e/quick": z.object({ tag: z.string() }),
     "e2e/sleepy": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
+    "e2e/order": z.object({ tag: z.string() }),
   },
 });
 
@@ -61,8 +62,14 @@ const sleepy = app.createFunction({ id: "sleepy", triggers: [{ event: "e2e/sleep
   return step.run("after", async () => (await record(env.DB, event.data.tag, "after"), "awake"));
 });
 
+/** Waits for `e2e/paid` with the same tag: a restart while it waits must not lose the wait. */
+const order = app.createFunction({ id: "order", triggers: [{ event: "e2e/order" }] }, async ({ step }) => {
+  const paid = await step.waitForEvent("wait-paid", { event: "e2e/paid", match: "data.tag", timeout: "5m" });
+  return { paid: paid?.data ?? null };
+});
+
 const engine = createEngine({
-  functions: [durable, parallel, quick, sleepy],
+  functions: [durable, parallel, quick, sleepy, order],
   schemas: app.schemas,
   // The default limits: a claimed step whose executor was killed is retried once its 30 s claim lease lapses.
   backoff: { baseMs: 200, maxMs: 1_000 },

@@ -33,11 +33,17 @@ import {
   sequential,
   slowPrelude,
 } from "./steps";
+import { badWait, depositWait, orderFlow, twoWaits, waitRace } from "./waits";
 
 export { app } from "./app";
 export { calls, callsOf, count, down, fixed, times } from "./calls";
 
 export const allFunctions = [
+  orderFlow,
+  twoWaits,
+  depositWait,
+  waitRace,
+  badWait,
   finishesLate,
   systemWatcher,
   sender,

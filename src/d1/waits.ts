@@ -1,0 +1,40 @@
+/**
+ * The `waits` table: one row per pending step.waitForEvent, so an event
+ * finds the runs waiting for it by its name and the value of each `match`
+ * path in use, without looking at any other wait.
+ */
+
+export interface WaitRow {
+  runId: string;
+  stepKey: string;
+  name: string;
+  matchPath: string;
+  matchValue: string;
+  expiresAt: number;
+}
+
+export async function putWait(db: D1Database, w: WaitRow): Promise<void> {
+  await db
+    .prepare(`INSERT OR REPLACE INTO waits (run_id, step_key, name, match_path, match_value, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`)
+    .bind(w.runId, w.stepKey, w.name, w.matchPath, w.matchValue, w.expiresAt)
+    .run();
+}
+
+export async function deleteWait(db: D1Database, runId: string, stepKey: string): Promise<void> {
+  await db.prepare("DELETE FROM waits WHERE run_id = ?1 AND step_key = ?2").bind(runId, stepKey).run();
+}
+
+/** The `match` paths waits on this event name use ('' for waits with none). */
+export async function matchPathsOf(db: D1Database, name: string): Promise<string[]> {
+  const rows = await db.prepare("SELECT DISTINCT match_path FROM waits WHERE name = ?1").bind(name).all<{ match_path: string }>();
+  return rows.results.map((r) => r.match_path);
+}
+
+/** The unexpired waits for this name whose `match` path holds this value. */
+export async function waitsFor(db: D1Database, name: string, matchPath: string, matchValue: string, now: number) {
+  const rows = await db
+    .prepare("SELECT run_id, step_key FROM waits WHERE name = ?1 AND match_path = ?2 AND match_value = ?3 AND expires_at > ?4")
+    .bind(name, matchPath, matchValue, now)
+    .all<{ run_id: string; step_key: string }>();
+  return rows.results.map((r) => ({ runId: r.run_id, stepKey: r.step_key }));
+}
