@@ -3,6 +3,7 @@ import { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from
 import type { StepflareFunction } from "../function";
 import type { EventPayload } from "../protocol";
 import type { Logger, StepflareEnv, StepflareEvent } from "../types";
+import type { WaitSpec } from "../wait";
 import { asStored, runStep, type StepMock } from "./step";
 
 export type { StepMock } from "./step";
@@ -38,6 +39,8 @@ export interface TestStep {
   sleepUntil?: number;
   /** For `step.sendEvent`: the events the step would send, as given. Nothing is sent. */
   events?: unknown[];
+  /** For `step.waitForEvent`: the event awaited, and when the wait would time out (ms since the epoch). */
+  waitFor?: WaitSpec & { timeoutAt: number };
 }
 
 export interface TestRunResult {
@@ -55,7 +58,8 @@ const silent: Logger = { info() {}, warn() {}, error() {}, debug() {} };
  * runs for real, with the function's retries (without their backoff), a
  * sleep ends at once (its step records when it would have ended), a
  * sendEvent sends nothing (its step records the events, and answers an id
- * for each: the event's own or `<step key>-<index>`), and
+ * for each: the event's own or `<step key>-<index>`), a waitForEvent times
+ * out at once (null) unless a mock answers the event, and
  * the handler is retried after an error outside any step, as the engine does.
  * Steps resolve through the SDK's own execution engine, so memoization, step
  * keys and parallel batches behave as they do in a deployed run.
@@ -97,7 +101,8 @@ export async function runFunction(fn: StepflareFunction, options: TestRunOptions
       );
       const settleStep = async (step: FoundStep) => {
         const record: TestStep = { id: step.id, key: step.key, status: "completed", mocked: mocks.has(step.id) };
-        if (step.sleepUntil !== undefined) record.sleepUntil = step.sleepUntil;
+        if (step.wait) record.waitFor = { ...step.wait, timeoutAt: step.until ?? 0 };
+        else if (step.until !== undefined) record.sleepUntil = step.until;
         if (step.send !== undefined) record.events = step.send;
         steps.push(record);
         const result = await runStep(step, mocks.get(step.id), step.retries ?? fn.config.retries);

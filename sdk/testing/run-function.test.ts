@@ -189,6 +189,26 @@ describe("runFunction", () => {
     ]);
   });
 
+  it("a waitForEvent times out at once unless a mock answers the event", async () => {
+    const fn = fnOf(async ({ step }) => {
+      const paid = await step.waitForEvent("wait-paid", { event: "app/paid", match: "data.orderId", timeout: "1h" });
+      return paid ? `paid ${paid.data.amount}` : "timed out";
+    });
+    const timedOut = await runFunction(fn, { event });
+    expect(timedOut.output).toBe("timed out");
+    expect(timedOut.steps[0]).toMatchObject({
+      id: "wait-paid",
+      status: "completed",
+      waitFor: { event: "app/paid", match: "data.orderId" },
+    });
+    expect(timedOut.steps[0]!.waitFor!.timeoutAt - Date.now()).toBeGreaterThan(3_500_000);
+    const paid = await runFunction(fn, {
+      event,
+      steps: [{ id: "wait-paid", handler: () => ({ id: "e2", name: "app/paid", data: { amount: 5 }, ts: 0 }) }],
+    });
+    expect(paid.output).toBe("paid 5");
+  });
+
   it("outputs go through JSON, as the journal stores them", async () => {
     const fn = fnOf(async ({ step }) => {
       const d = await step.run("date", () => new Date(0));
