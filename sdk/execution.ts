@@ -2,8 +2,18 @@ import { durationMs, wakeTimeMs } from "./duration";
 import type { SerializedError } from "./errors";
 import { StepFailedError, StepflareError } from "./errors";
 import { MAX_RETRIES } from "./function";
+import { type InvokeSpec, invokeSpecOf } from "./invoke";
 import { assertStepId, StepKeys } from "./step-keys";
-import type { AnyHandler, HandlerContext, Logger, StepflareEvent, StepOptions, StepTools, WaitForEventOptions } from "./types";
+import type {
+  AnyHandler,
+  HandlerContext,
+  InvokeOptions,
+  Logger,
+  StepflareEvent,
+  StepOptions,
+  StepTools,
+  WaitForEventOptions,
+} from "./types";
 import { type WaitSpec, waitSpecOf } from "./wait";
 
 /**
@@ -26,6 +36,8 @@ export interface FoundStep {
   readonly send?: unknown[];
   /** For `step.waitForEvent`: the event awaited; `until` is its timeout. */
   readonly wait?: WaitSpec;
+  /** For `step.invoke`: the function to run as a child and its event's data; `until` is its timeout. */
+  readonly invoke?: InvokeSpec;
   /** Settles the handler's `await` with a committed output (already JSON-shaped). */
   resolve(output: unknown, seq?: number): void;
   /** Settles the handler's `await` with the step's final error. */
@@ -159,7 +171,12 @@ export class Execution {
       const { spec, timeoutMs } = waitSpecOf(options, `step.waitForEvent("${id}")`);
       return this.#step<StepflareEvent | null>({ id, retries: 0 }, () => null, Date.now() + timeoutMs, undefined, spec);
     };
-    return { run, sleep, sleepUntil, sendEvent, waitForEvent } as StepTools;
+    const invoke = (id: string, options: InvokeOptions): Promise<unknown> => {
+      this.#checkCall("invoke", id);
+      const { spec, timeoutMs } = invokeSpecOf(options, `step.invoke("${id}")`);
+      return this.#step<unknown>({ id, retries: 0 }, () => null, Date.now() + timeoutMs, undefined, undefined, spec);
+    };
+    return { run, sleep, sleepUntil, sendEvent, waitForEvent, invoke } as StepTools;
   }
 
   /** A step tool's call is refused inside another step's function, and its id must be one. */
@@ -180,6 +197,7 @@ export class Execution {
     until?: number,
     send?: unknown[],
     wait?: WaitSpec,
+    invoke?: InvokeSpec,
   ): Promise<Awaited<T>> {
     const key = this.#keys.next(options.id);
     const memo = this.#input.memo.get(key);
@@ -198,6 +216,7 @@ export class Execution {
         ...(until === undefined ? {} : { until }),
         ...(send === undefined ? {} : { send }),
         ...(wait === undefined ? {} : { wait }),
+        ...(invoke === undefined ? {} : { invoke }),
         fn: (ctx) => {
           this.#inStepFn = true;
           try {

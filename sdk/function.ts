@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { durationMs } from "./duration";
+import { compileExpression } from "./expression";
 import type { AnyFailureHandler, AnyHandler } from "./types";
 
 export const MAX_RETRIES = 20;
@@ -8,6 +9,8 @@ export const DEFAULT_RETRIES = 4;
 /** Event names and trigger patterns: `*` matches within one `/`-separated segment's remainder. */
 export const eventNamePattern = /^[A-Za-z0-9_.\-/:]{1,256}$/;
 export const triggerPattern = /^[A-Za-z0-9_.\-/:*]{1,256}$/;
+/** A `match` path: a dotted path into an event, such as `data.orderId`. */
+export const MATCH_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*){0,15}$/;
 
 export const functionConfigSchema = z
   .object({
@@ -18,6 +21,24 @@ export const functionConfigSchema = z
       .min(1)
       .max(16),
     retries: z.number().int().min(0).max(MAX_RETRIES).default(DEFAULT_RETRIES),
+    /**
+     * Events that cancel a run still going: the event's name, `match` (a dotted path equal in it and in the
+     * trigger), `if` (CEL over `event`, the trigger, and `async`, the candidate), and how long after the start
+     * it applies (`timeout`).
+     */
+    cancelOn: z
+      .array(
+        z
+          .object({
+            event: z.string().regex(eventNamePattern, "an event name"),
+            match: z.string().regex(MATCH_PATH, 'a dotted path such as "data.orderId"').optional(),
+            if: z.string().superRefine(checkExpression).optional(),
+            timeout: z.union([z.number(), z.string()]).transform(toDurationMs).optional(),
+          })
+          .strict(),
+      )
+      .max(16)
+      .optional(),
     /** `finish`: a run still going this long after it started (or was replayed) is cancelled with run_timed_out. */
     timeouts: z
       .object({ finish: z.union([z.number(), z.string()]).transform(toDurationMs).optional() })
@@ -26,11 +47,19 @@ export const functionConfigSchema = z
   })
   .strict();
 
+function checkExpression(value: string, ctx: z.RefinementCtx): void {
+  try {
+    compileExpression(value, "if");
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/^if: /, ""), params: { code: "invalid_expression" } });
+  }
+}
+
 function toDurationMs(value: number | string, ctx: z.RefinementCtx): number {
   try {
     return durationMs(value, "a timeout");
   } catch (e) {
-    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    ctx.addIssue({ code: "custom", message: (e as Error).message, params: { code: "invalid_duration" } });
     return z.NEVER;
   }
 }
@@ -50,7 +79,12 @@ export function defineFunction(config: FunctionConfigInput, handler: AnyHandler,
   const parsed = functionConfigSchema.safeParse(config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new TypeError(`invalid function config ${JSON.stringify(config?.id)}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+    const error = new TypeError(
+      `invalid function config ${JSON.stringify(config?.id)}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+    );
+    // A stable code: invalid_expression or invalid_duration where a field says so, else invalid_function.
+    const code = (issue as { params?: { code?: unknown } } | undefined)?.params?.code;
+    throw Object.assign(error, { code: typeof code === "string" ? code : "invalid_function" });
   }
   if (typeof handler !== "function") throw new TypeError(`function ${parsed.data.id}: handler must be a function`);
   return Object.freeze({ kind: "stepflare.function" as const, config: parsed.data, handler, ...(onFailure ? { onFailure } : {}) });

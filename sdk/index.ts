@@ -5,6 +5,7 @@ export { type EventPayload, eventPayloadSchema } from "./protocol";
 export type {
   FailureContext,
   HandlerContext,
+  InvokeOptions,
   Logger,
   SendEventPayload,
   StepflareEnv,

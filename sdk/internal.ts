@@ -18,6 +18,7 @@ export {
 export { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "./execution";
 export { compileExpression, MAX_EXPRESSION_LENGTH, type Predicate } from "./expression";
 export { eventNamePattern, type StepflareFunction } from "./function";
+export type { InvokeSpec } from "./invoke";
 export { checkOutputSize, fromJson, toJson, utf8Bytes } from "./json";
 export { type EventPayload, eventPayloadSchema, plainObject } from "./protocol";
 export { wellFormedHead } from "./text";

@@ -34,7 +34,7 @@ export interface StepTools {
   /**
    * Pauses the run for `duration`: milliseconds, or a string such as "30s", "5m", "2h", "7d" or "1h30m"; at most
    * one year. The run is `sleeping` meanwhile and holds no memory; it wakes from its Durable Object's alarm,
-   * across restarts and deploys. A retry or replay of the run does not sleep again.
+   * across restarts and deploys. A retry of the run, or a replay from its failed step, does not sleep again.
    *
    * @example await step.sleep("wait-a-day", "1d");
    */
@@ -64,6 +64,22 @@ export interface StepTools {
    * @example const paid = await step.waitForEvent("wait-for-payment", { event: "shop/order.paid", match: "data.orderId", timeout: "1d" });
    */
   waitForEvent(id: string, options: WaitForEventOptions): Promise<StepflareEvent | null>;
+  /**
+   * Runs another function of the engine as a child run, with an event `stepflare/function.invoked` carrying
+   * `data`, and answers its output. A child that fails throws here with code `invoke_failed` (its error in the
+   * message); one still going at `timeout` throws `invoke_timeout`. Memoized: a retry never starts a second child.
+   *
+   * @example const receipt = await step.invoke("charge", { function: chargeCard, data: { orderId }, timeout: "5m" });
+   */
+  invoke<T = unknown>(id: string, options: InvokeOptions): Promise<T>;
+}
+
+/** What `step.invoke` runs: a function (or its id), its event's data and user, and a timeout (at most a year). */
+export interface InvokeOptions {
+  function: { config: { id: string } } | string;
+  data?: Record<string, unknown>;
+  user?: Record<string, unknown>;
+  timeout?: number | string;
 }
 
 /** What `step.waitForEvent` waits for. */

@@ -1,7 +1,7 @@
 import { durationMs } from "./duration";
 import { StepflareError } from "./errors";
 import { compileExpression } from "./expression";
-import { eventNamePattern } from "./function";
+import { eventNamePattern, MATCH_PATH } from "./function";
 import type { WaitForEventOptions } from "./types";
 
 /** A wait as the journal keeps it: the event awaited, how it must match the trigger, and a CEL filter. */
@@ -12,8 +12,6 @@ export interface WaitSpec {
   /** CEL over `event` (the trigger) and `async` (the candidate). */
   if?: string;
 }
-
-const MATCH_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*){0,15}$/;
 
 /** Checks a waitForEvent's options; a mistake throws with a stable code, failing the run at once. */
 export function waitSpecOf(options: WaitForEventOptions, what: string): { spec: WaitSpec; timeoutMs: number } {

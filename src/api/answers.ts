@@ -41,6 +41,10 @@ export const runDetail = z.strictObject({
   status: runStatus,
   output: json.optional(),
   error: publicError.optional(),
+  parent: z
+    .strictObject({ runId: z.string(), stepKey: z.string() })
+    .optional()
+    .meta({ description: "for a run started by step.invoke: the invoking run and its step" }),
   attempt: z.number().int().nonnegative(),
   startedAt: iso,
   endedAt: iso.optional(),
@@ -50,13 +54,20 @@ export const runDetail = z.strictObject({
       id: z.string(),
       key: z.string(),
       status: stepStatus,
-      type: z.enum(["sleep", "wait"]).optional().meta({ description: "a step.sleep or step.sleepUntil; a step.waitForEvent" }),
+      type: z
+        .enum(["sleep", "wait", "invoke"])
+        .optional()
+        .meta({ description: "a step.sleep or step.sleepUntil; a step.waitForEvent; a step.invoke" }),
+      invoked: z
+        .strictObject({ functionId: z.string(), runId: z.string().optional() })
+        .optional()
+        .meta({ description: "an invoke's function and, once started, its child run" }),
       wakeAt: iso.optional().meta({ description: "when a sleep wakes" }),
       wait: z
         .strictObject({ event: z.string(), match: z.string().optional(), if: z.string().optional() })
         .optional()
         .meta({ description: "what a wait waits for" }),
-      timeoutAt: iso.optional().meta({ description: "when a wait times out (answering null)" }),
+      timeoutAt: iso.optional().meta({ description: "when a wait times out (answering null), or an invoke (invoke_timeout)" }),
       failedAttempts: z
         .array(z.strictObject({ attempt: z.number().int().positive(), startedAt: iso.optional(), endedAt: iso, error: publicError }))
         .optional()
@@ -79,7 +90,8 @@ export const runCancelled = z.strictObject({
 export const cancellationsDone = z.strictObject({
   cancelled: z.number().int().nonnegative(),
   failed: z.array(z.strictObject({ runId: z.string(), message: z.string() })),
-  remaining: z.boolean().meta({ description: "more runs match: call again" }),
+  remaining: z.boolean().meta({ description: "more runs match: call again with `nextCursor`" }),
+  nextCursor: z.string().nullable(),
 });
 
 export const runReplayed = z.strictObject({ id: z.string(), status: runStatus, replayed: z.literal(true) });

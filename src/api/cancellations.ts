@@ -5,6 +5,7 @@ import type { Env } from "../env";
 import type { RunStatus } from "../run/types";
 import { eachLimited } from "../shared/each-limited";
 import { HttpError } from "../shared/http-error";
+import { decodeRunCursor, encodeRunCursor } from "./cursor";
 import { issueText, readJsonBody } from "./query";
 import { BULK_CANCEL_MAX, cancellationsBody } from "./schemas";
 
@@ -51,7 +52,7 @@ export const cancellationsApi = new Hono<{ Bindings: Env }>().post("/", async (c
     const issue = parsed.error.issues[0];
     throw new HttpError(400, "invalid_request", issue ? issueText(issue, "body", issue.message) : "invalid body");
   }
-  const { functionId, startedAfter, startedBefore, if: onlyIf } = parsed.data;
+  const { functionId, startedAfter, startedBefore, if: onlyIf, cursor } = parsed.data;
   if (onlyIf !== undefined) {
     try {
       compileExpression(onlyIf, "if");
@@ -59,11 +60,16 @@ export const cancellationsApi = new Hono<{ Bindings: Env }>().post("/", async (c
       throw new HttpError(400, "invalid_expression", (e as Error).message);
     }
   }
-  const ids = await listCancellable(c.env.DB, { functionId, startedAfter, startedBefore, limit: BULK_CANCEL_MAX + 1 });
-  const outcomes = await cancelRuns(c.env, ids.slice(0, BULK_CANCEL_MAX), onlyIf);
+  const afterId = cursor === undefined ? undefined : decodeRunCursor(cursor);
+  const ids = await listCancellable(c.env.DB, { functionId, startedAfter, startedBefore, afterId, limit: BULK_CANCEL_MAX + 1 });
+  const chosen = ids.slice(0, BULK_CANCEL_MAX);
+  const outcomes = await cancelRuns(c.env, chosen, onlyIf);
+  const remaining = ids.length > BULK_CANCEL_MAX;
   return c.json({
     cancelled: outcomes.filter((o) => o.type === "cancelled").length,
     failed: outcomes.flatMap((o) => (o.type === "error" ? [{ runId: o.runId, message: o.message }] : [])),
-    remaining: ids.length > BULK_CANCEL_MAX,
+    remaining,
+    // Past the runs this call chose, whatever became of them: runs the `if` left out, or whose object failed, are not chosen again.
+    nextCursor: remaining ? encodeRunCursor(chosen.at(-1)!) : null,
   });
 });

@@ -73,6 +73,7 @@ export const cancellationsBody = z
       .max(MAX_EXPRESSION_LENGTH)
       .optional()
       .meta({ description: "a CEL expression over `event`, the run's triggering event: only runs where it is true" }),
+    cursor: z.string().max(512).meta({ description: "the `nextCursor` of the call before" }).optional(),
   })
   .strict();
 

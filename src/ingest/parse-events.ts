@@ -3,6 +3,9 @@ import { type EventPayload, eventPayloadSchema } from "../../sdk/internal";
 import { HttpError } from "../shared/http-error";
 import { MAX_EVENT_DEPTH, nestsDeeperThan } from "./nesting";
 
+/** The prefix of the engine's own event names. */
+export const RESERVED_PREFIX = "stepflare/";
+
 /**
  * Parses an ingest body into events: one event or an array of them. Every
  * problem becomes a 400 naming the event's index and the field.
@@ -26,6 +29,10 @@ export function parseEventList(list: unknown[], maxEvents: number, schemas: Reco
   return list.map((raw, index) => {
     const parsed = eventPayloadSchema.safeParse(raw);
     if (!parsed.success) throw invalid(index, parsed.error.issues[0]);
+    // The engine's own events (stepflare/function.failed, ...) cannot be sent, so none can be forged.
+    if (parsed.data.name.startsWith(RESERVED_PREFIX)) {
+      throw new HttpError(400, "invalid_event", `event ${index}: name: names starting "${RESERVED_PREFIX}" are the engine's own`);
+    }
     const schema = schemas[parsed.data.name];
     if (schema) {
       const data = schema.safeParse(parsed.data.data ?? {});

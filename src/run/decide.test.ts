@@ -25,6 +25,7 @@ const step = (over: Partial<StepState> = {}): StepState => ({
   wakeAt: null,
   attemptStartedAt: null,
   wait: null,
+  invoke: null,
   ...over,
 });
 const ctx = { now: 10_000, backoff, gen: 2 };

@@ -44,6 +44,7 @@ export function runDetail(
     status: run.status,
     ...(run.status === "completed" ? { output: output(run.outputJson) } : {}),
     ...(run.error ? { error: publicError(run.error) } : {}),
+    ...(run.parent ? { parent: { runId: run.parent.runId, stepKey: run.parent.stepKey } } : {}),
     attempt: run.attempt,
     startedAt: iso(run.startedAt)!,
     ...(run.endedAt !== null ? { endedAt: iso(run.endedAt) } : {}),
@@ -66,6 +67,13 @@ export function runDetail(
           s.status === "running" && s.mode === "sleep" ? "sleeping" : s.status === "running" && s.mode === "wait" ? "waiting" : s.status,
         ...(s.mode === "sleep" ? { type: "sleep", wakeAt: iso(s.wakeAt) } : {}),
         ...(s.mode === "wait" && s.wait ? { type: "wait", wait: s.wait, timeoutAt: iso(s.wakeAt) } : {}),
+        ...(s.mode === "invoke" && s.invoke
+          ? {
+              type: "invoke",
+              invoked: { functionId: s.invoke.functionId, ...(s.invoke.runId ? { runId: s.invoke.runId } : {}) },
+              timeoutAt: iso(s.wakeAt),
+            }
+          : {}),
         attempts: s.attempts,
         ...(s.status === "completed" ? { output: output(s.outputJson) } : {}),
         ...(s.error ? { error: publicError(s.error) } : {}),

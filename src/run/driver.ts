@@ -31,6 +31,7 @@ import {
   resumeRun,
   scheduleHandlerRetry,
   startAttempt,
+  startInvoke,
   startSleep,
   startWait,
   watchHandlerIdle,
@@ -182,6 +183,7 @@ export class RunDriver {
       }
       if (f.until !== undefined && s.status === "planned") {
         if (f.wait) startWait(this.#store, s, f.wait, f.until, now);
+        else if (f.invoke) startInvoke(this.#store, s, f.invoke, f.until, now);
         else startSleep(this.#store, s, f.until, now);
       }
       if (s.status === "completed") f.resolve(fromJson(s.outputJson), s.settleSeq ?? undefined);
@@ -201,7 +203,7 @@ export class RunDriver {
     let waiting = false;
     for (const key of live.pending.keys()) {
       const mode = this.#store.steps.get(key)?.mode;
-      if (mode === "wait") waiting = true;
+      if (mode === "wait" || mode === "invoke") waiting = true;
       else if (mode !== "sleep") return;
     }
     if (pauseRun(this.#store, waiting ? "waiting" : "sleeping")) this.#hooks.statusChanged();
@@ -212,6 +214,25 @@ export class RunDriver {
    * that resumes a wait (`eventJson`): the step completes, and a paused run
    * runs again. Answers whether it did.
    */
+  /**
+   * An invoke's child ended, or the invoke timed out: the step settles with
+   * `result` (the child's output, or invoke_failed / invoke_timeout), and a
+   * paused run runs again. Answers whether it did.
+   */
+  endInvoke(key: string, result: { ok: true; outputJson: string | null } | { ok: false; error: RunError }): boolean {
+    const s = this.#store.steps.get(key);
+    if (s?.status !== "running" || s.mode !== "invoke") return false;
+    if (resumeRun(this.#store, Date.now())) this.#hooks.statusChanged();
+    if (this.#store.run?.status !== "running") return false;
+    const gen = generationOf(this.#store.run);
+    this.applyResults([
+      result.ok
+        ? { key, attempt: s.attempts, ok: true, outputJson: result.outputJson, gen }
+        : { key, attempt: s.attempts, ok: false, error: result.error, nonRetriable: true, gen },
+    ]);
+    return true;
+  }
+
   endPause(key: string, eventJson: string | null = null): boolean {
     const s = this.#store.steps.get(key);
     if (s?.status !== "running" || (s.mode !== "sleep" && s.mode !== "wait")) return false;
@@ -234,7 +255,7 @@ export class RunDriver {
     for (const key of live.pending.keys()) {
       const s = this.#store.steps.get(key);
       if (s?.status === "planned") ready.push(s);
-      else if (s?.status === "running" && s.mode !== "sleep" && s.mode !== "wait") inFlight++;
+      else if (s?.status === "running" && (s.mode === "inline" || s.mode === "queue")) inFlight++;
     }
     if (ready.length === 0) return;
     if (inFlight === 0 && ready.length === 1) void this.#runInline(live, ready[0]!);
@@ -287,7 +308,7 @@ export class RunDriver {
   async leaseExpired(key: string, now: number): Promise<void> {
     const s = this.#store.steps.get(key);
     const run = this.#store.run!;
-    if (s?.status !== "running" || s.mode === null || s.mode === "sleep" || s.mode === "wait" || run.status !== "running") return;
+    if (s?.status !== "running" || (s.mode !== "inline" && s.mode !== "queue") || run.status !== "running") return;
     if (s.mode === "inline" || s.claimedAttempt === s.attempts) {
       const timedOut = s.mode === "inline" || s.deadlineAt === null || now >= s.deadlineAt;
       const error = timedOut

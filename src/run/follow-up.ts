@@ -60,6 +60,9 @@ export async function followSystemEvent(env: Env, store: RunStore, driver: RunDr
   const run = store.run!;
   const version = Number(ref);
   if (run.version !== version || (run.status !== "failed" && run.status !== "cancelled")) return;
+  const trigger = JSON.parse(driver.eventJson()) as { name: string };
+  // A run started by a system event sends none itself: a handler of function.failed that fails must not start itself again.
+  if (trigger.name.startsWith("stepflare/")) return;
   const error = run.error ?? { name: "Error", message: `run ${run.status}` };
   const payload = {
     id: `${run.id}.${version}.${run.status}`,
@@ -68,7 +71,7 @@ export async function followSystemEvent(env: Env, store: RunStore, driver: RunDr
       function_id: run.functionId,
       run_id: run.id,
       error: { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) },
-      event: JSON.parse(driver.eventJson()),
+      event: trigger,
     },
   };
   try {

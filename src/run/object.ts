@@ -9,6 +9,7 @@ import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
 import { followDeadLetter, followOnFailure, followSystemEvent } from "./follow-up";
+import { type ChildEnding, childEnded, notifyParent, startChild } from "./invoke";
 import { type ListingCheck, listingRow, sendListingRow } from "./listing";
 import { memoAsOf } from "./memo";
 import type { CatchUpContext, ClaimRequest, StartedRun, StartRun } from "./rpc";
@@ -27,7 +28,7 @@ import {
   scheduleListingSync,
 } from "./transitions";
 import type { ReplayRecord, RunState, RunStatus, StepResult } from "./types";
-import { offerEvent, registerWait, timeOutPause, type WaitAnswer } from "./waits";
+import { CANCEL_KEY_PREFIX, offerCancel, offerEvent, registerCancel, registerWait, timeOutPause, type WaitAnswer } from "./waits";
 
 export type { CatchUpContext, ClaimRequest, StartedRun, StartRun } from "./rpc";
 export type ReplayFrom = ReplayRecord["from"];
@@ -107,10 +108,20 @@ export class StepflareRunObject extends DurableObject<Env> {
     const now = init.now ?? Date.now();
     const eventJson = JSON.stringify(init.event);
     this.#driver.rememberEvent(eventJson);
-    const finishMs = this.#config.registry.get(init.functionId)?.config.timeouts?.finish;
+    const fnConfig = this.#config.registry.get(init.functionId)?.config;
+    const finishMs = fnConfig?.timeouts?.finish;
+    const cancelOn = fnConfig?.cancelOn?.length;
     const run = createRun(
       this.#store,
-      { runId: init.runId, functionId: init.functionId, eventId: init.event.id, acceptedAt: init.acceptedAt, finishMs },
+      {
+        runId: init.runId,
+        functionId: init.functionId,
+        eventId: init.event.id,
+        acceptedAt: init.acceptedAt,
+        finishMs,
+        cancelOn,
+        parent: init.parent,
+      },
       eventJson,
       now,
     );
@@ -181,11 +192,19 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (failure !== undefined && run.version !== failure) {
       return { replayed: false, status: run.status, superseded: true, listing: listingRow(run) };
     }
-    resetForReplay(this.#store, from, Date.now(), this.#driver.fn().config.timeouts?.finish);
+    const { timeouts, cancelOn } = this.#driver.fn().config;
+    resetForReplay(this.#store, from, Date.now(), timeouts?.finish, cancelOn?.length);
     this.#syncListingSoon();
     this.#armAlarm();
     this.#driver.wake();
     return { replayed: true, status: run.status, listing: listingRow(run) };
+  }
+
+  /** For a run this one invoked (its step `stepKey`, in generation `gen`): how it ended. */
+  async childEnded(stepKey: string, gen: number, ending: ChildEnding): Promise<void> {
+    if (!this.#store.run) return;
+    childEnded(this.#store, this.#driver, stepKey, gen, ending);
+    this.#armAlarm();
   }
 
   /**
@@ -195,7 +214,9 @@ export class StepflareRunObject extends DurableObject<Env> {
    */
   async offerEvent(stepKey: string, eventJson: string): Promise<WaitAnswer> {
     if (!this.#store.run) return "gone";
-    const answer = offerEvent(this.#store, this.#driver, stepKey, eventJson);
+    const answer = stepKey.startsWith(CANCEL_KEY_PREFIX)
+      ? offerCancel(this.#store, this.#driver, stepKey, eventJson)
+      : offerEvent(this.#store, this.#driver, stepKey, eventJson);
     this.#armAlarm();
     return answer;
   }
@@ -289,6 +310,9 @@ export class StepflareRunObject extends DurableObject<Env> {
       syncListing: () => this.#syncListingSoon(),
       timeOutPause: (key) => timeOutPause(this.env, this.#store, this.#driver, key),
       registerWait: (key) => registerWait(this.env, this.#store, this.#driver, key),
+      registerCancel: (index) => registerCancel(this.env, this.#store, this.#driver, index),
+      startChild: (key) => startChild(this.env, this.#config, this.#store, this.#driver, key),
+      notifyParent: (ref) => notifyParent(this.env, this.#store, ref),
     };
     await fireDueTimers(host, Date.now());
     this.#armAlarm();

@@ -1,5 +1,5 @@
 import type { StoredEvent } from "../messages/events";
-import type { RunStatus } from "./types";
+import type { ParentLink, RunStatus } from "./types";
 
 /** What the run object's RPC methods take and answer. */
 
@@ -9,6 +9,8 @@ export interface StartRun {
   event: StoredEvent;
   /** When the event was accepted (its waits look back on events since); the run's start when absent. */
   acceptedAt?: number;
+  /** For a run started by step.invoke: where it reports its ending. */
+  parent?: ParentLink;
   now?: number;
 }
 

@@ -1,17 +1,17 @@
-import type { SerializedError, WaitSpec } from "../../sdk/internal";
-import type { ReplayRecord, RunState, RunStatus, StepState, StepStatus, TimerKind } from "./types";
+import type { InvokeSpec, SerializedError, WaitSpec } from "../../sdk/internal";
+import type { ParentLink, ReplayRecord, RunState, RunStatus, StepState, StepStatus, TimerKind } from "./types";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS run (
   id TEXT PRIMARY KEY, function_id TEXT NOT NULL, event_id TEXT NOT NULL, status TEXT NOT NULL,
   output TEXT, error TEXT, attempt INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER,
-  version INTEGER NOT NULL, settle_seq INTEGER NOT NULL, accepted_at INTEGER NOT NULL
+  version INTEGER NOT NULL, settle_seq INTEGER NOT NULL, accepted_at INTEGER NOT NULL, parent TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
   key TEXT PRIMARY KEY, id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
   attempts INTEGER NOT NULL, retries INTEGER NOT NULL, output TEXT, error TEXT,
   started_at INTEGER, ended_at INTEGER, settle_seq INTEGER, plan_seq INTEGER, mode TEXT, claimed_attempt INTEGER,
-  claim_token TEXT, deadline_at INTEGER, wake_at INTEGER, attempt_started_at INTEGER, wait TEXT
+  claim_token TEXT, deadline_at INTEGER, wake_at INTEGER, attempt_started_at INTEGER, wait TEXT, invoke TEXT
 );
 -- Each failed attempt of a step, for its history; the step row keeps the latest error, with its stack.
 CREATE TABLE IF NOT EXISTS attempts (
@@ -86,8 +86,8 @@ export class RunStore {
   createRun(run: RunState, eventJson: string): void {
     this.#sql.exec(SCHEMA);
     this.#sql.exec(
-      `INSERT INTO run (id, function_id, event_id, status, output, error, attempt, started_at, ended_at, version, settle_seq, accepted_at)
-       VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, NULL, ?, ?, ?)`,
+      `INSERT INTO run (id, function_id, event_id, status, output, error, attempt, started_at, ended_at, version, settle_seq, accepted_at, parent)
+       VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?)`,
       run.id,
       run.functionId,
       run.eventId,
@@ -97,6 +97,7 @@ export class RunStore {
       run.version,
       run.settleSeq,
       run.acceptedAt,
+      run.parent ? JSON.stringify(run.parent) : null,
     );
     this.#sql.exec("INSERT INTO event (json) VALUES (?)", eventJson);
     this.run = run;
@@ -126,8 +127,8 @@ export class RunStore {
 
   putStep(s: StepState): void {
     this.#sql.exec(
-      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_token, deadline_at, wake_at, attempt_started_at, wait)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO steps (key, id, seq, status, attempts, retries, output, error, started_at, ended_at, settle_seq, plan_seq, mode, claimed_attempt, claim_token, deadline_at, wake_at, attempt_started_at, wait, invoke)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s.key,
       s.id,
       s.seq,
@@ -147,6 +148,7 @@ export class RunStore {
       s.wakeAt,
       s.attemptStartedAt,
       s.wait ? JSON.stringify(s.wait) : null,
+      s.invoke ? JSON.stringify(s.invoke) : null,
     );
     this.steps.set(s.key, s);
     this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
@@ -284,6 +286,7 @@ export class RunStore {
       version: Number(r.version),
       settleSeq: Number(r.settle_seq),
       acceptedAt: Number(r.accepted_at),
+      parent: parseJson<ParentLink>(r.parent),
       stateBytes: 0,
       replays: [],
     };
@@ -310,6 +313,7 @@ export class RunStore {
       wakeAt: num(r.wake_at),
       attemptStartedAt: num(r.attempt_started_at),
       wait: parseJson<WaitSpec>(r.wait),
+      invoke: parseJson<InvokeSpec>(r.invoke),
     };
   }
 }

@@ -19,6 +19,12 @@ export interface TimerHost {
   timeOutPause(key: string): Promise<void>;
   /** Puts a wait in the waits index and looks back on events accepted since the trigger. */
   registerWait(key: string): Promise<void>;
+  /** The same for the function's `cancelOn` entry numbered `index`. */
+  registerCancel(index: string): Promise<void>;
+  /** Starts the child run of the invoke step `key`. */
+  startChild(key: string): Promise<void>;
+  /** Tells the invoking run of the ending numbered `ref`. */
+  notifyParent(ref: string): Promise<void>;
 }
 
 type TimerHandler = (host: TimerHost, ref: string, now: number) => void | Promise<void>;
@@ -32,6 +38,9 @@ const handlers: Record<TimerKind, TimerHandler> = {
   "step-lease": (h, ref, now) => h.driver.leaseExpired(ref, now),
   "step-wake": (h, ref) => h.timeOutPause(ref),
   "wait-register": (h, ref) => h.registerWait(ref),
+  "cancel-register": (h, ref) => h.registerCancel(ref),
+  "invoke-start": (h, ref) => h.startChild(ref),
+  "notify-parent": (h, ref) => h.notifyParent(ref),
   "listing-sync": (h) => h.syncListing(),
   "dead-letter": (h, ref) => h.deadLetter(ref),
   "on-failure": (h, ref) => h.onFailure(ref),

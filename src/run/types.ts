@@ -1,4 +1,4 @@
-import { type SerializedError, utf8Bytes, type WaitSpec } from "../../sdk/internal";
+import { type InvokeSpec, type SerializedError, utf8Bytes, type WaitSpec } from "../../sdk/internal";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled";
 export type StepStatus = "planned" | "running" | "retrying" | "completed" | "failed";
@@ -19,7 +19,17 @@ export type TimerKind =
   | "on-failure"
   | "run-timeout"
   | "system-event"
-  | "wait-register";
+  | "wait-register"
+  | "cancel-register"
+  | "invoke-start"
+  | "notify-parent";
+
+/** Where an invoked run reports its ending. */
+export interface ParentLink {
+  runId: string;
+  stepKey: string;
+  gen: number;
+}
 
 export const isTerminal = (s: RunStatus): boolean => s === "completed" || s === "failed" || s === "cancelled";
 export const isSettled = (s: StepStatus): boolean => s === "completed" || s === "failed";
@@ -48,6 +58,8 @@ export interface RunState {
   version: number;
   /** When the triggering event was accepted: a wait looks back on events accepted since. */
   acceptedAt: number;
+  /** For a run started by step.invoke: the invoking run, its step, and its generation then. */
+  parent: ParentLink | null;
   /** Bumped on every settled step; a dispatched step catches up against the steps settled up to its plan. */
   settleSeq: number;
   /** Bytes of every step's stored output and error, for the run state limit: counted on load, kept up to date in memory, not stored. */
@@ -73,7 +85,7 @@ export interface StepState {
   /** For a dispatched step: the run's settleSeq when it was planned. */
   planSeq: number | null;
   /** Where the attempt runs: in the object, on the steps queue; a sleep runs nowhere and wakes by its timer. */
-  mode: "inline" | "queue" | "sleep" | "wait" | null;
+  mode: "inline" | "queue" | "sleep" | "wait" | "invoke" | null;
   /** The attempt a steps consumer claimed (started); a lease that expires unclaimed is re-dispatched. */
   claimedAttempt: number | null;
   /** The claim token of the consumer invocation that claimed `claimedAttempt`. */
@@ -86,6 +98,8 @@ export interface StepState {
   attemptStartedAt: number | null;
   /** A waitForEvent's event, match and filter; its timeout is `wakeAt`. */
   wait: WaitSpec | null;
+  /** An invoke's function, data and, once started, child run; its timeout is `wakeAt`. */
+  invoke: InvokeSpec | null;
 }
 
 /**

@@ -1,10 +1,11 @@
-import { valueAt, waitMatches } from "../../sdk/internal";
+import { valueAt, type WaitSpec, waitMatches } from "../../sdk/internal";
 import { eventsSince } from "../d1/events";
 import { deleteWait, putWait } from "../d1/waits";
 import type { Env } from "../env";
 import type { RunDriver } from "./driver";
 import type { RunStore } from "./store";
-import { retryWaitRegister } from "./transitions";
+import { retryCancelRegister, retryWaitRegister } from "./transitions";
+import { isTerminal } from "./types";
 
 /** How many events of the awaited name a registering wait looks back on, oldest first. */
 export const LOOK_BACK_EVENTS = 1000;
@@ -77,10 +78,72 @@ export async function registerWait(env: Env, store: RunStore, driver: RunDriver,
 
 /** A sleep woke, or a wait timed out (answering null): the step completes; a timed-out wait leaves the index. */
 export async function timeOutPause(env: Env, store: RunStore, driver: RunDriver, key: string): Promise<void> {
-  const wasWait = store.steps.get(key)?.mode === "wait";
+  const mode = store.steps.get(key)?.mode;
+  if (mode === "invoke") {
+    driver.endInvoke(key, {
+      ok: false,
+      error: {
+        name: "InvokeTimeoutError",
+        code: "invoke_timeout",
+        message: `the invoked run did not end within the timeout of step "${key}"`,
+      },
+    });
+    return;
+  }
+  const wasWait = mode === "wait";
   driver.endPause(key);
   if (!wasWait) return;
   await deleteWait(env.DB, store.run!.id, key).catch((e: Error) =>
     console.error(`stepflare: run ${store.run!.id}: removing timed-out wait "${key}" failed; it expires anyway:`, e.message),
   );
+}
+
+/** A `cancelOn` entry's key in the waits index: `cancel:<index>`, never a step key (a step id has no ':'). */
+export const CANCEL_KEY_PREFIX = "cancel:";
+/** How long a `cancelOn` entry with no timeout stays in the index: as long as a run can sleep. */
+const CANCEL_ON_MAX_MS = 366 * 24 * 60 * 60 * 1000;
+
+const cancelSpecOf = (driver: RunDriver, key: string) => driver.fn().config.cancelOn?.[Number(key.slice(CANCEL_KEY_PREFIX.length))];
+
+/** Offers an event to a `cancelOn` entry: one that matches (not the trigger itself) cancels the run. */
+export function offerCancel(store: RunStore, driver: RunDriver, key: string, eventJson: string): WaitAnswer {
+  const run = store.run;
+  const spec = cancelSpecOf(driver, key);
+  if (!run || !spec || isTerminal(run.status)) return "gone";
+  const candidate = JSON.parse(eventJson) as { id?: unknown; name?: unknown };
+  const trigger = JSON.parse(driver.eventJson()) as { id: string };
+  if (candidate.id === trigger.id || !waitMatches(spec as WaitSpec, trigger, candidate)) return "refused";
+  const cancelled = driver.cancel({
+    name: "RunCancelledError",
+    code: "run_cancelled",
+    message: `cancelled by event "${String(candidate.name)}" (${String(candidate.id)}), a cancelOn of the function`,
+  });
+  return cancelled ? "taken" : "gone";
+}
+
+/** Registers the function's `cancelOn` entry numbered `index`, as a wait is, and looks back on the events since the trigger. */
+export async function registerCancel(env: Env, store: RunStore, driver: RunDriver, index: string): Promise<void> {
+  const run = store.run!;
+  const key = `${CANCEL_KEY_PREFIX}${index}`;
+  const spec = cancelSpecOf(driver, key);
+  if (!spec || isTerminal(run.status)) return;
+  const trigger = JSON.parse(driver.eventJson());
+  try {
+    await putWait(env.DB, {
+      runId: run.id,
+      stepKey: key,
+      name: spec.event,
+      matchPath: spec.match ?? "",
+      matchValue: spec.match === undefined ? "" : JSON.stringify(valueAt(trigger, spec.match) ?? null),
+      expiresAt: run.startedAt + (spec.timeout ?? CANCEL_ON_MAX_MS),
+    });
+    for (const eventJson of await eventsSince(env.DB, spec.event, run.acceptedAt, LOOK_BACK_EVENTS)) {
+      if (offerCancel(store, driver, key, eventJson) === "refused") continue;
+      await deleteWait(env.DB, run.id, key);
+      return;
+    }
+  } catch (e) {
+    console.error(`stepflare: run ${run.id}: registering cancelOn ${index} failed, will retry:`, (e as Error).message);
+    retryCancelRegister(store, index, Date.now() + REGISTER_RETRY_MS);
+  }
 }

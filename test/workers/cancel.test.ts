@@ -80,13 +80,13 @@ describe("POST /api/v1/cancellations", () => {
       body: JSON.stringify({ functionId: "napper", startedAfter: before }),
     });
     expect(status).toBe(200);
-    expect(body).toEqual({ cancelled: 3, failed: [], remaining: false });
+    expect(body).toEqual({ cancelled: 3, failed: [], remaining: false, nextCursor: null });
     for (const runId of runIds) expect((await detailOf(runId)).status).toBe("cancelled");
     const again = await api("/api/v1/cancellations", {
       method: "POST",
       body: JSON.stringify({ functionId: "napper", startedAfter: before }),
     });
-    expect(again.body).toEqual({ cancelled: 0, failed: [], remaining: false });
+    expect(again.body).toEqual({ cancelled: 0, failed: [], remaining: false, nextCursor: null });
   });
 
   it("cancels only the runs whose event the `if` expression (CEL) holds for", async () => {
@@ -100,7 +100,7 @@ describe("POST /api/v1/cancellations", () => {
       method: "POST",
       body: JSON.stringify({ functionId: "finishes-late", if: 'event.data.tag.startsWith("drop")' }),
     });
-    expect(body).toEqual({ cancelled: 2, failed: [], remaining: false });
+    expect(body).toEqual({ cancelled: 2, failed: [], remaining: false, nextCursor: null });
     expect((await detailOf(runIds[0]!)).status).toBe("sleeping");
     expect([(await detailOf(runIds[1]!)).status, (await detailOf(runIds[2]!)).status]).toEqual(["cancelled", "cancelled"]);
   });
@@ -157,5 +157,63 @@ describe("system events", () => {
       async () => (callsOf("sys-failed", "stepflare/function.failed:replayable:") === 1 ? true : undefined),
       "the failed event's subscriber",
     );
+  });
+});
+
+describe("cancelOn", () => {
+  it("cancels a run when an event matches its match path, and not for another value", async () => {
+    const [started] = await sendEvents({ name: "test/cancellable", data: { tag: "co-match", orderId: "o-9" } });
+    const runId = await runIdOf(started!);
+    await waitFor(async () => ((await detailOf(runId)).status === "sleeping" ? true : undefined), "the run to sleep");
+    await waitFor(async () => {
+      const rows = await testEnv.DB.prepare("SELECT step_key FROM waits WHERE run_id = ?").bind(runId).all();
+      return rows.results.length === 2 ? true : undefined;
+    }, "both cancelOn entries in the index");
+    await sendEvents({ name: "test/order.cancelled", data: { orderId: "o-other" } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await detailOf(runId)).status).toBe("sleeping");
+    const [cancelId] = await sendEvents({ name: "test/order.cancelled", data: { orderId: "o-9" } });
+    const detail = await waitFor(async () => {
+      const d = await detailOf(runId);
+      return d.status === "cancelled" ? d : undefined;
+    }, "the cancellation");
+    expect(detail.error).toMatchObject({ code: "run_cancelled", message: expect.stringContaining(cancelId!) });
+  });
+
+  it("cancels with an event accepted together with the trigger (the look-back), and by an `if`", async () => {
+    const [started] = await sendEvents([
+      { name: "test/cancellable", data: { tag: "co-early", orderId: "o-early" } },
+      { name: "test/all.cancelled", data: { tag: "co-early" } },
+    ]);
+    const runId = await runIdOf(started!);
+    await waitFor(async () => ((await detailOf(runId)).status === "cancelled" ? true : undefined), "the cancellation");
+  });
+
+  it("refuses a cancelOn `if` that is not CEL when the function is created, naming the function and field", async () => {
+    const { app } = await import("../worker/functions");
+    expect(() =>
+      app.createFunction({ id: "bad-cancel", triggers: [{ event: "x" }], cancelOn: [{ event: "y", if: "event.data ==" }] }, async () => 1),
+    ).toThrow(expect.objectContaining({ code: "invalid_expression", message: expect.stringMatching(/"bad-cancel": cancelOn\.0\.if: /) }));
+  });
+});
+
+describe("the engine's own events", () => {
+  it("cannot be sent from outside", async () => {
+    const { status, body } = await api<{ error: { code: string; message: string } }>("/e/test-key", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "stepflare/function.failed", data: {} }),
+    });
+    expect(status).toBe(400);
+    expect(body.error).toMatchObject({ code: "invalid_event", message: expect.stringContaining("stepflare/") });
+  });
+
+  it("are not sent for a run a system event started: a failing handler of function.failed does not start itself again", async () => {
+    down.add("sys-loop");
+    const [eventId] = await sendEvents({ name: "test/replayable", data: { tag: "sys-loop" } });
+    await settledRuns(eventId!);
+    await waitFor(async () => (callsOf("sys-loop", "failing-watcher:replayable") === 1 ? true : undefined), "the watcher");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(callsOf("sys-loop", "failing-watcher:failing-watcher")).toBe(0);
   });
 });

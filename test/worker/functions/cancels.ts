@@ -23,3 +23,30 @@ export const systemWatcher = app.createFunction(
     return d.run_id;
   },
 );
+
+/** Cancelled by `test/order.cancelled` with the same order id, or by `test/all.cancelled` whose `if` names its tag. */
+export const cancellable = app.createFunction(
+  {
+    id: "cancellable",
+    triggers: [{ event: "test/cancellable" }],
+    cancelOn: [
+      { event: "test/order.cancelled", match: "data.orderId" },
+      { event: "test/all.cancelled", if: "async.data.tag == event.data.tag" },
+    ],
+  },
+  async ({ step }) => {
+    await step.sleep("long", "1h");
+    return "finished";
+  },
+);
+
+/** Subscribed to function.failed, and fails itself: it must not start itself again. */
+export const failingWatcher = app.createFunction(
+  { id: "failing-watcher", triggers: [{ event: "stepflare/function.failed" }], retries: 0 },
+  async ({ event }) => {
+    const d = event.data as { function_id: string; event: { data: TagData } };
+    const tag = d.event?.data?.tag;
+    if (typeof tag === "string") count(tag, `failing-watcher:${d.function_id}`);
+    throw new Error("the watcher fails too");
+  },
+);

@@ -3,7 +3,7 @@
  * engine (test/worker/index.ts) is built from.
  */
 
-import { finishesLate, systemWatcher } from "./cancels";
+import { cancellable, failingWatcher, finishesLate, systemWatcher } from "./cancels";
 import {
   fanOutFails,
   fanOutSibling,
@@ -17,6 +17,7 @@ import {
   siblingsFail,
   slowOnFailure,
 } from "./failures";
+import { doubler, invoker, invokesNothing } from "./invokes";
 import { bigErrors, bigOutput, bigState, bigStateHeld, sized } from "./limits";
 import { typed, wildcard, wildPair } from "./routing";
 import { sender, sendsAnything, welcomer } from "./sends";
@@ -39,6 +40,11 @@ export { app } from "./app";
 export { calls, callsOf, count, down, fixed, times } from "./calls";
 
 export const allFunctions = [
+  doubler,
+  invoker,
+  invokesNothing,
+  cancellable,
+  failingWatcher,
   orderFlow,
   twoWaits,
   depositWait,

@@ -1,10 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../env";
-import { RunStore } from "./store";
-import { addFoundStep, createRun, recoverInterruptedSteps, startAttempt } from "./transitions";
-import type { StepState } from "./types";
+import type { Env } from "../../env";
+import { RunStore } from "../store";
+import type { StepState } from "../types";
+import { addFoundStep, createRun, recoverInterruptedSteps, startAttempt } from ".";
 
 const testEnv = env as unknown as Env;
 
