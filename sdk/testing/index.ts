@@ -1,6 +1,7 @@
 import { isNonRetriable, isStepFailure, type SerializedError, serializeError } from "../errors";
 import { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "../execution";
 import type { StepflareFunction } from "../function";
+import type { InvokeSpec } from "../invoke";
 import type { EventPayload } from "../protocol";
 import type { Logger, StepflareEnv, StepflareEvent } from "../types";
 import type { WaitSpec } from "../wait";
@@ -41,6 +42,8 @@ export interface TestStep {
   events?: unknown[];
   /** For `step.waitForEvent`: the event awaited, and when the wait would time out (ms since the epoch). */
   waitFor?: WaitSpec & { timeoutAt: number };
+  /** For `step.invoke`: the function invoked and its event's data. Only a mock answers it. */
+  invoke?: InvokeSpec;
 }
 
 export interface TestRunResult {
@@ -59,7 +62,8 @@ const silent: Logger = { info() {}, warn() {}, error() {}, debug() {} };
  * sleep ends at once (its step records when it would have ended), a
  * sendEvent sends nothing (its step records the events, and answers an id
  * for each: the event's own or `<step key>-<index>`), a waitForEvent times
- * out at once (null) unless a mock answers the event, and
+ * out at once (null) unless a mock answers the event, an invoke needs a
+ * mock (the child function is not run here), and
  * the handler is retried after an error outside any step, as the engine does.
  * Steps resolve through the SDK's own execution engine, so memoization, step
  * keys and parallel batches behave as they do in a deployed run.
@@ -102,6 +106,7 @@ export async function runFunction(fn: StepflareFunction, options: TestRunOptions
       const settleStep = async (step: FoundStep) => {
         const record: TestStep = { id: step.id, key: step.key, status: "completed", mocked: mocks.has(step.id) };
         if (step.wait) record.waitFor = { ...step.wait, timeoutAt: step.until ?? 0 };
+        else if (step.invoke) record.invoke = step.invoke;
         else if (step.until !== undefined) record.sleepUntil = step.until;
         if (step.send !== undefined) record.events = step.send;
         steps.push(record);

@@ -209,6 +209,16 @@ describe("runFunction", () => {
     expect(paid.output).toBe("paid 5");
   });
 
+  it("an invoke is answered by its mock; without one its step fails invoke_not_mocked", async () => {
+    const fn = fnOf(async ({ step }) => step.invoke("charge", { function: "charge-card", data: { cents: 500 } }));
+    const mocked = await runFunction(fn, { event, steps: [{ id: "charge", handler: () => ({ charged: 500 }) }] });
+    expect(mocked.output).toEqual({ charged: 500 });
+    expect(mocked.steps[0]).toMatchObject({ id: "charge", mocked: true, invoke: { functionId: "charge-card", data: { cents: 500 } } });
+    const unmocked = await runFunction(fn, { event });
+    expect(unmocked.error).toMatchObject({ code: "invoke_not_mocked" });
+    expect(unmocked.steps[0]).toMatchObject({ status: "failed", error: { code: "invoke_not_mocked" } });
+  });
+
   it("outputs go through JSON, as the journal stores them", async () => {
     const fn = fnOf(async ({ step }) => {
       const d = await step.run("date", () => new Date(0));

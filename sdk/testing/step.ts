@@ -28,6 +28,17 @@ export async function runStep(step: FoundStep, mock: StepMock | undefined, retri
       return { ok: false, error: serializeError(error) };
     }
   }
+  // step.invoke: the child runs in its own run; here only a mock answers for it.
+  if (step.invoke) {
+    return {
+      ok: false,
+      error: {
+        name: "StepflareError",
+        code: "invoke_not_mocked",
+        message: `step.invoke("${step.id}") runs ${step.invoke.functionId} as a child run, which runFunction does not start: mock the step by its id`,
+      },
+    };
+  }
   // step.sendEvent: recorded, not sent; an id per event, its own when it has one.
   if (step.send) {
     const ids = step.send.map((e, i) => {
