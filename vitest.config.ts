@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // Builds dist/ first: code under test imports the package by name.
+    globalSetup: ["./test/build-package.ts"],
     projects: [
       {
         // Engine tests: inside workerd, against real Queues, Durable Objects and D1.
@@ -18,6 +20,15 @@ export default defineConfig({
           include: ["test/engine/**/*.test.ts", "sdk/**/*.test.ts", "src/**/*.test.ts"],
           setupFiles: ["./test/engine/setup.ts"],
           testTimeout: 30_000,
+        },
+      },
+      {
+        // In Node: the testing helper (also run in workerd above), the `stepflare` command, and the
+        // example's functions through `stepflare/testing` as a user imports it (dist/: build first).
+        test: {
+          name: "node",
+          include: ["sdk/testing/**/*.test.ts", "cli/**/*.test.ts", "examples/**/*.test.ts"],
+          environment: "node",
         },
       },
       {

@@ -1,5 +1,5 @@
 import { buildApp } from "./app";
-import { type EngineOptions, resolveConfig } from "./config";
+import { type EngineConfig, type EngineOptions, resolveConfig } from "./config";
 import { consumeDeadLetters } from "./dlq/consumer";
 import type { Env } from "./env";
 import { consumeEvents } from "./fanout/consumer";
@@ -13,6 +13,17 @@ export interface CreateEngineOptions extends EngineOptions {
   queues?: Partial<QueueNames>;
 }
 
+/** What `createEngine` answers: the Worker's handlers and the two Durable Object classes. */
+export interface Engine {
+  worker: {
+    fetch(req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>;
+    queue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void>;
+  };
+  StepflareRun: new (ctx: DurableObjectState, env: Env) => StepflareRunObject;
+  StepflareSweeper: typeof SweeperObject;
+  config: EngineConfig;
+}
+
 /**
  * Builds the engine Worker around your functions. Export `worker` as the
  * default export and both Durable Object classes under these names.
@@ -22,7 +33,7 @@ export interface CreateEngineOptions extends EngineOptions {
  * export default engine.worker;
  * export const { StepflareRun, StepflareSweeper } = engine;
  */
-export function createEngine(options: CreateEngineOptions) {
+export function createEngine(options: CreateEngineOptions): Engine {
   const config = resolveConfig(options);
   const names = queueNamesSchema.parse(options.queues ?? {});
   const app = buildApp(config);

@@ -1,4 +1,4 @@
-import { Stepflare, type StepflareFunction } from "../../sdk";
+import { Stepflare, type StepflareFunction } from "stepflare";
 import { runShape, type Shape, stepBody, stepId } from "./work";
 
 export const app = new Stepflare({ id: "stepflare-bench" });

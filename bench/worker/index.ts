@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { createEngine } from "../../src";
+import { createEngine } from "stepflare/engine";
 import { benchFunctions } from "./functions";
 import { benchRoutes, type Env } from "./routes";
 

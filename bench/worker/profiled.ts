@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { defineFunction } from "../../sdk";
-import { createEngine, type Env as EngineEnv } from "../../src";
+import { defineFunction } from "stepflare";
+import { createEngine, type Env as EngineEnv } from "stepflare/engine";
 import type { CatchUpContext, ClaimRequest, StartRun } from "../../src/run/object";
 import type { StepResult } from "../../src/run/types";
 import { benchFunctions } from "./functions";

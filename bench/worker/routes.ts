@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { Env as EngineEnv } from "../../src";
+import type { Env as EngineEnv } from "stepflare/engine";
 import type { BenchProbe } from "./probe";
 import { isShape, runShape, SHAPES, type Shape, stepBody } from "./work";
 import type { BenchOutput, BenchParams } from "./workflow";

@@ -1,5 +1,5 @@
+import { Stepflare } from "stepflare";
 import { z } from "zod";
-import { Stepflare } from "../../sdk";
 
 /**
  * The example app and its typed events, in the shapes Inngest's fan-out and

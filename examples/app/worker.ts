@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { createEngine, type Env, requireApiKey } from "../../src";
+import { createEngine, type Env, requireApiKey } from "stepflare/engine";
 import { app } from "./client";
 import { crmFlagRoutes } from "./crm-flag";
 import { classifyDocument, extractEntities, summarizeContent } from "./functions/documents";

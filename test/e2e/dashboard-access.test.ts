@@ -8,7 +8,7 @@ import { serveDuringFile } from "./suite";
 // Outside dev mode: the dashboard opens only with the API key, once, through its form.
 const API_KEY = "e2e-dashboard-key-7f3a91";
 let dev: WranglerDev;
-serveDuringFile({ config: "wrangler.toml", vars: { EVENT_KEYS: "e2e-event-key", API_KEY } }, (d) => {
+serveDuringFile({ config: "examples/app/wrangler.toml", vars: { EVENT_KEYS: "e2e-event-key", API_KEY } }, (d) => {
   dev = d;
 });
 

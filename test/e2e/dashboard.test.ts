@@ -10,7 +10,7 @@ import { serveDuringFile } from "./suite";
 // The example app in dev mode, as `npm run dev` serves it, seen through Chromium.
 let dev: WranglerDev;
 let http: StepflareHttp;
-serveDuringFile({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
+serveDuringFile({ config: "examples/app/wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
   dev = d;
   http = h;
 });

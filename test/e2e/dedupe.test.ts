@@ -3,7 +3,7 @@ import { type EventDetail, type StepflareHttp, sleep } from "./client";
 import { serveDuringFile } from "./suite";
 
 let http: StepflareHttp;
-serveDuringFile({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (_dev, h) => {
+serveDuringFile({ config: "examples/app/wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (_dev, h) => {
   http = h;
 });
 

@@ -9,8 +9,11 @@ const outdir = mkdtempSync(path.join(tmpdir(), "stepflare-deploy-"));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 describe("wrangler deploy --dry-run", () => {
-  it("bundles the top-level config without touching the network", async () => {
-    const { stdout, stderr } = await runWrangler(["deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml"], 180_000);
+  it("bundles the example app by package name (stepflare, stepflare/engine) without touching the network", async () => {
+    const { stdout, stderr } = await runWrangler(
+      ["deploy", "--dry-run", "--outdir", outdir, "--config", "examples/app/wrangler.toml"],
+      180_000,
+    );
     const output = stdout + stderr;
     expect(output).toMatch(/--dry-run: exiting now/);
     for (const binding of [
@@ -24,7 +27,7 @@ describe("wrangler deploy --dry-run", () => {
     const files = readdirSync(outdir);
     expect(files).toContain("worker.js");
     const bundle = readFileSync(path.join(outdir, "worker.js"), "utf8");
-    // Both Durable Object classes are exported under the names wrangler.toml binds.
+    // Both Durable Object classes are exported under the names its wrangler.toml binds.
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareRun\b/);
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareSweeper\b/);
   }, 180_000);

@@ -12,7 +12,7 @@ const WRONG_KEY = "e2e-wrong-key-0123";
 let dev: WranglerDev;
 let http: StepflareHttp;
 serveDuringFile(
-  { config: "wrangler.toml", vars: { EVENT_KEYS: EVENT_KEY, API_KEY } },
+  { config: "examples/app/wrangler.toml", vars: { EVENT_KEYS: EVENT_KEY, API_KEY } },
   (d, h) => {
     dev = d;
     http = h;

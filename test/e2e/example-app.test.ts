@@ -5,10 +5,10 @@ import { type RunDetail, type StepflareHttp, waitFor } from "./client";
 import type { WranglerDev } from "./harness";
 import { serveDuringFile } from "./suite";
 
-// The example app exactly as `npm run dev` serves it: the top-level wrangler.toml.
+// The example app exactly as `npm run dev` serves it: examples/app/wrangler.toml.
 let dev: WranglerDev;
 let http: StepflareHttp;
-serveDuringFile({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
+serveDuringFile({ config: "examples/app/wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
   dev = d;
   http = h;
 });

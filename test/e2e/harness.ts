@@ -57,8 +57,16 @@ export async function freePort(): Promise<number> {
 }
 
 export interface WranglerDevOptions {
-  /** Wrangler config, relative to the repository root. */
+  /** Wrangler config, relative to `cwd`. */
   config: string;
+  /** The project wrangler runs in: the repository root unless given. */
+  cwd?: string;
+  /**
+   * Serve the project's own local state (`.wrangler/state`, where
+   * `wrangler d1 migrations apply --local` writes) instead of a fresh
+   * directory with the migrations applied by the harness.
+   */
+  ownState?: boolean;
   /** Extra `--var NAME:value` flags. */
   vars?: Record<string, string>;
 }
@@ -109,13 +117,17 @@ export class WranglerDev {
   #starts = 0;
 
   private constructor(readonly options: WranglerDevOptions) {
-    this.persistTo = mkdtempSync(path.join(tmpdir(), "stepflare-e2e-"));
+    this.persistTo = options.ownState
+      ? path.join(options.cwd ?? ROOT, ".wrangler/state")
+      : mkdtempSync(path.join(tmpdir(), "stepflare-e2e-"));
   }
 
   /** Applies the D1 migrations to a fresh directory, then starts `wrangler dev` on a free port. */
   static async start(options: WranglerDevOptions): Promise<WranglerDev> {
     const dev = new WranglerDev(options);
-    await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", dev.persistTo, "--config", options.config]);
+    if (!options.ownState) {
+      await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", dev.persistTo, "--config", options.config]);
+    }
     dev.#port = await freePort();
     await dev.#spawn();
     return dev;
@@ -191,7 +203,12 @@ export class WranglerDev {
     ];
     this.#starts += 1;
     this.#output.push(`\n===== wrangler dev start #${this.#starts} (port ${this.#port}) =====\n`);
-    const child = spawn(WRANGLER, args, { cwd: ROOT, env: wranglerEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(WRANGLER, args, {
+      cwd: this.options.cwd ?? ROOT,
+      env: wranglerEnv(),
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     if (child.pid) live.add(child.pid);
     this.#child = child;
     child.stdout.setEncoding("utf8").on("data", (s: string) => this.#output.push(s));

@@ -8,7 +8,7 @@ const LIMIT = 1024 * 1024;
 
 let dev: WranglerDev;
 let http: StepflareHttp;
-serveDuringFile({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
+serveDuringFile({ config: "examples/app/wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
   dev = d;
   http = h;
 });

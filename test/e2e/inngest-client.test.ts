@@ -15,7 +15,7 @@ let http: StepflareHttp;
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const user = { user: { id: "u-inngest-1", email: "grace@example.com", name: "Grace Hopper" } };
 
-serveDuringFile({ config: "wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
+serveDuringFile({ config: "examples/app/wrangler.toml", vars: { STEPFLARE_DEV: "true" } }, (d, h) => {
   dev = d;
   http = h;
 });

@@ -1,6 +1,6 @@
+import { Stepflare } from "stepflare";
+import { createEngine, type Env } from "stepflare/engine";
 import { z } from "zod";
-import { Stepflare } from "../../../sdk";
-import { createEngine, type Env } from "../../../src";
 
 /**
  * The engine with three functions whose steps record every call in D1, so a
