@@ -177,6 +177,19 @@ describe("the dashboard in Chromium, dev mode", () => {
     }
   });
 
+  it("draws a waiting run's wait as a span, with what it waits for", async () => {
+    const [eventId] = await http.send(signupEvent("dash-wait"));
+    const runId = await waitFor(async () => {
+      const r = (await http.event(eventId!)).runs.find((x) => x.functionId === "trial-reminder");
+      return r && (await http.run(r.id)).status === "waiting" ? r.id : undefined;
+    }, "the trial reminder waiting");
+    await page.goto(`${dev.url}/dashboard/runs/${runId}`);
+    await page.locator("h1 .status-waiting").waitFor();
+    const span = page.locator('svg.timeline rect.bar.sleep.wait[data-step="wait-for-upgrade"]');
+    await span.waitFor();
+    await expect(page.locator("svg.timeline title").first().textContent()).resolves.toContain("wait for app/user.upgraded");
+  });
+
   it("draws a sleeping run's sleep up to its wake time; the Cancel button cancels it", async () => {
     const [eventId] = await http.send(trialEvent("dash-trial"));
     const runId = await waitFor(async () => {

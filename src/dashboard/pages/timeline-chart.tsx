@@ -56,14 +56,22 @@ function StepBar(p: { bar: Bar; step: Step | undefined; runStatus: string }) {
   const { bar: b, step } = p;
   const status = shownStepStatus(step?.status ?? "", p.runStatus);
   const sleep = step?.type === "sleep";
+  // A wait and an invoke are spans too: the run holds nothing while they last.
+  const paused = sleep || step?.type === "wait" || step?.type === "invoke";
   const y = AXIS + b.lane * LANE;
   const tried = b.segments.length > 0;
-  const what = sleep ? `sleep until ${step?.wakeAt ?? "?"}` : `${step?.attempts ?? 0} attempt(s)`;
+  const what = sleep
+    ? `sleep until ${step?.wakeAt ?? "?"}`
+    : step?.type === "wait"
+      ? `wait for ${step.wait?.event ?? "?"} until ${step.timeoutAt ?? "?"}`
+      : step?.type === "invoke"
+        ? `invoke ${step.invoked?.functionId ?? "?"}`
+        : `${step?.attempts ?? 0} attempt(s)`;
   return (
     <g>
       <title>{`${step?.id ?? ""} (${status}, ${what}): ${formatDuration(b.end - b.start)}`}</title>
       <rect
-        class={`bar ${status}${sleep ? " sleep" : ""}${tried ? " tried" : ""}`}
+        class={`bar ${status}${paused ? ` sleep ${step?.type}` : ""}${tried ? " tried" : ""}`}
         data-step={step?.key}
         data-lane={String(b.lane)}
         data-start={String(b.start)}
@@ -97,7 +105,7 @@ function StepBar(p: { bar: Bar; step: Step | undefined; runStatus: string }) {
           </rect>
         );
       })}
-      <text class={sleep || tried ? "label on-track" : "label"} x={pct(b.x)} dx="4" y={y + 12}>
+      <text class={paused || tried ? "label on-track" : "label"} x={pct(b.x)} dx="4" y={y + 12}>
         {step?.id ?? ""}
       </text>
     </g>
