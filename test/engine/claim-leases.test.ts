@@ -1,27 +1,13 @@
-import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { callsOf } from "../engine-fixture/functions";
-import { sendEvents, settledRuns, waitFor } from "./helpers";
+import { backToDispatched, sendEvents, settledRuns, waitFor } from "./helpers";
 
 // The test engine's claims lapse 5 s after their last renewal (test/engine-fixture/index.ts); its step timeout is 8 s.
 const testEnv = env as unknown as Env;
 const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
-
-/** Puts a completed two-step parallel run back to the moment p0 was dispatched (p1 done), in a fresh instance. */
-async function backToDispatched(runId: string): Promise<number> {
-  const planSeq = await runInDurableObject(stubOf(runId), (_instance, ctx) => {
-    ctx.storage.sql.exec("UPDATE run SET status = 'running', output = NULL, ended_at = NULL");
-    ctx.storage.sql.exec(
-      `UPDATE steps SET status = 'running', output = NULL, ended_at = NULL, settle_seq = NULL, attempts = 1,
-       claimed_attempt = NULL, claim_token = NULL, deadline_at = NULL WHERE key = 'p0'`,
-    );
-    return ctx.storage.sql.exec<{ plan_seq: number }>("SELECT plan_seq FROM steps WHERE key = 'p0'").one().plan_seq;
-  });
-  await abortAllDurableObjects();
-  return planSeq;
-}
 
 const leaseOf = (runId: string, key: string) =>
   runInDurableObject(

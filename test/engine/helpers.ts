@@ -1,4 +1,5 @@
-import { exports } from "cloudflare:workers";
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import type { Env, RunDetail } from "../../src";
 
 export const BASE = "http://stepflare.test";
@@ -112,4 +113,23 @@ export type DeadLetter = {
 export async function deadLettersOf(runId: string): Promise<DeadLetter[]> {
   const { body } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?limit=100`);
   return body.deadLetters.filter((d) => d.runId === runId);
+}
+
+/**
+ * Puts a completed two-step parallel run back to the moment its step p0 was
+ * dispatched and p1 had completed, in a fresh instance: the run waits on a
+ * claim of p0's attempt 1. Answers p0's plan sequence.
+ */
+export async function backToDispatched(runId: string): Promise<number> {
+  const runs = (env as unknown as Env).RUNS;
+  const planSeq = await runInDurableObject(runs.get(runs.idFromName(runId)), (_instance, ctx) => {
+    ctx.storage.sql.exec("UPDATE run SET status = 'running', output = NULL, ended_at = NULL");
+    ctx.storage.sql.exec(
+      `UPDATE steps SET status = 'running', output = NULL, ended_at = NULL, settle_seq = NULL, attempts = 1,
+       claimed_attempt = NULL, claim_token = NULL, deadline_at = NULL WHERE key = 'p0'`,
+    );
+    return ctx.storage.sql.exec<{ plan_seq: number }>("SELECT plan_seq FROM steps WHERE key = 'p0'").one().plan_seq;
+  });
+  await abortAllDurableObjects();
+  return planSeq;
 }

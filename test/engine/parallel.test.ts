@@ -1,4 +1,4 @@
-import { abortAllDurableObjects, createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
@@ -6,28 +6,10 @@ import type { ClaimRequest } from "../../src/run/rpc";
 import type { StepResult } from "../../src/run/types";
 import { callsOf } from "../engine-fixture/functions";
 import worker from "../engine-fixture/index";
-import { api, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, backToDispatched, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
-
-/**
- * Puts a completed two-step parallel run back to the moment its step p0 was
- * dispatched and p1 had completed, in a fresh instance: the run waits on a
- * claim of p0's attempt 1. Answers p0's plan sequence.
- */
-async function backToDispatched(runId: string): Promise<number> {
-  const planSeq = await runInDurableObject(stubOf(runId), (_instance, ctx) => {
-    ctx.storage.sql.exec("UPDATE run SET status = 'running', output = NULL, ended_at = NULL");
-    ctx.storage.sql.exec(
-      `UPDATE steps SET status = 'running', output = NULL, ended_at = NULL, settle_seq = NULL, attempts = 1,
-       claimed_attempt = NULL, claim_token = NULL WHERE key = 'p0'`,
-    );
-    return ctx.storage.sql.exec<{ plan_seq: number }>("SELECT plan_seq FROM steps WHERE key = 'p0'").one().plan_seq;
-  });
-  await abortAllDurableObjects();
-  return planSeq;
-}
 
 describe("parallel steps", () => {
   it("runs two 1 s steps at the same time", async () => {

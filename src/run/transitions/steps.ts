@@ -59,16 +59,25 @@ export function startAttempt(store: RunStore, s: StepState, mode: "inline" | "qu
   store.setTimer("step-lease", s.key, leaseUntil, mode === "inline");
 }
 
-/** A sleep the handler reached: it is running, in no executor, until its timer wakes it at `wakeAt`. */
-export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: number): void {
+/**
+ * A step that runs in no executor (a sleep, a wait, an invoke) starts: its
+ * one attempt runs until its timer at `until` (the first one reached: a
+ * catch-up keeps it), or whatever ends it first. Written with its timer.
+ */
+function startPaused(store: RunStore, s: StepState, mode: "sleep" | "wait" | "invoke", until: number, now: number): void {
   s.status = "running";
   s.attempts = 1;
   s.startedAt ??= now;
-  s.mode = "sleep";
   s.attemptStartedAt ??= now;
-  s.wakeAt ??= wakeAt;
+  s.mode = mode;
+  s.wakeAt ??= until;
   store.putStep(s);
   store.setTimer("step-wake", s.key, s.wakeAt);
+}
+
+/** A sleep the handler reached: it is running, in no executor, until its timer wakes it at `wakeAt`. */
+export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: number): void {
+  startPaused(store, s, "sleep", wakeAt, now);
 }
 
 /**
@@ -77,15 +86,8 @@ export function startSleep(store: RunStore, s: StepState, wakeAt: number, now: n
  * puts it in the waits index and looks back on events since the trigger.
  */
 export function startWait(store: RunStore, s: StepState, spec: WaitSpec, until: number, now: number): void {
-  s.status = "running";
-  s.attempts = 1;
-  s.startedAt ??= now;
-  s.attemptStartedAt ??= now;
-  s.mode = "wait";
   s.wait = spec;
-  s.wakeAt ??= until;
-  store.putStep(s);
-  store.setTimer("step-wake", s.key, s.wakeAt);
+  startPaused(store, s, "wait", until, now);
   store.setTimer("wait-register", s.key, now);
 }
 
@@ -95,15 +97,8 @@ export function startWait(store: RunStore, s: StepState, spec: WaitSpec, until: 
  * step times out at `until` (invoke_timeout).
  */
 export function startInvoke(store: RunStore, s: StepState, spec: InvokeSpec, until: number, now: number): void {
-  s.status = "running";
-  s.attempts = 1;
-  s.startedAt ??= now;
-  s.attemptStartedAt ??= now;
-  s.mode = "invoke";
   s.invoke = spec;
-  s.wakeAt ??= until;
-  store.putStep(s);
-  store.setTimer("step-wake", s.key, s.wakeAt);
+  startPaused(store, s, "invoke", until, now);
   store.setTimer("invoke-start", s.key, now);
 }
 
