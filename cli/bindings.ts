@@ -67,7 +67,7 @@ const failures = (queue: string): QueueConsumer => ({
   max_concurrency: 10,
 });
 
-export const RUN_CLASSES = ["StepflareRun", "StepflareSweeper"];
+export const RUN_CLASSES = ["StepflareRun", "StepflareSweeper", "StepflareFlow"];
 
 /** Every binding, with the D1 migrations read from `migrationsDir`. */
 export function stepflareBindings(migrationsDir: string): Bindings {
@@ -80,6 +80,7 @@ export function stepflareBindings(migrationsDir: string): Bindings {
       bindings: [
         { name: "RUNS", class_name: "StepflareRun" },
         { name: "SWEEPER", class_name: "StepflareSweeper" },
+        { name: "FLOW", class_name: "StepflareFlow" },
       ],
     },
     migrations: [{ tag: "v1", new_sqlite_classes: RUN_CLASSES }],

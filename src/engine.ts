@@ -3,6 +3,7 @@ import { type EngineConfig, type EngineOptions, resolveConfig } from "./config";
 import { consumeDeadLetters } from "./dlq/consumer";
 import type { Env } from "./env";
 import { consumeEvents } from "./fanout/consumer";
+import { StepflareFlowObject } from "./flow/object";
 import { consumeListing } from "./listing/consumer";
 import { type QueueNames, queueNamesSchema } from "./queues";
 import { StepflareRunObject } from "./run/object";
@@ -13,7 +14,7 @@ export interface CreateEngineOptions extends EngineOptions {
   queues?: Partial<QueueNames>;
 }
 
-/** What `createEngine` answers: the Worker's handlers and the two Durable Object classes. */
+/** What `createEngine` answers: the Worker's handlers and the three Durable Object classes. */
 export interface Engine {
   worker: {
     fetch(req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>;
@@ -21,17 +22,18 @@ export interface Engine {
   };
   StepflareRun: new (ctx: DurableObjectState, env: Env) => StepflareRunObject;
   StepflareSweeper: typeof SweeperObject;
+  StepflareFlow: new (ctx: DurableObjectState, env: Env) => StepflareFlowObject;
   config: EngineConfig;
 }
 
 /**
  * Builds the engine Worker around your functions. Export `worker` as the
- * default export and both Durable Object classes under these names.
+ * default export and the three Durable Object classes under these names.
  *
  * @example
  * const engine = createEngine({ functions: [welcome, trial], schemas: app.schemas });
  * export default engine.worker;
- * export const { StepflareRun, StepflareSweeper } = engine;
+ * export const { StepflareRun, StepflareSweeper, StepflareFlow } = engine;
  */
 export function createEngine(options: CreateEngineOptions): Engine {
   const config = resolveConfig(options);
@@ -65,5 +67,11 @@ export function createEngine(options: CreateEngineOptions): Engine {
     }
   }
 
-  return { worker, StepflareRun, StepflareSweeper: SweeperObject, config };
+  class StepflareFlow extends StepflareFlowObject {
+    constructor(ctx: DurableObjectState, env: Env) {
+      super(ctx, env, config);
+    }
+  }
+
+  return { worker, StepflareRun, StepflareSweeper: SweeperObject, StepflareFlow, config };
 }

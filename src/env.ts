@@ -1,3 +1,4 @@
+import type { StepflareFlowObject } from "./flow/object";
 import type { EventMessage } from "./messages/events";
 import type { FailureMessage } from "./messages/failures";
 import type { ListingMessage } from "./messages/listing";
@@ -15,6 +16,8 @@ export interface Env {
   LISTING: Queue<ListingMessage>;
   RUNS: DurableObjectNamespace<StepflareRunObject>;
   SWEEPER: DurableObjectNamespace<SweeperObject>;
+  /** Flow control: one object per function (or shared key) and limit kind, src/flow/. */
+  FLOW: DurableObjectNamespace<StepflareFlowObject>;
   /** Secret: accepted event keys, separated by commas or whitespace. */
   EVENT_KEYS?: string;
   /** Secret: bearer key for /api/v1. When unset outside dev mode, the API answers 401. */

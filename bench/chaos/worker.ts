@@ -80,4 +80,4 @@ export default {
   queue: (batch, env, ctx) => engine.worker.queue(batch, env, ctx),
 } satisfies ExportedHandler<Env>;
 
-export const { StepflareRun, StepflareSweeper } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow } = engine;

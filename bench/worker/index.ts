@@ -33,6 +33,6 @@ export default {
   queue: (batch, env, ctx) => engine.worker.queue(batch, env, ctx),
 } satisfies ExportedHandler<Env, unknown>;
 
-export const { StepflareRun, StepflareSweeper } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow } = engine;
 export { BenchProbe } from "./probe";
 export { BenchWorkflow } from "./workflow";

@@ -19,6 +19,7 @@ describe("wrangler deploy --dry-run", () => {
     for (const binding of [
       "env.RUNS (StepflareRun)",
       "env.SWEEPER (StepflareSweeper)",
+      "env.FLOW (StepflareFlow)",
       "env.EVENTS (stepflare-events)",
       "env.DB (stepflare)",
     ]) {
@@ -27,8 +28,9 @@ describe("wrangler deploy --dry-run", () => {
     const files = readdirSync(outdir);
     expect(files).toContain("worker.js");
     const bundle = readFileSync(path.join(outdir, "worker.js"), "utf8");
-    // Both Durable Object classes are exported under the names its wrangler.toml binds.
+    // The Durable Object classes are exported under the names its wrangler.toml binds.
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareRun\b/);
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareSweeper\b/);
+    expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareFlow\b/);
   }, 180_000);
 });

@@ -48,7 +48,7 @@ const hello = app.createFunction({ id: "hello", triggers: [{ event: "app/hello" 
 
 const engine = createEngine({ functions: [hello] });
 export default engine.worker;
-export const { StepflareRun, StepflareSweeper } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow } = engine;
 `;
 
 // The installed package's client and testing helper, in plain Node.
