@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileExpression } from "./expression";
+import { compileExpression, compileValue } from "./expression";
 
 describe("compileExpression", () => {
   it("compiles CEL once and is true only where it evaluates to true", () => {
@@ -17,5 +17,15 @@ describe("compileExpression", () => {
         expect.objectContaining({ code: "invalid_expression", message: expect.stringMatching(/^cancelOn\[0\]\.if: /) }),
       );
     }
+  });
+});
+
+describe("compileValue", () => {
+  it("answers the expression's value, and undefined where evaluation fails", () => {
+    const key = compileValue("event.data.accountId", "concurrency.key");
+    expect(key({ event: { data: { accountId: "acc-1" } } })).toBe("acc-1");
+    expect(key({ event: { data: {} } })).toBeUndefined();
+    expect(compileValue('event.data.plan == "pro" ? 120 : 0', "priority.run")({ event: { data: { plan: "pro" } } })).toBe(120n);
+    expect(() => compileValue("event.data ==", "debounce.key")).toThrow(expect.objectContaining({ code: "invalid_expression" }));
   });
 });

@@ -13,6 +13,19 @@ export type Predicate = (vars: Record<string, unknown>) => boolean;
  * One that does not parse throws `invalid_expression`, naming `what`.
  */
 export function compileExpression(text: unknown, what: string): Predicate {
+  const value = compileValue(text, what);
+  return (vars) => value(vars) === true;
+}
+
+/** A compiled expression answering its value; an error in evaluation (a missing key, say) answers `undefined`. */
+export type ValueOf = (vars: Record<string, unknown>) => unknown;
+
+/**
+ * Compiles a CEL expression whose value is used, not tested: a flow-control
+ * key (`event.data.accountId`) or a priority (`event.data.plan == "pro" ? 120 : 0`).
+ * One that does not parse throws `invalid_expression`, naming `what`.
+ */
+export function compileValue(text: unknown, what: string): ValueOf {
   if (typeof text !== "string" || text.trim() === "" || text.length > MAX_EXPRESSION_LENGTH) {
     throw new StepflareError("invalid_expression", `${what}: an expression is 1-${MAX_EXPRESSION_LENGTH} characters of CEL`);
   }
@@ -24,9 +37,9 @@ export function compileExpression(text: unknown, what: string): Predicate {
   }
   return (vars) => {
     try {
-      return evaluate(vars) === true;
+      return evaluate(vars);
     } catch {
-      return false;
+      return undefined;
     }
   };
 }

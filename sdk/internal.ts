@@ -16,7 +16,7 @@ export {
   serializeError,
 } from "./errors";
 export { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "./execution";
-export { compileExpression, MAX_EXPRESSION_LENGTH, type Predicate } from "./expression";
+export { compileExpression, compileValue, MAX_EXPRESSION_LENGTH, type Predicate, type ValueOf } from "./expression";
 export { eventNamePattern, type StepflareFunction } from "./function";
 export type { InvokeSpec } from "./invoke";
 export { checkOutputSize, fromJson, toJson, utf8Bytes } from "./json";
