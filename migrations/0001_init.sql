@@ -14,7 +14,7 @@ CREATE TABLE events (
 -- The sweeper's index holds only events it may still re-enqueue. An event that
 -- has used up its sweeps (5, MAX_SWEEPS in src/d1/events.ts) leaves it, so
 -- abandoned events are no longer walked past on every sweep.
-CREATE INDEX events_sweepable ON events (accepted_at) WHERE dispatched_at IS NULL AND sweeps < 5;
+CREATE INDEX events_sweepable ON events (accepted_at, id) WHERE dispatched_at IS NULL AND sweeps < 5;
 -- Events newest first (the events listing), and by name, newest first (search by name, a wait's look-back).
 CREATE INDEX events_newest ON events (accepted_at DESC, id DESC);
 CREATE INDEX events_by_name ON events (name, accepted_at DESC, id DESC);

@@ -39,7 +39,9 @@ const RESET_SWEEPS = "UPDATE events SET sweeps = 0 WHERE id = ?1 RETURNING accep
 /** The oldest stale undispatched events that have not used up their sweeps. */
 export const STALE_UNDISPATCHED = `
 SELECT id, accepted_at FROM events
-WHERE dispatched_at IS NULL AND sweeps < ${MAX_SWEEPS} AND accepted_at < ?1 ORDER BY accepted_at LIMIT ?2`;
+WHERE dispatched_at IS NULL AND sweeps < ${MAX_SWEEPS} AND accepted_at < ?1
+  AND (accepted_at > ?3 OR (accepted_at = ?3 AND id > ?4))
+ORDER BY accepted_at, id LIMIT ?2`;
 // Counts a sweep, for the acceptances it re-enqueued.
 const COUNT_SWEEP = `
 UPDATE events SET sweeps = sweeps + 1
@@ -85,9 +87,17 @@ export const getEvent = (db: D1Database, id: string) =>
 export const resetSweeps = (db: D1Database, id: string) =>
   db.prepare(RESET_SWEEPS).bind(id).first<{ accepted_at: number; dispatched_at: number | null }>();
 
-/** Up to `limit` acceptances before `before` that are undispatched and have sweeps left, oldest first. */
-export async function staleUndispatched(db: D1Database, before: number, limit: number): Promise<Acceptance[]> {
-  const rows = await db.prepare(STALE_UNDISPATCHED).bind(before, limit).all<{ id: string; accepted_at: number }>();
+/**
+ * Up to `limit` acceptances before `before` that are undispatched and have
+ * sweeps left, oldest first, after `after` (an acceptance a previous page ended on).
+ */
+export async function staleUndispatched(
+  db: D1Database,
+  before: number,
+  limit: number,
+  after: Acceptance = ["", -1],
+): Promise<Acceptance[]> {
+  const rows = await db.prepare(STALE_UNDISPATCHED).bind(before, limit, after[1], after[0]).all<{ id: string; accepted_at: number }>();
   return rows.results.map((r) => [r.id, Number(r.accepted_at)]);
 }
 

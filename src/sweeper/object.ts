@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { countSweep, staleUndispatched } from "../d1/events";
+import { type Acceptance, countSweep, staleUndispatched } from "../d1/events";
 import { type ListingCursor, RUN_MISSING } from "../d1/listing";
 import type { Env } from "../env";
 import type { EventMessage } from "../messages/events";
@@ -10,7 +10,16 @@ const LISTING_CURSOR = "listing-cursor";
 
 const SWEEP_EVERY_MS = 30_000;
 const STALE_AFTER_MS = 30_000;
-const SWEEP_LIMIT = 1000;
+/** Events re-enqueued per page: one D1 read, ten queue batches and one D1 write. */
+const SWEEP_PAGE = 1000;
+/**
+ * Pages per alarm, of events and of listing rows: a page of each is about 12
+ * and 101 subrequests, so an alarm stays well inside the 1,000 a Durable
+ * Object invocation may make. A sweeper still behind after them runs again at once.
+ */
+const SWEEP_PAGES = 20;
+const RECONCILE_PAGES = 5;
+const BEHIND_AGAIN_MS = 1_000;
 
 /**
  * One object per deployment that re-enqueues events accepted but not yet
@@ -31,13 +40,29 @@ export class SweeperObject extends DurableObject<Env> {
    * queue outage, however long, never uses up the sweeps of events it kept
    * from being delivered.
    */
-  async sweep(now = Date.now()): Promise<number> {
-    const stale = await staleUndispatched(this.env.DB, now - STALE_AFTER_MS, SWEEP_LIMIT);
-    const messages: EventMessage[] = stale.map(([id, acceptedAt]) => ({ v: 1, id, acceptedAt }));
-    if (messages.length === 0) return 0;
-    await sendAll(this.env.EVENTS, messages);
-    await countSweep(this.env.DB, stale);
-    return messages.length;
+  async sweep(now = Date.now(), pageSize = SWEEP_PAGE): Promise<number> {
+    return (await this.#sweepPages(now, pageSize)).swept;
+  }
+
+  /**
+   * Re-enqueues page after page of stale events, each page after the last one's
+   * end, until a page comes back short (caught up) or the alarm's pages are spent (behind).
+   */
+  async #sweepPages(now: number, pageSize: number): Promise<{ swept: number; behind: boolean }> {
+    let swept = 0;
+    let after: Acceptance | undefined;
+    for (let page = 0; page < SWEEP_PAGES; page++) {
+      const stale = await staleUndispatched(this.env.DB, now - STALE_AFTER_MS, pageSize, after);
+      if (stale.length > 0) {
+        const messages: EventMessage[] = stale.map(([id, acceptedAt]) => ({ v: 1, id, acceptedAt }));
+        await sendAll(this.env.EVENTS, messages);
+        await countSweep(this.env.DB, stale);
+        swept += stale.length;
+      }
+      if (stale.length < pageSize) return { swept, behind: false };
+      after = stale[stale.length - 1];
+    }
+    return { swept, behind: true };
   }
 
   /**
@@ -45,28 +70,52 @@ export class SweeperObject extends DurableObject<Env> {
    * answers how many re-sent their row and how many rows were marked missing.
    */
   async reconcile(now = Date.now()): Promise<{ resent: number; missing: number }> {
-    const cursor = await this.ctx.storage.get<ListingCursor>(LISTING_CURSOR);
-    const { resent, missing, next } = await reconcileListing(this.env, cursor, now);
-    await this.ctx.storage.put(LISTING_CURSOR, next);
+    const { resent, missing } = await this.#reconcilePage(now);
     return { resent, missing };
   }
 
+  /** One page of the walk; `wrapped` once it reached the end and starts again from the beginning. */
+  async #reconcilePage(now: number): Promise<{ resent: number; missing: number; wrapped: boolean }> {
+    const cursor = await this.ctx.storage.get<ListingCursor>(LISTING_CURSOR);
+    const { resent, missing, next } = await reconcileListing(this.env, cursor, now);
+    await this.ctx.storage.put(LISTING_CURSOR, next);
+    return { resent, missing, wrapped: next.id === "" && next.startedAt === 0 };
+  }
+
+  /**
+   * Sweeps events, then walks the listing, each for several pages while it is
+   * behind; a sweeper behind on either runs again a second later instead of
+   * waiting its 30 s, so a backlog drains at the pages' pace, not a fixed amount per period.
+   */
   override async alarm(): Promise<void> {
+    let behind = false;
     try {
-      const n = await this.sweep();
-      if (n > 0) console.warn(`stepflare: sweeper re-enqueued ${n} event(s) that were accepted but not fanned out`);
+      const { swept, behind: more } = await this.#sweepPages(Date.now(), SWEEP_PAGE);
+      behind ||= more;
+      if (swept > 0) console.warn(`stepflare: sweeper re-enqueued ${swept} event(s) that were accepted but not fanned out`);
     } catch (e) {
       console.error("stepflare: sweeping undispatched events failed:", e instanceof Error ? e.message : String(e));
     }
     try {
-      const { resent, missing } = await this.reconcile();
+      let resent = 0;
+      let missing = 0;
+      for (let page = 0; ; page++) {
+        const found = await this.#reconcilePage(Date.now());
+        resent += found.resent;
+        missing += found.missing;
+        if (found.wrapped) break;
+        if (page === RECONCILE_PAGES - 1) {
+          behind = true;
+          break;
+        }
+      }
       if (resent > 0) console.warn(`stepflare: sweeper had ${resent} run(s) listed as not ended send their newer listing row`);
       if (missing > 0)
         console.warn(`stepflare: sweeper marked ${missing} run(s) listed as not ended whose object holds no run ${RUN_MISSING}`);
     } catch (e) {
       console.error("stepflare: checking the runs listed as not ended failed:", e instanceof Error ? e.message : String(e));
     } finally {
-      await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
+      await this.ctx.storage.setAlarm(Date.now() + (behind ? BEHIND_AGAIN_MS : SWEEP_EVERY_MS));
     }
   }
 }

@@ -40,8 +40,37 @@ describe("the sweeper", () => {
     expect(counts).toEqual([1, 1, 1, 1, 1, 0]);
   });
 
+  it("keeps sweeping page after page while behind, each stale event once, ties in acceptance time included", async () => {
+    const acceptedAt = Date.now() - 60_000;
+    const ids = Array.from({ length: 25 }, (_, i) => `backlog-${String(i).padStart(2, "0")}`);
+    await testEnv.DB.batch(
+      ids.map((id, i) =>
+        // Pairs of events share an acceptance time, so a page can end between two of them.
+        testEnv.DB.prepare("INSERT INTO events (id, name, payload, accepted_at) VALUES (?, 'test/nobody-listens', ?, ?)").bind(
+          id,
+          JSON.stringify({ id, name: "test/nobody-listens", data: {}, ts: acceptedAt }),
+          acceptedAt + Math.floor(i / 2),
+        ),
+      ),
+    );
+    const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("backlog"));
+    // Pages of 10: one call drains all 25 (10, 10, then a short page of 5), none of them twice.
+    expect(await sweeper.sweep(Date.now(), 10)).toBe(25);
+    const rows = await testEnv.DB.prepare("SELECT id, sweeps FROM events WHERE id LIKE 'backlog-%' ORDER BY id").all<{
+      id: string;
+      sweeps: number;
+    }>();
+    expect(rows.results).toEqual(ids.map((id) => ({ id, sweeps: 1 })));
+    await waitFor(async () => {
+      const left = await testEnv.DB.prepare("SELECT count(*) AS n FROM events WHERE id LIKE 'backlog-%' AND dispatched_at IS NULL").first<{
+        n: number;
+      }>();
+      return left!.n === 0 ? true : undefined;
+    }, "the swept backlog fanned out");
+  });
+
   it("finds stale events through the partial index that leaves out events with no sweeps left", async () => {
-    const plan = await testEnv.DB.prepare(`EXPLAIN QUERY PLAN ${STALE_UNDISPATCHED}`).bind(0, 10).all<{ detail: string }>();
+    const plan = await testEnv.DB.prepare(`EXPLAIN QUERY PLAN ${STALE_UNDISPATCHED}`).bind(0, 10, -1, "").all<{ detail: string }>();
     expect(plan.results.map((r) => r.detail).join("\n")).toContain("USING INDEX events_sweepable");
     // The index's condition, as the migration wrote it, is the sweeper's limit.
     const index = await testEnv.DB.prepare("SELECT sql FROM sqlite_master WHERE name = 'events_sweepable'").first<{ sql: string }>();
