@@ -71,3 +71,5 @@ CREATE TABLE waits (
   PRIMARY KEY (run_id, step_key)
 );
 CREATE INDEX waits_by_match ON waits (name, match_path, match_value);
+-- Waits past their timeout, for the sweeper to delete.
+CREATE INDEX waits_by_expiry ON waits (expires_at);

@@ -3,6 +3,8 @@
  * errors, serialization, and the execution engine that runs a handler
  * against the memo. Not part of the public API (`stepflare` is sdk/index.ts).
  */
+
+export { durationMs } from "./duration";
 export {
   isNonRetriable,
   isStepFailure,

@@ -27,7 +27,7 @@ function renderError(err: Error, c: { json: (body: unknown, status: HttpError["s
 export function buildApi(config: EngineConfig) {
   const api = new Hono<{ Bindings: Env }>();
   api.route("/functions", functionsApi(config));
-  api.route("/runs", runsApi);
+  api.route("/runs", runsApi());
   api.route("/events", eventListApi);
   api.route("/events", eventsApi);
   api.route("/dead-letters", deadLettersApi);

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { StepflareFunction } from "../sdk/internal";
 import { Registry } from "./fanout/match";
 import { type Backoff, backoffSchema, type Limits, limitsSchema } from "./shared/limits";
+import { type Retention, retentionSchema } from "./shared/retention";
 
 export interface EngineOptions {
   functions: StepflareFunction[];
@@ -9,6 +10,8 @@ export interface EngineOptions {
   schemas?: Record<string, z.ZodType>;
   limits?: Partial<z.input<typeof limitsSchema>>;
   backoff?: Partial<z.input<typeof backoffSchema>>;
+  /** How long runs, events and dead letters are kept (docs/operations.md). */
+  retention?: Partial<z.input<typeof retentionSchema>>;
 }
 
 /** Everything the engine's handlers share, resolved once from the options. */
@@ -17,6 +20,7 @@ export interface EngineConfig {
   schemas: Record<string, z.ZodType>;
   limits: Limits;
   backoff: Backoff;
+  retention: Retention;
 }
 
 export function resolveConfig(options: EngineOptions): EngineConfig {
@@ -25,5 +29,6 @@ export function resolveConfig(options: EngineOptions): EngineConfig {
     schemas: options.schemas ?? {},
     limits: limitsSchema.parse(options.limits ?? {}),
     backoff: backoffSchema.parse(options.backoff ?? {}),
+    retention: retentionSchema.parse(options.retention ?? {}),
   };
 }

@@ -21,7 +21,7 @@ export interface Engine {
     queue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void>;
   };
   StepflareRun: new (ctx: DurableObjectState, env: Env) => StepflareRunObject;
-  StepflareSweeper: typeof SweeperObject;
+  StepflareSweeper: new (ctx: DurableObjectState, env: Env) => SweeperObject;
   StepflareFlow: new (ctx: DurableObjectState, env: Env) => StepflareFlowObject;
   config: EngineConfig;
 }
@@ -67,11 +67,17 @@ export function createEngine(options: CreateEngineOptions): Engine {
     }
   }
 
+  class StepflareSweeper extends SweeperObject {
+    constructor(ctx: DurableObjectState, env: Env) {
+      super(ctx, env, config);
+    }
+  }
+
   class StepflareFlow extends StepflareFlowObject {
     constructor(ctx: DurableObjectState, env: Env) {
       super(ctx, env, config);
     }
   }
 
-  return { worker, StepflareRun, StepflareSweeper: SweeperObject, StepflareFlow, config };
+  return { worker, StepflareRun, StepflareSweeper, StepflareFlow, config };
 }

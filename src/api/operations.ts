@@ -60,7 +60,7 @@ const badBody = refused(
   "invalid_json",
   "invalid_request",
 );
-const runNotFound = refused("no such run", "run_not_found");
+const runNotFound = refused("no such run, or one deleted by retention (`run_expired`)", "run_not_found", "run_expired");
 const eventNotFound = refused("no such event", "event_not_found");
 
 /** Every route of the engine's HTTP API, for an engine built with `config`. */

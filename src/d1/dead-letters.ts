@@ -241,3 +241,12 @@ function safeStringify(body: unknown): string {
   }
   return JSON.stringify(String(body));
 }
+
+/** Deletes up to `limit` dead letters that failed before `before`; answers how many. */
+export async function deleteDeadLettersBefore(db: D1Database, before: number, limit: number): Promise<number> {
+  const r = await db
+    .prepare("DELETE FROM dead_letters WHERE rowid IN (SELECT rowid FROM dead_letters WHERE failed_at < ?1 ORDER BY failed_at LIMIT ?2)")
+    .bind(before, limit)
+    .run();
+  return r.meta.changes ?? 0;
+}

@@ -142,3 +142,19 @@ export async function eventsSince(db: D1Database, name: string, since: number, l
     .all<{ payload: string }>();
   return rows.results.map((r) => r.payload);
 }
+
+/**
+ * Deletes up to `limit` events accepted before `before` and dispatched, and
+ * those never dispatched (their fan-out failed for good) accepted before
+ * `undispatchedBefore`; answers how many.
+ */
+export async function deleteEventsBefore(db: D1Database, before: number, undispatchedBefore: number, limit: number): Promise<number> {
+  const r = await db
+    .prepare(
+      `DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE accepted_at < ?1
+         AND (dispatched_at IS NOT NULL OR accepted_at < ?2) ORDER BY accepted_at LIMIT ?3)`,
+    )
+    .bind(before, undispatchedBefore, limit)
+    .run();
+  return r.meta.changes ?? 0;
+}

@@ -176,3 +176,21 @@ export async function listCancellable(
     .all<{ id: string }>();
   return rows.results.map((r) => r.id);
 }
+
+/** Removes one run's row, at or below `version`: its object expired (a newer row, from a replay, stays). */
+export async function deleteListed(db: D1Database, id: string, version: number): Promise<void> {
+  await db.prepare("DELETE FROM runs WHERE id = ?1 AND version <= ?2").bind(id, version).run();
+}
+
+/**
+ * Deletes up to `limit` rows of runs that ended with `status` before `before`
+ * (their objects expire on their own); answers how many. The start bounds the
+ * search through the status index, since a run ends after it starts.
+ */
+export async function deleteEndedBefore(db: D1Database, status: string, before: number, limit: number): Promise<number> {
+  const r = await db
+    .prepare("DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE status = ?1 AND started_at < ?2 AND ended_at < ?2 LIMIT ?3)")
+    .bind(status, before, limit)
+    .run();
+  return r.meta.changes ?? 0;
+}

@@ -38,3 +38,12 @@ export async function waitsFor(db: D1Database, name: string, matchPath: string, 
     .all<{ run_id: string; step_key: string }>();
   return rows.results.map((r) => ({ runId: r.run_id, stepKey: r.step_key }));
 }
+
+/** Deletes up to `limit` waits past their timeout (their run took no event by then, or ended); answers how many. */
+export async function deleteExpiredWaits(db: D1Database, now: number, limit: number): Promise<number> {
+  const r = await db
+    .prepare("DELETE FROM waits WHERE rowid IN (SELECT rowid FROM waits WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)")
+    .bind(now, limit)
+    .run();
+  return r.meta.changes ?? 0;
+}

@@ -12,6 +12,7 @@ import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { StepMessage } from "../messages/steps";
 import { sendAll } from "../shared/queue-batches";
+import { runRetentionMs } from "../shared/retention";
 import { awaitsClaim } from "./claims";
 import { attemptStep, decideHandlerError, decideStepResult } from "./decide";
 import { runLogger } from "./logger";
@@ -388,7 +389,8 @@ export class RunDriver {
     if (isTerminal(this.#store.run!.status)) return;
     this.#live?.exec.abandon();
     this.#live = undefined;
-    endRun(this.#store, status, result, Date.now(), this.fn().onFailure !== undefined);
+    const retainMs = runRetentionMs(this.#config.retention, status);
+    endRun(this.#store, status, result, Date.now(), this.fn().onFailure !== undefined, retainMs);
     this.#hooks.ended();
   }
 }

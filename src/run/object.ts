@@ -3,11 +3,13 @@ import { compileExpression } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { ListingMessage } from "../messages/listing";
+import { runRetentionMs } from "../shared/retention";
 import { storeDeadLetter } from "./after-failure";
 import { AlarmPointer } from "./alarm";
 import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
+import { dropTombstone, expireRun, hasExpired } from "./expire";
 import { followDeadLetter, followOnFailure, followSystemEvent } from "./follow-up";
 import { type ChildEnding, childEnded, notifyParent, startChild } from "./invoke";
 import { type ListingCheck, listingRow, sendListingRow } from "./listing";
@@ -27,7 +29,7 @@ import {
   resumeUnleased,
   scheduleListingSync,
 } from "./transitions";
-import type { ReplayRecord, RunState, RunStatus, StepResult } from "./types";
+import { isTerminal, type ReplayRecord, type RunState, type RunStatus, type StepResult } from "./types";
 import { CANCEL_KEY_PREFIX, offerCancel, offerEvent, registerCancel, registerWait, timeOutPause, type WaitAnswer } from "./waits";
 
 export type { CatchUpContext, ClaimRequest, StartedRun, StartRun } from "./rpc";
@@ -144,6 +146,11 @@ export class StepflareRunObject extends DurableObject<Env> {
     }
     // The fan-out writes this state as the listing row, for a whole batch of runs at once; this object sends every later change.
     return { created: true, ...startedState(run) };
+  }
+
+  /** For a run not found: whether this object held one that expired (docs/operations.md, retention). */
+  async expired(): Promise<boolean> {
+    return !this.#store.run && (await hasExpired(this.ctx.storage));
   }
 
   async getDetail(): Promise<RunDetail | null> {
@@ -300,7 +307,7 @@ export class StepflareRunObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.#alarm.reset(null);
-    if (!this.#store.run) return;
+    if (!this.#store.run) return dropTombstone(this.ctx.storage);
     const host: TimerHost = {
       store: this.#store,
       driver: this.#driver,
@@ -313,6 +320,13 @@ export class StepflareRunObject extends DurableObject<Env> {
       registerCancel: (index) => registerCancel(this.env, this.#store, this.#driver, index),
       startChild: (key) => startChild(this.env, this.#config, this.#store, this.#driver, key),
       notifyParent: (ref) => notifyParent(this.env, this.#store, ref),
+      expire: async (now) => {
+        const run = this.#store.run;
+        if (!run || !isTerminal(run.status)) return;
+        const keepMs = runRetentionMs(this.#config.retention, run.status as "completed" | "failed" | "cancelled");
+        // The tombstone's alarm is set by expireRun; no timer of the run is left to point at.
+        if (await expireRun(this.env, this.#store, this.ctx.storage, now, keepMs)) this.#alarm.reset(null);
+      },
     };
     await fireDueTimers(host, Date.now());
     this.#armAlarm();

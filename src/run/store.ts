@@ -243,6 +243,14 @@ export class RunStore {
     if (this.#timers.get(timerId(t.kind, t.ref))?.dueAt === t.dueAt) this.clearTimer(t.kind, t.ref);
   }
 
+  /** Forgets the run held in memory: its storage was deleted (it expired). */
+  forget(): void {
+    this.run = null;
+    this.steps.clear();
+    this.#timers.clear();
+    this.nextSeq = 0;
+  }
+
   nextTimerAt(): number | null {
     let next: number | null = null;
     for (const t of this.#timers.values()) if (next === null || t.dueAt < next) next = t.dueAt;

@@ -25,6 +25,8 @@ export interface TimerHost {
   startChild(key: string): Promise<void>;
   /** Tells the invoking run of the ending numbered `ref`. */
   notifyParent(ref: string): Promise<void>;
+  /** The run is past its retention: its listing row and its object's storage go. */
+  expire(now: number): Promise<void>;
 }
 
 type TimerHandler = (host: TimerHost, ref: string, now: number) => void | Promise<void>;
@@ -51,6 +53,7 @@ const handlers: Record<TimerKind, TimerHandler> = {
       message: `the run did not finish within its timeouts.finish of ${h.driver.fn().config.timeouts?.finish} ms`,
     }),
   "system-event": (h, ref) => h.systemEvent(ref),
+  expire: (h, _ref, now) => h.expire(now),
 };
 
 /**
@@ -64,6 +67,8 @@ export async function fireDueTimers(host: TimerHost, now: number): Promise<void>
   for (const timer of host.store.dueTimers(now)) {
     if (host.store.timer(timer.kind, timer.ref)?.dueAt !== timer.dueAt) continue;
     await handlers[timer.kind](host, timer.ref, now);
+    // An expired run's storage is gone, its timers with it.
+    if (!host.store.run) return;
     timerHandled(host.store, timer);
   }
 }

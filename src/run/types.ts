@@ -22,7 +22,8 @@ export type TimerKind =
   | "wait-register"
   | "cancel-register"
   | "invoke-start"
-  | "notify-parent";
+  | "notify-parent"
+  | "expire";
 
 /** Where an invoked run reports its ending. */
 export interface ParentLink {

@@ -1,10 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
+import type { EngineConfig } from "../config";
 import { type Acceptance, countSweep, staleUndispatched } from "../d1/events";
 import { type ListingCursor, RUN_MISSING } from "../d1/listing";
 import type { Env } from "../env";
 import type { EventMessage } from "../messages/events";
 import { sendAll } from "../shared/queue-batches";
 import { reconcileListing } from "./listing";
+import { applyRetention, type Deleted, retentionBehind } from "./retention";
 
 const LISTING_CURSOR = "listing-cursor";
 
@@ -29,6 +31,13 @@ const BEHIND_AGAIN_MS = 1_000;
  * re-arms itself while it runs.
  */
 export class SweeperObject extends DurableObject<Env> {
+  readonly #config: EngineConfig;
+
+  constructor(ctx: DurableObjectState, env: Env, config: EngineConfig) {
+    super(ctx, env);
+    this.#config = config;
+  }
+
   /** Arms the sweep if it is not armed. Cheap; called by ingest once per isolate. */
   async ensure(): Promise<void> {
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
@@ -74,6 +83,11 @@ export class SweeperObject extends DurableObject<Env> {
     return { resent, missing };
   }
 
+  /** One pass of D1's retention (a page of each table) at `now`: what was deleted. */
+  async retain(now = Date.now(), page?: number): Promise<Deleted> {
+    return applyRetention(this.env, this.#config.retention, now, page);
+  }
+
   /** One page of the walk; `wrapped` once it reached the end and starts again from the beginning. */
   async #reconcilePage(now: number): Promise<{ resent: number; missing: number; wrapped: boolean }> {
     const cursor = await this.ctx.storage.get<ListingCursor>(LISTING_CURSOR);
@@ -114,6 +128,12 @@ export class SweeperObject extends DurableObject<Env> {
         console.warn(`stepflare: sweeper marked ${missing} run(s) listed as not ended whose object holds no run ${RUN_MISSING}`);
     } catch (e) {
       console.error("stepflare: checking the runs listed as not ended failed:", e instanceof Error ? e.message : String(e));
+    }
+    try {
+      const deleted = await this.retain();
+      behind ||= retentionBehind(deleted);
+    } catch (e) {
+      console.error("stepflare: deleting what is past its retention failed:", e instanceof Error ? e.message : String(e));
     } finally {
       await this.ctx.storage.setAlarm(Date.now() + (behind ? BEHIND_AGAIN_MS : SWEEP_EVERY_MS));
     }

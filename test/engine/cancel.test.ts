@@ -24,14 +24,14 @@ const listed = async (runId: string) =>
     .first<{ status: string; error_code: string }>())!;
 
 describe("POST /api/v1/runs/:runId/cancel", () => {
-  it("cancels a sleeping run at once: listed cancelled, no timer left but its system event's, and idempotent", async () => {
+  it("cancels a sleeping run at once: listed cancelled, no timer left but its system event's and its expiry, and idempotent", async () => {
     const [eventId] = await sendEvents({ name: "test/napper", data: { tag: "cancel-sleep", duration: "1h" } });
     const runId = await runIdOf(eventId!);
     await waitFor(async () => ((await detailOf(runId)).status === "sleeping" ? true : undefined), "the run to sleep");
     expect((await cancel(runId)).body).toEqual({ id: runId, status: "cancelled", cancelled: true });
     expect(await detailOf(runId)).toMatchObject({ status: "cancelled", error: { code: "run_cancelled" } });
     expect(await listed(runId)).toEqual({ status: "cancelled", error_code: "run_cancelled" });
-    expect((await timerKinds(runId)).filter((k) => k !== "system-event" && k !== "listing-sync")).toEqual([]);
+    expect((await timerKinds(runId)).filter((k) => k !== "system-event" && k !== "listing-sync" && k !== "expire")).toEqual([]);
     expect((await cancel(runId)).body).toEqual({ id: runId, status: "cancelled", cancelled: false });
     // Its system event starts the functions subscribed to it.
     await waitFor(

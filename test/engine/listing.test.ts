@@ -34,10 +34,15 @@ async function listingOf(id: string) {
 
 async function objectTimersAndAlarm(runId: string) {
   const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
-  return runInDurableObject(stub, async (_instance, ctx) => ({
-    timers: ctx.storage.sql.exec("SELECT kind FROM timers").toArray(),
-    alarm: await ctx.storage.getAlarm(),
-  }));
+  return runInDurableObject(stub, async (_instance, ctx) => {
+    // An ended run keeps one timer, its expiry (retention): the alarm points at it and at nothing sooner.
+    const expiry = ctx.storage.sql.exec<{ due_at: number }>("SELECT due_at FROM timers WHERE kind = 'expire'").toArray()[0]?.due_at;
+    const alarm = await ctx.storage.getAlarm();
+    return {
+      timers: ctx.storage.sql.exec("SELECT kind FROM timers WHERE kind != 'expire'").toArray(),
+      alarm: alarm !== null && alarm === expiry ? "expiry" : alarm,
+    };
+  });
 }
 
 describe("the run listing", () => {
@@ -122,13 +127,13 @@ describe("the run listing", () => {
     expect(listed).toMatchObject({ status: "completed", version: 2 });
   });
 
-  it("lists a run that ends in its first turn from the fan-out's batch, final, with no alarm ever set", async () => {
+  it("lists a run that ends in its first turn from the fan-out's batch, final, with no alarm but its expiry", async () => {
     const [eventId] = await sendEvents({ name: "test/sequential", data: { tag: "listing-one", n: 1 } });
     const [run] = await settledRuns(eventId!);
     expect(run!.status).toBe("completed");
     const listed = await waitFor(async () => (await listingOf(run!.id)) ?? undefined, "the listing row");
     expect(listed).toEqual({ status: "completed", ended_at: Date.parse(run!.endedAt!), error_code: null, version: 2 });
-    expect(await objectTimersAndAlarm(run!.id)).toEqual({ timers: [], alarm: null });
+    expect(await objectTimersAndAlarm(run!.id)).toEqual({ timers: [], alarm: "expiry" });
   });
 
   it("answers start() after the run's first turn: final for a run that ended in it, running for one that waits", async () => {
@@ -143,14 +148,14 @@ describe("the run listing", () => {
     expect(quick.endedAt).toBeGreaterThanOrEqual(quick.startedAt);
     const slow = await start("start-slow", "test/parallel", { tag: "start-slow", n: 2, delays: [200, 200] }, "parallel");
     expect(slow).toMatchObject({ created: true, status: "running", endedAt: null, version: 1 });
-    // The run waiting on its steps holds its lease alarm; the quick one never set one.
-    expect((await objectTimersAndAlarm("start-slow")).alarm).not.toBeNull();
-    expect((await objectTimersAndAlarm("start-quick")).alarm).toBeNull();
+    // The run waiting on its steps holds its lease alarm; the quick one set only its expiry's.
+    expect((await objectTimersAndAlarm("start-slow")).alarm).toEqual(expect.any(Number));
+    expect((await objectTimersAndAlarm("start-quick")).alarm).toBe("expiry");
     const again = await start("start-quick", "test/sequential", { tag: "start-quick", n: 2 }, "sequential");
     expect(again).toMatchObject({ created: false, status: "completed", version: 2 });
   });
 
-  it("lists a run that outlives its first turn through the listing queue, then clears its timers and alarm", async () => {
+  it("lists a run that outlives its first turn through the listing queue, then clears its timers and alarm but its expiry", async () => {
     const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "listing-two", n: 3 } });
     const [run] = await settledRuns(eventId!);
     expect(run!.status).toBe("completed");
@@ -162,9 +167,9 @@ describe("the run listing", () => {
     expect(body.runs.map((r) => r.id)).toContain(run!.id);
     const state = await waitFor(async () => {
       const s = await objectTimersAndAlarm(run!.id);
-      return s.timers.length === 0 && s.alarm === null ? s : undefined;
-    }, "the object's listing-sync timer and alarm to be cleared");
-    expect(state).toEqual({ timers: [], alarm: null });
+      return s.timers.length === 0 && s.alarm === "expiry" ? s : undefined;
+    }, "the object's listing-sync timer cleared and its alarm at its expiry");
+    expect(state).toEqual({ timers: [], alarm: "expiry" });
   });
 
   it("re-sends a listing row from the object's listing-sync timer, as after a lost send", async () => {

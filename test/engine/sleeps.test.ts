@@ -104,6 +104,6 @@ describe("a sleep that loses a race", () => {
     const [eventId] = await sendEvents({ name: "test/sleep-race", data: { tag: "race-sleep" } });
     const [run] = await settledRuns(eventId!);
     expect(run).toMatchObject({ status: "completed", output: "quick" });
-    expect(await timersOf(run!.id)).toEqual([]);
+    expect(await timersOf(run!.id)).toEqual([{ kind: "expire", ref: "run" }]);
   });
 });

@@ -86,7 +86,8 @@ export function renewRunLease(store: RunStore, now: number): void {
  * Ends the run: completed, failed or cancelled. Every timer of a running run
  * goes; a failure sets its dead letter and onFailure as timers, and a
  * failure or a cancellation its system event, written with it, so each
- * happens once per ending even across an eviction.
+ * happens once per ending even across an eviction. The run's storage
+ * expires `retainMs` later.
  */
 export function endRun(
   store: RunStore,
@@ -94,6 +95,7 @@ export function endRun(
   result: { outputJson?: string | null; error?: RunError | null },
   now: number,
   hasOnFailure: boolean,
+  retainMs: number,
 ): boolean {
   const run = store.run!;
   if (isTerminal(run.status)) return false;
@@ -112,7 +114,13 @@ export function endRun(
   }
   if (status !== "completed") store.setTimer("system-event", String(run.version), now);
   if (run.parent) store.setTimer("notify-parent", String(run.version), now);
+  store.setTimer("expire", "run", now + retainMs);
   return true;
+}
+
+/** The run is past its retention but a follow-up of its ending is not done: it is looked at again at `at`. */
+export function postponeExpiry(store: RunStore, at: number): void {
+  store.setTimer("expire", "run", at);
 }
 
 /**
@@ -199,7 +207,7 @@ export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now:
     stateBytes: store.countStateBytes(),
   });
   store.saveRun();
-  for (const kind of ["dead-letter", "on-failure", "system-event"] as const) store.clearTimers(kind);
+  for (const kind of ["dead-letter", "on-failure", "system-event", "expire"] as const) store.clearTimers(kind);
   store.setTimer("lease", "run", now + RUN_LEASE_MS);
   if (finishMs !== undefined) store.setTimer("run-timeout", "run", now + finishMs);
   for (let i = 0; i < cancelOn; i++) store.setTimer("cancel-register", String(i), now);
