@@ -25,6 +25,10 @@ export interface TimerHost {
   startChild(key: string): Promise<void>;
   /** Tells the invoking run of the ending numbered `ref`. */
   notifyParent(ref: string): Promise<void>;
+  /** A queued run asks its flow-control limits again. */
+  admit(): Promise<void>;
+  /** Lets go of the slot or queue place named by `ref` (`ticket name`). */
+  releaseSlot(ref: string): Promise<void>;
 }
 
 type TimerHandler = (host: TimerHost, ref: string, now: number) => void | Promise<void>;
@@ -51,6 +55,14 @@ const handlers: Record<TimerKind, TimerHandler> = {
       message: `the run did not finish within its timeouts.finish of ${h.driver.fn().config.timeouts?.finish} ms`,
     }),
   "system-event": (h, ref) => h.systemEvent(ref),
+  admit: (h) => h.admit(),
+  "start-timeout": (h) =>
+    void h.driver.cancel({
+      name: "RunStartTimedOutError",
+      code: "run_start_timed_out",
+      message: `the run was still queued after its timeouts.start of ${h.driver.fn().config.timeouts?.start} ms`,
+    }),
+  "slot-release": (h, ref) => h.releaseSlot(ref),
 };
 
 /**
