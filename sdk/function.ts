@@ -122,6 +122,16 @@ function toDurationMs(value: number | string, ctx: z.RefinementCtx): number {
   }
 }
 
+/**
+ * For a value no shape of a union takes (`concurrency: 0`), the issue of
+ * the shape its type fits, which says what is wrong, rather than "Invalid input".
+ */
+function explained(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== "invalid_union") return issue;
+  const fitting = issue.errors.flat().find((i) => i.code !== "invalid_type" || i.path.length > 0);
+  return fitting ? { ...explained(fitting), path: [...issue.path, ...fitting.path] } : issue;
+}
+
 export type FunctionConfigInput = z.input<typeof functionConfigSchema>;
 export type FunctionConfig = z.output<typeof functionConfigSchema>;
 
@@ -136,7 +146,7 @@ export interface StepflareFunction {
 export function defineFunction(config: FunctionConfigInput, handler: AnyHandler, onFailure?: AnyFailureHandler): StepflareFunction {
   const parsed = functionConfigSchema.safeParse(config);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    const issue = parsed.error.issues[0] && explained(parsed.error.issues[0]);
     const error = new TypeError(
       `invalid function config ${JSON.stringify(config?.id)}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
     );

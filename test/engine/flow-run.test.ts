@@ -154,6 +154,24 @@ describe("a queued run", () => {
   });
 });
 
+describe("a slot's lease", () => {
+  it("gives back a slot whose run no longer holds it (its release was lost), to the run queued behind it", async () => {
+    const tag = tagOf("lease");
+    const key = `ghost-${stamp}`;
+    const name = flowObjectName("concurrency", "flow-one-per-key", `event.data.key\u0001${key}`);
+    const limit = testEnv.FLOW.get(testEnv.FLOW.idFromName(name));
+    // A run that took the slot and never let it go: its object holds no run.
+    expect(await limit.acquireSlot(name, `ghost-run-${stamp}`, 1, 0, 1)).toBe(true);
+    const [id] = await events("test/flow-keyed", [{ tag, key, name: "behind", ms: 10 }]);
+    await statusIs(await runIdOf(id!), "queued");
+    const sentAt = Date.now();
+    expect((await settledRuns(id!))[0]?.status).toBe("completed");
+    // Within a lease (2 s here) of the ghost's last check.
+    expect(Date.now() - sentAt).toBeLessThan(5000);
+    expect(await limit.slotCounts()).toEqual({ held: 0, queued: 0 });
+  });
+});
+
 describe("throttle", () => {
   it("spaces starts by its period, delaying (not dropping) the rest, and says when each may start", async () => {
     const tag = tagOf("throttle");
