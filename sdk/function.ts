@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { durationMs } from "./duration";
-import { compileExpression } from "./expression";
+import { compileExpression, compileValue } from "./expression";
 import type { AnyFailureHandler, AnyHandler } from "./types";
 
 export const MAX_RETRIES = 20;
@@ -11,6 +11,14 @@ export const eventNamePattern = /^[A-Za-z0-9_.\-/:]{1,256}$/;
 export const triggerPattern = /^[A-Za-z0-9_.\-/:*]{1,256}$/;
 /** A `match` path: a dotted path into an event, such as `data.orderId`. */
 export const MATCH_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*){0,15}$/;
+
+/** A CEL expression whose value is used: a key, a priority. */
+const expressionText = z.string().superRefine(checkValue);
+const concurrencyLimit = z.number().int().min(1, "a concurrency limit is 1 to 1000").max(1000, "a concurrency limit is 1 to 1000");
+const concurrencyEntry = z
+  .object({ limit: concurrencyLimit, key: expressionText.optional(), scope: z.enum(["fn", "env"]).optional() })
+  .strict()
+  .refine((c) => c.scope !== "env" || c.key !== undefined, { message: 'scope "env" needs a key', path: ["key"] });
 
 export const functionConfigSchema = z
   .object({
@@ -39,13 +47,63 @@ export const functionConfigSchema = z
       )
       .max(16)
       .optional(),
-    /** `finish`: a run still going this long after it started (or was replayed) is cancelled with run_timed_out. */
+    /**
+     * `finish`: a run still going this long after it started (or was replayed) is cancelled with run_timed_out.
+     * `start`: a run still queued (by `concurrency` or `throttle`) this long after it was created is cancelled with run_start_timed_out.
+     */
     timeouts: z
-      .object({ finish: z.union([z.number(), z.string()]).transform(toDurationMs).optional() })
+      .object({
+        start: z.union([z.number(), z.string()]).transform(toDurationMs).optional(),
+        finish: z.union([z.number(), z.string()]).transform(toDurationMs).optional(),
+      })
       .strict()
       .optional(),
+    /**
+     * How many runs execute at once: a number, a `{ limit, key?, scope? }`, or up to two of those. A run holds a
+     * slot while it executes, not while it is queued, sleeps or waits. `scope: "env"` (with a `key`) shares the
+     * limit with every function whose key gives the same value.
+     */
+    concurrency: z
+      .union([
+        z
+          .number()
+          .pipe(concurrencyLimit)
+          .transform((limit): z.output<typeof concurrencyEntry>[] => [{ limit }]),
+        concurrencyEntry.transform((c) => [c]),
+        z.array(concurrencyEntry).min(1).max(2),
+      ])
+      .optional(),
+    /** At most `limit` run starts per `period` (plus `burst` at once), per `key`; the rest wait, queued, and are never dropped. */
+    throttle: z
+      .object({
+        limit: z.number().int().min(1).max(10_000),
+        period: z.union([z.number(), z.string()]).transform(toPeriodMs),
+        key: expressionText.optional(),
+        burst: z.number().int().min(0).max(10_000).optional(),
+      })
+      .strict()
+      .optional(),
+    /** `run`: CEL over `event` giving seconds (-600 to 600, clamped) by which a queued run moves ahead (positive) or back. */
+    priority: z.object({ run: expressionText }).strict().optional(),
   })
   .strict();
+
+function checkValue(value: string, ctx: z.RefinementCtx): void {
+  try {
+    compileValue(value, "expression");
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/^expression: /, ""), params: { code: "invalid_expression" } });
+  }
+}
+
+function toPeriodMs(value: number | string, ctx: z.RefinementCtx): number {
+  const ms = toDurationMs(value, ctx);
+  if (typeof ms === "number" && (ms < 1000 || ms > 7 * 24 * 3600_000)) {
+    ctx.addIssue({ code: "custom", message: "a period is 1 second to 7 days", params: { code: "invalid_duration" } });
+    return z.NEVER;
+  }
+  return ms;
+}
 
 function checkExpression(value: string, ctx: z.RefinementCtx): void {
   try {
@@ -64,6 +122,16 @@ function toDurationMs(value: number | string, ctx: z.RefinementCtx): number {
   }
 }
 
+/**
+ * For a value no shape of a union takes (`concurrency: 0`), the issue of
+ * the shape its type fits, which says what is wrong, rather than "Invalid input".
+ */
+function explained(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== "invalid_union") return issue;
+  const fitting = issue.errors.flat().find((i) => i.code !== "invalid_type" || i.path.length > 0);
+  return fitting ? { ...explained(fitting), path: [...issue.path, ...fitting.path] } : issue;
+}
+
 export type FunctionConfigInput = z.input<typeof functionConfigSchema>;
 export type FunctionConfig = z.output<typeof functionConfigSchema>;
 
@@ -78,7 +146,7 @@ export interface StepflareFunction {
 export function defineFunction(config: FunctionConfigInput, handler: AnyHandler, onFailure?: AnyFailureHandler): StepflareFunction {
   const parsed = functionConfigSchema.safeParse(config);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    const issue = parsed.error.issues[0] && explained(parsed.error.issues[0]);
     const error = new TypeError(
       `invalid function config ${JSON.stringify(config?.id)}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
     );

@@ -39,6 +39,17 @@ export const runDetail = z.strictObject({
   functionId: z.string(),
   eventId: z.string(),
   status: runStatus,
+  queued: z
+    .strictObject({
+      reason: z
+        .enum(["concurrency", "throttle"])
+        .optional()
+        .meta({ description: "what holds the run back: a concurrency limit, or its throttle; absent while it is first asked" }),
+      since: iso.optional(),
+      startAt: iso.optional().meta({ description: "under a throttle: when the run may start" }),
+    })
+    .optional()
+    .meta({ description: "for a queued run: why it waits" }),
   output: json.optional(),
   error: publicError.optional(),
   parent: z

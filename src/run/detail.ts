@@ -1,6 +1,6 @@
 import { fromJson, type SerializedError } from "../../sdk/internal";
 import type { FailedAttempt } from "./store";
-import { isSettled, type RunState, type StepState } from "./types";
+import { isSettled, type RunFlow, type RunState, type StepState } from "./types";
 
 /**
  * A step's status as shown: a sleep in progress is sleeping, a wait
@@ -37,6 +37,13 @@ const publicError = (e: SerializedError & { stepId?: string }) => ({
   ...(e.stack ? { stack: e.stack } : {}),
 });
 
+/** Why a queued run waits: a concurrency limit, or its throttle (with when it may start). */
+const queuedOf = (flow: RunFlow) => ({
+  ...(flow.reason ? { reason: flow.reason } : {}),
+  ...(flow.queuedAt !== null ? { since: iso(flow.queuedAt) } : {}),
+  ...(flow.reason === "throttle" && flow.startAt !== null ? { startAt: iso(flow.startAt) } : {}),
+});
+
 export type RunDetail = ReturnType<typeof runDetail>;
 
 type Output = NonNullable<unknown> | null;
@@ -54,6 +61,7 @@ export function runDetail(
     functionId: run.functionId,
     eventId: run.eventId,
     status: run.status,
+    ...(run.status === "queued" && run.flow ? { queued: queuedOf(run.flow) } : {}),
     ...(run.status === "completed" ? { output: output(run.outputJson) } : {}),
     ...(run.error ? { error: publicError(run.error) } : {}),
     ...(run.parent ? { parent: { runId: run.parent.runId, stepKey: run.parent.stepKey } } : {}),

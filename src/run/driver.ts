@@ -224,9 +224,8 @@ export class RunDriver {
   endInvoke(key: string, result: { ok: true; outputJson: string | null } | { ok: false; error: RunError }): boolean {
     const s = this.#store.steps.get(key);
     if (s?.status !== "running" || s.mode !== "invoke") return false;
-    if (resumeRun(this.#store, Date.now())) this.#hooks.statusChanged();
-    if (this.#store.run?.status !== "running") return false;
-    const gen = generationOf(this.#store.run);
+    if (!this.#resume()) return false;
+    const gen = generationOf(this.#store.run!);
     this.applyResults([
       result.ok
         ? { key, attempt: s.attempts, ok: true, outputJson: result.outputJson, gen }
@@ -239,10 +238,28 @@ export class RunDriver {
     const s = this.#store.steps.get(key);
     if (s?.status !== "running" || (s.mode !== "sleep" && s.mode !== "wait")) return false;
     if (eventJson !== null && s.mode !== "wait") return false;
-    if (resumeRun(this.#store, Date.now())) this.#hooks.statusChanged();
-    if (this.#store.run?.status !== "running") return false;
-    this.applyResults([{ key, attempt: s.attempts, ok: true, outputJson: eventJson, gen: generationOf(this.#store.run) }]);
+    if (!this.#resume()) return false;
+    this.applyResults([{ key, attempt: s.attempts, ok: true, outputJson: eventJson, gen: generationOf(this.#store.run!) }]);
     return true;
+  }
+
+  /**
+   * A paused run resumes: it runs again, or, under a concurrency limit,
+   * queues for a slot. A queued run keeps no live handler (no code of it runs
+   * without a slot): the step still settles in the journal, and the handler
+   * catches up to it once the run is admitted. Answers whether the step may settle.
+   */
+  #resume(): boolean {
+    if (resumeRun(this.#store, Date.now())) this.#hooks.statusChanged();
+    const status = this.#store.run?.status;
+    if (status === "queued") this.#dropLive();
+    return status === "running" || status === "queued";
+  }
+
+  #dropLive(): void {
+    this.#live?.exec.abandon();
+    this.#live = undefined;
+    clearHandlerIdle(this.#store);
   }
 
   /**
@@ -387,8 +404,7 @@ export class RunDriver {
 
   #endRun(status: "completed" | "failed" | "cancelled", result: { outputJson?: string | null; error?: RunError }): void {
     if (isTerminal(this.#store.run!.status)) return;
-    this.#live?.exec.abandon();
-    this.#live = undefined;
+    this.#dropLive();
     const retainMs = runRetentionMs(this.#config.retention, status);
     endRun(this.#store, status, result, Date.now(), this.fn().onFailure !== undefined, retainMs);
     this.#hooks.ended();

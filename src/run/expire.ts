@@ -5,7 +5,7 @@ import { postponeExpiry } from "./transitions";
 import type { TimerKind } from "./types";
 
 /** What must be done before a run's storage may go: each is a timer until it is. */
-const FOLLOW_UPS: TimerKind[] = ["dead-letter", "on-failure", "system-event", "notify-parent", "listing-sync"];
+const FOLLOW_UPS: TimerKind[] = ["dead-letter", "on-failure", "system-event", "notify-parent", "listing-sync", "slot-release"];
 /** A run past its retention with a follow-up not done is looked at again this much later. */
 const POSTPONE_MS = 60_000;
 /** The one key an expired run's object keeps, for a while: when it expired. */

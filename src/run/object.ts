@@ -2,8 +2,10 @@ import { DurableObject } from "cloudflare:workers";
 import { compileExpression } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { compiledFlow } from "../flow/needs";
 import type { ListingMessage } from "../messages/listing";
 import { runRetentionMs } from "../shared/retention";
+import { askLimits, releaseSlot } from "./admission";
 import { storeDeadLetter } from "./after-failure";
 import { AlarmPointer } from "./alarm";
 import { deadLetterFor } from "./dead-letter";
@@ -21,13 +23,16 @@ import {
   claimDispatched,
   createRun,
   endFirstTurn,
+  holdSlot,
   listingSynced,
   RUN_LEASE_MS,
   recoverInterruptedSteps,
   renewClaims,
   resetForReplay,
   resumeUnleased,
+  retryAdmit,
   scheduleListingSync,
+  timerHandled,
 } from "./transitions";
 import { isTerminal, type ReplayRecord, type RunState, type RunStatus, type StepResult } from "./types";
 import { CANCEL_KEY_PREFIX, offerCancel, offerEvent, registerCancel, registerWait, timeOutPause, type WaitAnswer } from "./waits";
@@ -62,6 +67,13 @@ export class StepflareRunObject extends DurableObject<Env> {
   /** True while start() waits for the run's first turn: a change then reaches the listing through start()'s answer. */
   #inFirstTurn = false;
   #firstTurnOver: (() => void) | undefined;
+  /** The run's asking of its flow-control limits in progress, and whether to ask once more when it ends. */
+  #admitting: Promise<void> | undefined;
+  #admitAgain = false;
+  /** True while start() asks a new run's limits: an admission then leads into start()'s first turn. */
+  #starting = false;
+  /** `slot-release` timers whose release is on its way. */
+  readonly #releasing = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env, config: EngineConfig) {
     super(ctx, env);
@@ -73,12 +85,15 @@ export class StepflareRunObject extends DurableObject<Env> {
       ended: () => {
         if (!this.#inFirstTurn) this.#syncListingSoon();
         this.#armAlarm();
+        this.#releaseSlots();
         this.#firstTurnOver?.();
       },
       turnOver: () => this.#firstTurnOver?.(),
       statusChanged: () => {
         if (!this.#inFirstTurn) this.#syncListingSoon();
         this.#armAlarm();
+        this.#releaseSlots();
+        if (this.#store.run?.status === "queued") void this.#admit();
       },
     });
     recoverInterruptedSteps(this.#store, Date.now());
@@ -110,9 +125,11 @@ export class StepflareRunObject extends DurableObject<Env> {
     const now = init.now ?? Date.now();
     const eventJson = JSON.stringify(init.event);
     this.#driver.rememberEvent(eventJson);
-    const fnConfig = this.#config.registry.get(init.functionId)?.config;
-    const finishMs = fnConfig?.timeouts?.finish;
-    const cancelOn = fnConfig?.cancelOn?.length;
+    const fn = this.#config.registry.get(init.functionId)!;
+    const fnConfig = fn.config;
+    const finishMs = fnConfig.timeouts?.finish;
+    const cancelOn = fnConfig.cancelOn?.length;
+    const flow = compiledFlow(fn);
     const run = createRun(
       this.#store,
       {
@@ -123,11 +140,25 @@ export class StepflareRunObject extends DurableObject<Env> {
         finishMs,
         cancelOn,
         parent: init.parent,
+        flow: flow ? { concurrency: flow.concurrency.length > 0, startMs: fnConfig.timeouts?.start } : undefined,
       },
       eventJson,
       now,
     );
     this.#alarm.hold();
+    if (run.status === "queued") {
+      // Its limits are asked at once; a run still queued is listed so, and its admit timer asks again.
+      this.#starting = true;
+      try {
+        await this.#admit();
+      } finally {
+        this.#starting = false;
+      }
+      if ((run.status as RunStatus) !== "running") {
+        this.#alarm.release();
+        return { created: true, ...startedState(run) };
+      }
+    }
     this.#inFirstTurn = true;
     try {
       const settled = new Promise<void>((resolve) => {
@@ -203,6 +234,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     resetForReplay(this.#store, from, Date.now(), timeouts?.finish, cancelOn?.length);
     this.#syncListingSoon();
     this.#armAlarm();
+    if ((run.status as RunStatus) === "queued") void this.#admit();
     this.#driver.wake();
     return { replayed: true, status: run.status, listing: listingRow(run) };
   }
@@ -305,6 +337,23 @@ export class StepflareRunObject extends DurableObject<Env> {
     return held;
   }
 
+  /**
+   * For a concurrency limit's object: a slot of the limit `name`, given to
+   * this run's stay in the queue `ticket`, or its lease lapsed and the object
+   * asks whether the run still holds it. Answers true if the run takes or holds
+   * it; false frees it for the next run (the run ended, sleeps, or moved on).
+   */
+  async offerSlot(name: string, ticket: number): Promise<boolean> {
+    const run = this.#store.run;
+    const flow = run?.flow;
+    if (!run || !flow || flow.ticket !== ticket) return false;
+    if (run.status === "running") return flow.held.includes(name);
+    if (run.status !== "queued" || !flow.asked.includes(name)) return false;
+    holdSlot(this.#store, name);
+    void this.#admit();
+    return true;
+  }
+
   override async alarm(): Promise<void> {
     this.#alarm.reset(null);
     if (!this.#store.run) return dropTombstone(this.ctx.storage);
@@ -327,6 +376,8 @@ export class StepflareRunObject extends DurableObject<Env> {
         // The tombstone's alarm is set by expireRun; no timer of the run is left to point at.
         if (await expireRun(this.env, this.#store, this.ctx.storage, now, keepMs)) this.#alarm.reset(null);
       },
+      admit: () => this.#admit(),
+      releaseSlot: (ref) => releaseSlot(this.env, this.#store.run!.id, ref),
     };
     await fireDueTimers(host, Date.now());
     this.#armAlarm();
@@ -362,5 +413,61 @@ export class StepflareRunObject extends DurableObject<Env> {
 
   #armAlarm(): void {
     this.#alarm.arm();
+  }
+
+  // ---- flow control ------------------------------------------------------------
+
+  /**
+   * Asks a queued run's limits (one ask at a time; a call meanwhile asks once
+   * more after it). An admitted run runs: its first turn in start(), else here.
+   */
+  #admit(): Promise<void> {
+    if (this.#admitting) {
+      this.#admitAgain = true;
+      return this.#admitting;
+    }
+    this.#admitting = (async () => {
+      do {
+        this.#admitAgain = false;
+        let answer: Awaited<ReturnType<typeof askLimits>>;
+        try {
+          answer = await askLimits(this.env, this.#store, this.#driver.fn(), JSON.parse(this.#driver.eventJson()));
+        } catch (e) {
+          console.error(
+            `stepflare: run ${this.#store.run?.id}: asking its flow-control limits failed; asking again:`,
+            (e as Error).message,
+          );
+          if (this.#store.run?.status === "queued") retryAdmit(this.#store, Date.now() + 1000);
+          answer = "queued";
+        }
+        this.#armAlarm();
+        if (answer === "admitted" && !this.#starting) {
+          this.#syncListingSoon();
+          this.#driver.wake();
+        }
+      } while (this.#admitAgain && this.#store.run?.status === "queued");
+    })().finally(() => {
+      this.#admitting = undefined;
+    });
+    return this.#admitting;
+  }
+
+  /** Sends each pending release of a slot or queue place now; its timer stays until the limit's object confirms. */
+  #releaseSlots(): void {
+    const run = this.#store.run;
+    if (!run?.flow) return;
+    for (const timer of this.#store.timers()) {
+      if (timer.kind !== "slot-release" || this.#releasing.has(timer.ref)) continue;
+      this.#releasing.add(timer.ref);
+      releaseSlot(this.env, run.id, timer.ref)
+        .then(
+          () => {
+            timerHandled(this.#store, timer);
+            this.#armAlarm();
+          },
+          (e) => console.error(`stepflare: run ${run.id}: releasing a slot failed; its timer tries again:`, (e as Error).message),
+        )
+        .finally(() => this.#releasing.delete(timer.ref));
+    }
   }
 }

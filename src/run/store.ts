@@ -1,5 +1,5 @@
 import type { InvokeSpec, SerializedError, WaitSpec } from "../../sdk/internal";
-import type { ParentLink, ReplayRecord, RunState, RunStatus, StepState, StepStatus, TimerKind } from "./types";
+import type { ParentLink, ReplayRecord, RunFlow, RunState, RunStatus, StepState, StepStatus, TimerKind } from "./types";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS run (
@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS timers (
 );
 -- The event and each replay record have rows of their own: beside a run's output in one row they could pass the 2 MB row limit.
 CREATE TABLE IF NOT EXISTS event (json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS replays (n INTEGER PRIMARY KEY, record TEXT NOT NULL);`;
+CREATE TABLE IF NOT EXISTS replays (n INTEGER PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS flow (id INTEGER PRIMARY KEY CHECK (id = 0), json TEXT NOT NULL);`;
 
 export interface Timer {
   kind: TimerKind;
@@ -70,6 +71,10 @@ export class RunStore {
         .exec("SELECT record FROM replays ORDER BY n")
         .toArray()
         .map((r) => JSON.parse(String(r.record)) as ReplayRecord);
+      // A run stored before flow control has no flow table.
+      if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flow'").toArray().length > 0) {
+        this.run.flow = parseJson<RunFlow>(sql.exec("SELECT json FROM flow").toArray()[0]?.json);
+      }
     }
     for (const r of sql.exec("SELECT * FROM steps ORDER BY seq").toArray()) {
       const step = this.#stepFromRow(r);
@@ -101,6 +106,13 @@ export class RunStore {
     );
     this.#sql.exec("INSERT INTO event (json) VALUES (?)", eventJson);
     this.run = run;
+    if (run.flow) this.saveFlow();
+  }
+
+  /** Writes the run's place under flow control. */
+  saveFlow(): void {
+    const flow = this.#mustRun().flow;
+    if (flow) this.#sql.exec("INSERT OR REPLACE INTO flow (id, json) VALUES (0, ?)", JSON.stringify(flow));
   }
 
   /** Writes every mutable column of the run (the event is written once, at creation; replays by addReplay). */
@@ -297,6 +309,7 @@ export class RunStore {
       parent: parseJson<ParentLink>(r.parent),
       stateBytes: 0,
       replays: [],
+      flow: null,
     };
   }
 

@@ -27,6 +27,10 @@ export interface TimerHost {
   notifyParent(ref: string): Promise<void>;
   /** The run is past its retention: its listing row and its object's storage go. */
   expire(now: number): Promise<void>;
+  /** A queued run asks its flow-control limits again. */
+  admit(): Promise<void>;
+  /** Lets go of the slot or queue place named by `ref` (`ticket name`). */
+  releaseSlot(ref: string): Promise<void>;
 }
 
 type TimerHandler = (host: TimerHost, ref: string, now: number) => void | Promise<void>;
@@ -54,6 +58,14 @@ const handlers: Record<TimerKind, TimerHandler> = {
     }),
   "system-event": (h, ref) => h.systemEvent(ref),
   expire: (h, _ref, now) => h.expire(now),
+  admit: (h) => h.admit(),
+  "start-timeout": (h) =>
+    void h.driver.cancel({
+      name: "RunStartTimedOutError",
+      code: "run_start_timed_out",
+      message: `the run was still queued after its timeouts.start of ${h.driver.fn().config.timeouts?.start} ms`,
+    }),
+  "slot-release": (h, ref) => h.releaseSlot(ref),
 };
 
 /**

@@ -23,7 +23,30 @@ export type TimerKind =
   | "cancel-register"
   | "invoke-start"
   | "notify-parent"
-  | "expire";
+  | "expire"
+  | "admit"
+  | "start-timeout"
+  | "slot-release";
+
+/**
+ * A run's place under its function's flow control (concurrency, throttle);
+ * absent for a function with neither. Stored in a row of its own.
+ */
+export interface RunFlow {
+  /** The function has a concurrency limit: the run queues again each time it resumes. */
+  concurrency: boolean;
+  /** Bumped each time the run enters the queue: its queue places and slots carry it, so a late release or grant from an earlier stay is told apart. */
+  ticket: number;
+  /** While queued: since when, why (null until asked), and for a throttle, when it may start. */
+  queuedAt: number | null;
+  reason: "throttle" | "concurrency" | null;
+  startAt: number | null;
+  /** The run has passed its throttle (throttle applies to its first start only). */
+  throttled: boolean;
+  /** The concurrency limits (object names) asked under this ticket, and those whose slot the run holds. */
+  asked: string[];
+  held: string[];
+}
 
 /** Where an invoked run reports its ending. */
 export interface ParentLink {
@@ -66,6 +89,8 @@ export interface RunState {
   /** Bytes of every step's stored output and error, for the run state limit: counted on load, kept up to date in memory, not stored. */
   stateBytes: number;
   replays: ReplayRecord[];
+  /** Its place under flow control; null for a function without concurrency or throttle. */
+  flow: RunFlow | null;
 }
 
 export interface StepState {

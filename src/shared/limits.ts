@@ -62,6 +62,16 @@ export const limitsSchema = z
       .positive()
       .max(15 * 60 * 1000)
       .default(15 * 60 * 1000),
+    /**
+     * A concurrency slot's lease: when it lapses, the limit's object asks the run whether it still holds the slot
+     * (one call per running run per lease, not a renewal from every run), so a slot whose release was lost comes back.
+     */
+    concurrencyLeaseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(60 * 60 * 1000)
+      .default(60 * 1000),
   })
   .strict();
 

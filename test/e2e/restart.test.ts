@@ -18,6 +18,11 @@ const tags = {
   order: `order-${stamp}`,
 };
 const eventIds: Record<keyof typeof tags, string> = { durable: "", parallel: "", late: "", sleepy: "", order: "" };
+/** Runs of a function with `concurrency: 2`: a batch that ran to the end before the crash, and one queued behind the limit across it. */
+const limitTags = { before: `limit-before-${stamp}`, across: `limit-across-${stamp}` };
+let limitedAcross: string[] = [];
+/** How many runs of the batch across the crash were queued and running when wrangler was killed. */
+let limitedAtCrash: Record<string, number> = {};
 /** Each run as it stood when wrangler was killed. */
 const beforeCrash = new Map<string, RunDetail>();
 /** The late event as the restarted wrangler first shows it. */
@@ -31,6 +36,23 @@ async function calls(tag: string): Promise<string[]> {
 }
 
 const count = (list: string[], step: string) => list.filter((s) => s === step).length;
+
+async function timedCalls(tag: string): Promise<{ step: string; at: number }[]> {
+  const res = await fetch(`${dev.url}/e2e/calls/${encodeURIComponent(tag)}`);
+  return (await res.json()) as { step: string; at: number }[];
+}
+
+/** The most executions of `limited` open at one moment, from their recorded starts and ends. */
+function mostAtOnce(recorded: { step: string; at: number }[]): number {
+  let open = 0;
+  let most = 0;
+  const marks = recorded.map((r) => [r.at, r.step.startsWith("end:") ? -1 : 1] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  for (const [, d] of marks) most = Math.max(most, (open += d));
+  return most;
+}
+
+const limitedEvents = (tag: string, n: number, sleepMs: number) =>
+  Array.from({ length: n }, (_, i) => ({ name: "e2e/limited", data: { tag, n: i, sleepMs } }));
 
 async function onlyRun(eventId: string): Promise<RunDetail> {
   const ev = await http.event(eventId);
@@ -54,6 +76,16 @@ beforeAll(async () => {
   dev = await WranglerDev.start({ config: "test/e2e/worker/wrangler.toml", vars: { STEPFLARE_DEV: "true" } });
   http = new StepflareHttp(dev.url);
 
+  // Six runs two at a time, to the end; then five more, caught two running and three queued by the crash.
+  const before = await http.send(limitedEvents(limitTags.before, 6, 300));
+  await waitFor(
+    async () => ((await calls(limitTags.before)).filter((s) => s.startsWith("end:")).length === 6 ? true : undefined),
+    "six runs to end",
+    30_000,
+  );
+  await Promise.all(before.map((id) => completedRun(id)));
+  limitedAcross = await http.send(limitedEvents(limitTags.across, 5, 3_000));
+
   // A run waiting for an event across the crash: the event comes after the restart.
   [eventIds.order] = (await http.send({ name: "e2e/order", data: { tag: tags.order } })) as [string];
   // A run asleep across the crash: it wakes from its object's stored timer.
@@ -64,6 +96,12 @@ beforeAll(async () => {
   [eventIds.parallel] = (await http.send({ name: "e2e/parallel", data: { tag: tags.parallel, sleepMs: 4_000 } })) as [string];
   await waitFor(async () => ((await calls(tags.durable)).includes("second") ? true : undefined), "step 2 of the durable run to start");
   await waitFor(async () => ((await calls(tags.parallel)).length === 2 ? true : undefined), "both parallel steps to start");
+  await waitFor(async () => ((await calls(limitTags.across)).length >= 2 ? true : undefined), "two limited runs to start");
+  limitedAtCrash = {};
+  for (const id of limitedAcross) {
+    const run = await waitFor(() => onlyRun(id), `the run of ${id} in the index`);
+    limitedAtCrash[run.status] = (limitedAtCrash[run.status] ?? 0) + 1;
+  }
   for (const id of [eventIds.durable, eventIds.parallel, eventIds.sleepy, eventIds.order]) {
     const run = await waitFor(() => onlyRun(id), `the run of ${id} in the index`);
     beforeCrash.set(id, run);
@@ -158,6 +196,22 @@ describe("a wrangler dev killed mid-run and started again on the same state", ()
       expect(run).toMatchObject({ status: "completed", output: { paid: { tag: tags.order, amount: 5 } } });
     },
     RESUME_TIMEOUT_MS + 10_000,
+  );
+
+  it("held runs of `concurrency: 2` to two at a time before the crash, and completed them all", async () => {
+    expect(mostAtOnce(await timedCalls(limitTags.before))).toBe(2);
+    expect(limitedAtCrash).toEqual({ running: 2, queued: 3 });
+  });
+
+  it(
+    "runs every run queued behind a limit across the crash, none lost",
+    async () => {
+      const runs = await Promise.all(limitedAcross.map((id) => completedRun(id)));
+      expect(runs.map((r) => [r.status, r.output])).toEqual([0, 1, 2, 3, 4].map((n) => ["completed", n]));
+      const ends = (await calls(limitTags.across)).filter((s) => s.startsWith("end:"));
+      expect(new Set(ends)).toEqual(new Set(["end:0", "end:1", "end:2", "end:3", "end:4"]));
+    },
+    RESUME_TIMEOUT_MS + 30_000,
   );
 
   it(

@@ -5,6 +5,7 @@
  * and write it through the run's store. Nothing else assigns a state field
  * or sets a timer. The states and timers are drawn in src/run/README.md.
  */
+export * from "./flow";
 export * from "./follow-ups";
 export * from "./run";
 export * from "./steps";

@@ -1,5 +1,6 @@
 import type { RunStore } from "../store";
 import { isTerminal, type ParentLink, type ReplayRecord, type RunError, type RunState } from "../types";
+import { leaveSlots, newRunFlow, requeueRun } from "./flow";
 
 /**
  * The run's own transitions. Every change of a run's, a step's or a timer's state, by name. The driver
@@ -23,11 +24,16 @@ const RUNNING_TIMERS = [
   "wait-register",
   "cancel-register",
   "invoke-start",
+  "admit",
+  "start-timeout",
 ] as const;
 
 // ---- the run ----------------------------------------------------------------
 
-/** Creates the run, running, with its event; its first turn has no lease yet (see `endFirstTurn`). */
+/**
+ * Creates the run with its event: running, its first turn with no lease yet
+ * (see `endFirstTurn`); or, under flow control, queued, asking its limits at once.
+ */
 export function createRun(
   store: RunStore,
   init: {
@@ -40,6 +46,8 @@ export function createRun(
     cancelOn?: number | undefined;
     /** For a run started by step.invoke: where it reports its ending. */
     parent?: ParentLink | undefined;
+    /** Under flow control: whether a concurrency limit applies, and `timeouts.start`. */
+    flow?: { concurrency: boolean; startMs: number | undefined } | undefined;
   },
   eventJson: string,
   now: number,
@@ -48,7 +56,7 @@ export function createRun(
     id: init.runId,
     functionId: init.functionId,
     eventId: init.eventId,
-    status: "running",
+    status: init.flow ? "queued" : "running",
     outputJson: null,
     error: null,
     attempt: 0,
@@ -60,8 +68,11 @@ export function createRun(
     parent: init.parent ?? null,
     stateBytes: 0,
     replays: [],
+    flow: init.flow ? newRunFlow(init.flow.concurrency, now) : null,
   };
   store.createRun(run, eventJson);
+  if (init.flow) store.setTimer("admit", "run", now);
+  if (init.flow?.startMs !== undefined) store.setTimer("start-timeout", "run", now + init.flow.startMs);
   if (init.finishMs !== undefined) store.setTimer("run-timeout", "run", now + init.finishMs);
   for (let i = 0; i < (init.cancelOn ?? 0); i++) store.setTimer("cancel-register", String(i), now);
   return run;
@@ -108,6 +119,7 @@ export function endRun(
   });
   store.saveRun();
   for (const kind of RUNNING_TIMERS) store.clearTimers(kind);
+  leaveSlots(store);
   if (status === "failed") {
     store.setTimer("dead-letter", "send", now);
     if (hasOnFailure) store.setTimer("on-failure", `${run.version}:0`, now);
@@ -135,17 +147,24 @@ export function pauseRun(store: RunStore, status: "sleeping" | "waiting"): boole
   run.version += 1;
   store.saveRun();
   store.clearTimers("lease");
+  leaveSlots(store);
   return true;
 }
 
-/** A sleep came due, or a wait ended, in a paused run: it runs again, with its lease. */
+/**
+ * A sleep came due, or a wait ended, in a paused run: it runs again, with its
+ * lease; under a concurrency limit it queues for a slot first.
+ */
 export function resumeRun(store: RunStore, now: number): boolean {
   const run = store.run!;
   if (run.status !== "sleeping" && run.status !== "waiting") return false;
-  run.status = "running";
   run.version += 1;
+  if (run.flow?.concurrency) requeueRun(store, now);
+  else {
+    run.status = "running";
+    store.setTimer("lease", "run", now + RUN_LEASE_MS);
+  }
   store.saveRun();
-  store.setTimer("lease", "run", now + RUN_LEASE_MS);
   return true;
 }
 
@@ -206,9 +225,10 @@ export function resetForReplay(store: RunStore, from: ReplayRecord["from"], now:
     settleSeq: run.settleSeq + 1,
     stateBytes: store.countStateBytes(),
   });
+  if (run.flow?.concurrency) requeueRun(store, now);
   store.saveRun();
   for (const kind of ["dead-letter", "on-failure", "system-event", "expire"] as const) store.clearTimers(kind);
-  store.setTimer("lease", "run", now + RUN_LEASE_MS);
+  if (run.status === "running") store.setTimer("lease", "run", now + RUN_LEASE_MS);
   if (finishMs !== undefined) store.setTimer("run-timeout", "run", now + finishMs);
   for (let i = 0; i < cancelOn; i++) store.setTimer("cancel-register", String(i), now);
 }

@@ -16,6 +16,7 @@ const app = new Stepflare({
     "e2e/sleepy": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
     "e2e/order": z.object({ tag: z.string() }),
     "e2e/parent": z.object({ tag: z.string() }),
+    "e2e/limited": z.object({ tag: z.string(), n: z.number().int(), sleepMs: z.number().int().nonnegative() }),
   },
 });
 
@@ -77,8 +78,20 @@ const parent = app.createFunction({ id: "parent", triggers: [{ event: "e2e/paren
   child: await step.invoke("child", { function: quick, data: { tag: event.data.tag }, timeout: "1m" }),
 }));
 
+/** Two at a time per tag: one step of `sleepMs` that records its start and end, so a test sees how many ran at once. */
+const limited = app.createFunction(
+  { id: "limited", triggers: [{ event: "e2e/limited" }], concurrency: { limit: 2, key: "event.data.tag" } },
+  async ({ event, step, env }) =>
+    step.run("work", async () => {
+      await record(env.DB, event.data.tag, `start:${event.data.n}`);
+      await sleep(event.data.sleepMs);
+      await record(env.DB, event.data.tag, `end:${event.data.n}`);
+      return event.data.n;
+    }),
+);
+
 const engine = createEngine({
-  functions: [durable, parallel, quick, sleepy, order, parent],
+  functions: [durable, parallel, quick, sleepy, order, parent, limited],
   schemas: app.schemas,
   // The default limits: a claimed step whose executor was killed is retried once its 30 s claim lease lapses.
   backoff: { baseMs: 200, maxMs: 1_000 },

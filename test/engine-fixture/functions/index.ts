@@ -17,6 +17,7 @@ import {
   siblingsFail,
   slowOnFailure,
 } from "./failures";
+import { flowRunFunctions } from "./flow-run";
 import { doubler, invoker, invokesNothing } from "./invokes";
 import { bigErrors, bigOutput, bigState, bigStateHeld, sized } from "./limits";
 import { typed, wildcard, wildPair } from "./routing";
@@ -87,4 +88,5 @@ export const allFunctions = [
   evictable,
   caught,
   siblingsFail,
+  ...flowRunFunctions,
 ];
