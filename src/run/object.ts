@@ -107,7 +107,8 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (!this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
     const eventJson = JSON.stringify(init.event);
-    this.#driver.rememberEvent(eventJson);
+    const moreEvents = (init.events ?? []).slice(1).map((e) => JSON.stringify(e));
+    this.#driver.rememberEvent(eventJson, moreEvents.length === 0 ? null : `[${[eventJson, ...moreEvents].join(",")}]`);
     const fnConfig = this.#config.registry.get(init.functionId)?.config;
     const finishMs = fnConfig?.timeouts?.finish;
     const cancelOn = fnConfig?.cancelOn?.length;
@@ -124,6 +125,7 @@ export class StepflareRunObject extends DurableObject<Env> {
       },
       eventJson,
       now,
+      moreEvents,
     );
     this.#alarm.hold();
     this.#inFirstTurn = true;
@@ -144,6 +146,11 @@ export class StepflareRunObject extends DurableObject<Env> {
     }
     // The fan-out writes this state as the listing row, for a whole batch of runs at once; this object sends every later change.
     return { created: true, ...startedState(run) };
+  }
+
+  /** The run's status, or null when this object holds no run (for flow control's singleton, on a conflict). */
+  async status(): Promise<RunStatus | null> {
+    return this.#store.run?.status ?? null;
   }
 
   async getDetail(): Promise<RunDetail | null> {
@@ -284,7 +291,15 @@ export class StepflareRunObject extends DurableObject<Env> {
       this.#armAlarm();
     }
     const memo = claimed.length > 0 ? memoAsOf(this.#store, planSeq) : [];
-    return { functionId: run.functionId, eventJson: this.#driver.eventJson(), attempt: run.attempt, memo, claimed };
+    const batchJson = this.#driver.batchJson();
+    return {
+      functionId: run.functionId,
+      eventJson: this.#driver.eventJson(),
+      ...(batchJson === null ? {} : { batchJson }),
+      attempt: run.attempt,
+      memo,
+      claimed,
+    };
   }
 
   /**

@@ -43,6 +43,8 @@ export function createRun(
   },
   eventJson: string,
   now: number,
+  /** A batch's events after the first, JSON each. */
+  moreEvents: string[] = [],
 ): RunState {
   const run: RunState = {
     id: init.runId,
@@ -61,7 +63,7 @@ export function createRun(
     stateBytes: 0,
     replays: [],
   };
-  store.createRun(run, eventJson);
+  store.createRun(run, eventJson, moreEvents);
   if (init.finishMs !== undefined) store.setTimer("run-timeout", "run", now + init.finishMs);
   for (let i = 0; i < (init.cancelOn ?? 0); i++) store.setTimer("cancel-register", String(i), now);
   return run;
