@@ -1,6 +1,7 @@
 import { Stepflare } from "stepflare";
 import { createEngine, type Env } from "stepflare/engine";
 import { z } from "zod";
+import { flowEventFunctions } from "./flow-events";
 
 /**
  * The engine with three functions whose steps record every call in D1, so a
@@ -78,7 +79,7 @@ const parent = app.createFunction({ id: "parent", triggers: [{ event: "e2e/paren
 }));
 
 const engine = createEngine({
-  functions: [durable, parallel, quick, sleepy, order, parent],
+  functions: [durable, parallel, quick, sleepy, order, parent, ...flowEventFunctions],
   schemas: app.schemas,
   // The default limits: a claimed step whose executor was killed is retried once its 30 s claim lease lapses.
   backoff: { baseMs: 200, maxMs: 1_000 },
