@@ -5,6 +5,8 @@
  */
 
 export const COMPATIBILITY_FLAG = "queue_consumer_no_wait_for_wait_until";
+/** The Cron Trigger the engine's scheduled handler needs: every minute, when it checks each function's cron. */
+export const ENGINE_CRON = "* * * * *";
 
 export interface D1Binding {
   binding: string;
@@ -44,6 +46,7 @@ export interface Bindings {
   durable_objects: { bindings: DurableObjectBinding[] };
   migrations: Migration[];
   queues: { producers: QueueProducer[]; consumers: QueueConsumer[] };
+  triggers: { crons: string[] };
 }
 
 /** The events and steps queues: big batches, wide fan-out, their own dead letters. */
@@ -103,5 +106,6 @@ export function stepflareBindings(migrationsDir: string): Bindings {
         { ...failures("stepflare-listing-dlq"), retry_delay: 60 },
       ],
     },
+    triggers: { crons: [ENGINE_CRON] },
   };
 }

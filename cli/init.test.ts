@@ -27,8 +27,8 @@ const run = (text: string, options: { print?: boolean } = {}) => {
   return readFileSync(configFile(), "utf8");
 };
 const bindingsOf = (config: Record<string, unknown>) => {
-  const { compatibility_flags, d1_databases, durable_objects, migrations, queues } = config;
-  return { compatibility_flags, d1_databases, durable_objects, migrations, queues };
+  const { compatibility_flags, d1_databases, durable_objects, migrations, queues, triggers } = config;
+  return { compatibility_flags, d1_databases, durable_objects, migrations, queues, triggers };
 };
 
 describe("stepflare init", () => {
@@ -158,9 +158,19 @@ new_sqlite_classes = ["Counter"]
     expect(config.compatibility_flags).toEqual(["queue_consumer_no_wait_for_wait_until", "nodejs_compat"]);
     expect(config.queues.producers).toEqual([{ binding: "JOBS", queue: "jobs" }, ...root.queues.producers]);
     expect(config.queues.consumers).toEqual(root.queues.consumers);
-    for (const key of ["d1_databases", "durable_objects", "migrations"]) expect(config[key]).toEqual(root[key]);
+    for (const key of ["d1_databases", "durable_objects", "migrations", "triggers"]) expect(config[key]).toEqual(root[key]);
     init({ cwd: dir, migrate: false, out: (l) => lines.push(l) });
     expect(readFileSync(file, "utf8")).toBe(written);
+  });
+
+  it("adds the engine's every-minute cron beside the user's own crons, in TOML and JSONC", () => {
+    const toml = parse(run(`${FRESH}\n[triggers]\ncrons = ["0 3 * * *"] # nightly\n`)) as Record<string, any>;
+    expect(toml.triggers.crons).toEqual(["* * * * *", "0 3 * * *"]);
+    rmSync(configFile());
+    const file = path.join(dir, "wrangler.jsonc");
+    writeFileSync(file, `{ "name": "w", "main": "src/index.ts", "triggers": { "crons": ["0 3 * * *"] } }\n`);
+    init({ cwd: dir, migrate: false, out: (l) => lines.push(l) });
+    expect((parseJsonc(readFileSync(file, "utf8")) as Record<string, any>).triggers.crons).toEqual(["0 3 * * *", "* * * * *"]);
   });
 
   it("finds the package in a workspace's hoisted node_modules", () => {

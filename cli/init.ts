@@ -122,6 +122,7 @@ function migrationsDir(configDir: string): string {
 function describe(want: Bindings, plan: ReturnType<typeof planBindings>): string {
   const parts = [
     plan.addFlag && `compatibility flag ${want.compatibility_flags[0]}`,
+    plan.addCron && `Cron Trigger ${JSON.stringify(want.triggers.crons[0])}`,
     plan.d1.length && `D1 ${plan.d1.map((d) => d.binding).join(", ")}`,
     plan.durableObjects.length && `Durable Objects ${plan.durableObjects.map((o) => o.name).join(", ")}`,
     plan.migrations.length && `Durable Object migration ${plan.migrations.map((m) => m.tag).join(", ")}`,

@@ -1,5 +1,5 @@
 import { applyEdits, type JSONPath, modify, type ParseError, parse, printParseErrorCode } from "jsonc-parser";
-import { COMPATIBILITY_FLAG } from "./bindings";
+import { COMPATIBILITY_FLAG, ENGINE_CRON } from "./bindings";
 import type { Plan } from "./plan";
 
 const FORMAT = { formattingOptions: { insertSpaces: true, tabSize: 2, eol: "\n" } };
@@ -29,6 +29,11 @@ export function applyPlanJsonc(text: string, plan: Plan, config: Record<string, 
   if (plan.addFlag) {
     if (Array.isArray(config.compatibility_flags)) edit(["compatibility_flags", 0], COMPATIBILITY_FLAG, true);
     else edit(["compatibility_flags"], [COMPATIBILITY_FLAG]);
+  }
+  if (plan.addCron) {
+    const crons = at(config, ["triggers", "crons"]);
+    if (Array.isArray(crons)) edit(["triggers", "crons", crons.length], ENGINE_CRON, true);
+    else edit(["triggers", "crons"], [ENGINE_CRON]);
   }
   const lists: [string[], unknown[]][] = [
     [["d1_databases"], plan.d1],
@@ -61,5 +66,6 @@ export function printPlanJson(plan: Plan): string {
       ...(plan.consumers.length ? { consumers: plan.consumers } : {}),
     };
   }
+  if (plan.addCron) out.triggers = { crons: [ENGINE_CRON] };
   return JSON.stringify(out, null, 2);
 }

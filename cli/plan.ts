@@ -1,10 +1,12 @@
 import type { Bindings, D1Binding, DurableObjectBinding, Migration, QueueConsumer, QueueProducer } from "./bindings";
-import { COMPATIBILITY_FLAG, RUN_CLASSES } from "./bindings";
+import { COMPATIBILITY_FLAG, ENGINE_CRON, RUN_CLASSES } from "./bindings";
 
 /** What a config lacks of the bindings, and what in it stands in their way. */
 export interface Plan {
   conflicts: string[];
   addFlag: boolean;
+  /** Whether `triggers.crons` lacks the engine's every-minute cron. */
+  addCron: boolean;
   d1: D1Binding[];
   durableObjects: DurableObjectBinding[];
   migrations: Migration[];
@@ -26,11 +28,24 @@ const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filt
  * and id are the user's own (`wrangler d1 create` gives the id).
  */
 export function planBindings(config: Table, want: Bindings): Plan {
-  const plan: Plan = { conflicts: [], addFlag: false, d1: [], durableObjects: [], migrations: [], producers: [], consumers: [] };
+  const plan: Plan = {
+    conflicts: [],
+    addFlag: false,
+    addCron: false,
+    d1: [],
+    durableObjects: [],
+    migrations: [],
+    producers: [],
+    consumers: [],
+  };
 
   if (config.compatibility_flags !== undefined && !Array.isArray(config.compatibility_flags)) {
     plan.conflicts.push("compatibility_flags is not an array");
   } else plan.addFlag = !strings(config.compatibility_flags).includes(COMPATIBILITY_FLAG);
+
+  const triggers = table(config.triggers);
+  if (triggers.crons !== undefined && !Array.isArray(triggers.crons)) plan.conflicts.push("triggers.crons is not an array");
+  else plan.addCron = !strings(triggers.crons).includes(ENGINE_CRON);
 
   for (const d of want.d1_databases) {
     const have = tables(config.d1_databases).find((t) => t.binding === d.binding);
@@ -99,4 +114,4 @@ export function planBindings(config: Table, want: Bindings): Plan {
 }
 
 export const isEmpty = (p: Plan): boolean =>
-  !p.addFlag && [p.d1, p.durableObjects, p.migrations, p.producers, p.consumers].every((a) => a.length === 0);
+  !p.addFlag && !p.addCron && [p.d1, p.durableObjects, p.migrations, p.producers, p.consumers].every((a) => a.length === 0);

@@ -1,4 +1,4 @@
-import { COMPATIBILITY_FLAG } from "./bindings";
+import { COMPATIBILITY_FLAG, ENGINE_CRON } from "./bindings";
 import type { Plan } from "./plan";
 
 const value = (v: unknown): string => JSON.stringify(v); // strings, numbers and string arrays: JSON's form is TOML's
@@ -22,6 +22,9 @@ export function renderTables(plan: Plan): string {
 }
 
 const FLAG_LINE = `compatibility_flags = [${value(COMPATIBILITY_FLAG)}]`;
+const CRON_TABLE = `[triggers]\ncrons = [${value(ENGINE_CRON)}]\n`;
+const TRIGGERS_HEADER = /^[ \t]*\[triggers\][ \t]*(#.*)?$/m;
+const CRONS_KEY = /^([ \t]*crons[ \t]*=[ \t]*\[)/m;
 const TABLE_HEADER = /^[ \t]*\[/m;
 const FLAGS_KEY = /^([ \t]*compatibility_flags[ \t]*=[ \t]*\[)/m;
 
@@ -42,7 +45,18 @@ export function applyPlan(text: string, plan: Plan, hadFlags: boolean): string {
         : `${out.replace(/\n*$/, "\n")}${FLAG_LINE}\n`;
     }
   }
-  const tables = renderTables(plan);
+  let tables = renderTables(plan);
+  if (plan.addCron) {
+    // Joins an existing [triggers] table's crons (the caller's re-parse checks it landed there), or adds the table.
+    const header = TRIGGERS_HEADER.exec(out);
+    if (header && CRONS_KEY.test(out.slice(header.index))) {
+      const at = header.index;
+      out = out.slice(0, at) + out.slice(at).replace(CRONS_KEY, `$1${value(ENGINE_CRON)}, `);
+    } else if (header) {
+      const end = header.index + header[0].length;
+      out = `${out.slice(0, end)}\ncrons = [${value(ENGINE_CRON)}]${out.slice(end)}`;
+    } else tables = `${tables}${tables ? "\n" : ""}${CRON_TABLE}`;
+  }
   if (tables) out = `${out.replace(/\n*$/, "\n")}\n# Added by \`npx stepflare init\`: the bindings Stepflare's engine needs.\n${tables}`;
   return out;
 }
@@ -53,5 +67,6 @@ export function printPlan(plan: Plan): string {
   if (plan.addFlag) parts.push(`# top level (add to compatibility_flags if you have one):\n${FLAG_LINE}\n`);
   const tables = renderTables(plan);
   if (tables) parts.push(tables);
+  if (plan.addCron) parts.push(`# add to triggers.crons if you have it:\n${CRON_TABLE}`);
   return parts.join("\n");
 }

@@ -8,6 +8,9 @@ export type EventSchemas = Record<string, z.ZodType<Record<string, unknown>>>;
 type DataOf<S extends EventSchemas, N extends string> = N extends keyof S ? z.infer<S[N]> : Record<string, unknown>;
 type EventOf<S extends EventSchemas, N extends string> = StepflareEvent<N, DataOf<S, N>>;
 
+/** What starts a function: an event (a name or a pattern) with an optional CEL filter, or a cron schedule. */
+export type Trigger<N extends string = string> = { event: N; if?: string } | { cron: string };
+
 export interface StepflareOptions<S extends EventSchemas> {
   /** The app's id, used in logs. */
   id: string;
@@ -54,7 +57,7 @@ export class Stepflare<S extends EventSchemas = EventSchemas> {
 
   createFunction<N extends string>(
     config: Omit<FunctionConfigInput, "triggers"> & {
-      triggers: [{ event: N }, ...{ event: N }[]];
+      triggers: [Trigger<N>, ...Trigger<N>[]];
       onFailure?: (ctx: FailureContext<EventOf<S, N>>) => unknown;
     },
     handler: (ctx: HandlerContext<EventOf<S, N>>) => unknown,

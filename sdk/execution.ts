@@ -55,6 +55,8 @@ export interface ExecutionHooks {
 
 export interface ExecutionInput {
   event: HandlerContext["event"];
+  /** A batch's events (`batchEvents`); `[event]` when absent. */
+  events?: HandlerContext["events"];
   env: HandlerContext["env"];
   runId: string;
   attempt: number;
@@ -107,6 +109,7 @@ export class Execution {
   start(): void {
     const ctx: HandlerContext = {
       event: this.#input.event,
+      events: this.#input.events ?? [this.#input.event],
       env: this.#input.env,
       runId: this.#input.runId,
       attempt: this.#input.attempt,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseCron } from "./cron";
 import { durationMs } from "./duration";
 import { compileExpression, compileValue } from "./expression";
 import type { AnyFailureHandler, AnyHandler } from "./types";
@@ -19,13 +20,31 @@ const concurrencyEntry = z
   .object({ limit: concurrencyLimit, key: expressionText.optional(), scope: z.enum(["fn", "env"]).optional() })
   .strict()
   .refine((c) => c.scope !== "env" || c.key !== undefined, { message: 'scope "env" needs a key', path: ["key"] });
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const DAY = 24 * 60 * MINUTE;
+/** The most starts a rate limit counts per period (its window holds one row per start). */
+export const MAX_RATE_LIMIT = 1000;
+/** The most events one batch holds. */
+export const MAX_BATCH_SIZE = 100;
 
 export const functionConfigSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "ids are 1-128 of A-Z a-z 0-9 . _ - and start with a letter or digit"),
     name: z.string().max(256).optional(),
+    /** An event (a name or a pattern), with an optional CEL filter `if` over `event`; or a cron schedule. */
     triggers: z
-      .array(z.object({ event: z.string().regex(triggerPattern, "an event name or a pattern with '*'") }).strict())
+      .array(
+        z.union([
+          z
+            .object({
+              event: z.string().regex(triggerPattern, "an event name or a pattern with '*'"),
+              if: z.string().superRefine(checkExpression).optional(),
+            })
+            .strict(),
+          z.object({ cron: z.string().superRefine(checkCron) }).strict(),
+        ]),
+      )
       .min(1)
       .max(16),
     retries: z.number().int().min(0).max(MAX_RETRIES).default(DEFAULT_RETRIES),
@@ -85,8 +104,82 @@ export const functionConfigSchema = z
       .optional(),
     /** `run`: CEL over `event` giving seconds (-600 to 600, clamped) by which a queued run moves ahead (positive) or back. */
     priority: z.object({ run: expressionText }).strict().optional(),
+    /** At most `limit` runs start per `period` (a sliding window) for each key value; events beyond it are skipped. */
+    rateLimit: z
+      .object({
+        limit: z.number().int().min(1).max(MAX_RATE_LIMIT),
+        period: duration("a period", SECOND, DAY),
+        key: z.string().superRefine(checkKey).optional(),
+      })
+      .strict()
+      .optional(),
+    /** The run starts `period` after the last event for its key, with that event; `timeout` caps the delay from the first. */
+    debounce: z
+      .object({
+        period: duration("a period", SECOND, 7 * DAY),
+        key: z.string().superRefine(checkKey).optional(),
+        timeout: duration("a timeout", SECOND, 7 * DAY).optional(),
+      })
+      .strict()
+      .optional(),
+    /** One run per batch of up to `maxSize` events, started when it is full or `timeout` after its first event. */
+    batchEvents: z
+      .object({
+        maxSize: z.number().int().min(1).max(MAX_BATCH_SIZE),
+        timeout: duration("a timeout", SECOND, MINUTE),
+        key: z.string().superRefine(checkKey).optional(),
+      })
+      .strict()
+      .optional(),
+    /** One run per key at a time: a new one is skipped, or cancels the one going. */
+    singleton: z
+      .object({ key: z.string().superRefine(checkKey).optional(), mode: z.enum(["skip", "cancel"]) })
+      .strict()
+      .optional(),
+    /** A CEL key over `event`: at most one run per function and key value in 24 hours. */
+    idempotency: z.string().superRefine(checkKey).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // Both hold events back to start a run later, each its own way: one run cannot be both.
+    if (config.batchEvents && config.debounce) {
+      ctx.addIssue({ code: "custom", path: ["batchEvents"], message: "cannot be combined with debounce" });
+    }
+    for (const delayed of ["batchEvents", "debounce"] as const) {
+      if (config[delayed] && config.singleton) {
+        ctx.addIssue({ code: "custom", path: ["singleton"], message: `cannot be combined with ${delayed}` });
+      }
+    }
+  });
+
+/** A duration (ms or a string) between `min` and `max` milliseconds. */
+function duration(what: string, min: number, max: number) {
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const msValue = toDurationMs(value, ctx);
+    if (msValue === z.NEVER) return z.NEVER;
+    if (msValue < min || msValue > max) {
+      ctx.addIssue({ code: "custom", message: `${what} is ${min / SECOND} s to ${max / SECOND} s`, params: { code: "invalid_duration" } });
+      return z.NEVER;
+    }
+    return msValue;
+  });
+}
+
+function checkKey(value: string, ctx: z.RefinementCtx): void {
+  try {
+    compileValue(value, "key");
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/^key: /, ""), params: { code: "invalid_expression" } });
+  }
+}
+
+function checkCron(value: string, ctx: z.RefinementCtx): void {
+  try {
+    parseCron(value, "cron");
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/^cron: /, ""), params: { code: "invalid_cron" } });
+  }
+}
 
 function checkValue(value: string, ctx: z.RefinementCtx): void {
   try {
@@ -150,7 +243,7 @@ export function defineFunction(config: FunctionConfigInput, handler: AnyHandler,
     const error = new TypeError(
       `invalid function config ${JSON.stringify(config?.id)}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
     );
-    // A stable code: invalid_expression or invalid_duration where a field says so, else invalid_function.
+    // A stable code: invalid_expression, invalid_duration or invalid_cron where a field says so, else invalid_function.
     const code = (issue as { params?: { code?: unknown } } | undefined)?.params?.code;
     throw Object.assign(error, { code: typeof code === "string" ? code : "invalid_function" });
   }

@@ -1,4 +1,4 @@
-export { type EventSchemas, SendError, Stepflare, type StepflareOptions } from "./client";
+export { type EventSchemas, SendError, Stepflare, type StepflareOptions, type Trigger } from "./client";
 export { NonRetriableError, RetryAfterError, type SerializedError, StepFailedError, StepflareError } from "./errors";
 export { DEFAULT_RETRIES, defineFunction, type FunctionConfig, MAX_RETRIES, type StepflareFunction } from "./function";
 export { type EventPayload, eventPayloadSchema } from "./protocol";

@@ -4,6 +4,7 @@
  * against the memo. Not part of the public API (`stepflare` is sdk/index.ts).
  */
 
+export { type CronSchedule, parseCron } from "./cron";
 export { durationMs } from "./duration";
 export {
   isNonRetriable,
@@ -19,7 +20,7 @@ export {
 } from "./errors";
 export { Execution, type ExecutionOutcome, type FoundStep, type MemoEntry } from "./execution";
 export { compileExpression, compileValue, MAX_EXPRESSION_LENGTH, type Predicate, type ValueOf } from "./expression";
-export { eventNamePattern, type StepflareFunction } from "./function";
+export { eventNamePattern, type FunctionConfig, type StepflareFunction } from "./function";
 export type { InvokeSpec } from "./invoke";
 export { checkOutputSize, fromJson, toJson, utf8Bytes } from "./json";
 export { type EventPayload, eventPayloadSchema, plainObject } from "./protocol";

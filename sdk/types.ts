@@ -109,7 +109,10 @@ export interface StepflareEnv {
 }
 
 export interface HandlerContext<TEvent = StepflareEvent> {
+  /** The event that started the run; for a batch (`batchEvents`), its first event. */
   event: TEvent;
+  /** Every event of the run, in order: the batch for `batchEvents`, else `[event]`. */
+  events: TEvent[];
   /** The Worker's bindings for this invocation (read them here, not at module load). */
   env: StepflareEnv;
   step: StepTools;

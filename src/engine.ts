@@ -1,5 +1,6 @@
 import { buildApp } from "./app";
 import { type EngineConfig, type EngineOptions, resolveConfig } from "./config";
+import { runSchedules } from "./cron/scheduled";
 import { consumeDeadLetters } from "./dlq/consumer";
 import type { Env } from "./env";
 import { consumeEvents } from "./fanout/consumer";
@@ -19,6 +20,7 @@ export interface Engine {
   worker: {
     fetch(req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>;
     queue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void>;
+    scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void>;
   };
   StepflareRun: new (ctx: DurableObjectState, env: Env) => StepflareRunObject;
   StepflareSweeper: new (ctx: DurableObjectState, env: Env) => SweeperObject;
@@ -59,6 +61,8 @@ export function createEngine(options: CreateEngineOptions): Engine {
           throw new Error(`stepflare: no consumer for queue ${batch.queue}`);
       }
     },
+    // Cron Triggers: wrangler.toml's `crons = ["* * * * *"]` calls this every minute; it starts the functions whose cron is due.
+    scheduled: (controller, env) => runSchedules(controller.scheduledTime, env, config),
   } satisfies ExportedHandler<Env, unknown>;
 
   class StepflareRun extends StepflareRunObject {

@@ -78,6 +78,7 @@ export default {
     return engine.worker.fetch(req, env, ctx);
   },
   queue: (batch, env, ctx) => engine.worker.queue(batch, env, ctx),
+  scheduled: (controller, env, ctx) => engine.worker.scheduled(controller, env, ctx),
 } satisfies ExportedHandler<Env>;
 
 export const { StepflareRun, StepflareSweeper, StepflareFlow } = engine;

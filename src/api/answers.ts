@@ -29,7 +29,10 @@ export const runSummary = z.strictObject({
   status: runStatus,
   startedAt: iso,
   endedAt: iso.optional(),
-  errorCode: z.string().optional().meta({ description: "a failed run's error code; `run_missing` when its object lost it" }),
+  errorCode: z.string().optional().meta({
+    description:
+      "a failed run's error code (`run_missing` when its object lost it); for a skipped run, why: `function_paused`, `rate_limited`, `singleton_skipped`, `idempotency_duplicate`, `debounced`",
+  }),
 });
 
 export const runsPage = z.strictObject({ runs: z.array(runSummary), nextCursor: z.string().nullable() });
@@ -120,7 +123,14 @@ export const eventView = z.strictObject({
   event: storedEvent,
   acceptedAt: iso,
   dispatched: z.boolean(),
-  runs: z.array(z.strictObject({ id: z.string(), functionId: z.string(), status: runStatus })),
+  runs: z.array(
+    z.strictObject({
+      id: z.string(),
+      functionId: z.string(),
+      status: runStatus,
+      errorCode: z.string().optional().meta({ description: "why a run failed, or why flow control skipped it (`rate_limited`, ...)" }),
+    }),
+  ),
 });
 
 export const eventDispatched = z.strictObject({ id: z.string(), wasDispatched: z.boolean(), enqueued: z.literal(true) });
@@ -166,12 +176,20 @@ export const functionsList = z.strictObject({
     z.strictObject({
       id: z.string(),
       name: z.string().optional(),
-      triggers: z.array(z.strictObject({ event: z.string() })),
+      triggers: z.array(z.union([z.strictObject({ event: z.string(), if: z.string().optional() }), z.strictObject({ cron: z.string() })])),
       retries: z.number().int().nonnegative(),
       onFailure: z.boolean().meta({ description: "whether the function has an onFailure handler" }),
       runs: z.record(runStatus, z.number().int().nonnegative()).meta({ description: "runs listed, by status" }),
+      paused: z.boolean().meta({ description: "whether the function is paused: its events start no runs" }),
+      pausedAt: z.number().int().optional().meta({ description: "when it was paused (ms since the epoch)" }),
     }),
   ),
+});
+
+export const functionPaused = z.strictObject({
+  id: z.string(),
+  paused: z.boolean(),
+  pausedAt: z.number().int().optional().meta({ description: "when it was paused (ms since the epoch); kept from the first pause" }),
 });
 
 export const eventsAccepted = z.strictObject({

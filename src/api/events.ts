@@ -19,7 +19,12 @@ export const eventsApi = new Hono<{ Bindings: Env }>()
       event: JSON.parse(row.payload),
       acceptedAt: new Date(row.accepted_at).toISOString(),
       dispatched: row.dispatched_at !== null,
-      runs: runs.map((r) => ({ id: r.id, functionId: r.function_id, status: r.status })),
+      runs: runs.map((r) => ({
+        id: r.id,
+        functionId: r.function_id,
+        status: r.status,
+        ...(r.error_code ? { errorCode: r.error_code } : {}),
+      })),
     });
   })
   /**

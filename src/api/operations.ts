@@ -12,6 +12,7 @@ import {
   eventsAccepted,
   eventsPage,
   eventView,
+  functionPaused,
   functionsList,
   runCancelled,
   runDetail,
@@ -173,6 +174,24 @@ export function operations(config: EngineConfig): Operation[] {
       auth: "api-key",
       responses: { 200: ok("every function", functionsList), 401: unauthorized },
     },
+    ...(["pause", "resume"] as const).map(
+      (action): Operation => ({
+        id: `${action}Function`,
+        method: "post",
+        path: `/api/v1/functions/:functionId/${action}`,
+        summary:
+          action === "pause"
+            ? "Pause a function: its events start no runs, each listed as skipped (`function_paused`); runs going carry on"
+            : "Resume a paused function: events from now on start runs; those that came while it was paused stay skipped",
+        auth: "api-key",
+        params: { functionId: z.string().meta({ description: "a function's id" }) },
+        responses: {
+          200: ok(action === "pause" ? "paused (again: the first pause's time is kept)" : "resumed (or was not paused)", functionPaused),
+          401: unauthorized,
+          404: refused("no function with this id in this engine", "function_not_found"),
+        },
+      }),
+    ),
     {
       id: "listEvents",
       method: "get",

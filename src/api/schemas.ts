@@ -8,7 +8,7 @@ import { pageLimit } from "./query";
  * they parse with, and the OpenAPI document is generated from. One schema per
  * request, shared, so the document cannot say what the route does not do.
  */
-export const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"] as const;
+export const RUN_STATUSES = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled", "skipped"] as const;
 export const REPLAY_FROM = ["failed-step", "start"] as const;
 
 const functionId = z.string().min(1).max(128).meta({ description: "a function's id" });

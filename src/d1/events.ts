@@ -70,6 +70,16 @@ export interface StoredEventRow {
   accepted_at: number;
 }
 
+// Events the Worker made itself (a cron's timer), dispatched as they are stored: each row is `[id, name, event]`.
+const INSERT_DISPATCHED = `
+INSERT INTO events (id, name, payload, accepted_at, dispatched_at)
+SELECT value ->> 0, value ->> 1, value -> 2, ?2, ?2 FROM json_each(?1) WHERE true
+ON CONFLICT(id) DO NOTHING`;
+
+/** Stores events the engine made and starts the runs of itself (rows from `eventRow`), accepted and dispatched at `now`; an id already stored is left as it is. */
+export const insertDispatched = (db: D1Database, rows: string[], now: number): D1PreparedStatement =>
+  db.prepare(INSERT_DISPATCHED).bind(`[${rows.join(",")}]`, now);
+
 /** The stored rows of these event ids (those that exist). */
 export async function loadEvents(db: D1Database, ids: string[]): Promise<StoredEventRow[]> {
   return (await db.prepare(LOAD_EVENTS).bind(JSON.stringify(ids)).all<StoredEventRow>()).results;

@@ -1,8 +1,10 @@
 import type { EngineConfig } from "../config";
 import { loadEvents, markDispatched } from "../d1/events";
 import { type ListingRow, upsertListing } from "../d1/listing";
+import { pausedFunctions } from "../d1/pauses";
 import type { Env } from "../env";
 import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
+import { admitRun } from "./admit";
 import { runIdFor } from "./run-id";
 import { resumeWaits } from "./waits";
 
@@ -32,30 +34,28 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
   const done: { msg: Message<unknown>; body: EventMessage }[] = [];
   // Each started run's listing row, as start() answered it (final, for a run that ended in its first turn).
   const listing: ListingRow[] = [];
+  // The paused functions, read once per batch, on the first event that starts any function.
+  let paused: Promise<Map<string, number>> | undefined;
   const fanOut = async (item: { msg: Message<unknown>; body: EventMessage }, event: StoredEvent | undefined) => {
     if (!event) {
       console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
       item.msg.retry();
       return;
     }
-    const started = await Promise.allSettled<ListingRow>(
-      config.registry.match(event.name).map(async (fn) => {
+    const functions = config.registry.match(event);
+    if (functions.length > 0) paused ??= pausedFunctions(env.DB);
+    const started = await Promise.allSettled<ListingRow | null>(
+      functions.map(async (fn) => {
         const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
-        const run = await env.RUNS.get(env.RUNS.idFromName(runId)).start({
-          runId,
-          functionId: fn.config.id,
-          event,
-          acceptedAt: item.body.acceptedAt,
-        });
-        const { status, startedAt, endedAt, errorCode, version } = run;
-        return { id: runId, functionId: fn.config.id, eventId: event.id, status, startedAt, endedAt, errorCode, version };
+        const init = { runId, functionId: fn.config.id, event, acceptedAt: item.body.acceptedAt };
+        return admitRun(env, fn, init, (await paused!).has(fn.config.id));
       }),
     );
     // The runs that did start are listed even when a sibling's start failed: a
     // run that ended in its first turn sends no later change, so this row is
     // the only one it gets, and its event may never be delivered again.
     const failed = started.filter((s) => s.status === "rejected");
-    for (const s of started) if (s.status === "fulfilled") listing.push(s.value);
+    for (const s of started) if (s.status === "fulfilled" && s.value) listing.push(s.value);
     if (failed.length === 0) {
       try {
         await resumeWaits(env, event, Date.now());

@@ -1,7 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
+import type { FunctionConfig } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import type { StoredEvent } from "../messages/events";
+import type { StartRun } from "../run/rpc";
+import { BatchKey } from "./batch";
 import { ConcurrencySlots, GRANT_RETRY_MS, type Grant } from "./concurrency";
+import { DebounceKey } from "./debounce";
+import { IdempotencyKey } from "./idempotency";
+import { RateLimitWindow } from "./rate-limit";
+import { Serial } from "./serial";
+import { type SingletonAnswer, SingletonKey } from "./singleton";
 import { ThrottleStore } from "./throttle";
 
 /**
@@ -46,7 +55,7 @@ export class StepflareFlowObject extends DurableObject<Env> {
   }
 
   #concurrency(name?: string): ConcurrencySlots {
-    this.#serve("concurrency", name);
+    this.#serveLimit("concurrency", name);
     this.#slots ??= new ConcurrencySlots(this.ctx.storage.sql);
     return this.#slots;
   }
@@ -82,14 +91,14 @@ export class StepflareFlowObject extends DurableObject<Env> {
 
   /** When run `runId` may start under this throttle: a time reserved for it, the same on every ask. */
   async reserveStart(runId: string, spec: { limit: number; periodMs: number; burst: number }): Promise<number> {
-    this.#serve("throttle");
+    this.#serveLimit("throttle");
     return new ThrottleStore(this.ctx.storage.sql).reserve(runId, Date.now(), spec);
   }
 
   // ---- the object's kind and alarm ---------------------------------------------
 
   /** Notes, once, which kind this object serves (and for a concurrency limit its name), so its alarm knows what to do. */
-  #serve(kind: FlowKind, name?: string): void {
+  #serveLimit(kind: FlowKind, name?: string): void {
     if (this.#servedName !== undefined && (name === undefined || name === this.#servedName)) return;
     this.#servedName = name ?? null;
     const sql = this.ctx.storage.sql;
@@ -98,7 +107,7 @@ export class StepflareFlowObject extends DurableObject<Env> {
     if (name !== undefined) sql.exec("UPDATE flow_object SET name = ? WHERE name IS NULL", name);
   }
 
-  #served(): { kind: FlowKind; name: string | null } | undefined {
+  #servedLimit(): { kind: FlowKind; name: string | null } | undefined {
     const sql = this.ctx.storage.sql;
     if (sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'flow_object'").toArray().length === 0) return undefined;
     return sql.exec<{ kind: FlowKind; name: string | null }>("SELECT kind, name FROM flow_object").toArray()[0];
@@ -110,22 +119,127 @@ export class StepflareFlowObject extends DurableObject<Env> {
     else void this.ctx.storage.setAlarm(Math.max(at, Date.now() + 5));
   }
 
+  // ---- event side: decisions the fan-out asks for before a run exists --------
+
+  readonly #serial = new Serial();
+
+  /** For `rateLimit`: whether the run may start (false: skipped, `rate_limited`). The same answer for a redelivery. */
+  async rateLimit(functionId: string, runId: string): Promise<boolean> {
+    const { rateLimit } = this.#serve("rate-limit", functionId);
+    if (!rateLimit) throw new Error(`function ${functionId} has no rateLimit`);
+    const { allowed, pruneAt } = new RateLimitWindow(this.ctx.storage.sql).admit(runId, Date.now(), rateLimit.limit, rateLimit.period);
+    await this.#alarmBy(pruneAt);
+    return allowed;
+  }
+
+  /** For `idempotency`: whether the run may start (false: skipped, `idempotency_duplicate`). */
+  async idempotency(functionId: string, runId: string): Promise<boolean> {
+    this.#serve("idempotency", functionId);
+    const { allowed, expiresAt } = new IdempotencyKey(this.ctx.storage.sql).admit(runId, Date.now());
+    await this.#alarmBy(expiresAt);
+    return allowed;
+  }
+
+  /** For `singleton`: starts the run if the key is free (or, mode `cancel`, after cancelling its holder), else skips it. */
+  async singleton(init: StartRun): Promise<SingletonAnswer> {
+    const { singleton } = this.#serve("singleton", init.functionId);
+    if (!singleton) throw new Error(`function ${init.functionId} has no singleton`);
+    const key = new SingletonKey(this.ctx.storage.sql, this.env);
+    return this.#serial.run(async () => {
+      const answer = await key.admit(init, singleton.mode, Date.now());
+      const next = key.prune(Date.now());
+      if (next !== null) await this.#alarmBy(next);
+      return answer;
+    });
+  }
+
+  /** For `debounce`: holds the event as the one the run will start with, superseding the one held. */
+  async debounce(functionId: string, runId: string, event: StoredEvent, acceptedAt: number): Promise<void> {
+    const { debounce } = this.#serve("debounce", functionId);
+    if (!debounce) throw new Error(`function ${functionId} has no debounce`);
+    const key = new DebounceKey(this.ctx.storage.sql, this.env);
+    const due = await this.#serial.run(() => key.push(functionId, runId, event, acceptedAt, Date.now(), debounce.period, debounce.timeout));
+    await this.ctx.storage.setAlarm(due);
+  }
+
+  /** For `batchEvents`: adds the event to the open batch, starting its run when it is full. */
+  async batch(functionId: string, runId: string, event: StoredEvent, acceptedAt: number): Promise<void> {
+    const { batchEvents } = this.#serve("batch", functionId);
+    if (!batchEvents) throw new Error(`function ${functionId} has no batchEvents`);
+    const key = new BatchKey(this.ctx.storage.sql, this.env);
+    const next = await this.#serial.run(() =>
+      key.add(functionId, runId, event, acceptedAt, Date.now(), batchEvents.maxSize, batchEvents.timeout),
+    );
+    if (next !== null) await this.ctx.storage.setAlarm(next);
+  }
+
   override async alarm(): Promise<void> {
+    const limit = this.#servedLimit();
+    if (limit?.kind === "concurrency") {
+      const name = limit.name ?? "";
+      const slots = this.#concurrency(name);
+      const now = Date.now();
+      const lapsed = slots.lapsed(now);
+      // Asked again shortly unless the run answers meanwhile.
+      for (const g of lapsed) slots.retryLater(g, now + GRANT_RETRY_MS);
+      await this.#offer(name, lapsed);
+      return;
+    }
     const served = this.#served();
-    switch (served?.kind) {
-      case "concurrency": {
-        const name = served.name ?? "";
-        const slots = this.#concurrency(name);
-        const now = Date.now();
-        const lapsed = slots.lapsed(now);
-        // Asked again shortly unless the run answers meanwhile.
-        for (const g of lapsed) slots.retryLater(g, now + GRANT_RETRY_MS);
-        await this.#offer(name, lapsed);
-        return;
+    if (!served) return;
+    const config = this.config.registry.get(served.functionId)?.config;
+    if (!config) return; // the function is gone from this engine: its state is kept, and nothing fires
+    const now = Date.now();
+    const sql = this.ctx.storage.sql;
+    let next: number | null = null;
+    switch (served.kind) {
+      case "rate-limit":
+        next = config.rateLimit ? new RateLimitWindow(sql).prune(now, config.rateLimit.period) : null;
+        break;
+      case "idempotency":
+        next = new IdempotencyKey(sql).expire(now);
+        break;
+      case "singleton":
+        next = new SingletonKey(sql, this.env).prune(now);
+        break;
+      case "debounce":
+        next = await this.#serial.run(() => new DebounceKey(sql, this.env).fire(served.functionId, now));
+        break;
+      case "batch": {
+        const timeout = config.batchEvents?.timeout ?? 0;
+        next = await this.#serial.run(() => new BatchKey(sql, this.env).fire(served.functionId, now, timeout));
+        break;
       }
       default:
         return;
     }
+    if (next !== null) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Records which kind and function this object serves, on first use; answers the function's config. */
+  #serve(kind: FlowKind, functionId: string): FunctionConfig {
+    const config = this.config.registry.get(functionId)?.config;
+    if (!config) throw new Error(`unknown function ${functionId}`);
+    const served = this.#served();
+    if (!served) {
+      this.ctx.storage.sql.exec("INSERT INTO flow_served (kind, function_id) VALUES (?, ?)", kind, functionId);
+    } else if (served.kind !== kind || served.functionId !== functionId) {
+      throw new Error(`flow object of ${served.kind} for ${served.functionId} asked for ${kind} of ${functionId}`);
+    }
+    return config;
+  }
+
+  #served(): { kind: FlowKind; functionId: string } | undefined {
+    const sql = this.ctx.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS flow_served (kind TEXT NOT NULL, function_id TEXT NOT NULL)");
+    const row = sql.exec<{ kind: string; function_id: string }>("SELECT kind, function_id FROM flow_served").toArray()[0];
+    return row ? { kind: row.kind as FlowKind, functionId: row.function_id } : undefined;
+  }
+
+  /** Sets the alarm to `at` unless one is due sooner. */
+  async #alarmBy(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || at < current) await this.ctx.storage.setAlarm(at);
   }
 }
 

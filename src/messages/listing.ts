@@ -11,7 +11,7 @@ export const listingMessageSchema = z
     id: z.string(),
     functionId: z.string(),
     eventId: z.string(),
-    status: z.enum(["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"]),
+    status: z.enum(["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled", "skipped"]),
     startedAt: z.number(),
     endedAt: z.number().nullable(),
     errorCode: z.string().nullable(),

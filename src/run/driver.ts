@@ -73,6 +73,7 @@ export class RunDriver {
   readonly #hooks: DriverHooks;
   #live: Live | undefined;
   #eventJson: string | undefined;
+  #batchJson: string | null | undefined;
 
   constructor(store: RunStore, config: EngineConfig, env: Env, hooks: DriverHooks) {
     this.#store = store;
@@ -82,8 +83,9 @@ export class RunDriver {
   }
 
   /** Remembers the event as stored, so a new run does not read it back. */
-  rememberEvent(json: string): void {
+  rememberEvent(json: string, batchJson: string | null = null): void {
     this.#eventJson = json;
+    this.#batchJson = batchJson;
   }
 
   /** The run's function. */
@@ -100,6 +102,12 @@ export class RunDriver {
     return this.#eventJson;
   }
 
+  /** A batch's events as a JSON array, as stored; null for a run of one event. */
+  batchJson(): string | null {
+    if (this.#batchJson === undefined) this.#batchJson = this.#store.batchJson();
+    return this.#batchJson;
+  }
+
   /** Makes progress if progress is possible: starts the handler (a catch-up, if steps are memoized), or schedules found steps. */
   wake(): void {
     const run = this.#store.run;
@@ -112,10 +120,12 @@ export class RunDriver {
   #startExecution(): void {
     const run = this.#store.run!;
     const live: Live = { exec: undefined as unknown as Execution, pending: new Map() };
+    const batch = this.batchJson();
     live.exec = new Execution(
       this.fn().handler,
       {
         event: JSON.parse(this.eventJson()),
+        ...(batch === null ? {} : { events: JSON.parse(batch) }),
         env: this.#env as unknown as Record<string, unknown>,
         runId: run.id,
         attempt: run.attempt,

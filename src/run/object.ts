@@ -124,7 +124,8 @@ export class StepflareRunObject extends DurableObject<Env> {
     if (!this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
     const eventJson = JSON.stringify(init.event);
-    this.#driver.rememberEvent(eventJson);
+    const moreEvents = (init.events ?? []).slice(1).map((e) => JSON.stringify(e));
+    this.#driver.rememberEvent(eventJson, moreEvents.length === 0 ? null : `[${[eventJson, ...moreEvents].join(",")}]`);
     const fn = this.#config.registry.get(init.functionId)!;
     const fnConfig = fn.config;
     const finishMs = fnConfig.timeouts?.finish;
@@ -144,6 +145,7 @@ export class StepflareRunObject extends DurableObject<Env> {
       },
       eventJson,
       now,
+      moreEvents,
     );
     this.#alarm.hold();
     if (run.status === "queued") {
@@ -182,6 +184,11 @@ export class StepflareRunObject extends DurableObject<Env> {
   /** For a run not found: whether this object held one that expired (docs/operations.md, retention). */
   async expired(): Promise<boolean> {
     return !this.#store.run && (await hasExpired(this.ctx.storage));
+  }
+
+  /** The run's status, or null when this object holds no run (for flow control's singleton, on a conflict). */
+  async status(): Promise<RunStatus | null> {
+    return this.#store.run?.status ?? null;
   }
 
   async getDetail(): Promise<RunDetail | null> {
@@ -323,7 +330,15 @@ export class StepflareRunObject extends DurableObject<Env> {
       this.#armAlarm();
     }
     const memo = claimed.length > 0 ? memoAsOf(this.#store, planSeq) : [];
-    return { functionId: run.functionId, eventJson: this.#driver.eventJson(), attempt: run.attempt, memo, claimed };
+    const batchJson = this.#driver.batchJson();
+    return {
+      functionId: run.functionId,
+      eventJson: this.#driver.eventJson(),
+      ...(batchJson === null ? {} : { batchJson }),
+      attempt: run.attempt,
+      memo,
+      claimed,
+    };
   }
 
   /**

@@ -7,6 +7,8 @@ export interface StartRun {
   runId: string;
   functionId: string;
   event: StoredEvent;
+  /** A batch's events (`batchEvents`), `event` first; absent for a run of one event. */
+  events?: StoredEvent[];
   /** When the event was accepted (its waits look back on events since); the run's start when absent. */
   acceptedAt?: number;
   /** For a run started by step.invoke: where it reports its ending. */
@@ -38,6 +40,8 @@ export interface ClaimRequest {
 export interface CatchUpContext {
   functionId: string;
   eventJson: string;
+  /** A batch's events as a JSON array; absent for a run of one event. */
+  batchJson?: string;
   attempt: number;
   /**
    * Settled steps up to the plan: the output JSON of a completed one, the

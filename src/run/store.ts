@@ -88,7 +88,8 @@ export class RunStore {
     }
   }
 
-  createRun(run: RunState, eventJson: string): void {
+  /** Creates the run with its event; a batch's later events (`moreEvents`, JSON each) follow it, in order. */
+  createRun(run: RunState, eventJson: string, moreEvents: string[] = []): void {
     this.#sql.exec(SCHEMA);
     this.#sql.exec(
       `INSERT INTO run (id, function_id, event_id, status, output, error, attempt, started_at, ended_at, version, settle_seq, accepted_at, parent)
@@ -105,6 +106,7 @@ export class RunStore {
       run.parent ? JSON.stringify(run.parent) : null,
     );
     this.#sql.exec("INSERT INTO event (json) VALUES (?)", eventJson);
+    for (const json of moreEvents) this.#sql.exec("INSERT INTO event (json) VALUES (?)", json);
     this.run = run;
     if (run.flow) this.saveFlow();
   }
@@ -284,7 +286,13 @@ export class RunStore {
   }
 
   eventJson(): string {
-    return String(this.#sql.exec("SELECT json FROM event LIMIT 1").toArray()[0]?.json ?? "null");
+    return String(this.#sql.exec("SELECT json FROM event ORDER BY rowid LIMIT 1").toArray()[0]?.json ?? "null");
+  }
+
+  /** A batch's events as one JSON array, in order; null for a run of one event (its events are `[event]`). */
+  batchJson(): string | null {
+    const rows = this.#sql.exec<{ json: string }>("SELECT json FROM event ORDER BY rowid").toArray();
+    return rows.length > 1 ? `[${rows.map((r) => r.json).join(",")}]` : null;
   }
 
   #mustRun(): RunState {

@@ -74,6 +74,7 @@ export async function runClaimedSteps(
       fn.handler,
       {
         event: JSON.parse(context.eventJson),
+        ...(context.batchJson === undefined ? {} : { events: JSON.parse(context.batchJson) }),
         env: env as unknown as Record<string, unknown>,
         runId,
         attempt: context.attempt,

@@ -199,6 +199,8 @@ export class WranglerDev {
       "--persist-to",
       this.persistTo,
       "--show-interactive-dev-session=false",
+      // `GET /__scheduled?cron=...` runs the Worker's scheduled handler (cron triggers), for tests.
+      "--test-scheduled",
       ...Object.entries(this.options.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ];
     this.#starts += 1;

@@ -27,7 +27,8 @@ describe("GET /api/v1/functions", () => {
       triggers: [{ event: "wild/pair" }],
       retries: 4,
       onFailure: false,
-      runs: { queued: 0, running: 1, sleeping: 0, waiting: 0, completed: 2, failed: 1, cancelled: 0 },
+      runs: { queued: 0, running: 1, sleeping: 0, waiting: 0, completed: 2, failed: 1, cancelled: 0, skipped: 0 },
+      paused: false,
     });
     expect(byId.get("sized")).toMatchObject({ triggers: [{ event: "test/sized" }], retries: 0 });
     expect(byId.get("handler-flaky")).toMatchObject({ retries: 3 });

@@ -3,9 +3,10 @@ import { ErrorBox } from "../layout";
 export interface FunctionView {
   id: string;
   name?: string;
-  triggers: { event: string }[];
+  triggers: ({ event: string; if?: string } | { cron: string })[];
   retries: number;
   onFailure: boolean;
+  paused?: boolean;
   runs: Record<string, number>;
 }
 
@@ -32,11 +33,19 @@ export function FunctionsPage(p: { functions?: FunctionView[]; error?: { code: s
                   {fn.id}
                 </a>
                 {fn.name && <div class="muted">{fn.name}</div>}
+                {fn.paused && <div data-paused>paused</div>}
               </td>
               <td>
                 {fn.triggers.map((t) => (
                   <div>
-                    <code>{t.event}</code>
+                    {"cron" in t ? (
+                      <code>cron: {t.cron}</code>
+                    ) : (
+                      <>
+                        <code>{t.event}</code>
+                        {t.if && <span class="muted"> if {t.if}</span>}
+                      </>
+                    )}
                   </div>
                 ))}
               </td>

@@ -51,6 +51,8 @@ export function createRun(
   },
   eventJson: string,
   now: number,
+  /** A batch's events after the first, JSON each. */
+  moreEvents: string[] = [],
 ): RunState {
   const run: RunState = {
     id: init.runId,
@@ -70,7 +72,7 @@ export function createRun(
     replays: [],
     flow: init.flow ? newRunFlow(init.flow.concurrency, now) : null,
   };
-  store.createRun(run, eventJson);
+  store.createRun(run, eventJson, moreEvents);
   if (init.flow) store.setTimer("admit", "run", now);
   if (init.flow?.startMs !== undefined) store.setTimer("start-timeout", "run", now + init.flow.startMs);
   if (init.finishMs !== undefined) store.setTimer("run-timeout", "run", now + init.finishMs);

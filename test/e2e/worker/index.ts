@@ -1,6 +1,7 @@
 import { Stepflare } from "stepflare";
 import { createEngine, type Env } from "stepflare/engine";
 import { z } from "zod";
+import { flowEventFunctions } from "./flow-events";
 
 /**
  * The engine with three functions whose steps record every call in D1, so a
@@ -91,7 +92,7 @@ const limited = app.createFunction(
 );
 
 const engine = createEngine({
-  functions: [durable, parallel, quick, sleepy, order, parent, limited],
+  functions: [durable, parallel, quick, sleepy, order, parent, limited, ...flowEventFunctions],
   schemas: app.schemas,
   // The default limits: a claimed step whose executor was killed is retried once its 30 s claim lease lapses.
   backoff: { baseMs: 200, maxMs: 1_000 },
@@ -114,6 +115,7 @@ export default {
     return engine.worker.fetch(req, env, ctx);
   },
   queue: (batch, env, ctx) => engine.worker.queue(batch, env, ctx),
+  scheduled: (controller, env, ctx) => engine.worker.scheduled(controller, env, ctx),
 } satisfies ExportedHandler<Env>;
 
 export const { StepflareRun, StepflareSweeper, StepflareFlow } = engine;

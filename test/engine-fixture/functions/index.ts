@@ -17,6 +17,7 @@ import {
   siblingsFail,
   slowOnFailure,
 } from "./failures";
+import { batched, bigSpender, debounced, everyFive, oncePerUser, pausable, rateLimited, singleCancel, singleSkip } from "./flow-events";
 import { flowRunFunctions } from "./flow-run";
 import { doubler, invoker, invokesNothing } from "./invokes";
 import { bigErrors, bigOutput, bigState, bigStateHeld, sized } from "./limits";
@@ -41,6 +42,15 @@ export { app } from "./app";
 export { calls, callsOf, count, down, fixed, times } from "./calls";
 
 export const allFunctions = [
+  bigSpender,
+  rateLimited,
+  debounced,
+  batched,
+  singleSkip,
+  singleCancel,
+  oncePerUser,
+  everyFive,
+  pausable,
   doubler,
   invoker,
   invokesNothing,

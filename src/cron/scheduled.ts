@@ -1,0 +1,58 @@
+import type { EngineConfig } from "../config";
+import { eventRow, insertDispatched } from "../d1/events";
+import { type ListingRow, upsertListing } from "../d1/listing";
+import { pausedFunctions } from "../d1/pauses";
+import type { Env } from "../env";
+import { admitRun } from "../fanout/admit";
+import { runIdFor } from "../fanout/run-id";
+import type { StoredEvent } from "../messages/events";
+import { derivedUlid } from "../shared/ulid";
+
+/** The event a cron trigger's run starts with, as in Inngest (`inngest/scheduled.timer`). */
+export const SCHEDULED_EVENT = "stepflare/scheduled.timer";
+
+const MINUTE_MS = 60_000;
+
+/**
+ * The Worker's scheduled handler (a Cron Trigger every minute): starts each
+ * function whose cron fires in the scheduled minute, with an event of its
+ * own, stored like any other. The event's and the run's ids derive from the
+ * function, the cron and the minute, so a second delivery of the same
+ * minute starts nothing more. Flow control applies as for an event.
+ */
+export async function runSchedules(scheduledTime: number, env: Env, config: EngineConfig): Promise<void> {
+  const minute = Math.floor(scheduledTime / MINUTE_MS) * MINUTE_MS;
+  const due = config.registry.crons().filter((c) => c.schedule.firesAt(minute));
+  if (due.length === 0) return;
+  const paused = await pausedFunctions(env.DB);
+  const starts = await Promise.all(
+    due.map(async ({ fn, cron }) => {
+      const functionId = fn.config.id;
+      const event: StoredEvent = {
+        id: await derivedUlid(minute, "cron", functionId, cron),
+        name: SCHEDULED_EVENT,
+        data: { cron },
+        ts: minute,
+      };
+      return { fn, event, runId: await runIdFor(functionId, event.id, minute) };
+    }),
+  );
+  // Stored first, so each run's event is there for the API to show, whatever happens to the starts.
+  await insertDispatched(
+    env.DB,
+    starts.map((s) => eventRow(s.event.id, s.event.name, JSON.stringify(s.event))),
+    minute,
+  ).run();
+  const results = await Promise.allSettled(
+    starts.map(({ fn, event, runId }) =>
+      admitRun(env, fn, { runId, functionId: fn.config.id, event, acceptedAt: minute }, paused.has(fn.config.id)),
+    ),
+  );
+  const listing = results.flatMap((r) => (r.status === "fulfilled" && r.value ? [r.value] : [])) as ListingRow[];
+  if (listing.length > 0) await env.DB.batch(upsertListing(env.DB, listing));
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed.length > 0) {
+    // Cron Triggers are not retried: the error is logged, and the next minute's schedule is unaffected.
+    throw new Error(`stepflare: ${failed.length} scheduled run(s) failed to start: ${(failed[0]!.reason as Error)?.message}`);
+  }
+}

@@ -1,0 +1,49 @@
+import type { StepflareFunction } from "../../sdk/internal";
+import type { ListingRow } from "../d1/listing";
+import type { Env } from "../env";
+import { flowKey } from "../flow/keys";
+import { type FlowKind, flowObjectName } from "../flow/object";
+import { skippedRow, startedRow } from "../flow/start";
+import type { StartRun } from "../run/rpc";
+
+/** Why flow control skipped a function's run for an event: the listing row's error code. */
+export type SkipReason = "function_paused" | "idempotency_duplicate" | "rate_limited" | "singleton_skipped";
+
+/**
+ * Starts the function's run for an event unless flow control says otherwise,
+ * in this order: a pause, `idempotency`, `rateLimit`, then `debounce` or
+ * `batchEvents` (which hold the event and start the run later, from their
+ * object) or `singleton` (whose object starts it). Answers the run's listing
+ * row (a skipped one too), or null when the event is held. Every decision is
+ * kept by run id, so a redelivered event gets the same answer.
+ */
+export async function admitRun(
+  env: Env,
+  fn: StepflareFunction,
+  init: StartRun & { acceptedAt: number },
+  paused: boolean,
+): Promise<ListingRow | null> {
+  const c = fn.config;
+  const functionId = c.id;
+  const skip = (code: SkipReason) => skippedRow(init.runId, functionId, init.event.id, code, Date.now());
+  if (paused) return skip("function_paused");
+  const flow = (kind: FlowKind, option: Parameters<typeof flowKey>[1]) =>
+    env.FLOW.get(env.FLOW.idFromName(flowObjectName(kind, functionId, flowKey(fn, option, init.event))));
+  if (c.idempotency && !(await flow("idempotency", "idempotency").idempotency(functionId, init.runId))) {
+    return skip("idempotency_duplicate");
+  }
+  if (c.rateLimit && !(await flow("rate-limit", "rateLimit").rateLimit(functionId, init.runId))) return skip("rate_limited");
+  if (c.debounce) {
+    await flow("debounce", "debounce").debounce(functionId, init.runId, init.event, init.acceptedAt);
+    return null;
+  }
+  if (c.batchEvents) {
+    await flow("batch", "batchEvents").batch(functionId, init.runId, init.event, init.acceptedAt);
+    return null;
+  }
+  if (c.singleton) {
+    const answer = await flow("singleton", "singleton").singleton(init);
+    return answer.type === "skipped" ? skip("singleton_skipped") : startedRow(init, answer.run);
+  }
+  return startedRow(init, await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(init));
+}

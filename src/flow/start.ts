@@ -1,0 +1,47 @@
+import type { Env } from "../env";
+import type { ListingMessage } from "../messages/listing";
+import type { StartedRun, StartRun } from "../run/rpc";
+
+/** How long a flow object remembers an event's answer, past any window it counts in: redeliveries come well within it. */
+export const DECISION_KEEP_MS = 60 * 60 * 1000;
+
+/** The listing row of a run as start() answered it. */
+export const startedRow = (init: StartRun, run: StartedRun): ListingMessage => ({
+  v: 1,
+  id: init.runId,
+  functionId: init.functionId,
+  eventId: init.event.id,
+  status: run.status,
+  startedAt: run.startedAt,
+  endedAt: run.endedAt,
+  errorCode: run.errorCode,
+  version: run.version,
+});
+
+/**
+ * The listing row of a run flow control skipped (`code` says why): ended as
+ * it is listed, at version 0, so that a run started under the same id after
+ * all (a redelivery decided anew) replaces it.
+ */
+export const skippedRow = (runId: string, functionId: string, eventId: string, code: string, now: number): ListingMessage => ({
+  v: 1,
+  id: runId,
+  functionId,
+  eventId,
+  status: "skipped",
+  startedAt: now,
+  endedAt: now,
+  errorCode: code,
+  version: 0,
+});
+
+/**
+ * Starts a run a flow object held back (debounce, batch) and sends its
+ * listing row, as the fan-out would have written it. Both are idempotent, so
+ * a failure is retried whole.
+ */
+export async function startHeldRun(env: Env, init: StartRun): Promise<StartedRun> {
+  const run = await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(init);
+  await env.LISTING.send(startedRow(init, run), { contentType: "json" });
+  return run;
+}
