@@ -124,8 +124,10 @@ describe("the packed package in a new Worker project", () => {
   it("stepflare init wrote the bindings and applied the migrations locally", () => {
     const config = parse(readFileSync(path.join(project, "wrangler.toml"), "utf8")) as Record<string, any>;
     expect(config.d1_databases).toEqual([expect.objectContaining({ binding: "DB", migrations_dir: "node_modules/stepflare/migrations" })]);
-    expect(config.durable_objects.bindings.map((b: { name: string }) => b.name)).toEqual(["RUNS", "SWEEPER"]);
+    expect(config.durable_objects.bindings.map((b: { name: string }) => b.name)).toEqual(["RUNS", "SWEEPER", "FLOW"]);
     expect(initOutput).toMatch(/0001_init\.sql/);
+    expect(initOutput).toMatch(/0002_flow\.sql/);
+    expect(config.triggers).toEqual({ crons: ["* * * * *"] });
   });
 
   it("runs the function for an event sent from Node with the installed client; stepflare/testing runs in Node", async () => {
