@@ -12,7 +12,18 @@ export interface EngineOptions {
   backoff?: Partial<z.input<typeof backoffSchema>>;
   /** How long runs, events and dead letters are kept (docs/operations.md). */
   retention?: Partial<z.input<typeof retentionSchema>>;
+  /**
+   * Where an accepted event is made durable before ingest answers
+   * (docs/scale.md): `"queue"` (the events queue alone), `"store"` (D1, then
+   * the queue), or `"auto"` (default): the queue for requests that came
+   * through Cloudflare's edge, D1 for the rest, such as local dev, whose
+   * queues live in memory.
+   */
+  ingest?: IngestPath | "auto";
 }
+
+/** How ingest makes an event durable before it answers. */
+export type IngestPath = "queue" | "store";
 
 /** Everything the engine's handlers share, resolved once from the options. */
 export interface EngineConfig {
@@ -21,6 +32,7 @@ export interface EngineConfig {
   limits: Limits;
   backoff: Backoff;
   retention: Retention;
+  ingest: IngestPath | "auto";
 }
 
 export function resolveConfig(options: EngineOptions): EngineConfig {
@@ -30,5 +42,12 @@ export function resolveConfig(options: EngineOptions): EngineConfig {
     limits: limitsSchema.parse(options.limits ?? {}),
     backoff: backoffSchema.parse(options.backoff ?? {}),
     retention: retentionSchema.parse(options.retention ?? {}),
+    ingest: ingestOption(options.ingest),
   };
+}
+
+function ingestOption(value: unknown): IngestPath | "auto" {
+  if (value === undefined) return "auto";
+  if (value === "queue" || value === "store" || value === "auto") return value;
+  throw new TypeError(`createEngine: ingest must be "auto", "queue" or "store", not ${JSON.stringify(value)}`);
 }

@@ -64,6 +64,39 @@ export async function upsertEvents(db: D1Database, rows: string[], chars: number
   return new Set(results.flatMap((r) => r.results.map((row) => row.id)));
 }
 
+// Events that came by the queue alone (ingest path "queue"), stored where they
+// are consumed: each row is `[id, name, event, acceptedAt]`. An id accepted
+// less than the dedupe window (?2, ms) before this acceptance is a duplicate
+// and left as it is; the same acceptance again (a redelivery) keeps its
+// dispatch mark. RETURNING names the acceptances to fan out.
+const STORE_QUEUED = `
+INSERT INTO events (id, name, payload, accepted_at)
+SELECT value ->> 0, value ->> 1, value -> 2, value ->> 3 FROM json_each(?1) WHERE true
+ON CONFLICT(id) DO UPDATE SET
+  name = excluded.name, payload = excluded.payload, accepted_at = excluded.accepted_at,
+  dispatched_at = CASE WHEN events.accepted_at = excluded.accepted_at THEN events.dispatched_at END,
+  sweeps = CASE WHEN events.accepted_at = excluded.accepted_at THEN events.sweeps ELSE 0 END
+WHERE events.accepted_at = excluded.accepted_at OR events.accepted_at < excluded.accepted_at - ?2
+RETURNING id, accepted_at`;
+
+/** A queued event's row as bound to `storeQueued`. */
+export const queuedEventRow = (id: string, name: string, eventJson: string, acceptedAt: number): string =>
+  `[${JSON.stringify(id)},${JSON.stringify(name)},${eventJson},${acceptedAt}]`;
+
+/**
+ * Stores events that reached the consumer by the queue alone (rows from
+ * `queuedEventRow`); answers the acceptances that are theirs to fan out, as
+ * `id acceptedAt` keys: new ids, ids last accepted before the dedupe window,
+ * and redeliveries of the same acceptance. The rest are duplicates.
+ */
+export async function storeQueued(db: D1Database, rows: string[], chars: number, dedupeWindowMs: number): Promise<Set<string>> {
+  const results = await runChunked<{ id: string; accepted_at: number }>(db, STORE_QUEUED, chunkJsonRows(rows, chars), dedupeWindowMs);
+  return new Set(results.flatMap((r) => r.results.map((row) => acceptanceKey(row.id, Number(row.accepted_at)))));
+}
+
+/** One acceptance as a set key. */
+export const acceptanceKey = (id: string, acceptedAt: number): string => `${id} ${acceptedAt}`;
+
 export interface StoredEventRow {
   id: string;
   payload: string;

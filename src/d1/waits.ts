@@ -24,10 +24,19 @@ export async function deleteWait(db: D1Database, runId: string, stepKey: string)
   await db.prepare("DELETE FROM waits WHERE run_id = ?1 AND step_key = ?2").bind(runId, stepKey).run();
 }
 
-/** The `match` paths waits on this event name use ('' for waits with none). */
-export async function matchPathsOf(db: D1Database, name: string): Promise<string[]> {
-  const rows = await db.prepare("SELECT DISTINCT match_path FROM waits WHERE name = ?1").bind(name).all<{ match_path: string }>();
-  return rows.results.map((r) => r.match_path);
+/** The `match` paths waits on each of these event names use ('' for waits with none), in one query; a name no wait awaits is absent. */
+export async function matchPathsOf(db: D1Database, names: string[]): Promise<Map<string, string[]>> {
+  const rows = await db
+    .prepare("SELECT DISTINCT name, match_path FROM waits WHERE name IN (SELECT value FROM json_each(?1))")
+    .bind(JSON.stringify(names))
+    .all<{ name: string; match_path: string }>();
+  const paths = new Map<string, string[]>();
+  for (const r of rows.results) {
+    const list = paths.get(r.name);
+    if (list) list.push(r.match_path);
+    else paths.set(r.name, [r.match_path]);
+  }
+  return paths;
 }
 
 /** The unexpired waits for this name whose `match` path holds this value. */

@@ -1,7 +1,8 @@
 import type { EngineConfig } from "../config";
-import { loadEvents, markDispatched } from "../d1/events";
+import { acceptanceKey, loadEvents, markDispatched, queuedEventRow, storeQueued } from "../d1/events";
 import { type ListingRow, upsertListing } from "../d1/listing";
 import { pausedFunctions } from "../d1/pauses";
+import { matchPathsOf } from "../d1/waits";
 import type { Env } from "../env";
 import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
 import { admitRun } from "./admit";
@@ -22,20 +23,25 @@ const REFERENCE_WAVE = 10;
  * miss a row.
  */
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, config: EngineConfig): Promise<void> {
-  const items: { msg: Message<unknown>; body: EventMessage }[] = [];
+  const parsedItems: { msg: Message<unknown>; body: EventMessage }[] = [];
   for (const msg of batch.messages) {
     const parsed = eventMessageSchema.safeParse(msg.body);
-    if (parsed.success) items.push({ msg, body: parsed.data });
+    if (parsed.success) parsedItems.push({ msg, body: parsed.data });
     else {
       console.error(`stepflare: events message ${msg.id} is malformed; retrying toward the dead-letter queue`);
       msg.retry();
     }
   }
+  const items = await storeArrivals(env, config, parsedItems);
   const done: { msg: Message<unknown>; body: EventMessage }[] = [];
   // Each started run's listing row, as start() answered it (final, for a run that ended in its first turn).
   const listing: ListingRow[] = [];
   // The paused functions, read once per batch, on the first event that starts any function.
   let paused: Promise<Map<string, number>> | undefined;
+  // The waits' match paths for the names of the inline events, read once per batch; a large event's name is looked up on its own.
+  const inlineNames = [...new Set(items.flatMap((i) => (i.body.event ? [i.body.event.name] : [])))];
+  let waitPaths: Promise<Map<string, string[]>> | undefined;
+  const pathsFor = (name: string) => (inlineNames.includes(name) ? (waitPaths ??= matchPathsOf(env.DB, inlineNames)) : undefined);
   const fanOut = async (item: { msg: Message<unknown>; body: EventMessage }, event: StoredEvent | undefined) => {
     if (!event) {
       console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
@@ -58,7 +64,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
     for (const s of started) if (s.status === "fulfilled" && s.value) listing.push(s.value);
     if (failed.length === 0) {
       try {
-        await resumeWaits(env, event, Date.now());
+        await resumeWaits(env, event, Date.now(), pathsFor(event.name));
       } catch (e) {
         // Retried as a whole: starting the runs again changes nothing, and a wait takes an event once.
         console.error(`stepflare: offering event ${event.id} to the runs waiting for it failed; retrying:`, (e as Error).message);
@@ -114,6 +120,40 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
     console.error("stepflare: listing runs and marking events dispatched failed; retrying:", (e as Error).message);
     for (const d of done) d.msg.retry();
   }
+}
+
+/**
+ * Stores the events that came by the queue alone, in one statement, before
+ * any fans out: a wait registered later then finds them by its look-back. An
+ * id accepted again within the dedupe window is a duplicate: acknowledged,
+ * and it starts nothing. Answers the items to fan out.
+ */
+async function storeArrivals(
+  env: Env,
+  config: EngineConfig,
+  items: { msg: Message<unknown>; body: EventMessage }[],
+): Promise<{ msg: Message<unknown>; body: EventMessage }[]> {
+  const arrivals = items.filter((i) => i.body.stored === false && i.body.event);
+  if (arrivals.length === 0) return items;
+  const rows = arrivals.map(({ body }) => queuedEventRow(body.id, body.event!.name, JSON.stringify(body.event), body.acceptedAt));
+  let fresh: Set<string>;
+  try {
+    fresh = await storeQueued(
+      env.DB,
+      rows,
+      rows.reduce((n, r) => n + r.length, 0),
+      config.limits.dedupeWindowMs,
+    );
+  } catch (e) {
+    console.error(`stepflare: storing ${arrivals.length} queued event(s) failed; retrying them:`, (e as Error).message);
+    for (const i of arrivals) i.msg.retry();
+    return items.filter((i) => !arrivals.includes(i));
+  }
+  return items.filter((i) => {
+    if (i.body.stored !== false || fresh.has(acceptanceKey(i.body.id, i.body.acceptedAt))) return true;
+    i.msg.ack(); // a duplicate of an id accepted within the dedupe window
+    return false;
+  });
 }
 
 /** Stored events by id, read from D1, each only if it is still the acceptance the message names. */

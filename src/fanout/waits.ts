@@ -8,9 +8,10 @@ import type { StoredEvent } from "../messages/events";
  * waits on its name use, only the waits whose trigger had the event's value
  * there, found by index (their number does not grow with the runs waiting
  * on other values). A wait that took the event, or is over, leaves the index.
+ * `pathsByName` is the paths of a whole delivery's names, read once for it.
  */
-export async function resumeWaits(env: Env, event: StoredEvent, now: number): Promise<void> {
-  const paths = await matchPathsOf(env.DB, event.name);
+export async function resumeWaits(env: Env, event: StoredEvent, now: number, pathsByName?: Promise<Map<string, string[]>>): Promise<void> {
+  const paths = (await (pathsByName ?? matchPathsOf(env.DB, [event.name]))).get(event.name) ?? [];
   if (paths.length === 0) return;
   const eventJson = JSON.stringify(event);
   for (const path of paths) {

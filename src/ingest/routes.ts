@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { EngineConfig } from "../config";
+import type { EngineConfig, IngestPath } from "../config";
 import type { Env } from "../env";
 import { GroupCommit } from "../shared/group-commit";
 import { HttpError } from "../shared/http-error";
@@ -7,6 +7,7 @@ import { type AcceptResult, type PreparedEvents, prepareEvents, writeEvents } fr
 import { checkEventKey } from "./event-keys";
 import { parseIdSeed } from "./id-seed";
 import { parseEvents } from "./parse-events";
+import { queueEvents } from "./queue-first";
 import { readBodyWithLimit, requireJsonContentType } from "./read-body";
 
 /**
@@ -34,6 +35,16 @@ function notConfirmed(e: unknown): HttpError {
   );
 }
 
+/**
+ * The path this request's events take (`ingest` in docs/scale.md). Cloudflare's
+ * edge puts a `cf-ray` header on every request it hands a Worker; local dev
+ * does not, and its queues live in memory, so there the events go to D1 first.
+ */
+function ingestPath(config: EngineConfig, req: Request): IngestPath {
+  if (config.ingest !== "auto") return config.ingest;
+  return req.headers.has("cf-ray") ? "queue" : "store";
+}
+
 /** `POST /e/:eventKey`: Inngest's event API contract. */
 export function ingestRoutes(config: EngineConfig) {
   // One group-commit writer per set of bindings (in practice, per isolate).
@@ -57,7 +68,9 @@ export function ingestRoutes(config: EngineConfig) {
     const keepAlive = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
     let ids: string[];
     try {
-      if (prepared.events.length >= SOLO_EVENTS) {
+      if (ingestPath(config, c.req.raw) === "queue") {
+        ({ ids } = await queueEvents(c.env, prepared, config.limits.dedupeWindowMs, keepAlive));
+      } else if (prepared.events.length >= SOLO_EVENTS) {
         const { results, after } = await writeEvents(c.env, [prepared], config.limits.dedupeWindowMs);
         if (after) keepAlive(after);
         ids = results[0]!.ids;

@@ -15,7 +15,7 @@ export type StoredEvent = z.infer<typeof storedEventSchema>;
 /**
  * A message on the events queue. The event rides inline when small; a large
  * one is read back from D1 by id, keeping every message far below the 128 KB
- * queue limit.
+ * queue limit. An inline event may not be in D1 yet (`stored: false`).
  */
 export const eventMessageSchema = z
   .object({
@@ -23,6 +23,8 @@ export const eventMessageSchema = z
     id: z.string(),
     acceptedAt: z.number(),
     event: storedEventSchema.optional(),
+    /** False when the event came by the queue alone: the consumer stores it (and checks its id) before fanning it out. */
+    stored: z.literal(false).optional(),
   })
   .strict();
 export type EventMessage = z.infer<typeof eventMessageSchema>;

@@ -1,0 +1,106 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src";
+import { callsOf } from "../engine-fixture/functions";
+import worker from "../engine-fixture/index";
+import { api, BASE, onBind, sendEvents, settledRuns } from "./helpers";
+
+/* Ingest's queue path: a request that came through Cloudflare's edge (it carries `cf-ray`) is answered once the events queue has it. */
+
+const testEnv = env as unknown as Env;
+const EDGE = { "content-type": "application/json", "cf-ray": "8f0e0c0d0a0b0c0d-CDG" };
+
+async function sendByQueue(body: unknown, target: Env | undefined = undefined): Promise<string[]> {
+  const req = new Request(`${BASE}/e/test-key`, { method: "POST", headers: EDGE, body: JSON.stringify(body) });
+  let res: Response;
+  if (target) {
+    const ctx = createExecutionContext();
+    res = await worker.fetch(req, target, ctx);
+    await waitOnExecutionContext(ctx);
+  } else res = await exports.default.fetch(req);
+  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { ids: string[] }).ids;
+}
+
+const acceptedAtOf = async (id: string) =>
+  (await testEnv.DB.prepare("SELECT accepted_at FROM events WHERE id = ?").bind(id).first<{ accepted_at: number }>())?.accepted_at;
+
+const runsOf = async (id: string) => (await api<{ runs: { id: string }[] }>(`/api/v1/events/${id}`)).body.runs;
+
+describe("ingest's queue path", () => {
+  it("answers without writing D1, then stores the event and runs it", async () => {
+    const statements: string[] = [];
+    const watched = { ...testEnv, DB: onBind(testEnv.DB, (sql) => void statements.push(sql)) } as Env;
+    const [id] = await sendByQueue({ name: "test/sequential", data: { tag: "queue-path-1", n: 2 } }, watched);
+    expect(statements.filter((sql) => /\b(INSERT|UPDATE|DELETE)\b/i.test(sql))).toEqual([]);
+    const [run] = await settledRuns(id!);
+    expect(run).toMatchObject({ status: "completed", output: [0, 2] });
+    expect(await acceptedAtOf(id!)).toBeGreaterThan(0);
+    expect((await api<{ event: { data: unknown } }>(`/api/v1/events/${id}`)).body.event.data).toEqual({ tag: "queue-path-1", n: 2 });
+  });
+
+  it("starts one run for an id sent twice in one request and again in another", async () => {
+    const event = { name: "test/sequential", id: "queue-dup-1", data: { tag: "queue-dup-1", n: 1 } };
+    expect(await sendByQueue([event, event])).toEqual(["queue-dup-1", "queue-dup-1"]);
+    await settledRuns("queue-dup-1");
+    const acceptance = await acceptedAtOf("queue-dup-1");
+    await sendByQueue({ ...event, data: { tag: "queue-dup-1", n: 5 } });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await runsOf("queue-dup-1")).toHaveLength(1);
+    expect(await acceptedAtOf("queue-dup-1")).toBe(acceptance);
+    expect(callsOf("queue-dup-1", "handler")).toBe(1);
+  });
+
+  it("deduplicates across the two paths, in either order", async () => {
+    const first = { name: "test/sequential", id: "cross-path-1", data: { tag: "cross-path-1", n: 1 } };
+    await sendEvents(first);
+    await sendByQueue(first);
+    const second = { name: "test/sequential", id: "cross-path-2", data: { tag: "cross-path-2", n: 1 } };
+    await sendByQueue(second);
+    await settledRuns("cross-path-2");
+    await sendEvents(second);
+    await settledRuns("cross-path-1");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await runsOf("cross-path-1")).toHaveLength(1);
+    expect(await runsOf("cross-path-2")).toHaveLength(1);
+    expect(callsOf("cross-path-1", "handler") + callsOf("cross-path-2", "handler")).toBe(2);
+  });
+
+  it("fans a redelivered message out once, and acknowledges a duplicate without a run", async () => {
+    const acceptedAt = Date.now();
+    const event = { id: "queue-redelivered", name: "test/sequential", data: { tag: "queue-redelivered", n: 1 }, ts: acceptedAt };
+    const message = { v: 1, id: event.id, acceptedAt, event, stored: false };
+    for (const attempts of [1, 2]) {
+      const batch = createMessageBatch("stepflare-events", [{ id: `m${attempts}`, timestamp: new Date(), attempts, body: message }]);
+      const ctx = createExecutionContext();
+      await worker.queue(batch, testEnv, ctx);
+      expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([`m${attempts}`]);
+    }
+    const later = { ...message, acceptedAt: acceptedAt + 1000, event: { ...event, data: { tag: "queue-redelivered", n: 3 } } };
+    const batch = createMessageBatch("stepflare-events", [{ id: "m3", timestamp: new Date(), attempts: 1, body: later }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, testEnv, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m3"]);
+    const [run] = await settledRuns(event.id);
+    expect(run).toMatchObject({ status: "completed", output: [0] });
+    expect(await runsOf(event.id)).toHaveLength(1);
+    expect(callsOf("queue-redelivered", "handler")).toBe(1);
+    expect(await acceptedAtOf(event.id)).toBe(acceptedAt);
+  });
+
+  it("resumes a wait with a payment sent at once after the order", async () => {
+    const [created] = await sendByQueue({ name: "test/order.created", data: { tag: "queue-order", orderId: "qo-1" } });
+    await sendByQueue({ name: "test/order.paid", data: { orderId: "qo-1", amount: 7 } });
+    const [run] = await settledRuns(created!);
+    expect(run).toMatchObject({ status: "completed", output: { paid: { orderId: "qo-1", amount: 7 } } });
+  });
+
+  it("carries a large event by reference, stored before the answer", async () => {
+    const pad = "x".repeat(70 * 1024);
+    const [id] = await sendByQueue({ name: "test/sequential", data: { tag: "queue-large", n: 1, pad } });
+    expect(await acceptedAtOf(id!)).toBeGreaterThan(0);
+    const [run] = await settledRuns(id!);
+    expect(run).toMatchObject({ status: "completed", output: [0] });
+  });
+});
