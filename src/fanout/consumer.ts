@@ -4,7 +4,7 @@ import { type ListingRow, upsertListing } from "../d1/listing";
 import { pausedFunctions } from "../d1/pauses";
 import { matchPathsOf } from "../d1/waits";
 import type { Env } from "../env";
-import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
+import { type EventMessage, eventsQueueMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
 import { admitRun } from "./admit";
 import { runIdFor } from "./run-id";
 import { resumeWaits } from "./waits";
@@ -16,24 +16,68 @@ const REFERENCE_WAVE = 10;
  * The events queue consumer: fans each event out to one run per subscribed
  * function. Runs are created idempotently (their ids derive from the
  * function and the acceptance), and each message is acknowledged on its own,
- * only once all its runs exist and the event is marked dispatched. The
+ * only once all its runs exist and its events are marked dispatched. The
  * listing rows of every run that started (those of an event whose other runs
  * failed to start too) and the dispatch marks land in one D1 batch, so a
  * failed batch, whose events are retried and swept again, is the only way to
  * miss a row.
  */
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, config: EngineConfig): Promise<void> {
-  const parsedItems: { msg: Message<unknown>; body: EventMessage }[] = [];
+  const tallies: Tally[] = [];
+  const parsedItems: Item[] = [];
   for (const msg of batch.messages) {
-    const parsed = eventMessageSchema.safeParse(msg.body);
-    if (parsed.success) parsedItems.push({ msg, body: parsed.data });
-    else {
+    const parsed = eventsQueueMessageSchema.safeParse(msg.body);
+    if (!parsed.success) {
       console.error(`stepflare: events message ${msg.id} is malformed; retrying toward the dead-letter queue`);
       msg.retry();
+      continue;
     }
+    const body = parsed.data;
+    const bodies: EventMessage[] =
+      "events" in body ? body.events.map((event) => ({ v: 1, id: event.id, acceptedAt: body.acceptedAt, event, stored: false })) : [body];
+    const tally = new Tally(msg, bodies.length);
+    tallies.push(tally);
+    for (const b of bodies) parsedItems.push({ msg: tally.part(), body: b });
   }
+  try {
+    await fanOutAll(env, config, parsedItems);
+  } finally {
+    for (const t of tallies) t.settle();
+  }
+}
+
+/** What the fan-out does with one event of a message: acknowledge it, or retry it. */
+interface Part {
+  ack(): void;
+  retry(): void;
+}
+type Item = { msg: Part; body: EventMessage };
+
+/**
+ * The events of one message: it is acknowledged once all of them are, and
+ * retried, whole, if any is (their runs are idempotent, so the others start nothing again).
+ */
+class Tally {
+  #acked = 0;
+  #retried = false;
+  constructor(
+    readonly msg: Message<unknown>,
+    readonly size: number,
+  ) {}
+
+  part(): Part {
+    return { ack: () => void this.#acked++, retry: () => void (this.#retried = true) };
+  }
+
+  settle(): void {
+    if (this.#retried || this.#acked < this.size) this.msg.retry();
+    else this.msg.ack();
+  }
+}
+
+async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): Promise<void> {
   const items = await storeArrivals(env, config, parsedItems);
-  const done: { msg: Message<unknown>; body: EventMessage }[] = [];
+  const done: Item[] = [];
   // Each started run's listing row, as start() answered it (final, for a run that ended in its first turn).
   const listing: ListingRow[] = [];
   // The paused functions, read once per batch, on the first event that starts any function.
@@ -42,7 +86,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
   const inlineNames = [...new Set(items.flatMap((i) => (i.body.event ? [i.body.event.name] : [])))];
   let waitPaths: Promise<Map<string, string[]>> | undefined;
   const pathsFor = (name: string) => (inlineNames.includes(name) ? (waitPaths ??= matchPathsOf(env.DB, inlineNames)) : undefined);
-  const fanOut = async (item: { msg: Message<unknown>; body: EventMessage }, event: StoredEvent | undefined) => {
+  const fanOut = async (item: Item, event: StoredEvent | undefined) => {
     if (!event) {
       console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
       item.msg.retry();
@@ -128,11 +172,7 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
  * id accepted again within the dedupe window is a duplicate: acknowledged,
  * and it starts nothing. Answers the items to fan out.
  */
-async function storeArrivals(
-  env: Env,
-  config: EngineConfig,
-  items: { msg: Message<unknown>; body: EventMessage }[],
-): Promise<{ msg: Message<unknown>; body: EventMessage }[]> {
+async function storeArrivals(env: Env, config: EngineConfig, items: Item[]): Promise<Item[]> {
   const arrivals = items.filter((i) => i.body.stored === false && i.body.event);
   if (arrivals.length === 0) return items;
   const rows = arrivals.map(({ body }) => queuedEventRow(body.id, body.event!.name, JSON.stringify(body.event), body.acceptedAt));

@@ -29,4 +29,26 @@ export const eventMessageSchema = z
   .strict();
 export type EventMessage = z.infer<typeof eventMessageSchema>;
 
+/**
+ * Several events of one request that came by the queue alone, in one
+ * message: a request of 100 small events takes about ten messages, not 100.
+ * Acknowledged once every event in it is fanned out.
+ */
+export const packedEventsMessageSchema = z
+  .object({
+    v: z.literal(1),
+    acceptedAt: z.number(),
+    events: z.array(storedEventSchema).min(1),
+    stored: z.literal(false),
+  })
+  .strict();
+export type PackedEventsMessage = z.infer<typeof packedEventsMessageSchema>;
+
+/** Either form a message on the events queue takes. */
+export const eventsQueueMessageSchema = z.union([eventMessageSchema, packedEventsMessageSchema]);
+
 export const INLINE_EVENT_MAX_BYTES = 64 * 1024;
+
+/** A packed message holds at most this many events, and this many bytes of them, below the 128 KB message limit. */
+export const PACK_MAX_EVENTS = 10;
+export const PACK_MAX_BYTES = 96 * 1024;

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { callsOf } from "../engine-fixture/functions";
 import worker from "../engine-fixture/index";
-import { api, BASE, onBind, sendEvents, settledRuns } from "./helpers";
+import { api, BASE, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
 
 /* Ingest's queue path: a request that came through Cloudflare's edge (it carries `cf-ray`) is answered once the events queue has it. */
 
@@ -102,5 +102,66 @@ describe("ingest's queue path", () => {
     expect(await acceptedAtOf(id!)).toBeGreaterThan(0);
     const [run] = await settledRuns(id!);
     expect(run).toMatchObject({ status: "completed", output: [0] });
+  });
+
+  it("packs a request's events ten to a message, and runs every one", async () => {
+    const sent: unknown[] = [];
+    const events = testEnv.EVENTS;
+    const counting = {
+      ...testEnv,
+      EVENTS: {
+        send: (body: unknown, options?: QueueSendOptions) => (sent.push(body), events.send(body, options)),
+        sendBatch: (batch: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
+          for (const m of batch) sent.push(m.body);
+          return events.sendBatch(batch, options);
+        },
+      },
+    } as unknown as Env;
+    const ids = await sendByQueue(
+      Array.from({ length: 25 }, (_, i) => ({ name: "test/sequential", id: `packed-${i}`, data: { tag: `packed-${i}`, n: 1 } })),
+      counting,
+    );
+    expect(sent.map((b) => (b as { events?: unknown[] }).events?.length ?? 1)).toEqual([10, 10, 5]);
+    for (const id of ids) expect(await settledRuns(id)).toMatchObject([{ status: "completed", output: [0] }]);
+  });
+
+  it("retries a packed message whole when one of its events fails, and starts no run twice", async () => {
+    const [order] = await sendByQueue({ name: "test/order.created", data: { tag: "pack-order", orderId: "pack-o" } });
+    await waitFor(
+      async () => (await testEnv.DB.prepare("SELECT 1 AS x FROM waits WHERE match_value = ?").bind('"pack-o"').first()) ?? undefined,
+      "the order's wait to be registered",
+    );
+    const acceptedAt = Date.now();
+    const body = {
+      v: 1,
+      acceptedAt,
+      stored: false,
+      events: [
+        { id: "pack-a", name: "test/sequential", data: { tag: "pack-a", n: 1 }, ts: acceptedAt },
+        { id: "pack-b", name: "test/order.paid", data: { orderId: "pack-o", amount: 3 }, ts: acceptedAt },
+      ],
+    };
+    // Offering pay-b to the waiting run fails once: D1 refuses the waits lookup for its order.
+    const failing = {
+      ...testEnv,
+      DB: onBind(testEnv.DB, (sql, values) =>
+        sql.includes("FROM waits WHERE name = ?1 AND match_path") && values[2] === '"pack-o"'
+          ? testEnv.DB.prepare("SELECT * FROM no_such_table")
+          : undefined,
+      ),
+    } as Env;
+    for (const [target, settled] of [
+      [failing, "retried"],
+      [testEnv, "acked"],
+    ] as const) {
+      const batch = createMessageBatch("stepflare-events", [{ id: "m-pack", timestamp: new Date(), attempts: 1, body }]);
+      const ctx = createExecutionContext();
+      await worker.queue(batch, target, ctx);
+      const result = await getQueueResult(batch, ctx);
+      expect(settled === "retried" ? result.retryMessages.map((m) => m.msgId) : result.explicitAcks).toEqual(["m-pack"]);
+    }
+    expect(await settledRuns("pack-a")).toMatchObject([{ status: "completed", output: [0] }]);
+    expect(callsOf("pack-a", "handler")).toBe(1);
+    expect(await settledRuns(order!)).toMatchObject([{ status: "completed", output: { paid: { orderId: "pack-o", amount: 3 } } }]);
   });
 });
