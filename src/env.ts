@@ -1,5 +1,5 @@
 import type { StepflareFlowObject } from "./flow/object";
-import type { EventMessage } from "./messages/events";
+import type { EventMessage, PackedEventsMessage } from "./messages/events";
 import type { FailureMessage } from "./messages/failures";
 import type { ListingMessage } from "./messages/listing";
 import type { StepMessage } from "./messages/steps";
@@ -9,7 +9,7 @@ import type { SweeperObject } from "./sweeper/object";
 /** The bindings the engine Worker needs; names are fixed, see wrangler.toml. */
 export interface Env {
   DB: D1Database;
-  EVENTS: Queue<EventMessage>;
+  EVENTS: Queue<EventMessage | PackedEventsMessage>;
   STEPS: Queue<StepMessage>;
   FAILURES: Queue<FailureMessage>;
   /** The run listing's writes, batched by its consumer. */

@@ -44,15 +44,19 @@ export const runDetail = z.strictObject({
   status: runStatus,
   queued: z
     .strictObject({
-      reason: z
-        .enum(["concurrency", "throttle"])
-        .optional()
-        .meta({ description: "what holds the run back: a concurrency limit, or its throttle; absent while it is first asked" }),
+      reason: z.enum(["concurrency", "throttle", "debounce"]).optional().meta({
+        description:
+          "what holds the run back: a concurrency limit, its throttle, or its debounce period (the run has no steps yet); absent while it is first asked",
+      }),
       since: iso.optional(),
       startAt: iso.optional().meta({ description: "under a throttle: when the run may start" }),
     })
     .optional()
     .meta({ description: "for a queued run: why it waits" }),
+  skipped: z
+    .strictObject({ reason: z.string(), message: z.string() })
+    .optional()
+    .meta({ description: "for a run flow control skipped: why (the listing's errorCode), in words" }),
   output: json.optional(),
   error: publicError.optional(),
   parent: z

@@ -1,12 +1,13 @@
 import { Hono } from "hono";
 import { wellFormedHead } from "../../sdk/internal";
-import { type ListedRun, listRuns } from "../d1/listing";
+import { type ListedRun, listedRun, listRuns } from "../d1/listing";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
 import { cancelRuns } from "./cancellations";
 import { decodeCursor, encodeCursor } from "./cursor";
+import { heldRunDetail } from "./held-run";
 import { issueText, parseQuery, readJsonBody } from "./query";
 import { runReplayBody, runsListQuery } from "./schemas";
 
@@ -44,8 +45,11 @@ export const runsApi = () =>
       if (!detail && (await stub.expired())) {
         throw new HttpError(404, "run_expired", `run ${runId} has expired: it ended longer ago than the runs' retention`);
       }
-      if (!detail) throw runNotFound(runId);
-      return new Response(detail, { headers: { "content-type": "application/json" } });
+      if (detail) return new Response(detail, { headers: { "content-type": "application/json" } });
+      const listed = await listedRun(c.env.DB, runId);
+      const held = listed && heldRunDetail(listed);
+      if (!held) throw runNotFound(runId);
+      return c.json(held);
     })
     .post("/:runId/replay", async (c) => {
       const runId = c.req.param("runId");

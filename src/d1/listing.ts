@@ -30,6 +30,12 @@ export interface ListedRun {
   error_code: string | null;
 }
 
+/**
+ * The version of a held run's row: a debounced run that has no object yet.
+ * Below a skipped row's (0) and any started run's, so either replaces it.
+ */
+export const HELD_VERSION = -1;
+
 /** The error code of a run listed as running whose object holds no run: its storage was lost while D1 kept the row. */
 export const RUN_MISSING = "run_missing";
 
@@ -48,10 +54,10 @@ const RUNS_OF_EVENT = `SELECT ${LISTED_COLUMNS} FROM runs WHERE event_id = ?1 OR
 /** The statuses of a run not ended: the sweeper's walk checks rows listed with one of them. */
 const NOT_ENDED = "('running', 'sleeping', 'waiting', 'queued')";
 // The next rows of the sweeper's walk: listed as not ended (a sleeping run's row is lost as a running one's is),
-// started before the cutoff, after the cursor.
+// started before the cutoff, after the cursor. A held run (version below 0) has no object yet: its flow object owns it.
 const LISTED_RUNNING = `
 SELECT id, version, started_at FROM runs
-WHERE status IN ${NOT_ENDED} AND started_at < ?1 AND (started_at > ?2 OR (started_at = ?2 AND id > ?3))
+WHERE status IN ${NOT_ENDED} AND version > ${HELD_VERSION} AND started_at < ?1 AND (started_at > ?2 OR (started_at = ?2 AND id > ?3))
 ORDER BY started_at, id LIMIT ?4`;
 // Rows whose object answered that it holds no run, unless the listing has moved on since they were read.
 // The version stays: a row the object itself sends later is newer, and still lands.
@@ -110,6 +116,15 @@ export async function listRuns(
   });
 }
 
+/** One run's listing row with its version, or null. */
+export async function listedRun(db: D1Database, id: string): Promise<(ListedRun & { version: number }) | null> {
+  const row = await db
+    .prepare(`SELECT ${LISTED_COLUMNS}, version FROM runs WHERE id = ?1`)
+    .bind(id)
+    .first<ListedRun & { version: number }>();
+  return row && { ...row, version: Number(row.version) };
+}
+
 /** The listed runs of one event, oldest first. */
 export async function runsOfEvent(db: D1Database, eventId: string): Promise<ListedRun[]> {
   return (await db.prepare(RUNS_OF_EVENT).bind(eventId).all<ListedRun>()).results;
@@ -166,7 +181,7 @@ export async function listCancellable(
   },
 ): Promise<string[]> {
   const args: unknown[] = [q.functionId];
-  const where = ["function_id = ?1", "status IN ('running', 'sleeping', 'waiting', 'queued')"];
+  const where = ["function_id = ?1", "status IN ('running', 'sleeping', 'waiting', 'queued')", `version > ${HELD_VERSION}`];
   if (q.startedAfter !== undefined) where.push(`started_at >= ?${args.push(q.startedAfter)}`);
   if (q.startedBefore !== undefined) where.push(`started_at < ?${args.push(q.startedBefore)}`);
   if (q.afterId !== undefined) where.push(`id > ?${args.push(q.afterId)}`);

@@ -66,7 +66,9 @@ export function pageRoutes(config: EngineConfig, api: ManagementApi) {
       const q = runPageQuery.parse(c.req.query());
       const r = await callApi<RunDetail>(api, c, `/runs/${encodeURIComponent(runId)}`);
       if (!r.ok) return notFound(c, r);
-      const live = !isTerminal(r.body.status as RunStatus);
+      // A skipped run (flow control) has ended too, though runs of its own never take that status.
+      const status: string = r.body.status;
+      const live = status !== "skipped" && !isTerminal(status as RunStatus);
       return page(
         c,
         <Layout title={`Run ${runId}`} nav="runs" csrf={c.var.csrf} session={c.var.session} {...(live ? { live: LIVE_MS } : {})}>

@@ -1,6 +1,6 @@
 import type { Env } from "../env";
 import type { StoredEvent } from "../messages/events";
-import { DECISION_KEEP_MS, skippedRow, startHeldRun } from "./start";
+import { DECISION_KEEP_MS, heldRow, skippedRow, startHeldRun } from "./start";
 
 /** When a debounced run starts: `period` after the last event, but no later than `timeout` after the first. */
 export const debounceDue = (now: number, firstAt: number, periodMs: number, timeoutMs: number | undefined): number =>
@@ -16,8 +16,8 @@ type Pending = {
 
 /**
  * One debounce key of one function: the latest event, which the run will
- * start with, and when. A newer event supersedes it (listed as skipped,
- * `debounced`) and pushes the start back. Each event's fate is kept by run
+ * start with, and when, listed as queued until it starts. A newer event
+ * supersedes it (listed as skipped, `debounced`) and pushes the start back. Each event's fate is kept by run
  * id, so a redelivery changes nothing. Call one at a time (see Serial).
  */
 export class DebounceKey {
@@ -44,11 +44,12 @@ export class DebounceKey {
   ): Promise<number> {
     const pending = this.#pending();
     if (this.#seen(runId) || pending?.run_id === runId) return pending?.due_at ?? now;
+    // Listed first (the run it supersedes as skipped, this one as held): if that fails, nothing here has changed and the event is retried.
+    const rows = [heldRow(runId, functionId, event.id, now)];
+    if (pending) rows.unshift(skippedRow(pending.run_id, functionId, (JSON.parse(pending.event_json) as StoredEvent).id, "debounced", now));
+    await this.#env.LISTING.sendBatch(rows.map((body) => ({ body, contentType: "json" as const })));
     let firstAt = now;
     if (pending) {
-      // Listed first: if that fails, nothing here has changed and the event is retried.
-      const row = skippedRow(pending.run_id, functionId, (JSON.parse(pending.event_json) as StoredEvent).id, "debounced", now);
-      await this.#env.LISTING.send(row, { contentType: "json" });
       firstAt = pending.first_at;
       this.#sql.exec("DELETE FROM debounce_pending");
       this.#sql.exec("INSERT OR REPLACE INTO debounce_seen (run_id, at) VALUES (?, ?)", pending.run_id, now);

@@ -1,3 +1,4 @@
+import { HELD_VERSION } from "../d1/listing";
 import type { Env } from "../env";
 import type { ListingMessage } from "../messages/listing";
 import type { StartedRun, StartRun } from "../run/rpc";
@@ -33,6 +34,22 @@ export const skippedRow = (runId: string, functionId: string, eventId: string, c
   endedAt: now,
   errorCode: code,
   version: 0,
+});
+
+/**
+ * The listing row of a run a flow object holds back (a debounce's pending
+ * run): listed as queued from when it was held, below any other row of its id.
+ */
+export const heldRow = (runId: string, functionId: string, eventId: string, now: number): ListingMessage => ({
+  v: 1,
+  id: runId,
+  functionId,
+  eventId,
+  status: "queued",
+  startedAt: now,
+  endedAt: null,
+  errorCode: null,
+  version: HELD_VERSION,
 });
 
 /**

@@ -51,6 +51,8 @@ export async function consumeListing(batch: MessageBatch<unknown>, env: Env, nam
 async function handBack(rows: ListingMessage[], messages: Message<unknown>[], env: Env): Promise<void> {
   await Promise.all(
     rows.map(async (row, i) => {
+      // A held run has no object to hand its row to; the row its start sends replaces it.
+      if (row.version < 0) return messages[i]!.ack();
       try {
         await env.RUNS.get(env.RUNS.idFromName(row.id)).syncListingLater();
         messages[i]!.ack();

@@ -15,7 +15,8 @@ export const listingMessageSchema = z
     startedAt: z.number(),
     endedAt: z.number().nullable(),
     errorCode: z.string().nullable(),
-    version: z.number().int().nonnegative(),
+    /** From -1, a held run's (HELD_VERSION in src/d1/listing.ts). */
+    version: z.number().int().min(-1),
   })
   .strict();
 export type ListingMessage = z.infer<typeof listingMessageSchema>;

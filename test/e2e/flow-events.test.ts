@@ -64,6 +64,8 @@ describe("event-side flow control over HTTP", () => {
     ).then(ofEvents(ids));
     expect(runs.filter((r) => r.status === "completed")).toHaveLength(1);
     expect(runs.filter((r) => r.status === "skipped").map((r) => r.errorCode)).toEqual(["rate_limited", "rate_limited"]);
+    const skipped = runs.find((r) => r.status === "skipped")!;
+    expect(await http.run(skipped.id)).toMatchObject({ status: "skipped", skipped: { reason: "rate_limited" }, steps: [] });
   });
 
   it("cron: wrangler dev's /__scheduled runs the scheduled handler, which starts the every-minute function", async () => {

@@ -57,6 +57,11 @@ describe("rateLimit", () => {
     const skipped = runs.filter((r) => r.status === "skipped");
     expect(skipped).toHaveLength(3);
     for (const r of skipped) expect(r.errorCode).toBe("rate_limited");
+    expect(await detail(skipped[0]!.id)).toMatchObject({
+      status: "skipped",
+      skipped: { reason: "rate_limited", message: expect.stringContaining("rateLimit") },
+      steps: [],
+    });
     // Another key has a window of its own.
     const [other] = await sendEvents({ name: "test/rate-limited", data: { tag: "rate-other", n: 6 } });
     expect((await runsOf(other!, ended, "the other key's run"))[0]).toMatchObject({ status: "completed" });
@@ -104,8 +109,19 @@ describe("debounce", () => {
     for (const id of ids.slice(0, 4)) {
       const [r] = await runsOf(id, (runs) => runs.length === 1, `event ${id}'s listing`);
       expect(r).toMatchObject({ status: "skipped", errorCode: "debounced" });
+      expect(await detail(r!.id)).toMatchObject({ status: "skipped", skipped: { reason: "debounced" }, steps: [] });
     }
     expect((await listedOf("debounced")).filter((r) => ids.includes(r.eventId) && r.status === "completed")).toHaveLength(1);
+  });
+
+  it("lists the run it holds as queued, with why, until it starts", async () => {
+    const [id] = await sendEvents({ name: "test/debounced", data: { tag: "debounce-held", n: 1 } });
+    const [held] = await runsOf(id!, (runs) => runs.length === 1, "the held run's listing");
+    expect(held).toMatchObject({ functionId: "debounced", status: "queued" });
+    expect(await detail(held!.id)).toMatchObject({ status: "queued", queued: { reason: "debounce" }, steps: [] });
+    const [run] = await runsOf(id!, ended, "the held run to start and end", 20_000);
+    expect(run).toMatchObject({ id: held!.id, status: "completed" });
+    expect((await detail(run!.id)).output).toEqual({ n: 1, events: 1 });
   });
 
   it("starts no later than `timeout` after the first event, however often events come", async () => {

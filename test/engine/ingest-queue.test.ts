@@ -106,7 +106,7 @@ describe("ingest's queue path", () => {
 
   it("packs a request's events ten to a message, and runs every one", async () => {
     const sent: unknown[] = [];
-    const events = testEnv.EVENTS;
+    const events = testEnv.EVENTS as Queue<unknown>;
     const counting = {
       ...testEnv,
       EVENTS: {

@@ -167,6 +167,22 @@ describe("the sweeper", () => {
     expect(tables).toEqual([]);
   });
 
+  it("leaves a debounced run held by its flow object alone: it has no object to ask yet", async () => {
+    const runId = "held-by-debounce";
+    const startedAt = Date.now();
+    await testEnv.DB.prepare(
+      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?, 'debounced', 'held', 'queued', ?, -1)",
+    )
+      .bind(runId, startedAt)
+      .run();
+    const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-held"));
+    expect(await sweeper.reconcile(startedAt + 10 * 60_000)).toEqual({ resent: 0, missing: 0 });
+    expect(await testEnv.DB.prepare("SELECT status, version FROM runs WHERE id = ?").bind(runId).first()).toEqual({
+      status: "queued",
+      version: -1,
+    });
+  });
+
   it("lists a replayed run as running from the replay itself, so the walk catches it when the object's listing messages are lost", async () => {
     const tag = "replay-lost-listing";
     down.add(tag);

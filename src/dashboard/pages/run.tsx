@@ -12,9 +12,19 @@ const took = (s: { startedAt?: string; endedAt?: string }) =>
 /** Statuses of a run that is still going, which the Cancel button can stop. */
 const GOING = new Set(["queued", "running", "sleeping", "waiting"]);
 
+/** Why a run waits or was skipped, as the API says it: a held run (debounce) and a skipped one have no object behind them. */
+type HeldOrSkipped = { queued?: { reason?: string; since?: string; startAt?: string }; skipped?: { reason: string; message: string } };
+
 /** One run: its event, status, output or error, its replay or cancel actions, and its steps on a timeline, a page at a time. */
-export function RunPage(p: { run: RunDetail; stepsPage: number; csrf: string; now: number; notice?: string }) {
+export function RunPage(p: {
+  run: Omit<RunDetail, "queued"> & HeldOrSkipped;
+  stepsPage: number;
+  csrf: string;
+  now: number;
+  notice?: string;
+}) {
   const { run } = p;
+  const held = run.queued?.reason === "debounce";
   const range = stepPage(run.steps.length, p.stepsPage);
   const shown = run.steps.slice(range.first, range.last);
   const timeline = layoutTimeline(
@@ -62,6 +72,20 @@ export function RunPage(p: { run: RunDetail; stepsPage: number; csrf: string; no
         </dd>
         <dt>Handler attempt</dt>
         <dd>{run.attempt}</dd>
+        {run.queued?.reason && (
+          <>
+            <dt>Queued by</dt>
+            <dd class="mono">{run.queued.reason}</dd>
+          </>
+        )}
+        {run.skipped && (
+          <>
+            <dt>Skipped</dt>
+            <dd>
+              {run.skipped.message} (<span class="mono">{run.skipped.reason}</span>)
+            </dd>
+          </>
+        )}
       </dl>
       {run.status === "failed" && (
         <form method="post" action={`/dashboard/runs/${run.id}/replay`} class="actions">
@@ -74,7 +98,7 @@ export function RunPage(p: { run: RunDetail; stepsPage: number; csrf: string; no
           </button>
         </form>
       )}
-      {GOING.has(run.status) && (
+      {GOING.has(run.status) && !held && (
         <form method="post" action={`/dashboard/runs/${run.id}/cancel`} class="actions">
           <Csrf token={p.csrf} />
           <button type="submit" class="danger cancel">
