@@ -31,7 +31,7 @@ export const runSummary = z.strictObject({
   endedAt: iso.optional(),
   errorCode: z.string().optional().meta({
     description:
-      "a failed run's error code (`run_missing` when its object lost it); for a skipped run, why: `function_paused`, `rate_limited`, `singleton_skipped`, `idempotency_duplicate`, `debounced`",
+      "a failed run's error code (`run_missing` when its object lost it); for a skipped run, why: `function_paused`, `rate_limited`, `singleton_skipped`, `idempotency_duplicate`, `debounced`; for a queued run its debounce or batch holds, `debounce` or `batch`",
   }),
 });
 
@@ -44,9 +44,9 @@ export const runDetail = z.strictObject({
   status: runStatus,
   queued: z
     .strictObject({
-      reason: z.enum(["concurrency", "throttle", "debounce"]).optional().meta({
+      reason: z.enum(["concurrency", "throttle", "debounce", "batch"]).optional().meta({
         description:
-          "what holds the run back: a concurrency limit, its throttle, or its debounce period (the run has no steps yet); absent while it is first asked",
+          "what holds the run back: a concurrency limit, its throttle, or its debounce period or open batch (the run has no steps yet); absent while it is first asked",
       }),
       since: iso.optional(),
       startAt: iso.optional().meta({ description: "under a throttle: when the run may start" }),

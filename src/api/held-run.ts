@@ -11,7 +11,8 @@ const SKIPPED_BECAUSE: Record<string, string> = {
 
 /**
  * The detail of a run that has a listing row but no object: one flow control
- * skipped, or a debounced run held until its period ends. Shaped as a run's
+ * skipped, or a run held by its debounce or its batch until it starts
+ * (`queued.reason`: `debounce` or `batch`). Shaped as a run's
  * detail, with no steps; `skipped` or `queued` says why.
  */
 export function heldRunDetail(row: ListedRun & { version: number }) {
@@ -29,7 +30,13 @@ export function heldRunDetail(row: ListedRun & { version: number }) {
     };
   }
   if (row.version === HELD_VERSION) {
-    return { ...base, queued: { reason: "debounce", since: iso(row.started_at) }, attempt: 0, startedAt: iso(row.started_at), steps: [] };
+    return {
+      ...base,
+      queued: { reason: row.error_code ?? "debounce", since: iso(row.started_at) },
+      attempt: 0,
+      startedAt: iso(row.started_at),
+      steps: [],
+    };
   }
   return null;
 }

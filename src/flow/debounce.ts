@@ -45,7 +45,7 @@ export class DebounceKey {
     const pending = this.#pending();
     if (this.#seen(runId) || pending?.run_id === runId) return pending?.due_at ?? now;
     // Listed first (the run it supersedes as skipped, this one as held): if that fails, nothing here has changed and the event is retried.
-    const rows = [heldRow(runId, functionId, event.id, now)];
+    const rows = [heldRow(runId, functionId, event.id, "debounce", now)];
     if (pending) rows.unshift(skippedRow(pending.run_id, functionId, (JSON.parse(pending.event_json) as StoredEvent).id, "debounced", now));
     await this.#env.LISTING.sendBatch(rows.map((body) => ({ body, contentType: "json" as const })));
     let firstAt = now;

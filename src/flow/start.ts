@@ -38,9 +38,10 @@ export const skippedRow = (runId: string, functionId: string, eventId: string, c
 
 /**
  * The listing row of a run a flow object holds back (a debounce's pending
- * run): listed as queued from when it was held, below any other row of its id.
+ * run, a batch's open one): listed as queued from when it was held, with
+ * what holds it as `errorCode`, below any other row of its id.
  */
-export const heldRow = (runId: string, functionId: string, eventId: string, now: number): ListingMessage => ({
+export const heldRow = (runId: string, functionId: string, eventId: string, by: "debounce" | "batch", now: number): ListingMessage => ({
   v: 1,
   id: runId,
   functionId,
@@ -48,7 +49,7 @@ export const heldRow = (runId: string, functionId: string, eventId: string, now:
   status: "queued",
   startedAt: now,
   endedAt: null,
-  errorCode: null,
+  errorCode: by,
   version: HELD_VERSION,
 });
 

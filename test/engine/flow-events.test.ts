@@ -117,7 +117,7 @@ describe("debounce", () => {
   it("lists the run it holds as queued, with why, until it starts", async () => {
     const [id] = await sendEvents({ name: "test/debounced", data: { tag: "debounce-held", n: 1 } });
     const [held] = await runsOf(id!, (runs) => runs.length === 1, "the held run's listing");
-    expect(held).toMatchObject({ functionId: "debounced", status: "queued" });
+    expect(held).toMatchObject({ functionId: "debounced", status: "queued", errorCode: "debounce" });
     expect(await detail(held!.id)).toMatchObject({ status: "queued", queued: { reason: "debounce" }, steps: [] });
     const [run] = await runsOf(id!, ended, "the held run to start and end", 20_000);
     expect(run).toMatchObject({ id: held!.id, status: "completed" });
@@ -154,6 +154,18 @@ describe("batchEvents", () => {
       expect(o.first).toBe(o.ns[0]);
       expect(o.last).toBe(o.ns.at(-1));
     }
+  });
+});
+
+describe("a held run", () => {
+  it("is listed queued while its batch is open, with why, and starts under the same id", async () => {
+    const [id] = await sendEvents({ name: "test/batched", data: { tag: "batch-held", n: 1 } });
+    const [held] = await runsOf(id!, (runs) => runs.length === 1, "the open batch's run");
+    expect(held).toMatchObject({ functionId: "batched", status: "queued", errorCode: "batch" });
+    expect(await detail(held!.id)).toMatchObject({ status: "queued", queued: { reason: "batch" }, steps: [] });
+    const [run] = await runsOf(id!, ended, "the batch to start and end", 20_000);
+    expect(run).toMatchObject({ id: held!.id, status: "completed" });
+    expect(run!.errorCode).toBeUndefined();
   });
 });
 

@@ -24,7 +24,7 @@ export function RunPage(p: {
   notice?: string;
 }) {
   const { run } = p;
-  const held = run.queued?.reason === "debounce";
+  const held = run.queued?.reason === "debounce" || run.queued?.reason === "batch";
   const range = stepPage(run.steps.length, p.stepsPage);
   const shown = run.steps.slice(range.first, range.last);
   const timeline = layoutTimeline(
