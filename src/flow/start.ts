@@ -1,4 +1,5 @@
 import { HELD_VERSION } from "../d1/listing";
+import { pausedFunctions } from "../d1/pauses";
 import type { Env } from "../env";
 import type { ListingMessage } from "../messages/listing";
 import type { StartedRun, StartRun } from "../run/rpc";
@@ -55,10 +56,16 @@ export const heldRow = (runId: string, functionId: string, eventId: string, by: 
 
 /**
  * Starts a run a flow object held back (debounce, batch) and sends its
- * listing row, as the fan-out would have written it. Both are idempotent, so
- * a failure is retried whole.
+ * listing row, as the fan-out would have written it; answers null, and lists
+ * it skipped, if its function was paused meanwhile. Idempotent, so a failure
+ * is retried whole.
  */
-export async function startHeldRun(env: Env, init: StartRun): Promise<StartedRun> {
+export async function startHeldRun(env: Env, init: StartRun): Promise<StartedRun | null> {
+  // Paused while its run was held: the run starts nothing and is listed skipped, as an event of a paused function is.
+  if ((await pausedFunctions(env.DB)).has(init.functionId)) {
+    await env.LISTING.send(skippedRow(init.runId, init.functionId, init.event.id, "function_paused", Date.now()), { contentType: "json" });
+    return null;
+  }
   const run = await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(init);
   await env.LISTING.send(startedRow(init, run), { contentType: "json" });
   return run;

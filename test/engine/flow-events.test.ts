@@ -158,6 +158,18 @@ describe("batchEvents", () => {
 });
 
 describe("a held run", () => {
+  it("is skipped, function_paused, when its function was paused before it starts", async () => {
+    const [id] = await sendEvents({ name: "test/debounced", data: { tag: "debounce-paused", n: 1 } });
+    await runsOf(id!, (runs) => runs[0]?.status === "queued", "the held run's listing");
+    expect((await api("/api/v1/functions/debounced/pause", { method: "POST" })).status).toBe(200);
+    try {
+      const [run] = await runsOf(id!, ended, "the held run's end", 20_000);
+      expect(run).toMatchObject({ status: "skipped", errorCode: "function_paused" });
+    } finally {
+      await api("/api/v1/functions/debounced/resume", { method: "POST" });
+    }
+  });
+
   it("is listed queued while its batch is open, with why, and starts under the same id", async () => {
     const [id] = await sendEvents({ name: "test/batched", data: { tag: "batch-held", n: 1 } });
     const [held] = await runsOf(id!, (runs) => runs.length === 1, "the open batch's run");
