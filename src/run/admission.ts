@@ -21,7 +21,8 @@ export async function askLimits(env: Env, store: RunStore, fn: StepflareFunction
   if (run?.status !== "queued" || !flow) return "gone";
   const compiled = compiledFlow(fn);
   // The function no longer has flow control (a deploy dropped it): nothing holds the run back.
-  if (!compiled) return admitRun(store, Date.now()) ? "admitted" : "gone";
+  const finishMs = fn.config.timeouts?.finish;
+  if (!compiled) return admitRun(store, Date.now(), finishMs) ? "admitted" : "gone";
   const needs = runNeeds(fn, compiled, event);
   const ticket = flow.ticket;
   const stillQueued = () => store.run?.status === "queued" && flow.ticket === ticket;
@@ -48,7 +49,7 @@ export async function askLimits(env: Env, store: RunStore, fn: StepflareFunction
     }
     holdSlot(store, c.name);
   }
-  return admitRun(store, Date.now()) ? "admitted" : "gone";
+  return admitRun(store, Date.now(), finishMs) ? "admitted" : "gone";
 }
 
 /** Lets go of a slot, or a place in a queue, named by a `slot-release` timer's ref. */

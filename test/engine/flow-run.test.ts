@@ -154,6 +154,21 @@ describe("a queued run", () => {
   });
 });
 
+describe("timeouts.finish under a limit", () => {
+  it("counts from the run's start, not from its time in the queue", async () => {
+    const tag = tagOf("finish");
+    // The second waits about 2 s for the first, then runs 1.5 s: 3.5 s after it was created, 1.5 s after it started.
+    const [first, second] = await events("test/flow-finish", [
+      { tag, name: "first", ms: 2000 },
+      { tag, name: "second", ms: 1500 },
+    ]);
+    const [a, b] = [(await settledRuns(first!, 1, 20_000))[0]!, (await settledRuns(second!, 1, 20_000))[0]!];
+    expect(a.status).toBe("completed");
+    expect(b).toMatchObject({ status: "completed", output: "second" });
+    expect(Date.parse(b.endedAt!) - Date.parse(b.startedAt)).toBeGreaterThan(3000);
+  });
+});
+
 describe("a slot's lease", () => {
   it("gives back a slot whose run no longer holds it (its release was lost), to the run queued behind it", async () => {
     const tag = tagOf("lease");

@@ -63,7 +63,7 @@ export function holdSlot(store: RunStore, name: string): void {
 }
 
 /** The queued run passed every limit: it runs, with its lease; its start timeout no longer applies. */
-export function admitRun(store: RunStore, now: number): boolean {
+export function admitRun(store: RunStore, now: number, finishMs?: number): boolean {
   const run = store.run!;
   if (run.status !== "queued") return false;
   run.status = "running";
@@ -74,6 +74,8 @@ export function admitRun(store: RunStore, now: number): boolean {
   store.clearTimer("admit", "run");
   store.clearTimer("start-timeout", "run");
   store.setTimer("lease", "run", now + RUN_LEASE_MS);
+  // `timeouts.finish` runs from the first start, not from the queue (as in Inngest); a later admission keeps it.
+  if (finishMs !== undefined && !store.hasTimer("run-timeout")) store.setTimer("run-timeout", "run", now + finishMs);
   return true;
 }
 

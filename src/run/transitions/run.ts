@@ -75,7 +75,8 @@ export function createRun(
   store.createRun(run, eventJson, moreEvents);
   if (init.flow) store.setTimer("admit", "run", now);
   if (init.flow?.startMs !== undefined) store.setTimer("start-timeout", "run", now + init.flow.startMs);
-  if (init.finishMs !== undefined) store.setTimer("run-timeout", "run", now + init.finishMs);
+  // A queued run's finish timeout starts with its admission (admitRun).
+  if (init.finishMs !== undefined && !init.flow) store.setTimer("run-timeout", "run", now + init.finishMs);
   for (let i = 0; i < (init.cancelOn ?? 0); i++) store.setTimer("cancel-register", String(i), now);
   return run;
 }

@@ -60,6 +60,18 @@ export const startsSoon = app.createFunction(
   work,
 );
 
+/** One at a time per tag, finishing within 3 s of its start: time queued does not count. */
+export const finishesInTime = app.createFunction(
+  {
+    id: "flow-finishes-in-time",
+    triggers: [{ event: "test/flow-finish" }],
+    concurrency: { limit: 1, key: "event.data.tag" },
+    timeouts: { finish: "3s" },
+    retries: 0,
+  },
+  work,
+);
+
 /** One at a time per tag: a step, a sleep of `nap` ms (no slot held), another step. */
 export const napsInLine = app.createFunction(
   { id: "flow-naps-in-line", triggers: [{ event: "test/flow-naps" }], concurrency: { limit: 1, key: "event.data.tag" }, retries: 0 },
@@ -72,4 +84,4 @@ export const napsInLine = app.createFunction(
   },
 );
 
-export const flowRunFunctions = [twoAtOnce, onePerKey, sharedA, sharedB, throttled, prioritized, startsSoon, napsInLine];
+export const flowRunFunctions = [twoAtOnce, onePerKey, sharedA, sharedB, throttled, prioritized, startsSoon, finishesInTime, napsInLine];
