@@ -43,7 +43,15 @@ const FULL = {
   sequentialIo: { ns: [1, 10, 100], reps: { 1: 5, 10: 5, 100: 3 } },
   dashboard: { runs: 10_000, steps: 1000, reps: 10 },
   waits: { background: [10, 2000], samples: 15 },
-  sleeps: { ms: 2000, counts: [1, 200], reps: { 1: 5, 200: 3 } },
+  sleeps: {
+    ms: 2000,
+    cases: [
+      { count: 1, reps: 5 },
+      { count: 50, reps: 3 },
+      { count: 200, reps: 3 },
+      { count: 200, reps: 3, staggerMs: 10 },
+    ],
+  },
   flow: { count: 1000, reps: 3 },
 };
 const QUICK = {
@@ -55,7 +63,14 @@ const QUICK = {
   sequentialIo: { ns: [1, 10, 100], reps: { 1: 1, 10: 1, 100: 1 } },
   dashboard: { runs: 10_000, steps: 1000, reps: 3 },
   waits: { background: [10, 200], samples: 3 },
-  sleeps: { ms: 2000, counts: [1, 50], reps: { 1: 2, 50: 1 } },
+  sleeps: {
+    ms: 2000,
+    cases: [
+      { count: 1, reps: 2 },
+      { count: 50, reps: 1 },
+      { count: 50, reps: 1, staggerMs: 10 },
+    ],
+  },
   flow: { count: 300, reps: 1 },
 };
 const cfg = args.quick ? QUICK : FULL;

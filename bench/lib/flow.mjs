@@ -9,9 +9,10 @@ import { summarize } from "./stats.mjs";
 /**
  * The options measured, in groups that share one runtime process: a group's
  * room is made before its first burst, so its members meet the same state
- * (no restart between them). `none` and `concurrency` are the target's pair.
+ * (no restart between them). `none` and `concurrency` (50) are the target's
+ * pair; `concurrency1000` is a limit no burst reaches, so nothing ever queues.
  */
-const GROUPS = [["none", "concurrency"], ["throttle", "rateLimit"], ["idempotency"], ["debounce"]];
+const GROUPS = [["none", "concurrency", "concurrency1000"], ["throttle", "rateLimit"], ["idempotency"], ["debounce"]];
 
 /** Durable Objects a burst creates besides its runs: one per key value (idempotency, debounce) or one per burst. */
 const extraObjects = (variant, count) => (variant === "idempotency" || variant === "debounce" ? count : variant === "none" ? 0 : 1);

@@ -136,41 +136,56 @@ async function latenesses(base, since) {
 }
 
 /**
- * 9. Sleeps: `count` runs each sleeping `ms`, started together (events in
- * requests of 100), then the step after the sleep records `Date.now()`.
- * Lateness = that time − the sleep's `wakeAt` in the run's detail.
+ * 9. Sleeps: for each case, `count` runs started together (events in
+ * requests of 100), run i sleeping `ms + i × staggerMs`; then the step after
+ * the sleep records `Date.now()`. Lateness = that time − the sleep's
+ * `wakeAt` in the run's detail. With no stagger every run is due within a few
+ * milliseconds of the others, and the wakes queue on the one local thread;
+ * staggered, the runs sleep together but wake one by one.
  */
-export async function sleeps(session, { ms, counts, reps }) {
+export async function sleeps(session, { ms, cases }) {
   const out = {};
-  for (const count of counts) {
+  for (const { count, reps, staggerMs = 0 } of cases) {
+    const key = staggerMs ? `${count}, ${staggerMs} ms apart` : String(count);
     const late = [];
     const endLate = [];
+    const perWake = [];
     let spread = 0;
     let lost = 0;
-    for (let r = 0; r < reps[count]; r++) {
-      const b = await stepflareBurst(session, { name: "bench/sleep", fn: "bench-sleep", count, data: { ms } });
-      const since = b.since;
-      const xs = await latenesses(session.base, since);
-      lost += count - xs.filter(Boolean).length;
-      const wakes = xs.filter(Boolean).map((x) => x.wakeAt);
+    for (let r = 0; r < reps; r++) {
+      const b = await stepflareBurst(session, {
+        name: "bench/sleep",
+        fn: "bench-sleep",
+        count,
+        data: { ms },
+        dataOf: (i) => ({ ms: ms + i * staggerMs }),
+      });
+      const xs = (await latenesses(session.base, b.since)).filter(Boolean);
+      lost += count - xs.length;
+      if (xs.length === 0) continue;
+      const wakes = xs.map((x) => x.wakeAt);
       spread = Math.max(spread, Math.max(...wakes) - Math.min(...wakes));
-      for (const x of xs.filter(Boolean)) {
+      // The last wake's time, first due to last handled, per run: how fast wakes are handled when they pile up.
+      if (count > 1 && !staggerMs) perWake.push((Math.max(...xs.map((x) => x.wakeAt + x.late)) - Math.min(...wakes)) / xs.length);
+      for (const x of xs) {
         late.push(x.late);
         endLate.push(x.endLate);
       }
     }
-    out[count] = {
+    out[key] = {
+      count,
       ms,
+      staggerMs,
       runs: late.length,
-      reps: reps[count],
+      reps,
       lost,
-      // Under `ms`, every run was asleep when the first woke.
       wakeSpreadMs: spread,
+      msPerWake: summarize(perWake),
       lateMs: { ...summarize(late), p95: quantile(late, 0.95) },
       endLateMs: { ...summarize(endLate), p95: quantile(endLate, 0.95) },
     };
     console.log(
-      `  sleeps ${count} x ${ms} ms: late median ${out[count].lateMs.median} ms, p95 ${out[count].lateMs.p95}, max ${out[count].lateMs.max}`,
+      `  sleeps ${key} (${ms} ms): late median ${out[key].lateMs.median} ms, p95 ${out[key].lateMs.p95}, max ${out[key].lateMs.max}`,
     );
   }
   return out;

@@ -32,6 +32,7 @@ export const EVENTS = {
 export const FLOW_VARIANTS = {
   none: {},
   concurrency: { concurrency: 50 },
+  concurrency1000: { concurrency: 1000 },
   throttle: { throttle: { limit: 10_000, period: "1s", burst: 10_000 } },
   rateLimit: { rateLimit: { limit: 1000, period: "1s", key: "event.data.burst" } },
   idempotency: { idempotency: "event.data.u" },
