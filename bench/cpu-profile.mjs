@@ -4,11 +4,14 @@
  * runs execute. Prints self time per function and, for SQLite statements,
  * per calling function. Not part of `npm run bench`; run it on its own:
  *
- *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm] [--tracing | --explorer | --observability] [--ingest]
+ *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm] [--tracing | --explorer | --observability] [--ingest] [--flow=<option>]
  *
  * --ingest profiles the ingest path alone instead: `count` single-event
  * requests at concurrency 16 of an event no function subscribes to (as the
  * bench's "ingest alone"), per request rather than per run.
+ *
+ * --flow=concurrency (or any key of FLOW_VARIANTS in bench/worker/functions.ts)
+ * profiles the same one-step runs through the function with that flow-control option.
  *
  * --tracing turns on Miniflare's local observability and explorer, as
  * wrangler dev does by default; --explorer or --observability turns on one
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     explorer: { type: "boolean" },
     observability: { type: "boolean" },
     ingest: { type: "boolean" },
+    flow: { type: "string" },
   },
 });
 const count = Number(args.count ?? 1000);
@@ -103,10 +107,13 @@ function report(profile, ms) {
 try {
   const inspector = await connect(inspectorPort);
   const sf = new StepflareDriver(rt.base);
-  const events = (n) => Array.from({ length: n }, () => ({ name: "bench/one-step" }));
+  const name = args.flow ? `bench/flow.${args.flow}` : "bench/one-step";
+  const fn = args.flow ? `bench-flow-${args.flow.toLowerCase()}` : "bench-one-step";
+  // `burst` and `u` key the rate limit, idempotency and debounce options so that every run starts.
+  const events = (n, tag) => Array.from({ length: n }, (_, i) => ({ name, data: { i, burst: tag, u: `${tag}-${i}` } }));
   let since = Date.now();
-  await sf.send(events(100), { perRequest: 100, concurrency: 4 }); // warm-up
-  await sf.waitRuns(["bench-one-step"], since, 100);
+  await sf.send(events(100, "warm-up"), { perRequest: 100, concurrency: 4 });
+  await sf.waitRuns([fn], since, 100);
   await inspector.call("Profiler.enable");
   await inspector.call("Profiler.setSamplingInterval", { interval: 100 });
   await inspector.call("Profiler.start");
@@ -119,8 +126,8 @@ try {
     );
     ms = Date.now() - since;
   } else {
-    await sf.send(events(count), { perRequest: 100, concurrency: 4 });
-    const done = await sf.waitRuns(["bench-one-step"], since, count);
+    await sf.send(events(count, "profiled"), { perRequest: 100, concurrency: 4 });
+    const done = await sf.waitRuns([fn], since, count);
     if (done.completed !== count) throw new Error(`only ${done.completed} of ${count} runs completed`);
     ms = done.lastEndedAt - since;
   }

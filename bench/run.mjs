@@ -15,7 +15,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { flow } from "./lib/flow.mjs";
 import { closeConnections } from "./lib/http.mjs";
+import { sleeps, waits } from "./lib/pauses.mjs";
 import { writeReport } from "./lib/report.mjs";
 import { LAUNCHERS, prepare, ROOT, TMP } from "./lib/runtime.mjs";
 import { dashboard, fanout, ingest, steps, throughput } from "./lib/scenarios.mjs";
@@ -40,6 +42,17 @@ const FULL = {
   parallel: { ns: [10, 100, 1000], reps: { 10: 5, 100: 5, 1000: 3 } },
   sequentialIo: { ns: [1, 10, 100], reps: { 1: 5, 10: 5, 100: 3 } },
   dashboard: { runs: 10_000, steps: 1000, reps: 10 },
+  waits: { background: [10, 2000], samples: 15 },
+  sleeps: {
+    ms: 2000,
+    cases: [
+      { count: 1, reps: 5 },
+      { count: 50, reps: 3 },
+      { count: 200, reps: 3 },
+      { count: 200, reps: 3, staggerMs: 10 },
+    ],
+  },
+  flow: { count: 1000, reps: 3 },
 };
 const QUICK = {
   ingest: { events: 300, batchEvents: 500, reps: 1 },
@@ -49,6 +62,16 @@ const QUICK = {
   parallel: { ns: [10, 100, 1000], reps: { 10: 2, 100: 2, 1000: 1 } },
   sequentialIo: { ns: [1, 10, 100], reps: { 1: 1, 10: 1, 100: 1 } },
   dashboard: { runs: 10_000, steps: 1000, reps: 3 },
+  waits: { background: [10, 200], samples: 3 },
+  sleeps: {
+    ms: 2000,
+    cases: [
+      { count: 1, reps: 2 },
+      { count: 50, reps: 1 },
+      { count: 50, reps: 1, staggerMs: 10 },
+    ],
+  },
+  flow: { count: 300, reps: 1 },
 };
 const cfg = args.quick ? QUICK : FULL;
 
@@ -68,6 +91,19 @@ const PLAN = [
       );
     },
   },
+  {
+    // One runtime per number of runs left waiting, alive together; the samples alternate between them (pauses.mjs).
+    scenario: "waits",
+    sessions: cfg.waits.background.map((n) => `waits/${n}`),
+    run: async (sessions, r) => {
+      r.waits = await waits(
+        Object.fromEntries(Object.entries(sessions).map(([label, s]) => [Number(label.replace("waits/", "")), s])),
+        cfg.waits,
+      );
+    },
+  },
+  { scenario: "sleeps", session: "sleeps", run: async (s, r) => (r.sleeps = await sleeps(s, cfg.sleeps)) },
+  { scenario: "flow", session: "flow", run: async (s, r) => (r.flow = await flow(s, cfg.flow)) },
   ...["sequential", "parallel"].flatMap((shape) =>
     ["stepflare", "workflows"].map((engine) => ({
       scenario: shape,

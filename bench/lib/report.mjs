@@ -228,6 +228,45 @@ function targetRows(name, r) {
     const lost = single.expected - single.completed + batch.expected - batch.completed;
     add("Ingest: 0 runs lost", `${lost} lost of ${single.expected + batch.expected}`, lost === 0, "");
   }
+  if (r.waits) {
+    const [lo, hi] = [Math.min(...Object.keys(r.waits).map(Number)), Math.max(...Object.keys(r.waits).map(Number))];
+    const a = r.waits[lo].resumeMs?.median;
+    const b = r.waits[lo].oneStepMs?.median;
+    const q = ratio(a, b);
+    add(
+      "waitForEvent: resume POST → completed ≤ 2 × one-step trigger → completed (medians)",
+      `${num(a, 1)} vs ${num(b, 1)} ms = ${x(q)} (${lo} waiting)`,
+      q === null ? null : q <= 2,
+      q === null ? "" : `${x(q / 2)} of the allowance`,
+    );
+    const c = r.waits[hi].resumeMs?.median;
+    const g = ratio(c, a);
+    add(
+      `waitForEvent: resume with ${hi} runs waiting ≤ 1.5 × with ${lo} waiting`,
+      `${num(c, 1)} vs ${num(a, 1)} ms = ${x(g)}`,
+      g === null ? null : g <= 1.5,
+      g === null ? "" : `${x(g / 1.5)} of the allowance`,
+    );
+  }
+  for (const d of Object.values(r.sleeps ?? {})) {
+    const m = d.lateMs?.median;
+    add(
+      `Sleep wake lateness ≤ 50 ms (median; ${d.count} run(s) asleep together${d.staggerMs ? `, waking ${d.staggerMs} ms apart` : d.count > 1 ? ", all due at once" : ""})`,
+      `${num(m, 1)} ms (p95 ${num(d.lateMs?.p95, 1)}, max ${num(d.lateMs?.max, 1)})`,
+      m == null ? null : m <= 50,
+      m == null ? "" : `${x(m / 50)} of the allowance`,
+    );
+  }
+  if (r.flow) {
+    const { none, concurrency } = r.flow.variants;
+    const q = ratio(concurrency?.perSec?.median, none?.perSec?.median);
+    add(
+      "Runs/s with concurrency 50 ≥ 0.8 × without a limit",
+      `${num(concurrency?.perSec?.median, 0)} vs ${num(none?.perSec?.median, 0)} /s = ${x(q)}`,
+      q === null ? null : q >= 0.8,
+      q === null ? "" : `${x(q / 0.8)} of the target`,
+    );
+  }
   if (r.fanout) {
     const q = ratio(r.fanout.ms[20]?.median, r.fanout.ms[1]?.median);
     const fq = ratio(r.fanout.floorMs?.[20]?.median, r.fanout.floorMs?.[1]?.median);
@@ -245,6 +284,86 @@ function targetRows(name, r) {
 function dashboardRows(d) {
   const rows = [["Page", "Server ms", "Client ms", "KiB"]];
   for (const [label, p] of Object.entries(d.pages)) rows.push([label, fmt(p.serverMs), fmt(p.clientMs), (p.bytes / 1024).toFixed(0)]);
+  return rows;
+}
+
+/** waitForEvent: one row per number of runs left waiting in the session. */
+function waitsRows(w) {
+  const rows = [
+    [
+      "Runs waiting",
+      "all waiting after (ms)",
+      "one-step: trigger → completed (ms)",
+      "waitForEvent: resume POST → completed (ms)",
+      "resume / one-step",
+      "lost",
+    ],
+  ];
+  for (const d of Object.values(w))
+    rows.push([
+      d.background.toLocaleString("en"),
+      num(d.fillMs, 0),
+      fmt(d.oneStepMs, 1),
+      fmt(d.resumeMs, 1),
+      x(ratio(d.resumeMs?.median, d.oneStepMs?.median)),
+      String(d.lost),
+    ]);
+  return rows;
+}
+
+/** Sleep wake lateness, one row per number of runs asleep together. */
+function sleepsRows(sl) {
+  const rows = [
+    [
+      "Runs asleep together × repetitions",
+      "wake lateness: median (min–max) (ms)",
+      "p95 (ms)",
+      "run end − wakeAt: median; p95 (ms)",
+      "wakeAt spread (ms)",
+      "first due → last woke, per run (ms)",
+      "lost",
+    ],
+  ];
+  for (const d of Object.values(sl))
+    rows.push([
+      `${d.count}${d.staggerMs ? `, waking ${d.staggerMs} ms apart` : ""} × ${d.reps} (${d.ms} ms sleeps)`,
+      fmt(d.lateMs, 1),
+      num(d.lateMs?.p95, 1),
+      `${num(d.endLateMs?.median, 1)}; ${num(d.endLateMs?.p95, 1)}`,
+      num(d.wakeSpreadMs, 0),
+      d.msPerWake ? num(d.msPerWake.median, 2) : "–",
+      String(d.lost),
+    ]);
+  return rows;
+}
+
+const FLOW_LABELS = {
+  none: "no limit",
+  concurrency: "`concurrency: 50`",
+  concurrency1000: "`concurrency: 1000` (never reached: no run queues)",
+  throttle: "`throttle` 10,000/s, burst 10,000",
+  rateLimit: "`rateLimit` 1,000/s per burst",
+  idempotency: "`idempotency` (a key per event)",
+  debounce: "`debounce` 1 s (a key per event; runs start 1 s late)",
+};
+
+/** Flow control: each option's runs/s and CPU per run against the same function without one. */
+function flowRows(f) {
+  const rows = [
+    ["Function (one step)", "runs/s", "× no limit", "workerd CPU per run (ms)", "CPU + vs no limit (ms)", "completed/expected"],
+  ];
+  const none = f.variants.none;
+  for (const [v, d] of Object.entries(f.variants)) {
+    const extra = d.cpuMsPerRun && none?.cpuMsPerRun ? d.cpuMsPerRun.median - none.cpuMsPerRun.median : null;
+    rows.push([
+      FLOW_LABELS[v] ?? v,
+      fmt(d.perSec, 0),
+      v === "none" ? "–" : x(ratio(d.perSec?.median, none?.perSec?.median)),
+      fmt(d.cpuMsPerRun, 2),
+      v === "none" || extra === null ? "–" : `${extra >= 0 ? "+" : ""}${extra.toFixed(2)}`,
+      `${d.completed}/${d.expected}`,
+    ]);
+  }
   return rows;
 }
 
@@ -269,6 +388,27 @@ export function renderGenerated(results) {
         `Dashboard pages (${r.dashboard.pages[Object.keys(r.dashboard.pages)[0]]?.reps} requests each):`,
         "",
         table(dashboardRows(r.dashboard)),
+        "",
+      );
+    if (r.waits)
+      out.push(
+        `waitForEvent (${Object.values(r.waits)[0]?.samples} samples per row, alternating between the runtimes; each sample a fresh run on a key of its own):`,
+        "",
+        table(waitsRows(r.waits)),
+        "",
+      );
+    if (r.sleeps)
+      out.push(
+        "Sleeps (lateness: the `Date.now()` of the step after the sleep − the sleep's `wakeAt`):",
+        "",
+        table(sleepsRows(r.sleeps)),
+        "",
+      );
+    if (r.flow)
+      out.push(
+        `Flow control (${r.flow.count.toLocaleString("en")} events in requests of 100, ×${r.flow.reps}, alternating):`,
+        "",
+        table(flowRows(r.flow)),
         "",
       );
     targets.push(...targetRows(r.label, r));

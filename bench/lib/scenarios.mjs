@@ -17,18 +17,26 @@ function check(wait, expected, what) {
   }
 }
 
-/** Sends `count` events of `name` and waits for their runs of `fn`. */
-async function stepflareBurst(session, { name, fn, count, data = {}, perRequest = 100, concurrency = 1 }) {
-  await session.ensureRoom(count);
+/**
+ * Sends `count` events of `name` and waits for their runs of `fn`. `dataOf(i)`
+ * adds fields of the i-th event's own; `objects` is how many Durable Objects
+ * the burst creates, when flow control adds some to the runs'.
+ */
+export async function stepflareBurst(
+  session,
+  { name, fn, count, data = {}, dataOf = () => ({}), objects = count, perRequest = 100, concurrency = 1 },
+) {
+  await session.ensureRoom(objects);
   const sf = new StepflareDriver(session.base);
   const cpu = session.cpuMs();
   const since = Date.now();
-  const events = Array.from({ length: count }, (_, i) => ({ name, data: { ...data, i } }));
+  const events = Array.from({ length: count }, (_, i) => ({ name, data: { ...data, ...dataOf(i), i } }));
   const latencies = await sf.send(events, { perRequest, concurrency });
   const acceptedMs = Date.now() - since;
   const wait = await sf.waitRuns([fn], since, count);
   check(wait, count, `${fn} x${count}`);
   return {
+    since,
     cpuMs: session.cpuMs() - cpu,
     acceptedMs,
     latencies,

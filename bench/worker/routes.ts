@@ -29,6 +29,15 @@ SELECT printf('SEED%022d', i), ?2, printf('SEEDEVENT%017d', i), CASE WHEN i % 10
   ?3 + i, ?3 + i + 5, CASE WHEN i % 10 = 0 THEN 'step_timeout' END, 1
 FROM seq`;
 
+// One run by its trigger event (runs_by_event), for timing one run at a time.
+const RUN_OF_EVENT = "SELECT id, status, ended_at FROM runs WHERE event_id = ?1 AND function_id = ?2";
+
+// The registered waits of an event name (waits_by_match), optionally for one `match` value (JSON).
+const WAIT_COUNT = "SELECT count(*) AS n FROM waits WHERE name = ?1 AND (?2 IS NULL OR match_value = ?2)";
+
+// Runs of one function started since a time (runs_by_function), for reading their details.
+const RUN_IDS = "SELECT id FROM runs WHERE function_id = ?1 AND started_at >= ?2 ORDER BY started_at LIMIT 5000";
+
 function shapeOf(value: unknown): { shape: Shape; n: number } {
   const { shape, n } = (value ?? {}) as { shape?: unknown; n?: unknown };
   if (!isShape(shape)) throw new Error(`shape must be one of ${SHAPES.join(", ")}; got ${JSON.stringify(shape)}`);
@@ -81,6 +90,25 @@ export const benchRoutes = new Hono<{ Bindings: Env }>()
       if (r.last_ended !== null) lastEndedAt = Math.max(lastEndedAt ?? 0, r.last_ended);
     }
     return c.json({ total, byStatus, firstStartedAt, lastEndedAt });
+  })
+  .get("/run", async (c) => {
+    const row = await c.env.DB.prepare(RUN_OF_EVENT)
+      .bind(c.req.query("event") ?? "", c.req.query("fn") ?? "")
+      .first<{ id: string; status: string; ended_at: number | null }>();
+    return c.json(row ? { id: row.id, status: row.status, endedAt: row.ended_at } : { id: null, status: null, endedAt: null });
+  })
+  .get("/waits", async (c) => {
+    const value = c.req.query("value");
+    const row = await c.env.DB.prepare(WAIT_COUNT)
+      .bind(c.req.query("name") ?? "", value === undefined ? null : JSON.stringify(value))
+      .first<{ n: number }>();
+    return c.json({ count: row?.n ?? 0 });
+  })
+  .get("/run-ids", async (c) => {
+    const rows = await c.env.DB.prepare(RUN_IDS)
+      .bind(c.req.query("fn") ?? "", Number(c.req.query("since") ?? 0))
+      .all<{ id: string }>();
+    return c.json({ ids: rows.results.map((r) => r.id) });
   })
   .post("/workflows", async (c) => {
     const body = await c.req.json<{ count?: number }>();
