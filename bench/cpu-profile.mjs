@@ -4,7 +4,7 @@
  * runs execute. Prints self time per function and, for SQLite statements,
  * per calling function. Not part of `npm run bench`; run it on its own:
  *
- *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm] [--tracing | --explorer | --observability] [--ingest] [--flow=<option>]
+ *   npm run bench:cpu -- [--count=1000] [--persist-root=/dev/shm] [--tracing | --explorer | --observability] [--ingest [--path=queue]] [--flow=<option>]
  *
  * --ingest profiles the ingest path alone instead: `count` single-event
  * requests at concurrency 16 of an event no function subscribes to (as the
@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
     explorer: { type: "boolean" },
     observability: { type: "boolean" },
     ingest: { type: "boolean" },
+    path: { type: "string" },
     flow: { type: "string" },
   },
 });
@@ -122,7 +123,7 @@ try {
   if (args.ingest) {
     await sf.send(
       Array.from({ length: count }, (_, i) => ({ name: "bench/unsubscribed", data: { i } })),
-      { perRequest: 1, concurrency: 16 },
+      { perRequest: 1, concurrency: 16, path: args.path ?? "store" },
     );
     ms = Date.now() - since;
   } else {

@@ -14,8 +14,14 @@ export class StepflareDriver {
     this.base = base;
   }
 
-  /** POSTs `events` in requests of `perRequest`, `concurrency` in flight; answers each request's latency. */
-  async send(events, { perRequest = BATCH, concurrency = 1 } = {}) {
+  /**
+   * POSTs `events` in requests of `perRequest`, `concurrency` in flight;
+   * answers each request's latency. `path: "queue"` sends Cloudflare's
+   * `cf-ray` header, so the engine (ingest "auto") takes the queue path, as
+   * behind the edge; otherwise it takes the store path, as in local dev.
+   */
+  async send(events, { perRequest = BATCH, concurrency = 1, path = "store" } = {}) {
+    const headers = path === "queue" ? { "cf-ray": "0000000000000000-BENCH" } : {};
     const bodies = [];
     for (let i = 0; i < events.length; i += perRequest) {
       const chunk = events.slice(i, i + perRequest);
@@ -23,7 +29,7 @@ export class StepflareDriver {
     }
     return mapLimit(bodies, concurrency, async (body) => {
       const t = performance.now();
-      const res = await postJson(`${this.base}/e/bench-key`, body);
+      const res = await postJson(`${this.base}/e/bench-key`, body, headers);
       if (res.ids.length !== (Array.isArray(body) ? body.length : 1)) throw new Error("ingest answered the wrong number of ids");
       return performance.now() - t;
     });

@@ -8,9 +8,12 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // the cores with the runtime it measures.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-function request(method, url, body) {
+function request(method, url, body, extra = {}) {
   const u = new URL(url);
-  const headers = body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+  const headers = {
+    ...(body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(body) }),
+    ...extra,
+  };
   return new Promise((resolve, reject) => {
     const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, agent }, (res) => {
       const chunks = [];
@@ -30,7 +33,7 @@ function request(method, url, body) {
 export const getJson = (url) => request("GET", url);
 /** Closes the pooled connections, so the process can exit. */
 export const closeConnections = () => agent.destroy();
-export const postJson = (url, value) => request("POST", url, JSON.stringify(value));
+export const postJson = (url, value, headers) => request("POST", url, JSON.stringify(value), headers);
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; answers results in order. */
 export async function mapLimit(items, limit, fn) {

@@ -24,14 +24,14 @@ function check(wait, expected, what) {
  */
 export async function stepflareBurst(
   session,
-  { name, fn, count, data = {}, dataOf = () => ({}), objects = count, perRequest = 100, concurrency = 1 },
+  { name, fn, count, data = {}, dataOf = () => ({}), objects = count, perRequest = 100, concurrency = 1, path = "store" },
 ) {
   await session.ensureRoom(objects);
   const sf = new StepflareDriver(session.base);
   const cpu = session.cpuMs();
   const since = Date.now();
   const events = Array.from({ length: count }, (_, i) => ({ name, data: { ...data, ...dataOf(i), i } }));
-  const latencies = await sf.send(events, { perRequest, concurrency });
+  const latencies = await sf.send(events, { perRequest, concurrency, path });
   const acceptedMs = Date.now() - since;
   const wait = await sf.waitRuns([fn], since, count);
   check(wait, count, `${fn} x${count}`);
@@ -66,10 +66,15 @@ async function workflowsBurst(session, { shape, n, count }) {
 export async function ingest(session, { events, batchEvents, reps }) {
   const modes = [
     { key: "httpFloor", count: events, perRequest: 1, concurrency: 16, floor: true },
+    { key: "batchFloor", name: "bench/unsubscribed", count: batchEvents, perRequest: 100, concurrency: 4, floor: true },
     { key: "singleAlone", name: "bench/unsubscribed", count: events, perRequest: 1, concurrency: 16 },
     { key: "batchAlone", name: "bench/unsubscribed", count: batchEvents, perRequest: 100, concurrency: 4 },
+    { key: "singleAloneQueue", name: "bench/unsubscribed", count: events, perRequest: 1, concurrency: 16, path: "queue" },
+    { key: "batchAloneQueue", name: "bench/unsubscribed", count: batchEvents, perRequest: 100, concurrency: 4, path: "queue" },
     { key: "single", name: "bench/ingest", fn: "bench-ingest", count: events, perRequest: 1, concurrency: 16 },
     { key: "batch", name: "bench/ingest", fn: "bench-ingest", count: batchEvents, perRequest: 100, concurrency: 4 },
+    { key: "singleQueue", name: "bench/ingest", fn: "bench-ingest", count: events, perRequest: 1, concurrency: 16, path: "queue" },
+    { key: "batchQueue", name: "bench/ingest", fn: "bench-ingest", count: batchEvents, perRequest: 100, concurrency: 4, path: "queue" },
   ];
   const out = {};
   for (const mode of modes) {
@@ -79,8 +84,15 @@ export async function ingest(session, { events, batchEvents, reps }) {
       const cpu = session.cpuMs();
       const since = Date.now();
       let latencies = [];
-      if (mode.floor) await mapLimit(Array.from({ length: count }), mode.concurrency, () => getJson(`${session.base}/bench/health`));
-      else {
+      if (mode.floor && mode.perRequest === 1) {
+        await mapLimit(Array.from({ length: count }), mode.concurrency, () => getJson(`${session.base}/bench/health`));
+      } else if (mode.floor) {
+        // The same bodies as ingest's requests of 100, to a route that only reads them.
+        const bodies = Array.from({ length: count / mode.perRequest }, (_, b) =>
+          Array.from({ length: mode.perRequest }, (_, i) => ({ name: mode.name, data: { i: b * mode.perRequest + i } })),
+        );
+        await mapLimit(bodies, mode.concurrency, (body) => postJson(`${session.base}/bench/sink`, body));
+      } else {
         const events = Array.from({ length: count }, (_, i) => ({ name: mode.name, data: { i } }));
         latencies = await new StepflareDriver(session.base).send(events, mode);
       }

@@ -66,6 +66,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
  */
 export const benchRoutes = new Hono<{ Bindings: Env }>()
   .get("/health", (c) => c.json({ ok: true }))
+  // The floor for ingest's bytes/s: reads a POSTed body whole and answers at once.
+  .post("/sink", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }))
   .post("/seed-runs", async (c) => {
     const { n, functionId } = await c.req.json<{ n: number; functionId: string }>();
     const result = await c.env.DB.prepare(SEED_RUNS)
