@@ -1,10 +1,13 @@
+import type { StepflareFunction } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import { loadEvents, markDispatched } from "../d1/events";
 import { type ListingRow, upsertListing } from "../d1/listing";
 import { pausedFunctions } from "../d1/pauses";
 import type { Env } from "../env";
 import { type EventMessage, eventMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
+import { isRemote } from "../remote/registry";
 import { admitRun } from "./admit";
+import type { Registry } from "./match";
 import { runIdFor } from "./run-id";
 import { resumeWaits } from "./waits";
 
@@ -36,18 +39,34 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
   const listing: ListingRow[] = [];
   // The paused functions, read once per batch, on the first event that starts any function.
   let paused: Promise<Map<string, number>> | undefined;
+  // The remote functions, read (or taken from the cache) once per batch.
+  let remote: Promise<Registry> | undefined;
   const fanOut = async (item: { msg: Message<unknown>; body: EventMessage }, event: StoredEvent | undefined) => {
     if (!event) {
       console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
       item.msg.retry();
       return;
     }
-    const functions = config.registry.match(event);
+    remote ??= config.remote.registry(env.DB);
+    let functions: StepflareFunction[];
+    try {
+      functions = [...config.registry.match(event), ...(await remote).match(event)];
+    } catch (e) {
+      console.error(`stepflare: reading the remote functions for event ${event.id} failed; retrying:`, (e as Error).message);
+      item.msg.retry();
+      return;
+    }
     if (functions.length > 0) paused ??= pausedFunctions(env.DB);
     const started = await Promise.allSettled<ListingRow | null>(
       functions.map(async (fn) => {
         const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
-        const init = { runId, functionId: fn.config.id, event, acceptedAt: item.body.acceptedAt };
+        const init = {
+          runId,
+          functionId: fn.config.id,
+          event,
+          acceptedAt: item.body.acceptedAt,
+          ...(isRemote(fn) ? { remote: fn.remote } : {}),
+        };
         return admitRun(env, fn, init, (await paused!).has(fn.config.id));
       }),
     );

@@ -1,0 +1,19 @@
+import { z } from "zod";
+import { DEFAULT_RETRIES, MAX_RETRIES } from "../../sdk/function";
+
+/**
+ * A function served by an app over the Inngest protocol, as a run keeps it:
+ * enough to call it without the registry, so a replay or a catch-up reaches
+ * the app the run started with.
+ */
+export const remoteTargetSchema = z.object({
+  /** The app's id (the SDK's client id). */
+  appId: z.string().min(1).max(256),
+  /** The function's URL as the app registered it (its serve URL with `fnId`). */
+  url: z.url({ protocol: /^https?$/ }),
+  /** The `fnId` the app knows the function by: its full id. */
+  slug: z.string().min(1).max(256),
+  retries: z.number().int().min(0).max(MAX_RETRIES).default(DEFAULT_RETRIES),
+});
+
+export type RemoteTarget = z.infer<typeof remoteTargetSchema>;

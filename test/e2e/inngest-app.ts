@@ -1,0 +1,80 @@
+import { createServer, type Server } from "node:http";
+import { Inngest } from "inngest";
+import { serve } from "inngest/node";
+import { freePort } from "./harness";
+
+/**
+ * An app on the official `inngest` SDK, unchanged but for its base URL: its
+ * functions served by `inngest/node`'s `serve()` on a free port of this
+ * Node process. Every step function counts its executions here, where the
+ * engine cannot touch them.
+ */
+export class InngestApp {
+  readonly calls = new Map<string, number>();
+  /** While true, the `failing` function's step throws. */
+  failing = true;
+  #server: Server | undefined;
+  #port = 0;
+
+  constructor(readonly options: { id: string; engineUrl: string; signingKey: string; isDev?: boolean }) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}/api/inngest`;
+  }
+
+  count(step: string): number {
+    return this.calls.get(step) ?? 0;
+  }
+
+  #ran(step: string): void {
+    this.calls.set(step, this.count(step) + 1);
+  }
+
+  functions(inngest: Inngest) {
+    const sequential = inngest.createFunction(
+      { id: "sequential", triggers: [{ event: "e2e/remote" }], retries: 1 },
+      async ({ event, step }) => {
+        const a = await step.run("a", () => (this.#ran(`a:${event.data.tag}`), Number(event.data.n) + 1));
+        const b = await step.run("b", () => (this.#ran(`b:${event.data.tag}`), a * 2));
+        await step.sleep("nap", "1s");
+        const [c, d] = await Promise.all([
+          step.run("c", async () => (this.#ran(`c:${event.data.tag}`), await pause(300), b + 1)),
+          step.run("d", async () => (this.#ran(`d:${event.data.tag}`), await pause(300), b + 2)),
+        ]);
+        return { a, b, c, d };
+      },
+    );
+    const waiting = inngest.createFunction({ id: "waiting", triggers: [{ event: "e2e/remote" }] }, async ({ event, step }) => {
+      const approval = await step.waitForEvent("approval", { event: "e2e/remote.approved", match: "data.tag", timeout: "1m" });
+      return step.run("after", () => (this.#ran(`after:${event.data.tag}`), { approved: approval?.data.ok ?? null }));
+    });
+    const failing = inngest.createFunction({ id: "failing", triggers: [{ event: "e2e/remote.fail" }], retries: 1 }, async ({ step }) => {
+      return step.run("boom", () => {
+        this.#ran("boom");
+        if (this.failing) throw new Error("boom: the remote step failed");
+        return "fixed";
+      });
+    });
+    const guarded = inngest.createFunction({ id: "guarded", triggers: [{ event: "e2e/remote.guarded" }] }, async ({ step }) =>
+      step.run("guarded", () => (this.#ran("guarded"), "ran")),
+    );
+    return [sequential, waiting, failing, guarded];
+  }
+
+  async start(): Promise<this> {
+    this.#port = await freePort();
+    const { id, engineUrl, signingKey, isDev = false } = this.options;
+    const client = new Inngest({ id, baseUrl: engineUrl, signingKey, isDev, eventKey: "e2e-dev-key", logger: quiet });
+    this.#server = createServer(serve({ client, functions: this.functions(client) }));
+    await new Promise<void>((resolve) => this.#server!.listen(this.#port, "127.0.0.1", resolve));
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => (this.#server ? this.#server.close(resolve) : resolve(undefined)));
+  }
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nothing = () => {};
+const quiet = { info: nothing, warn: nothing, error: nothing, debug: nothing };
