@@ -44,7 +44,9 @@ export const appsApi = new Hono<{ Bindings: Env }>()
     const message = String((safeJson(text) as { message?: unknown } | undefined)?.message ?? text.slice(0, 500));
     if (!res.ok) {
       const code = /^([a-z_]+): /.exec(message)?.[1] ?? "app_sync_failed";
-      throw new HttpError(res.status >= 500 || res.status < 400 ? 502 : (res.status as 400), code, message.replace(/^[a-z_]+: /, ""));
+      // A refused register call is the app's key against the engine's: 403, not the 401 of this API's own key.
+      const status = res.status === 401 || res.status === 403 ? 403 : res.status >= 400 && res.status < 500 ? 400 : 502;
+      throw new HttpError(status, code, message.replace(/^[a-z_]+: /, ""));
     }
     const apps = (await loadRemoteApps(c.env.DB)).filter((a) => a.url === url || a.url.split("?")[0] === url.split("?")[0]);
     return c.json({ synced: true, apps: apps.map((a) => ({ id: a.id, url: a.url, syncedAt: Number(a.synced_at) })) });

@@ -49,6 +49,7 @@ export class InngestApp {
       return step.run("after", () => (this.#ran(`after:${event.data.tag}`), { approved: approval?.data.ok ?? null }));
     });
     const failing = inngest.createFunction({ id: "failing", triggers: [{ event: "e2e/remote.fail" }], retries: 1 }, async ({ step }) => {
+      await step.run("prepare", () => this.#ran("prepare"));
       return step.run("boom", () => {
         this.#ran("boom");
         if (this.failing) throw new Error("boom: the remote step failed");

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { type StepflareHttp, waitFor } from "./client";
 import type { WranglerDev } from "./harness";
@@ -65,3 +66,102 @@ describe("functions served by the inngest SDK", () => {
     expect(app.count(`after:${tag}`)).toBe(1);
   });
 });
+
+describe("a remote step that fails", () => {
+  let app: InngestApp;
+
+  it("retries, fails the run into the dead letters, and a replay completes it without re-running settled steps", async () => {
+    app = await new InngestApp({ id: "remote-e2e-fail", engineUrl: dev.url, signingKey: SIGNING_KEY }).start();
+    expect((await http.api("/api/v1/apps", { json: { url: app.url } })).status).toBe(200);
+    const [eventId] = await http.send({ name: "e2e/remote.fail", data: {} });
+    const failed = (await http.settledRuns(eventId!, 1)).get("remote-e2e-fail-failing")!;
+    // retries: 1 — two attempts of the step in the app, then the run fails with the app's error.
+    expect(failed.status).toBe("failed");
+    expect(failed.error?.message).toMatch(/boom: the remote step failed/);
+    expect(app.count("boom")).toBe(2);
+    const letters = await waitFor(async () => {
+      const { body } = await http.api<{ deadLetters: { runId: string }[] }>("/api/v1/dead-letters?functionId=remote-e2e-fail-failing");
+      return body.deadLetters.length > 0 ? body.deadLetters : undefined;
+    }, "the dead letter");
+    expect(letters[0]?.runId).toBe(failed.id);
+
+    app.failing = false;
+    const replay = await http.api(`/api/v1/runs/${failed.id}/replay`, { json: {} });
+    expect(replay.status).toBe(200);
+    const done = await waitFor(async () => {
+      const run = await http.run(failed.id);
+      return run.status === "completed" ? run : undefined;
+    }, "the replayed run");
+    expect(done.output).toBe("fixed");
+    expect(app.count("boom")).toBe(3);
+    expect(app.count("prepare")).toBe(1);
+    await app.stop();
+  });
+});
+
+describe("signatures", () => {
+  const register = (app: InngestApp, authorization: string, fnId: string, event: string) =>
+    fetch(`${dev.url}/fn/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization },
+      body: JSON.stringify({
+        url: app.url,
+        appName: app.options.id,
+        sdk: "js:v4",
+        functions: [
+          {
+            id: fnId,
+            name: fnId,
+            triggers: [{ event }],
+            steps: { step: { id: "step", name: "step", runtime: { type: "http", url: `${app.url}?fnId=${fnId}&stepId=step` } } },
+          },
+        ],
+      }),
+    });
+
+  it("refuses the sync of an app with another signing key: it registers nothing", async () => {
+    const app = await new InngestApp({ id: "remote-e2e-bad", engineUrl: dev.url, signingKey: OTHER_KEY }).start();
+    const sync = await http.api<{ error: { code: string; message: string } }>("/api/v1/apps", { json: { url: app.url } });
+    expect(sync).toMatchObject({ status: 403, body: { error: { code: "invalid_signing_key" } } });
+    expect(JSON.stringify(sync.body)).not.toContain(OTHER_KEY.slice(-16));
+    const wrong = await register(app, `Bearer ${hashed(OTHER_KEY)}`, "remote-e2e-bad-guarded", "e2e/remote.guarded");
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { code: string }).code).toBe("invalid_signing_key");
+    const { body } = await http.api<{ functions: Fn[] }>("/api/v1/functions");
+    expect(body.functions.some((f) => f.app === "remote-e2e-bad")).toBe(false);
+    await app.stop();
+  });
+
+  it("fails a run whose app refuses the engine's signature, and nothing runs in the app", async () => {
+    // Registered with the engine's key, but the app serving the function verifies with another.
+    const app = await new InngestApp({ id: "remote-e2e-other", engineUrl: dev.url, signingKey: OTHER_KEY }).start();
+    const res = await register(app, `Bearer ${hashed(SIGNING_KEY)}`, "remote-e2e-other-guarded", "e2e/remote.guarded");
+    expect(res.status).toBe(200);
+    const [eventId] = await http.send({ name: "e2e/remote.guarded", data: {} });
+    const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-other-guarded")!;
+    expect(run).toMatchObject({ status: "failed", error: { code: "remote_unauthorized" } });
+    expect(app.count("guarded")).toBe(0);
+    await app.stop();
+  });
+
+  it("fails a run whose app answers unsigned (an app in dev mode behind an engine with a key)", async () => {
+    const app = await new InngestApp({ id: "remote-e2e-devmode", engineUrl: dev.url, signingKey: SIGNING_KEY, isDev: true }).start();
+    const res = await register(app, `Bearer ${hashed(SIGNING_KEY)}`, "remote-e2e-devmode-guarded", "e2e/remote.unsigned");
+    expect(res.status).toBe(200);
+    const [eventId] = await http.send({ name: "e2e/remote.unsigned", data: {} });
+    const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-devmode-guarded")!;
+    expect(run).toMatchObject({ status: "failed", error: { code: "remote_signature_invalid" } });
+    await app.stop();
+  });
+});
+
+/** The register call's bearer token, as the SDK derives it from the key. */
+function hashed(key: string): string {
+  const prefix = /^signkey-\w+-/.exec(key)?.[0] ?? "";
+  return (
+    prefix +
+    createHash("sha256")
+      .update(Buffer.from(key.slice(prefix.length), "hex"))
+      .digest("hex")
+  );
+}
