@@ -3,8 +3,15 @@ import { z } from "zod";
 import { loadRemoteApps, loadRemoteFunctions } from "../d1/remote";
 import type { Env } from "../env";
 import { HttpError } from "../shared/http-error";
+import { issueText, readJsonBody } from "./query";
 
-const syncSchema = z.object({ url: z.url({ protocol: /^https?$/ }) }).strict();
+/** `POST /api/v1/apps`: the app's serve URL, where its SDK answers a `PUT` by syncing. */
+export const syncAppBody = z.strictObject({
+  url: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .meta({ description: "the app's serve URL, such as http://localhost:3000/api/inngest" }),
+});
 
 /** How long the app may take to answer the sync (it calls the engine's /fn/register meanwhile). */
 const SYNC_TIMEOUT_MS = 30_000;
@@ -29,8 +36,10 @@ export const appsApi = new Hono<{ Bindings: Env }>()
     });
   })
   .post("/", async (c) => {
-    const parsed = syncSchema.safeParse(await c.req.json().catch(() => undefined));
-    if (!parsed.success) throw new HttpError(400, "invalid_request", "the body is { url }: the app's serve URL, http or https");
+    const parsed = syncAppBody.safeParse(await readJsonBody(c.req.raw));
+    if (!parsed.success) {
+      throw new HttpError(400, "invalid_request", issueText(parsed.error.issues[0], "body", "not a field of this request"));
+    }
     const url = parsed.data.url;
     let res: Response;
     let text: string;

@@ -1,4 +1,11 @@
-import { NonRetriableError, RetryAfterError, type SerializedError, StepflareError, serializeError } from "../../sdk/internal";
+import {
+  isStepFailure,
+  NonRetriableError,
+  RetryAfterError,
+  type SerializedError,
+  StepflareError,
+  serializeError,
+} from "../../sdk/internal";
 import type { AnyHandler, HandlerContext, StepTools } from "../../sdk/types";
 import type { CallOptions } from "./call";
 import { callApp } from "./call";
@@ -58,10 +65,15 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
       const op = answer.ops.find((o) => o.id === id) ?? answer.ops[0]!;
       return stepOutcome(op);
     };
+    // An error that is not a step's final failure (a tool's refusal) ends the handler, as it would a local one.
+    let fatal: unknown;
     const start = (op: Op) => {
       const p = startOp(ctx.step, op, runStep).then(
         (data) => void settled.set(op.id, { data: data === undefined ? null : data }),
-        (e) => void settled.set(op.id, { error: errorState(e) }),
+        (e) => {
+          if (isStepFailure(e)) settled.set(op.id, { error: errorState(e) });
+          else fatal ??= e;
+        },
       );
       pending.set(
         op.id,
@@ -90,6 +102,7 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
       }
       // The next discovery follows the first step to settle, as Inngest's executor calls again after each.
       await Promise.race(pending.values());
+      if (fatal !== undefined) throw fatal;
     }
   };
 }
@@ -125,7 +138,7 @@ function startOp(step: StepTools, op: Op, runStep: (id: string, attempt: number)
       });
     }
     default:
-      return Promise.reject(new StepflareError("remote_op_unsupported", `the app asked for ${op.op}, which Stepflare does not run`));
+      throw new StepflareError("remote_op_unsupported", `the app asked for ${op.op}, which Stepflare does not run`);
   }
 }
 

@@ -11,7 +11,7 @@ import { type RemoteDefinition, remoteFunction } from "./registry";
 import { hashedSigningKey } from "./signature";
 
 /** The SDK's register call (`registerBody` in its comm handler), read leniently: unknown fields are the SDK's own. */
-const registerSchema = z
+export const registerBody = z
   .object({
     url: z.url({ protocol: /^https?$/ }),
     appName: z.string().min(1).max(256),
@@ -39,7 +39,7 @@ const registerSchema = z
   })
   .loose();
 
-type RegisterBody = z.infer<typeof registerSchema>;
+type RegisterBody = z.infer<typeof registerBody>;
 
 /** The function definitions of one register call, in Stepflare's form; a function whose config does not hold refuses the sync. */
 export function definitionsOf(body: RegisterBody): { id: string; definition: RemoteDefinition }[] {
@@ -97,7 +97,7 @@ export function registerRoutes(config: EngineConfig) {
   return new Hono<{ Bindings: Env }>().post("/register", async (c) => {
     try {
       await checkRegisterAuth(c.env, config, c.req.header("authorization"));
-      const parsed = registerSchema.safeParse(await c.req.json().catch(() => undefined));
+      const parsed = registerBody.safeParse(await c.req.json().catch(() => undefined));
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         throw new HttpError(400, "invalid_register", `${issue?.path.join(".") || "(body)"}: ${issue?.message}`);
