@@ -9,7 +9,7 @@ import {
 import type { AnyHandler, HandlerContext, StepTools } from "../../sdk/types";
 import type { CallOptions } from "./call";
 import { callApp } from "./call";
-import { type Answer, type CallInput, DISCOVERY, type MemoState, type Op } from "./protocol";
+import { type Answer, type CallInput, DISCOVERY, type MemoState, type Op, sdkEvent } from "./protocol";
 import type { RemoteTarget } from "./target";
 
 /** The longest Retry-After honoured: a day; the SDK's own limit is a year, the engine's backoff takes over past it. */
@@ -50,8 +50,8 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
     const settled = new Map<string, MemoState>();
     const pending = new Map<string, Promise<void>>();
     const input = (attempt: number, immediate: boolean): CallInput => ({
-      event: ctx.event,
-      events: ctx.events,
+      event: sdkEvent(ctx.event),
+      events: ctx.events.map(sdkEvent),
       steps: settled,
       runId: ctx.runId,
       attempt,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callBody, readAnswer } from "./protocol";
+import { callBody, readAnswer, sdkEvent } from "./protocol";
 
 const headers = (h: Record<string, string> = {}) => new Headers(h);
 
@@ -33,6 +33,12 @@ describe("the executor request", () => {
       version: -1,
     });
     expect(body.ctx).not.toHaveProperty("fn_id");
+  });
+
+  it("names the engine's invoke and cron events as the SDK's triggers expect them", () => {
+    expect(sdkEvent({ name: "stepflare/function.invoked", data: { n: 1 } })).toEqual({ name: "inngest/function.invoked", data: { n: 1 } });
+    expect(sdkEvent({ name: "stepflare/scheduled.timer", data: {} })).toMatchObject({ name: "inngest/scheduled.timer" });
+    expect(sdkEvent({ name: "shop/order.placed" })).toEqual({ name: "shop/order.placed" });
   });
 });
 

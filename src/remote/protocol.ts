@@ -116,3 +116,16 @@ export function retryAfterOf(value: string | null, nowMs: number): number | unde
   const at = Date.parse(value);
   return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
 }
+
+/** The engine's own events under the names the SDK knows them by: it refuses an event none of a function's triggers names. */
+const SDK_EVENT_NAMES: Record<string, string> = {
+  "stepflare/function.invoked": "inngest/function.invoked",
+  "stepflare/scheduled.timer": "inngest/scheduled.timer",
+};
+
+/** An event as the app's SDK expects it. */
+export function sdkEvent(event: unknown): unknown {
+  const name = (event as { name?: unknown } | null)?.name;
+  const renamed = typeof name === "string" ? SDK_EVENT_NAMES[name] : undefined;
+  return renamed ? { ...(event as object), name: renamed } : event;
+}

@@ -59,7 +59,16 @@ export class InngestApp {
     const guarded = inngest.createFunction({ id: "guarded", triggers: [{ event: "e2e/remote.guarded" }] }, async ({ step }) =>
       step.run("guarded", () => (this.#ran("guarded"), "ran")),
     );
-    return [sequential, waiting, failing, guarded];
+    const child = inngest.createFunction({ id: "child", triggers: [{ event: "e2e/remote.never" }] }, async ({ event }) => ({
+      doubled: Number(event.data.n) * 2,
+    }));
+    const invoker = inngest.createFunction({ id: "invoker", triggers: [{ event: "e2e/remote.invoke" }] }, async ({ event, step }) =>
+      step.invoke("call-child", { function: child, data: { n: event.data.n } }),
+    );
+    const ticker = inngest.createFunction({ id: "ticker", triggers: [{ cron: "* * * * *" }] }, async ({ step }) =>
+      step.run("tick", () => (this.#ran("tick"), "ticked")),
+    );
+    return [sequential, waiting, failing, guarded, child, invoker, ticker];
   }
 
   async start(): Promise<this> {

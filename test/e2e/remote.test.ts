@@ -65,6 +65,48 @@ describe("functions served by the inngest SDK", () => {
     expect(resumed.output).toEqual({ approved: true });
     expect(app.count(`after:${tag}`)).toBe(1);
   });
+
+  it("step.invoke of another remote function runs it as a child run and answers its output", async () => {
+    const [eventId] = await http.send({ name: "e2e/remote.invoke", data: { n: 21 } });
+    const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-invoker");
+    expect(run).toMatchObject({ status: "completed", output: { doubled: 42 } });
+  });
+
+  it("a remote cron trigger fires from the scheduled handler", async () => {
+    expect((await fetch(`${dev.url}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
+    const run = await waitFor(async () => {
+      const { body } = await http.api<{ runs: { id: string; status: string }[] }>("/api/v1/runs?functionId=remote-e2e-ticker");
+      return body.runs.find((r) => r.status === "completed");
+    }, "the cron run");
+    expect((await http.run(run.id)).output).toBe("ticked");
+    expect(app.count("tick")).toBe(1);
+  });
+
+  it("a re-sync replaces the app's functions", async () => {
+    const only = await fetch(`${dev.url}/fn/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${hashed(SIGNING_KEY)}` },
+      body: JSON.stringify({
+        url: app.url,
+        appName: "remote-e2e",
+        functions: [
+          {
+            id: "remote-e2e-sequential",
+            triggers: [{ event: "e2e/remote" }],
+            steps: {
+              step: { id: "step", name: "step", runtime: { type: "http", url: `${app.url}?fnId=remote-e2e-sequential&stepId=step` } },
+            },
+          },
+        ],
+      }),
+    });
+    expect(only.status).toBe(200);
+    const remoteIds = async () =>
+      (await http.api<{ functions: Fn[] }>("/api/v1/functions")).body.functions.filter((f) => f.app === "remote-e2e").map((f) => f.id);
+    expect(await remoteIds()).toEqual(["remote-e2e-sequential"]);
+    expect((await http.api("/api/v1/apps", { json: { url: app.url } })).status).toBe(200);
+    expect(await remoteIds()).toContain("remote-e2e-waiting");
+  });
 });
 
 describe("a remote step that fails", () => {
