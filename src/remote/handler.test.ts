@@ -30,8 +30,14 @@ async function drive(answers: ((c: Call) => Answer)[], options: { runAhead?: boo
     },
     sleep: async (id: string, d: string) => void tools.push(`sleep ${id} ${d}`),
     sleepUntil: async (id: string, t: string) => void tools.push(`sleepUntil ${id} ${t}`),
-    waitForEvent: async (id: string, o: unknown) => (tools.push(`wait ${id} ${JSON.stringify(o)}`), { name: "x/ok", data: {} }),
-    invoke: async (id: string, o: unknown) => (tools.push(`invoke ${id} ${JSON.stringify(o)}`), { child: true }),
+    waitForEvent: async (id: string, o: unknown) => {
+      tools.push(`wait ${id} ${JSON.stringify(o)}`);
+      return { name: "x/ok", data: {} };
+    },
+    invoke: async (id: string, o: unknown) => {
+      tools.push(`invoke ${id} ${JSON.stringify(o)}`);
+      return { child: true };
+    },
     sendEvent: async () => ({ ids: [] }),
   } as unknown as StepTools;
   const handler = remoteHandler(target, {
@@ -117,7 +123,7 @@ describe("a remote function driven through the protocol", () => {
   });
 
   it("sends a step's final failure as its error state, for the app's code to catch or throw", async () => {
-    const { calls, out } = await drive([
+    const { calls } = await drive([
       () => ops({ id: "f", op: "StepFailed", error: { name: "TypeError", message: "bad" } }),
       () => result(1),
     ]);
