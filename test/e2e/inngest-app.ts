@@ -68,7 +68,13 @@ export class InngestApp {
     const ticker = inngest.createFunction({ id: "ticker", triggers: [{ cron: "* * * * *" }] }, async ({ step }) =>
       step.run("tick", () => (this.#ran("tick"), "ticked")),
     );
-    return [sequential, waiting, failing, guarded, child, invoker, ticker];
+    const across = inngest.createFunction({ id: "across", triggers: [{ event: "e2e/remote.restart" }] }, async ({ step }) => {
+      const before = await step.run("before", () => (this.#ran("before"), "b"));
+      await step.sleep("nap", "4s");
+      const after = await step.run("after-restart", () => (this.#ran("after-restart"), "a"));
+      return { before, after };
+    });
+    return [sequential, waiting, failing, guarded, child, invoker, ticker, across];
   }
 
   async start(): Promise<this> {

@@ -197,6 +197,30 @@ describe("signatures", () => {
   });
 });
 
+describe("a restart", () => {
+  it("a remote run asleep when wrangler is killed wakes after the restart; no step runs twice", async () => {
+    const app = await new InngestApp({ id: "remote-e2e-restart", engineUrl: dev.url, signingKey: SIGNING_KEY }).start();
+    expect((await http.api("/api/v1/apps", { json: { url: app.url } })).status).toBe(200);
+    const [eventId] = await http.send({ name: "e2e/remote.restart", data: {} });
+    const runId = await waitFor(async () => {
+      const run = (await http.event(eventId!)).runs[0];
+      return run && (await http.run(run.id)).status === "sleeping" ? run.id : undefined;
+    }, "the remote run to sleep");
+    await dev.restart("SIGKILL");
+    const done = await waitFor(
+      async () => {
+        const run = await http.run(runId).catch(() => undefined);
+        return run?.status === "completed" ? run : undefined;
+      },
+      "the remote run to end after the restart",
+      60_000,
+    );
+    expect(done.output).toEqual({ before: "b", after: "a" });
+    expect([app.count("before"), app.count("after-restart")]).toEqual([1, 1]);
+    await app.stop();
+  });
+});
+
 /** The register call's bearer token, as the SDK derives it from the key. */
 function hashed(key: string): string {
   const prefix = /^signkey-\w+-/.exec(key)?.[0] ?? "";
