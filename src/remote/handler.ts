@@ -65,13 +65,19 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
       const op = answer.ops.find((o) => o.id === id) ?? answer.ops[0]!;
       return stepOutcome(op);
     };
+    // How many of the journal's settled steps the handler has settled again: all of them, and the app may run ahead.
+    let caughtUp = 0;
+    const settle = (id: string, state: MemoState) => {
+      if (deps.journal.has(id) && !settled.has(id)) caughtUp++;
+      settled.set(id, state);
+    };
     // An error that is not a step's final failure (a tool's refusal) ends the handler, as it would a local one.
     let fatal: unknown;
     const start = (op: Op) => {
       const p = startOp(ctx.step, op, runStep).then(
-        (data) => void settled.set(op.id, { data: data === undefined ? null : data }),
+        (data) => settle(op.id, { data: data === undefined ? null : data }),
         (e) => {
-          if (isStepFailure(e)) settled.set(op.id, { error: errorState(e) });
+          if (isStepFailure(e)) settle(op.id, { error: errorState(e) });
           else fatal ??= e;
         },
       );
@@ -81,7 +87,7 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
       );
     };
     for (;;) {
-      const atFrontier = pending.size === 0 && [...deps.journal].every((k) => settled.has(k));
+      const atFrontier = pending.size === 0 && caughtUp === deps.journal.size;
       const sent = new Set(settled.keys());
       const answer = await call(target, DISCOVERY, input(ctx.attempt, deps.runAhead && atFrontier));
       if (answer.type === "result") return answer.data;

@@ -121,7 +121,15 @@ export function retryAfterOf(value: string | null, nowMs: number): number | unde
 const SDK_EVENT_NAMES: Record<string, string> = {
   "stepflare/function.invoked": "inngest/function.invoked",
   "stepflare/scheduled.timer": "inngest/scheduled.timer",
+  "stepflare/function.failed": "inngest/function.failed",
+  "stepflare/function.cancelled": "inngest/function.cancelled",
 };
+
+/** An app's trigger on one of Inngest's system events, as the engine's event of the same meaning (an `onFailure` handler's). */
+export function engineEventName(name: string): string {
+  for (const [engine, sdk] of Object.entries(SDK_EVENT_NAMES)) if (sdk === name) return engine;
+  return name;
+}
 
 /** An event as the app's SDK expects it. */
 export function sdkEvent(event: unknown): unknown {

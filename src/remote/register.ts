@@ -7,6 +7,7 @@ import { type Env, isDevMode } from "../env";
 import { secretEquals } from "../ingest/event-keys";
 import { HttpError } from "../shared/http-error";
 import { signingKeys } from "./keys";
+import { engineEventName } from "./protocol";
 import { type RemoteDefinition, remoteFunction } from "./registry";
 import { hashedSigningKey } from "./signature";
 
@@ -50,7 +51,7 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
     const definition: RemoteDefinition = {
       ...(fn.name ? { name: fn.name } : {}),
       triggers: fn.triggers.map((t) =>
-        t.cron !== undefined ? { cron: t.cron } : { event: t.event ?? "", ...(t.expression ? { if: t.expression } : {}) },
+        t.cron !== undefined ? { cron: t.cron } : { event: engineEventName(t.event ?? ""), ...(t.expression ? { if: t.expression } : {}) },
       ),
       target: {
         appId: body.appName,

@@ -13,6 +13,8 @@ export class InngestApp {
   readonly calls = new Map<string, number>();
   /** While true, the `failing` function's step throws. */
   failing = true;
+  /** The error message the `failing` function's onFailure handler last got. */
+  lastFailure: string | undefined;
   #server: Server | undefined;
   #port = 0;
 
@@ -48,14 +50,25 @@ export class InngestApp {
       const approval = await step.waitForEvent("approval", { event: "e2e/remote.approved", match: "data.tag", timeout: "1m" });
       return step.run("after", () => (this.#ran(`after:${event.data.tag}`), { approved: approval?.data.ok ?? null }));
     });
-    const failing = inngest.createFunction({ id: "failing", triggers: [{ event: "e2e/remote.fail" }], retries: 1 }, async ({ step }) => {
-      await step.run("prepare", () => this.#ran("prepare"));
-      return step.run("boom", () => {
-        this.#ran("boom");
-        if (this.failing) throw new Error("boom: the remote step failed");
-        return "fixed";
-      });
-    });
+    const failing = inngest.createFunction(
+      {
+        id: "failing",
+        triggers: [{ event: "e2e/remote.fail" }],
+        retries: 1,
+        onFailure: ({ error }) => {
+          this.#ran("onFailure");
+          this.lastFailure = error.message;
+        },
+      },
+      async ({ step }) => {
+        await step.run("prepare", () => this.#ran("prepare"));
+        return step.run("boom", () => {
+          this.#ran("boom");
+          if (this.failing) throw new Error("boom: the remote step failed");
+          return "fixed";
+        });
+      },
+    );
     const guarded = inngest.createFunction({ id: "guarded", triggers: [{ event: "e2e/remote.guarded" }] }, async ({ step }) =>
       step.run("guarded", () => (this.#ran("guarded"), "ran")),
     );

@@ -126,6 +126,9 @@ describe("a remote step that fails", () => {
       return body.deadLetters.length > 0 ? body.deadLetters : undefined;
     }, "the dead letter");
     expect(letters[0]?.runId).toBe(failed.id);
+    // The app's onFailure handler runs from the engine's stepflare/function.failed, as inngest/function.failed.
+    await waitFor(async () => (app.count("onFailure") === 1 ? true : undefined), "the app's onFailure handler");
+    expect(app.lastFailure).toMatch(/boom: the remote step failed/);
 
     app.failing = false;
     const replay = await http.api(`/api/v1/runs/${failed.id}/replay`, { json: {} });
