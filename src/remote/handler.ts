@@ -9,7 +9,7 @@ import {
 import type { AnyHandler, HandlerContext, StepTools } from "../../sdk/types";
 import type { CallOptions } from "./call";
 import { callApp } from "./call";
-import { type Answer, type CallInput, DISCOVERY, type MemoState, type Op, sdkEvent } from "./protocol";
+import { type Answer, type CallInput, DISCOVERY, journalId, type MemoState, type Op, sdkEvent } from "./protocol";
 import type { RemoteTarget } from "./target";
 
 /** The longest Retry-After honoured: a day; the SDK's own limit is a year, the engine's backoff takes over past it. */
@@ -67,17 +67,17 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
     };
     // How many of the journal's settled steps the handler has settled again: all of them, and the app may run ahead.
     let caughtUp = 0;
-    const settle = (id: string, state: MemoState) => {
-      if (deps.journal.has(id) && !settled.has(id)) caughtUp++;
-      settled.set(id, state);
+    const settle = (op: Op, state: MemoState) => {
+      if (deps.journal.has(journalId(op)) && !settled.has(op.id)) caughtUp++;
+      settled.set(op.id, state);
     };
     // An error that is not a step's final failure (a tool's refusal) ends the handler, as it would a local one.
     let fatal: unknown;
     const start = (op: Op) => {
       const p = startOp(ctx.step, op, runStep).then(
-        (data) => settle(op.id, { data: data === undefined ? null : data }),
+        (data) => settle(op, { data: data === undefined ? null : data }),
         (e) => {
-          if (isStepFailure(e)) settle(op.id, { error: errorState(e) });
+          if (isStepFailure(e)) settle(op, { error: errorState(e) });
           else fatal ??= e;
         },
       );
@@ -116,27 +116,28 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
 /** Starts one op as the engine's step; answers its output, or rejects with its final error. */
 function startOp(step: StepTools, op: Op, runStep: (id: string, attempt: number) => Promise<unknown>): Promise<unknown> {
   const opts = op.opts ?? {};
+  const id = journalId(op);
   switch (op.op) {
     case "StepPlanned":
-      return step.run({ id: op.id }, ({ attempt }) => runStep(op.id, attempt));
+      return step.run({ id }, ({ attempt }) => runStep(op.id, attempt));
     // The app already ran the step in this call (its first attempt); a retry calls it again.
     case "StepRun":
     case "StepError":
     case "StepFailed":
-      return step.run({ id: op.id }, ({ attempt }) => (attempt === 0 ? stepOutcome(op) : runStep(op.id, attempt)));
+      return step.run({ id }, ({ attempt }) => (attempt === 0 ? stepOutcome(op) : runStep(op.id, attempt)));
     case "Sleep": {
       const when = op.name ?? "";
-      return /^\d{4}-\d\d-\d\dT/.test(when) ? step.sleepUntil(op.id, when) : step.sleep(op.id, when);
+      return /^\d{4}-\d\d-\d\dT/.test(when) ? step.sleepUntil(id, when) : step.sleep(id, when);
     }
     case "WaitForEvent":
-      return step.waitForEvent(op.id, {
+      return step.waitForEvent(id, {
         event: op.name ?? "",
         timeout: String(opts.timeout ?? ""),
         ...(typeof opts.if === "string" ? { if: opts.if } : {}),
       });
     case "InvokeFunction": {
       const payload = (opts.payload ?? {}) as { data?: Record<string, unknown>; user?: Record<string, unknown> };
-      return step.invoke(op.id, {
+      return step.invoke(id, {
         function: String(opts.function_id ?? ""),
         data: payload.data ?? {},
         ...(payload.user ? { user: payload.user } : {}),

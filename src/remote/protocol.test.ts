@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callBody, readAnswer, sdkEvent } from "./protocol";
+import { callBody, journalId, readAnswer, sdkEvent } from "./protocol";
 
 const headers = (h: Record<string, string> = {}) => new Headers(h);
 
@@ -84,5 +84,19 @@ describe("the app's answers", () => {
     expect(readAnswer(206, headers(), "[]")).toMatchObject({ type: "malformed" });
     expect(readAnswer(206, headers(), '{"op":"StepRun"}')).toMatchObject({ type: "malformed" });
     expect(readAnswer(200, headers(), "{not json")).toMatchObject({ type: "malformed" });
+  });
+});
+
+describe("an op's journal id", () => {
+  const id = "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8";
+  it("is the user's step id and the start of the hashed id; without a name, the hashed id", () => {
+    expect(journalId({ id, op: "StepPlanned", displayName: "Fetch", userland: { id: "fetch-user" } })).toBe("fetch-user 86f7e437faa5");
+    expect(journalId({ id, op: "Sleep", displayName: "nap" })).toBe("nap 86f7e437faa5");
+    expect(journalId({ id, op: "StepPlanned" })).toBe(id);
+  });
+
+  it("keeps to what step ids take: no ':', no control characters, no leading space, 113 characters at most", () => {
+    expect(journalId({ id, op: "StepPlanned", displayName: "  a:b\u0001c" })).toBe("a_b_c 86f7e437faa5");
+    expect(journalId({ id, op: "StepPlanned", displayName: "x".repeat(300) })).toHaveLength(113);
   });
 });

@@ -57,10 +57,28 @@ const opSchema = z
     opts: z.record(z.string(), z.unknown()).nullish(),
     data: z.unknown().optional(),
     error: z.unknown().optional(),
+    userland: z.unknown().optional(),
   })
   .loose();
 
 export type Op = z.infer<typeof opSchema>;
+
+/** What a step id cannot hold: `:` (the key's occurrence separator), control characters, lone surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it finds.
+const NOT_IN_STEP_IDS = /[:\u0000-\u001f\u007f-\u009f\ud800-\udfff]/g;
+
+/**
+ * The id an op's step has in the run's journal: the user's step id (or its
+ * display name), then the start of the SDK's hashed id, which keeps it
+ * unique, so each op maps to one journal row in every catch-up. Readable in
+ * the dashboard; `:` and control characters, which step ids refuse, become `_`.
+ */
+export function journalId(op: Op): string {
+  const userland = (op.userland as { id?: unknown } | undefined)?.id;
+  const name = typeof userland === "string" ? userland : (op.displayName ?? "");
+  const clean = name.replace(NOT_IN_STEP_IDS, "_").trimStart().slice(0, 100);
+  return clean ? `${clean} ${op.id.slice(0, 12)}` : op.id;
+}
 
 /** What one call answered, classified. */
 export type Answer =
