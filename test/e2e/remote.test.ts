@@ -51,6 +51,9 @@ describe("functions served by the inngest SDK", () => {
     const detail = settled.get("remote-e2e-sequential")!;
     // Journal ids read as the app's step ids, each followed by the start of the SDK's hashed id.
     expect(detail.steps.map((s) => s.id.split(" ")[0])).toEqual(["a", "b", "nap", "c", "d"]);
+    // c and d (300 ms each in the app) ran at the same time, as separate calls.
+    const [c, d] = detail.steps.slice(3).map((s) => [Date.parse(s.startedAt!), Date.parse(s.endedAt!)] as const);
+    expect(c![0] < d![1] && d![0] < c![1]).toBe(true);
 
     const waiting = await waitFor(async () => {
       const ev = await http.event(eventId!);
@@ -175,6 +178,16 @@ describe("signatures", () => {
     expect(((await wrong.json()) as { code: string }).code).toBe("invalid_signing_key");
     const { body } = await http.api<{ functions: Fn[] }>("/api/v1/functions");
     expect(body.functions.some((f) => f.app === "remote-e2e-bad")).toBe(false);
+    await app.stop();
+  });
+
+  it("refuses a function id another app already serves, and one the engine serves itself", async () => {
+    const app = await new InngestApp({ id: "remote-e2e-thief", engineUrl: dev.url, signingKey: SIGNING_KEY }).start();
+    const res = await register(app, `Bearer ${hashed(SIGNING_KEY)}`, "remote-e2e-sequential", "e2e/remote");
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { code: string }).code).toBe("function_id_taken");
+    const local = await register(app, `Bearer ${hashed(SIGNING_KEY)}`, "remote-neighbour", "e2e/remote");
+    expect(local.status).toBe(409);
     await app.stop();
   });
 
