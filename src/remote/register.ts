@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { DEFAULT_RETRIES, MAX_RETRIES } from "../../sdk/function";
+import { DEFAULT_RETRIES, type FunctionConfig, MAX_RETRIES } from "../../sdk/function";
 import type { EngineConfig } from "../config";
 import { functionsOfOtherApps, saveRemoteApp } from "../d1/remote";
 import { type Env, isDevMode } from "../env";
@@ -24,6 +24,8 @@ export const registerBody = z
             id: z.string().min(1).max(256),
             name: z.string().optional(),
             triggers: z.array(z.object({ event: z.string().optional(), expression: z.string().optional(), cron: z.string().optional() })),
+            cancel: z.array(z.object({ event: z.string(), if: z.string().optional(), timeout: z.string().optional() })).optional(),
+            timeouts: z.object({ start: z.string().optional(), finish: z.string().optional() }).optional(),
             steps: z.record(
               z.string(),
               z
@@ -48,8 +50,13 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
     const step = fn.steps.step ?? Object.values(fn.steps)[0];
     if (!step) throw new HttpError(400, "invalid_function", `function ${JSON.stringify(fn.id)} has no step to call`);
     const attempts = step.retries?.attempts;
+    const options = {
+      ...(fn.cancel?.length ? { cancelOn: fn.cancel.map((c) => ({ ...c, event: engineEventName(c.event) })) } : {}),
+      ...(fn.timeouts?.finish ? { timeouts: { finish: fn.timeouts.finish } } : {}),
+    };
     const definition: RemoteDefinition = {
       ...(fn.name ? { name: fn.name } : {}),
+      ...(Object.keys(options).length > 0 ? { options } : {}),
       triggers: fn.triggers.map((t) =>
         t.cron !== undefined ? { cron: t.cron } : { event: engineEventName(t.event ?? ""), ...(t.expression ? { if: t.expression } : {}) },
       ),
@@ -60,12 +67,16 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
         retries: attempts === undefined ? DEFAULT_RETRIES : Math.min(MAX_RETRIES, Math.max(0, Math.trunc(attempts))),
       },
     };
+    let config: FunctionConfig;
     try {
-      remoteFunction(fn.id, definition);
+      config = remoteFunction(fn.id, definition).config;
     } catch (e) {
       const code = (e as { code?: string }).code ?? "invalid_function";
       throw new HttpError(400, code, (e as Error).message);
     }
+    // A run applies these itself, parsed as the engine parses its own (durations in ms).
+    if (config.cancelOn) definition.target.cancelOn = config.cancelOn;
+    if (config.timeouts?.finish) definition.target.finishMs = config.timeouts.finish;
     return { id: fn.id, definition };
   });
 }

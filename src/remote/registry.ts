@@ -13,10 +13,12 @@ export interface RemoteFunction extends StepflareFunction {
 
 export const isRemote = (fn: StepflareFunction): fn is RemoteFunction => "remote" in fn && fn.remote !== undefined;
 
-/** What a remote function's row holds: its name, its triggers in Stepflare's form, and its target. */
+/** What a remote function's row holds: its name, its triggers in Stepflare's form, the options the engine applies, and its target. */
 export const remoteDefinitionSchema = z.object({
   name: z.string().optional(),
   triggers: z.array(z.record(z.string(), z.unknown())),
+  /** `cancelOn` and `timeouts`, in Stepflare's input form. */
+  options: z.record(z.string(), z.unknown()).optional(),
   target: remoteTargetSchema,
 });
 export type RemoteDefinition = z.infer<typeof remoteDefinitionSchema>;
@@ -32,6 +34,7 @@ export function remoteFunction(id: string, definition: RemoteDefinition, handler
     ...(definition.name ? { name: definition.name.slice(0, 256) } : {}),
     triggers: definition.triggers,
     retries: definition.target.retries,
+    ...definition.options,
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -45,8 +48,14 @@ export function remoteFunction(id: string, definition: RemoteDefinition, handler
 
 /** The function a run of a remote target executes: its retries, and the handler the run gives it. */
 export function runnableRemote(functionId: string, target: RemoteTarget, handler: AnyHandler): StepflareFunction {
-  // Only retries (and no flow control, no onFailure) matter to a run; its triggers stay with the registry.
-  const config = { id: functionId, triggers: [], retries: target.retries } as unknown as FunctionConfig;
+  // What a run applies itself: retries, cancelOn, timeouts.finish. Its triggers stay with the registry; no flow control, no onFailure.
+  const config = {
+    id: functionId,
+    triggers: [],
+    retries: target.retries,
+    ...(target.cancelOn ? { cancelOn: target.cancelOn } : {}),
+    ...(target.finishMs ? { timeouts: { finish: target.finishMs } } : {}),
+  } as unknown as FunctionConfig;
   return Object.freeze({ kind: "stepflare.function" as const, config, handler });
 }
 

@@ -14,6 +14,12 @@ export const remoteTargetSchema = z.object({
   /** The `fnId` the app knows the function by: its full id. */
   slug: z.string().min(1).max(256),
   retries: z.number().int().min(0).max(MAX_RETRIES).default(DEFAULT_RETRIES),
+  /** The app's `cancelOn`, as the engine's config parsed it (timeouts in ms): the run registers each. */
+  cancelOn: z
+    .array(z.object({ event: z.string(), match: z.string().optional(), if: z.string().optional(), timeout: z.number().optional() }))
+    .optional(),
+  /** The app's `timeouts.finish` in ms: a run still going this long after it started is cancelled. */
+  finishMs: z.number().optional(),
 });
 
 export type RemoteTarget = z.infer<typeof remoteTargetSchema>;

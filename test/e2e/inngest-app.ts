@@ -87,7 +87,14 @@ export class InngestApp {
       const after = await step.run("after-restart", () => (this.#ran("after-restart"), "a"));
       return { before, after };
     });
-    return [sequential, waiting, failing, guarded, child, invoker, ticker, across];
+    const cancellable = inngest.createFunction(
+      { id: "cancellable", triggers: [{ event: "e2e/remote.long" }], cancelOn: [{ event: "e2e/remote.stop", match: "data.tag" }] },
+      async ({ step }) => {
+        await step.sleep("long", "1m");
+        return step.run("never", () => (this.#ran("never"), "ran"));
+      },
+    );
+    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable];
   }
 
   async start(): Promise<this> {

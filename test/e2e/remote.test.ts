@@ -86,6 +86,23 @@ describe("functions served by the inngest SDK", () => {
     expect(app.count("tick")).toBe(1);
   });
 
+  it("the app's cancelOn cancels a run with the matching event", async () => {
+    const tag = `c${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/remote.long", data: { tag } });
+    const runId = await waitFor(async () => {
+      const run = (await http.event(eventId!)).runs[0];
+      return run && (await http.run(run.id)).status === "sleeping" ? run.id : undefined;
+    }, "the remote run to sleep");
+    await http.send({ name: "e2e/remote.stop", data: { tag: "another" } });
+    await http.send({ name: "e2e/remote.stop", data: { tag } });
+    const run = await waitFor(async () => {
+      const r = await http.run(runId);
+      return r.status === "cancelled" ? r : undefined;
+    }, "the cancel");
+    expect(run.error?.message).toMatch(/e2e\/remote.stop/);
+    expect(app.count("never")).toBe(0);
+  });
+
   it("a re-sync replaces the app's functions", async () => {
     const only = await fetch(`${dev.url}/fn/register`, {
       method: "POST",
