@@ -154,6 +154,14 @@ describe("a remote function driven through the protocol", () => {
     expect(plain.out).toMatchObject({ ok: false, e: { name: "Error", message: "boom" } });
     const again = await drive([() => ops({ id: "h1", op: "StepRun", data: 1 }), () => ops({ id: "h1", op: "StepPlanned" })]);
     expect(again.out).toMatchObject({ ok: false, e: { code: "non_deterministic" } });
+    // A step that failed with the engine's code (here: the app unreachable for its call) fails the run with it.
+    const down = await drive([
+      () => ops({ id: "s", op: "StepPlanned" }),
+      () => {
+        throw Object.assign(new Error("connection refused"), { code: "remote_unreachable" });
+      },
+    ]);
+    expect(down.out).toMatchObject({ ok: false, e: { code: "remote_unreachable" } });
     const unsupported = await drive([() => ops({ id: "g", op: "AIGateway" })]);
     expect(unsupported.out).toMatchObject({ ok: false, e: { code: "remote_op_unsupported" } });
   });

@@ -71,13 +71,16 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
       if (deps.journal.has(journalId(op)) && !settled.has(op.id)) caughtUp++;
       settled.set(op.id, state);
     };
-    // An error that is not a step's final failure (a tool's refusal) ends the handler, as it would a local one.
+    // The engine's own refusals end the handler with their code, as they would a local one: a tool's refusal, and a
+    // step that failed with a code (a limit, a signature, an unreachable app). The app's errors, and a failed invoke,
+    // go back to the app, for its code to catch.
     let fatal: unknown;
     const start = (op: Op) => {
       const p = startOp(ctx.step, op, runStep).then(
         (data) => settle(op, { data: data === undefined ? null : data }),
         (e) => {
-          if (isStepFailure(e)) settle(op, { error: errorState(e) });
+          const code = (e as { code?: unknown }).code;
+          if (isStepFailure(e) && (typeof code !== "string" || code.startsWith("invoke_"))) settle(op, { error: errorState(e) });
           else fatal ??= e;
         },
       );

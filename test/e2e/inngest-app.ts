@@ -94,7 +94,10 @@ export class InngestApp {
         return step.run("never", () => (this.#ran("never"), "ran"));
       },
     );
-    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable];
+    const huge = inngest.createFunction({ id: "huge", triggers: [{ event: "e2e/remote.huge" }] }, async ({ step }) =>
+      step.run("big", () => "x".repeat(1_500_000)),
+    );
+    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable, huge];
   }
 
   async start(): Promise<this> {

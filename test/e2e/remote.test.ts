@@ -103,6 +103,12 @@ describe("functions served by the inngest SDK", () => {
     expect(app.count("never")).toBe(0);
   });
 
+  it("a remote step's output has a local step's limit: the run fails with step_output_too_large", async () => {
+    const [eventId] = await http.send({ name: "e2e/remote.huge", data: {} });
+    const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-huge");
+    expect(run).toMatchObject({ status: "failed", error: { code: "step_output_too_large" } });
+  });
+
   it("a re-sync replaces the app's functions", async () => {
     const only = await fetch(`${dev.url}/fn/register`, {
       method: "POST",
