@@ -37,6 +37,8 @@ describe("functions served by the inngest SDK", () => {
     expect(byId.get("remote-e2e-sequential")).toMatchObject({ remote: true, app: "remote-e2e" });
     expect(byId.get("remote-e2e-waiting")).toMatchObject({ remote: true, app: "remote-e2e" });
     expect(byId.get("remote-neighbour")?.remote).toBeUndefined();
+    const page = await (await fetch(`${dev.url}/dashboard/functions`)).text();
+    expect(page).toMatch(/data-function="remote-e2e-sequential"[\s\S]*?remote, app remote-e2e/);
   });
 
   it("one event starts the local function and two remote ones; steps are memoized, parallel, sleep and wait", async () => {
