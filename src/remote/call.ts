@@ -16,8 +16,9 @@ const where = (url: URL) => `${url.origin}${url.pathname}`;
  * One call to the app's serve URL: the body signed when a key is set (as
  * canonical JSON, which the SDK signs after parsing it), the answer's
  * signature verified, then classified. An app that refuses the signature
- * (401), or answers without a valid one, is a StepflareError: never
- * retried, since no attempt could succeed with the same keys.
+ * (401), or answers a result or ops without a valid one, is a
+ * StepflareError: never retried, since no attempt could succeed with the
+ * same keys. An unsigned error status is retried like any failed call.
  */
 export async function callApp(target: RemoteTarget, stepId: string, input: CallInput, options: CallOptions): Promise<Answer> {
   const url = new URL(target.url);
@@ -47,6 +48,11 @@ export async function callApp(target: RemoteTarget, stepId: string, input: CallI
     );
   }
   if (options.signingKey && !(await verifySignature(res.headers.get("x-inngest-signature"), text, options.signingKey))) {
+    // An unsigned error (a proxy's 502, an outage) carries no data to trust or distrust: retried, its headers ignored.
+    if (res.status >= 400) {
+      const message = `${where(url)} answered HTTP ${res.status}, unsigned: ${text.slice(0, 200)}`;
+      throw Object.assign(new Error(message), { name: "RemoteCallError" });
+    }
     throw new StepflareError(
       "remote_signature_invalid",
       `the answer from ${where(url)} has no valid X-Inngest-Signature: it and the engine must share one signing key, and the app must not run in dev mode`,

@@ -73,10 +73,15 @@ export async function runClaimedSteps(
   const allowanceMs = config.limits.stepTimeoutMs;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => finish("timeout"), allowanceMs);
-    const finish = (why: "reached" | "timeout" | "settled") => {
+    const finish = (why: "reached" | "timeout" | "settled", thrown?: unknown) => {
       clearTimeout(timer);
       exec.abandon();
-      for (const key of targets) reporter.add(failedResult(key, attempts.get(key) ?? 1, notReached(key, why, allowanceMs)));
+      for (const key of targets) {
+        // A remote function's catch-up that failed to reach the app fails the attempt with that error (retried as it says):
+        // the app's code did not go another way, the call did not get through.
+        const error = context.remote && thrown !== undefined ? thrown : notReached(key, why, allowanceMs);
+        reporter.add(failedResult(key, attempts.get(key) ?? 1, error));
+      }
       targets.clear();
       resolve();
     };
@@ -99,7 +104,7 @@ export async function runClaimedSteps(
           }
           if (targets.size === 0) finish("reached");
         },
-        onSettled: () => finish("settled"),
+        onSettled: (outcome) => finish("settled", outcome.type === "threw" ? outcome.error : undefined),
       },
     );
     exec.start();

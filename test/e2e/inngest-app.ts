@@ -15,6 +15,9 @@ export class InngestApp {
   failing = true;
   /** The error message the `failing` function's onFailure handler last got. */
   lastFailure: string | undefined;
+  /** Per function id, the number of the discovery call to answer 503, once. */
+  readonly failDiscovery = new Map<string, number>();
+  readonly #discoveries = new Map<string, number>();
   #server: Server | undefined;
   #port = 0;
 
@@ -69,8 +72,9 @@ export class InngestApp {
         });
       },
     );
-    const guarded = inngest.createFunction({ id: "guarded", triggers: [{ event: "e2e/remote.guarded" }] }, async ({ step }) =>
-      step.run("guarded", () => (this.#ran("guarded"), "ran")),
+    const guarded = inngest.createFunction(
+      { id: "guarded", triggers: [{ event: "e2e/remote.guarded" }, { event: "e2e/remote.unsigned" }] },
+      async ({ step }) => step.run("guarded", () => (this.#ran("guarded"), "ran")),
     );
     const child = inngest.createFunction({ id: "child", triggers: [{ event: "e2e/remote.never" }] }, async ({ event }) => ({
       doubled: Number(event.data.n) * 2,
@@ -97,14 +101,32 @@ export class InngestApp {
     const huge = inngest.createFunction({ id: "huge", triggers: [{ event: "e2e/remote.huge" }] }, async ({ step }) =>
       step.run("big", () => "x".repeat(1_500_000)),
     );
-    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable, huge];
+    const fanned = inngest.createFunction({ id: "fanned", triggers: [{ event: "e2e/remote.fanned" }] }, async ({ step }) => {
+      const [p, q] = await Promise.all([step.run("p", () => (this.#ran("p"), "p")), step.run("q", () => (this.#ran("q"), "q"))]);
+      return `${p}${q}`;
+    });
+    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable, huge, fanned];
   }
 
   async start(): Promise<this> {
     this.#port = await freePort();
     const { id, engineUrl, signingKey, isDev = false } = this.options;
     const client = new Inngest({ id, baseUrl: engineUrl, signingKey, isDev, eventKey: "e2e-dev-key", logger: quiet });
-    this.#server = createServer(serve({ client, functions: this.functions(client) }));
+    const handler = serve({ client, functions: this.functions(client) });
+    this.#server = createServer((req, res) => {
+      // An outage of one call, chosen by its number among the discovery calls of a function (`stepId=step`).
+      const url = new URL(req.url ?? "/", "http://app");
+      if (req.method === "POST" && url.searchParams.get("stepId") === "step") {
+        const fnId = url.searchParams.get("fnId") ?? "";
+        const n = (this.#discoveries.get(fnId) ?? 0) + 1;
+        this.#discoveries.set(fnId, n);
+        if (this.failDiscovery.get(fnId) === n) {
+          res.writeHead(503, { "content-type": "text/plain" }).end("injected outage");
+          return;
+        }
+      }
+      return handler(req, res);
+    });
     await new Promise<void>((resolve) => this.#server!.listen(this.#port, "127.0.0.1", resolve));
     return this;
   }

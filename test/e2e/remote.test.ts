@@ -111,6 +111,16 @@ describe("functions served by the inngest SDK", () => {
     expect(run).toMatchObject({ status: "failed", error: { code: "step_output_too_large" } });
   });
 
+  it("an outage while the steps queue catches up to parallel steps is retried, not taken for non-determinism", async () => {
+    // Discovery call 1 is the run object's (it finds p and q); call 2 is a steps consumer's catch-up: it gets a 503.
+    app.failDiscovery.set("remote-e2e-fanned", 2);
+    const [eventId] = await http.send({ name: "e2e/remote.fanned", data: {} });
+    const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-fanned");
+    expect(run).toMatchObject({ status: "completed", output: "pq" });
+    expect([app.count("p"), app.count("q")]).toEqual([1, 1]);
+    expect(run!.steps.some((s) => (s.failedAttempts ?? []).some((a) => /injected outage/.test(a.error.message)))).toBe(true);
+  });
+
   it("a re-sync replaces the app's functions", async () => {
     const only = await fetch(`${dev.url}/fn/register`, {
       method: "POST",
