@@ -105,7 +105,10 @@ export class InngestApp {
       const [p, q] = await Promise.all([step.run("p", () => (this.#ran("p"), "p")), step.run("q", () => (this.#ran("q"), "q"))]);
       return `${p}${q}`;
     });
-    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable, huge, fanned];
+    const sender = inngest.createFunction({ id: "sender", triggers: [{ event: "e2e/remote.send" }] }, async ({ event, step }) =>
+      step.sendEvent("forward", { name: "e2e/remote.invoke", data: { n: event.data.n } }),
+    );
+    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable, huge, fanned, sender];
   }
 
   async start(): Promise<this> {

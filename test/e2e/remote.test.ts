@@ -78,6 +78,16 @@ describe("functions served by the inngest SDK", () => {
     expect(run).toMatchObject({ status: "completed", output: { doubled: 42 } });
   });
 
+  it("step.sendEvent sends through the engine's ingest, and the event fans out", async () => {
+    const [eventId] = await http.send({ name: "e2e/remote.send", data: { n: 4 } });
+    const sent = (await http.settledRuns(eventId!, 1)).get("remote-e2e-sender");
+    expect(sent?.status).toBe("completed");
+    const ids = (sent!.output as { ids: string[] }).ids;
+    expect(ids).toHaveLength(1);
+    const forwarded = (await http.settledRuns(ids[0]!, 1)).get("remote-e2e-invoker");
+    expect(forwarded).toMatchObject({ status: "completed", output: { doubled: 8 } });
+  });
+
   it("a remote cron trigger fires from the scheduled handler", async () => {
     expect((await fetch(`${dev.url}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
     const run = await waitFor(async () => {
