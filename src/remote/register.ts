@@ -10,6 +10,7 @@ import { signingKeys } from "./keys";
 import { engineEventName } from "./protocol";
 import { type RemoteDefinition, remoteFunction } from "./registry";
 import { hashedSigningKey } from "./signature";
+import { remoteTargetSchema } from "./target";
 
 /** The SDK's register call (`registerBody` in its comm handler), read leniently: unknown fields are the SDK's own. */
 export const registerBody = z
@@ -67,6 +68,9 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
         retries: attempts === undefined ? DEFAULT_RETRIES : Math.min(MAX_RETRIES, Math.max(0, Math.trunc(attempts))),
       },
     };
+    if (!remoteTargetSchema.safeParse(definition.target).success) {
+      throw new HttpError(400, "invalid_function", `function ${JSON.stringify(fn.id)}: its step URL is not an http(s) URL`);
+    }
     let config: FunctionConfig;
     try {
       config = remoteFunction(fn.id, definition).config;
