@@ -10,7 +10,7 @@ import { signingKeys } from "./keys";
 import { engineEventName } from "./protocol";
 import { type RemoteDefinition, remoteFunction } from "./registry";
 import { hashedSigningKey } from "./signature";
-import { remoteTargetSchema } from "./target";
+import { type RunOptions, remoteTargetSchema } from "./target";
 
 /** The SDK's register call (`registerBody` in its comm handler), read leniently: unknown fields are the SDK's own. */
 export const registerBody = z
@@ -27,6 +27,9 @@ export const registerBody = z
             triggers: z.array(z.object({ event: z.string().optional(), expression: z.string().optional(), cron: z.string().optional() })),
             cancel: z.array(z.object({ event: z.string(), if: z.string().optional(), timeout: z.string().optional() })).optional(),
             timeouts: z.object({ start: z.string().optional(), finish: z.string().optional() }).optional(),
+            concurrency: z.unknown().optional(),
+            throttle: z.unknown().optional(),
+            priority: z.unknown().optional(),
             steps: z.record(
               z.string(),
               z
@@ -51,9 +54,13 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
     const step = fn.steps.step ?? Object.values(fn.steps)[0];
     if (!step) throw new HttpError(400, "invalid_function", `function ${JSON.stringify(fn.id)} has no step to call`);
     const attempts = step.retries?.attempts;
+    // The options a run applies itself; those the fan-out applies (rateLimit, debounce, ...) are not read yet.
     const options = {
       ...(fn.cancel?.length ? { cancelOn: fn.cancel.map((c) => ({ ...c, event: engineEventName(c.event) })) } : {}),
-      ...(fn.timeouts?.finish ? { timeouts: { finish: fn.timeouts.finish } } : {}),
+      ...(fn.timeouts ? { timeouts: fn.timeouts } : {}),
+      ...(fn.concurrency !== undefined ? { concurrency: withoutAccountScope(fn.concurrency) } : {}),
+      ...(fn.throttle !== undefined ? { throttle: fn.throttle } : {}),
+      ...(fn.priority !== undefined ? { priority: fn.priority } : {}),
     };
     const definition: RemoteDefinition = {
       ...(fn.name ? { name: fn.name } : {}),
@@ -79,10 +86,20 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
       throw new HttpError(400, code, (e as Error).message);
     }
     // A run applies these itself, parsed as the engine parses its own (durations in ms).
-    if (config.cancelOn) definition.target.cancelOn = config.cancelOn;
-    if (config.timeouts?.finish) definition.target.finishMs = config.timeouts.finish;
+    const { cancelOn, timeouts, concurrency, throttle, priority } = config;
+    const parsed = Object.fromEntries(
+      Object.entries({ cancelOn, timeouts, concurrency, throttle, priority }).filter(([, v]) => v !== undefined),
+    );
+    if (Object.keys(parsed).length > 0) definition.target.options = parsed;
     return { id: fn.id, definition };
   });
+}
+
+/** Inngest's `account` scope shares a limit across an account; the nearest the engine has is `env`, across its functions. */
+function withoutAccountScope(concurrency: unknown): unknown {
+  const one = (c: unknown) =>
+    typeof c === "object" && c !== null && (c as { scope?: unknown }).scope === "account" ? { ...c, scope: "env" } : c;
+  return Array.isArray(concurrency) ? concurrency.map(one) : one(concurrency);
 }
 
 /**

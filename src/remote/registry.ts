@@ -48,13 +48,12 @@ export function remoteFunction(id: string, definition: RemoteDefinition, handler
 
 /** The function a run of a remote target executes: its retries, and the handler the run gives it. */
 export function runnableRemote(functionId: string, target: RemoteTarget, handler: AnyHandler): StepflareFunction {
-  // What a run applies itself: retries, cancelOn, timeouts.finish. Its triggers stay with the registry; no flow control, no onFailure.
+  // What a run applies itself: retries and the target's options. Its triggers stay with the registry; no onFailure.
   const config = {
     id: functionId,
     triggers: [],
     retries: target.retries,
-    ...(target.cancelOn ? { cancelOn: target.cancelOn } : {}),
-    ...(target.finishMs ? { timeouts: { finish: target.finishMs } } : {}),
+    ...target.options,
   } as unknown as FunctionConfig;
   return Object.freeze({ kind: "stepflare.function" as const, config, handler });
 }

@@ -1,5 +1,8 @@
 import { z } from "zod";
-import { DEFAULT_RETRIES, MAX_RETRIES } from "../../sdk/function";
+import { DEFAULT_RETRIES, type FunctionConfig, MAX_RETRIES } from "../../sdk/function";
+
+/** The options a remote function's run applies itself. */
+export type RunOptions = Partial<Pick<FunctionConfig, "cancelOn" | "timeouts" | "concurrency" | "throttle" | "priority">>;
 
 /**
  * A function served by an app over the Inngest protocol, as a run keeps it:
@@ -14,12 +17,12 @@ export const remoteTargetSchema = z.object({
   /** The `fnId` the app knows the function by: its full id. */
   slug: z.string().min(1).max(256),
   retries: z.number().int().min(0).max(MAX_RETRIES).default(DEFAULT_RETRIES),
-  /** The app's `cancelOn`, as the engine's config parsed it (timeouts in ms): the run registers each. */
-  cancelOn: z
-    .array(z.object({ event: z.string(), match: z.string().optional(), if: z.string().optional(), timeout: z.number().optional() }))
-    .optional(),
-  /** The app's `timeouts.finish` in ms: a run still going this long after it started is cancelled. */
-  finishMs: z.number().optional(),
+  /**
+   * What the run applies itself of the app's options, as the engine's config
+   * parsed them (durations in ms): `cancelOn`, `timeouts`, `concurrency`,
+   * `throttle`, `priority`.
+   */
+  options: z.custom<RunOptions>((v) => typeof v === "object" && v !== null && !Array.isArray(v)).optional(),
 });
 
 export type RemoteTarget = z.infer<typeof remoteTargetSchema>;

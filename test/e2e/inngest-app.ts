@@ -15,6 +15,8 @@ export class InngestApp {
   failing = true;
   /** The error message the `failing` function's onFailure handler last got. */
   lastFailure: string | undefined;
+  /** When each run of the `single` function (concurrency 1) held its step: start and end, ms. */
+  readonly intervals: [number, number][] = [];
   /** Per function id, the number of the discovery call to answer 503, once. */
   readonly failDiscovery = new Map<string, number>();
   readonly #discoveries = new Map<string, number>();
@@ -108,7 +110,17 @@ export class InngestApp {
     const sender = inngest.createFunction({ id: "sender", triggers: [{ event: "e2e/remote.send" }] }, async ({ event, step }) =>
       step.sendEvent("forward", { name: "e2e/remote.invoke", data: { n: event.data.n } }),
     );
-    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable, huge, fanned, sender];
+    const single = inngest.createFunction(
+      { id: "single", triggers: [{ event: "e2e/remote.single" }], concurrency: { limit: 1 } },
+      async ({ step }) =>
+        step.run("work", async () => {
+          const start = Date.now();
+          await pause(400);
+          this.intervals.push([start, Date.now()]);
+          return "done";
+        }),
+    );
+    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable, huge, fanned, sender, single];
   }
 
   async start(): Promise<this> {

@@ -131,6 +131,14 @@ describe("functions served by the inngest SDK", () => {
     expect(run!.steps.some((s) => (s.failedAttempts ?? []).some((a) => /injected outage/.test(a.error.message)))).toBe(true);
   });
 
+  it("the app's concurrency limit holds: three runs of a limit-1 function never overlap", async () => {
+    const ids = await http.send([1, 2, 3].map((n) => ({ name: "e2e/remote.single", data: { n } })));
+    for (const id of ids) expect((await http.settledRuns(id, 1)).get("remote-e2e-single")?.status).toBe("completed");
+    const spans = [...app.intervals].sort((a, b) => a[0] - b[0]);
+    expect(spans).toHaveLength(3);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+  });
+
   it("a re-sync replaces the app's functions", async () => {
     const only = await fetch(`${dev.url}/fn/register`, {
       method: "POST",
