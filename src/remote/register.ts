@@ -87,7 +87,7 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
     }
     // A run applies these itself, parsed as the engine parses its own (durations in ms).
     const { cancelOn, timeouts, concurrency, throttle, priority } = config;
-    const parsed = Object.fromEntries(
+    const parsed: RunOptions = Object.fromEntries(
       Object.entries({ cancelOn, timeouts, concurrency, throttle, priority }).filter(([, v]) => v !== undefined),
     );
     if (Object.keys(parsed).length > 0) definition.target.options = parsed;
