@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { appsApi } from "./api/apps";
 import { requireApiKey } from "./api/auth";
 import { cancellationsApi } from "./api/cancellations";
 import { deadLettersApi } from "./api/dead-letters";
@@ -11,6 +12,7 @@ import type { EngineConfig } from "./config";
 import { dashboardRoutes } from "./dashboard";
 import type { Env } from "./env";
 import { ingestRoutes } from "./ingest/routes";
+import { registerRoutes } from "./remote/register";
 import { HttpError } from "./shared/http-error";
 
 const notFound = () => {
@@ -27,6 +29,7 @@ function renderError(err: Error, c: { json: (body: unknown, status: HttpError["s
 export function buildApi(config: EngineConfig) {
   const api = new Hono<{ Bindings: Env }>();
   api.route("/functions", functionsApi(config));
+  api.route("/apps", appsApi);
   api.route("/runs", runsApi());
   api.route("/events", eventListApi);
   api.route("/events", eventsApi);
@@ -44,6 +47,8 @@ export function buildApp(config: EngineConfig) {
   const app = new Hono<{ Bindings: Env }>();
   const api = buildApi(config);
   app.route("/e", ingestRoutes(config));
+  // The `inngest` SDK's register call: authenticated by the signing key, not the API key.
+  app.route("/fn", registerRoutes(config));
   app.use("/api/v1/*", requireApiKey);
   app.route("/api/v1", api);
   // Public, outside /api/v1: the document holds shapes and limits, no secrets. Built once, on first ask.

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { StepflareFunction } from "../sdk/internal";
 import { Registry } from "./fanout/match";
+import { RemoteFunctions } from "./remote/registry";
 import { type Backoff, backoffSchema, type Limits, limitsSchema } from "./shared/limits";
 import { type Retention, retentionSchema } from "./shared/retention";
 
@@ -20,6 +21,11 @@ export interface EngineOptions {
    * queues live in memory.
    */
   ingest?: IngestPath | "auto";
+  /**
+   * Apps served by the `inngest` SDK (docs/remote-functions.md): the signing key they share with the engine.
+   * The secret `INNGEST_SIGNING_KEY` (and `INNGEST_SIGNING_KEY_FALLBACK`) wins over this.
+   */
+  inngest?: { signingKey?: string; signingKeyFallback?: string };
 }
 
 /** How ingest makes an event durable before it answers. */
@@ -33,11 +39,17 @@ export interface EngineConfig {
   backoff: Backoff;
   retention: Retention;
   ingest: IngestPath | "auto";
+  /** Functions other apps serve, read from D1 for fan-out. */
+  remote: RemoteFunctions;
+  inngest: { signingKey?: string; signingKeyFallback?: string };
 }
 
 export function resolveConfig(options: EngineOptions): EngineConfig {
+  const registry = new Registry(options.functions);
   return {
-    registry: new Registry(options.functions),
+    registry,
+    remote: new RemoteFunctions(registry),
+    inngest: { ...options.inngest },
     schemas: options.schemas ?? {},
     limits: limitsSchema.parse(options.limits ?? {}),
     backoff: backoffSchema.parse(options.backoff ?? {}),

@@ -22,6 +22,10 @@ export interface Env {
   EVENT_KEYS?: string;
   /** Secret: bearer key for /api/v1. When unset outside dev mode, the API answers 401. */
   API_KEY?: string;
+  /** Secret: the signing key shared with apps served by the `inngest` SDK (docs/remote-functions.md). */
+  INNGEST_SIGNING_KEY?: string;
+  /** Secret: a second signing key accepted while rotating. */
+  INNGEST_SIGNING_KEY_FALLBACK?: string;
   /** "true" in local development: any event key is accepted and the API is open. */
   STEPFLARE_DEV?: string;
 }

@@ -183,6 +183,11 @@ export const functionsList = z.strictObject({
       triggers: z.array(z.union([z.strictObject({ event: z.string(), if: z.string().optional() }), z.strictObject({ cron: z.string() })])),
       retries: z.number().int().nonnegative(),
       onFailure: z.boolean().meta({ description: "whether the function has an onFailure handler" }),
+      remote: z
+        .literal(true)
+        .optional()
+        .meta({ description: "served by another app over the Inngest protocol (docs/remote-functions.md)" }),
+      app: z.string().optional().meta({ description: "for a remote function: its app's id" }),
       runs: z.record(runStatus, z.number().int().nonnegative()).meta({ description: "runs listed, by status" }),
       paused: z.boolean().meta({ description: "whether the function is paused: its events start no runs" }),
       pausedAt: z.number().int().optional().meta({ description: "when it was paused (ms since the epoch)" }),
@@ -206,3 +211,29 @@ export const engineInfo = z.strictObject({ name: z.literal("stepflare"), functio
 /** The error envelope, with the codes one answer may carry. */
 export const errorBody = (codes: readonly [string, ...string[]]) =>
   z.strictObject({ error: z.strictObject({ code: z.enum(codes), message: z.string() }) });
+
+export const appsList = z.strictObject({
+  apps: z.array(
+    z.strictObject({
+      id: z.string().meta({ description: "the app's id, as its SDK names it" }),
+      url: z.string().meta({ description: "its serve URL, as it registered" }),
+      sdk: z.string().optional().meta({ description: "the SDK it runs, such as js:v4.24.0" }),
+      syncedAt: z.number().int().meta({ description: "when it last synced (ms since the epoch)" }),
+      functions: z.array(z.string()).meta({ description: "its functions' ids" }),
+    }),
+  ),
+});
+
+export const appSynced = z.strictObject({
+  synced: z.literal(true),
+  apps: z.array(z.strictObject({ id: z.string(), url: z.string(), syncedAt: z.number().int() })).meta({
+    description: "the apps registered at this URL",
+  }),
+});
+
+export const appRegistered = z.looseObject({
+  ok: z.literal(true),
+  modified: z.boolean(),
+  app: z.string(),
+  functions: z.array(z.string()),
+});

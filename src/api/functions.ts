@@ -4,6 +4,7 @@ import type { EngineConfig } from "../config";
 import { runCountsByFunction } from "../d1/listing";
 import { pausedFunctions, pauseFunction, resumeFunction } from "../d1/pauses";
 import type { Env } from "../env";
+import { isRemote } from "../remote/registry";
 import { HttpError } from "../shared/http-error";
 import { RUN_STATUSES } from "./schemas";
 
@@ -13,8 +14,8 @@ import { RUN_STATUSES } from "./schemas";
  * `POST /api/v1/functions/:functionId/pause` and `/resume`.
  */
 export const functionsApi = (config: EngineConfig) => {
-  const known = (functionId: string) => {
-    if (!config.registry.get(functionId)) {
+  const known = async (db: D1Database, functionId: string) => {
+    if (!config.registry.get(functionId) && !(await config.remote.registry(db)).get(functionId)) {
       throw new HttpError(404, "function_not_found", `no function with id ${JSON.stringify(wellFormedHead(functionId, 128))}`);
     }
     return functionId;
@@ -22,7 +23,8 @@ export const functionsApi = (config: EngineConfig) => {
   return new Hono<{ Bindings: Env }>()
     .get("/", async (c) => {
       const [counts, paused] = await Promise.all([runCountsByFunction(c.env.DB), pausedFunctions(c.env.DB)]);
-      const functions = config.registry.all().map((fn) => {
+      const remote = await config.remote.registry(c.env.DB);
+      const functions = [...config.registry.all(), ...remote.all()].map((fn) => {
         const found = counts.get(fn.config.id) ?? {};
         const pausedAt = paused.get(fn.config.id);
         return {
@@ -31,6 +33,7 @@ export const functionsApi = (config: EngineConfig) => {
           triggers: fn.config.triggers,
           retries: fn.config.retries,
           onFailure: fn.onFailure !== undefined,
+          ...(isRemote(fn) ? { remote: true, app: fn.remote.appId } : {}),
           runs: Object.fromEntries(RUN_STATUSES.map((s) => [s, found[s] ?? 0])),
           paused: pausedAt !== undefined,
           ...(pausedAt !== undefined ? { pausedAt } : {}),
@@ -39,12 +42,12 @@ export const functionsApi = (config: EngineConfig) => {
       return c.json({ functions });
     })
     .post("/:functionId/pause", async (c) => {
-      const id = known(c.req.param("functionId"));
+      const id = await known(c.env.DB, c.req.param("functionId"));
       const pausedAt = await pauseFunction(c.env.DB, id, Date.now());
       return c.json({ id, paused: true, pausedAt });
     })
     .post("/:functionId/resume", async (c) => {
-      const id = known(c.req.param("functionId"));
+      const id = await known(c.env.DB, c.req.param("functionId"));
       await resumeFunction(c.env.DB, id);
       return c.json({ id, paused: false });
     });

@@ -1,8 +1,12 @@
 import { z } from "zod";
 import { eventPayloadSchema } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
+import { registerBody } from "../remote/register";
 import { ULID_PATTERN } from "../shared/ulid";
 import {
+  appRegistered,
+  appSynced,
+  appsList,
   bulkReplayed,
   cancellationsDone,
   deadLettersPage,
@@ -19,6 +23,7 @@ import {
   runReplayed,
   runsPage,
 } from "./answers";
+import { syncAppBody } from "./apps";
 import { eventsBody } from "./event-schemas";
 import { bulkReplayBody, cancellationsBody, deadLettersListQuery, eventsListQuery, runReplayBody, runsListQuery } from "./schemas";
 
@@ -50,6 +55,12 @@ export interface Operation {
 
 const ok = (description: string, body: z.ZodType): Answer => ({ description, body });
 const refused = (description: string, ...codes: [string, ...string[]]): Answer => ({ description, body: errorBody(codes) });
+
+/** The register call's refusals, in the shape the SDK reads (`error` a string, led by the code) with the code beside it. */
+const registerRefused = (description: string, ...codes: [string, ...string[]]): Answer => ({
+  description,
+  body: z.strictObject({ status: z.number().int(), error: z.string(), code: z.enum(codes) }),
+});
 
 const runId = z.string().regex(ULID_PATTERN).meta({ description: "a run's id (a ULID); any other text is 404 run_not_found" });
 const eventId = z.string().min(1).meta({ description: "an event's id" });
@@ -241,6 +252,63 @@ export function operations(config: EngineConfig): Operation[] {
       auth: "api-key",
       body: bulkReplayBody,
       responses: { 200: ok("what became of each run chosen", bulkReplayed), 400: badBody, 401: unauthorized },
+    },
+    {
+      id: "listApps",
+      method: "get",
+      path: "/api/v1/apps",
+      summary: "The apps that serve functions over the Inngest protocol, with their functions",
+      auth: "api-key",
+      responses: { 200: ok("every synced app", appsList), 401: unauthorized },
+    },
+    {
+      id: "syncApp",
+      method: "post",
+      path: "/api/v1/apps",
+      summary: "Ask an app to sync: a PUT to its serve URL, as Inngest's dev server sends; answers once it has registered",
+      auth: "api-key",
+      body: syncAppBody,
+      responses: {
+        200: ok("the app synced", appSynced),
+        400: refused(
+          "a bad body, or the app's register call was refused",
+          "invalid_json",
+          "invalid_request",
+          "invalid_register",
+          "invalid_function",
+          "invalid_expression",
+          "invalid_cron",
+          "function_id_taken",
+          "app_sync_failed",
+        ),
+        401: unauthorized,
+        403: refused(
+          "the app's signing key is not the engine's, or the engine has none outside dev mode",
+          "invalid_signing_key",
+          "signing_key_missing",
+        ),
+        502: refused("the app did not answer, or failed", "app_unreachable", "app_sync_failed"),
+      },
+    },
+    {
+      id: "registerApp",
+      method: "post",
+      path: "/fn/register",
+      summary: "The `inngest` SDK's register call; authenticated by `Authorization: Bearer <hashed signing key>`, not the API key",
+      auth: "none",
+      body: registerBody,
+      responses: {
+        200: ok("the app and its functions are stored, replacing its last sync", appRegistered),
+        400: registerRefused(
+          "a body or a function config that does not hold",
+          "invalid_register",
+          "invalid_function",
+          "invalid_expression",
+          "invalid_cron",
+        ),
+        401: registerRefused("not the engine's signing key, or none set outside dev mode", "invalid_signing_key", "signing_key_missing"),
+        409: registerRefused("a function id the engine or another app serves", "function_id_taken"),
+      },
     },
     {
       id: "getOpenApi",

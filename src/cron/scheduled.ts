@@ -6,6 +6,7 @@ import type { Env } from "../env";
 import { admitRun } from "../fanout/admit";
 import { runIdFor } from "../fanout/run-id";
 import type { StoredEvent } from "../messages/events";
+import { isRemote } from "../remote/registry";
 import { derivedUlid } from "../shared/ulid";
 
 /** The event a cron trigger's run starts with, as in Inngest (`inngest/scheduled.timer`). */
@@ -22,7 +23,12 @@ const MINUTE_MS = 60_000;
  */
 export async function runSchedules(scheduledTime: number, env: Env, config: EngineConfig): Promise<void> {
   const minute = Math.floor(scheduledTime / MINUTE_MS) * MINUTE_MS;
-  const due = config.registry.crons().filter((c) => c.schedule.firesAt(minute));
+  // Remote functions' crons too; a failed read of them leaves the engine's own crons to fire.
+  const remote = await config.remote.registry(env.DB).catch((e: Error) => {
+    console.error("stepflare: reading the remote functions for the cron failed; this minute runs only the engine's own:", e.message);
+    return undefined;
+  });
+  const due = [...config.registry.crons(), ...(remote?.crons() ?? [])].filter((c) => c.schedule.firesAt(minute));
   if (due.length === 0) return;
   const paused = await pausedFunctions(env.DB);
   const starts = await Promise.all(
@@ -45,7 +51,12 @@ export async function runSchedules(scheduledTime: number, env: Env, config: Engi
   ).run();
   const results = await Promise.allSettled(
     starts.map(({ fn, event, runId }) =>
-      admitRun(env, fn, { runId, functionId: fn.config.id, event, acceptedAt: minute }, paused.has(fn.config.id)),
+      admitRun(
+        env,
+        fn,
+        { runId, functionId: fn.config.id, event, acceptedAt: minute, ...(isRemote(fn) ? { remote: fn.remote } : {}) },
+        paused.has(fn.config.id),
+      ),
     ),
   );
   const listing = results.flatMap((r) => (r.status === "fulfilled" && r.value ? [r.value] : [])) as ListingRow[];

@@ -1,3 +1,4 @@
+import type { StepflareFunction } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import { acceptanceKey, loadEvents, markDispatched, queuedEventRow, storeQueued } from "../d1/events";
 import { type ListingRow, upsertListing } from "../d1/listing";
@@ -5,7 +6,9 @@ import { pausedFunctions } from "../d1/pauses";
 import { matchPathsOf } from "../d1/waits";
 import type { Env } from "../env";
 import { type EventMessage, eventsQueueMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
+import { isRemote } from "../remote/registry";
 import { admitRun } from "./admit";
+import type { Registry } from "./match";
 import { runIdFor } from "./run-id";
 import { resumeWaits } from "./waits";
 
@@ -86,18 +89,34 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
   const inlineNames = [...new Set(items.flatMap((i) => (i.body.event ? [i.body.event.name] : [])))];
   let waitPaths: Promise<Map<string, string[]>> | undefined;
   const pathsFor = (name: string) => (inlineNames.includes(name) ? (waitPaths ??= matchPathsOf(env.DB, inlineNames)) : undefined);
+  // The remote functions, read (or taken from the cache) once per batch.
+  let remote: Promise<Registry> | undefined;
   const fanOut = async (item: Item, event: StoredEvent | undefined) => {
     if (!event) {
       console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
       item.msg.retry();
       return;
     }
-    const functions = config.registry.match(event);
+    remote ??= config.remote.registry(env.DB);
+    let functions: StepflareFunction[];
+    try {
+      functions = [...config.registry.match(event), ...(await remote).match(event)];
+    } catch (e) {
+      console.error(`stepflare: reading the remote functions for event ${event.id} failed; retrying:`, (e as Error).message);
+      item.msg.retry();
+      return;
+    }
     if (functions.length > 0) paused ??= pausedFunctions(env.DB);
     const started = await Promise.allSettled<ListingRow | null>(
       functions.map(async (fn) => {
         const runId = await runIdFor(fn.config.id, event.id, item.body.acceptedAt);
-        const init = { runId, functionId: fn.config.id, event, acceptedAt: item.body.acceptedAt };
+        const init = {
+          runId,
+          functionId: fn.config.id,
+          event,
+          acceptedAt: item.body.acceptedAt,
+          ...(isRemote(fn) ? { remote: fn.remote } : {}),
+        };
         return admitRun(env, fn, init, (await paused!).has(fn.config.id));
       }),
     );

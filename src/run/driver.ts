@@ -8,9 +8,14 @@ import {
   serializeError,
   toJson,
 } from "../../sdk/internal";
+import type { AnyHandler } from "../../sdk/types";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { StepMessage } from "../messages/steps";
+import { remoteHandler } from "../remote/handler";
+import { callOptions } from "../remote/keys";
+import { runnableRemote } from "../remote/registry";
+import type { RemoteTarget } from "../remote/target";
 import { sendAll } from "../shared/queue-batches";
 import { runRetentionMs } from "../shared/retention";
 import { awaitsClaim } from "./claims";
@@ -74,6 +79,7 @@ export class RunDriver {
   #live: Live | undefined;
   #eventJson: string | undefined;
   #batchJson: string | null | undefined;
+  #remote: RemoteTarget | null | undefined;
 
   constructor(store: RunStore, config: EngineConfig, env: Env, hooks: DriverHooks) {
     this.#store = store;
@@ -88,12 +94,24 @@ export class RunDriver {
     this.#batchJson = batchJson;
   }
 
-  /** The run's function. */
+  /** The run's function: the engine's own, or one another app serves. */
   fn(): StepflareFunction {
     const run = this.#store.run;
+    const remote = this.remoteTarget();
+    if (run && remote) return runnableRemote(run.functionId, remote, this.#remoteHandler(new Set(), false));
     const fn = run && this.#config.registry.get(run.functionId);
     if (!fn) throw new Error(`function ${run?.functionId} is not registered with this engine`);
     return fn;
+  }
+
+  /** Where a remote function's run calls it; null for the engine's own. */
+  remoteTarget(): RemoteTarget | null {
+    if (this.#remote === undefined) this.#remote = this.#store.remoteTarget();
+    return this.#remote;
+  }
+
+  #remoteHandler(journal: ReadonlySet<string>, runAhead: boolean): AnyHandler {
+    return remoteHandler(this.remoteTarget()!, { journal, runAhead, options: () => callOptions(this.#env, this.#config) });
   }
 
   /** The run's event, as stored. */
@@ -121,8 +139,10 @@ export class RunDriver {
     const run = this.#store.run!;
     const live: Live = { exec: undefined as unknown as Execution, pending: new Map() };
     const batch = this.batchJson();
+    const memo = memoOf(this.#store);
     live.exec = new Execution(
-      this.fn().handler,
+      // A remote function may let the app run ahead only once the handler has caught up to this journal.
+      this.remoteTarget() ? this.#remoteHandler(new Set(memo.keys()), true) : this.fn().handler,
       {
         event: JSON.parse(this.eventJson()),
         ...(batch === null ? {} : { events: JSON.parse(batch) }),
@@ -130,7 +150,7 @@ export class RunDriver {
         runId: run.id,
         attempt: run.attempt,
         logger: runLogger(run),
-        memo: memoOf(this.#store),
+        memo,
       },
       { onFound: (found) => this.#onFound(live, found), onSettled: (outcome) => this.#onSettled(live, outcome) },
     );

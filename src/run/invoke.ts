@@ -2,6 +2,7 @@ import type { EngineConfig } from "../config";
 import { writeListing } from "../d1/listing";
 import type { Env } from "../env";
 import { runIdFor } from "../fanout/run-id";
+import { isRemote } from "../remote/registry";
 import type { RunDriver } from "./driver";
 import type { RunStore } from "./store";
 import { recordChild, retryInvokeStart, retryNotifyParent } from "./transitions";
@@ -29,16 +30,18 @@ export async function startChild(env: Env, config: EngineConfig, store: RunStore
   const run = store.run!;
   if (s?.mode !== "invoke" || s.status !== "running" || !s.invoke) return;
   const { functionId, data, user } = s.invoke;
-  if (!config.registry.get(functionId)) {
-    driver.endInvoke(key, {
-      ok: false,
-      error: { name: "InvokeFailedError", code: "invoke_failed", message: `no function "${functionId}" is registered with this engine` },
-    });
-    return;
-  }
   const startedAt = s.startedAt ?? Date.now();
   const eventId = `${run.id}.${key}`;
   try {
+    // The engine's own function, or one an app serves (its target goes with the child, as the fan-out's does).
+    const remote = config.registry.get(functionId) ? undefined : (await config.remote.registry(env.DB)).get(functionId);
+    if (!config.registry.get(functionId) && !(remote && isRemote(remote))) {
+      driver.endInvoke(key, {
+        ok: false,
+        error: { name: "InvokeFailedError", code: "invoke_failed", message: `no function "${functionId}" is registered with this engine` },
+      });
+      return;
+    }
     const childId = await runIdFor(functionId, eventId, startedAt);
     const started = await env.RUNS.get(env.RUNS.idFromName(childId)).start({
       runId: childId,
@@ -46,6 +49,7 @@ export async function startChild(env: Env, config: EngineConfig, store: RunStore
       event: { id: eventId, name: "stepflare/function.invoked", data, ts: startedAt, ...(user ? { user } : {}) },
       acceptedAt: startedAt,
       parent: { runId: run.id, stepKey: key, gen: generationOf(run) },
+      ...(remote && isRemote(remote) ? { remote: remote.remote } : {}),
     });
     const { status, endedAt, errorCode, version } = started;
     await writeListing(env.DB, [{ id: childId, functionId, eventId, status, startedAt: started.startedAt, endedAt, errorCode, version }]);

@@ -4,6 +4,7 @@ import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import { compiledFlow } from "../flow/needs";
 import type { ListingMessage } from "../messages/listing";
+import { runnableRemote } from "../remote/registry";
 import { runRetentionMs } from "../shared/retention";
 import { askLimits, releaseSlot } from "./admission";
 import { storeDeadLetter } from "./after-failure";
@@ -121,12 +122,12 @@ export class StepflareRunObject extends DurableObject<Env> {
   async start(init: StartRun): Promise<StartedRun> {
     const existing = this.#store.run;
     if (existing) return { created: false, ...startedState(existing) };
-    if (!this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
+    if (!init.remote && !this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
     const eventJson = JSON.stringify(init.event);
     const moreEvents = (init.events ?? []).slice(1).map((e) => JSON.stringify(e));
     this.#driver.rememberEvent(eventJson, moreEvents.length === 0 ? null : `[${[eventJson, ...moreEvents].join(",")}]`);
-    const fn = this.#config.registry.get(init.functionId)!;
+    const fn = init.remote ? runnableRemote(init.functionId, init.remote, () => undefined) : this.#config.registry.get(init.functionId)!;
     const fnConfig = fn.config;
     const finishMs = fnConfig.timeouts?.finish;
     const cancelOn = fnConfig.cancelOn?.length;
@@ -147,6 +148,7 @@ export class StepflareRunObject extends DurableObject<Env> {
       now,
       moreEvents,
     );
+    if (init.remote) this.#store.saveRemote(init.remote);
     this.#alarm.hold();
     if (run.status === "queued") {
       // Its limits are asked at once; a run still queued is listed so, and its admit timer asks again.
@@ -331,8 +333,10 @@ export class StepflareRunObject extends DurableObject<Env> {
     }
     const memo = claimed.length > 0 ? memoAsOf(this.#store, planSeq) : [];
     const batchJson = this.#driver.batchJson();
+    const remote = this.#driver.remoteTarget();
     return {
       functionId: run.functionId,
+      ...(remote ? { remote } : {}),
       eventJson: this.#driver.eventJson(),
       ...(batchJson === null ? {} : { batchJson }),
       attempt: run.attempt,

@@ -1,4 +1,5 @@
 import type { StoredEvent } from "../messages/events";
+import type { RemoteTarget } from "../remote/target";
 import type { ParentLink, RunStatus } from "./types";
 
 /** What the run object's RPC methods take and answer. */
@@ -13,6 +14,8 @@ export interface StartRun {
   acceptedAt?: number;
   /** For a run started by step.invoke: where it reports its ending. */
   parent?: ParentLink;
+  /** For a function another app serves: where to call it. The run keeps it. */
+  remote?: RemoteTarget;
   now?: number;
 }
 
@@ -39,6 +42,8 @@ export interface ClaimRequest {
 
 export interface CatchUpContext {
   functionId: string;
+  /** For a function another app serves: where to call it. */
+  remote?: RemoteTarget;
   eventJson: string;
   /** A batch's events as a JSON array; absent for a run of one event. */
   batchJson?: string;

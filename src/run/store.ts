@@ -1,4 +1,5 @@
 import type { InvokeSpec, SerializedError, WaitSpec } from "../../sdk/internal";
+import type { RemoteTarget } from "../remote/target";
 import type { ParentLink, ReplayRecord, RunFlow, RunState, RunStatus, StepState, StepStatus, TimerKind } from "./types";
 
 const SCHEMA = `
@@ -23,7 +24,9 @@ CREATE TABLE IF NOT EXISTS timers (
 -- The event and each replay record have rows of their own: beside a run's output in one row they could pass the 2 MB row limit.
 CREATE TABLE IF NOT EXISTS event (json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS replays (n INTEGER PRIMARY KEY, record TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS flow (id INTEGER PRIMARY KEY CHECK (id = 0), json TEXT NOT NULL);`;
+CREATE TABLE IF NOT EXISTS flow (id INTEGER PRIMARY KEY CHECK (id = 0), json TEXT NOT NULL);
+-- For a function another app serves: where to call it (src/remote/target.ts).
+CREATE TABLE IF NOT EXISTS remote (id INTEGER PRIMARY KEY CHECK (id = 0), json TEXT NOT NULL);`;
 
 export interface Timer {
   kind: TimerKind;
@@ -283,6 +286,17 @@ export class RunStore {
 
   timers(): Timer[] {
     return [...this.#timers.values()].sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  /** Stores where a remote function's run calls it; once, at creation. */
+  saveRemote(target: RemoteTarget): void {
+    this.#sql.exec("INSERT OR REPLACE INTO remote (id, json) VALUES (0, ?)", JSON.stringify(target));
+  }
+
+  /** Where the run's function is called, for a remote one; null for the engine's own (or a run stored before remote functions). */
+  remoteTarget(): RemoteTarget | null {
+    if (this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'remote'").toArray().length === 0) return null;
+    return parseJson<RemoteTarget>(this.#sql.exec("SELECT json FROM remote").toArray()[0]?.json);
   }
 
   eventJson(): string {

@@ -1,6 +1,9 @@
 import { Execution, type FoundStep, fromJson, type MemoEntry, StepflareError, utf8Bytes } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { remoteHandler } from "../remote/handler";
+import { callOptions } from "../remote/keys";
+import { runnableRemote } from "../remote/registry";
 import { attemptStep, failedResult } from "../run/decide";
 import { runLogger } from "../run/logger";
 import type { CatchUpContext } from "../run/object";
@@ -30,7 +33,14 @@ export async function runClaimedSteps(
   report: (results: StepResult[]) => Promise<void>,
 ): Promise<void> {
   const perform = performerFor(env, config, runId);
-  const fn = config.registry.get(context.functionId);
+  // A remote function's catch-up asks the app for its ops but never lets it run a step it was not asked for.
+  const fn = context.remote
+    ? runnableRemote(
+        context.functionId,
+        context.remote,
+        remoteHandler(context.remote, { journal: new Set(), runAhead: false, options: () => callOptions(env, config) }),
+      )
+    : config.registry.get(context.functionId);
   const reporter = new Coalescer<StepResult>(report, (r) => (r.ok ? utf8Bytes(r.outputJson ?? "") : 4096), REPORT_MAX_BYTES);
   const targets = new Set(context.claimed);
   if (!fn) {
@@ -63,10 +73,15 @@ export async function runClaimedSteps(
   const allowanceMs = config.limits.stepTimeoutMs;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => finish("timeout"), allowanceMs);
-    const finish = (why: "reached" | "timeout" | "settled") => {
+    const finish = (why: "reached" | "timeout" | "settled", thrown?: unknown) => {
       clearTimeout(timer);
       exec.abandon();
-      for (const key of targets) reporter.add(failedResult(key, attempts.get(key) ?? 1, notReached(key, why, allowanceMs)));
+      for (const key of targets) {
+        // A remote function's catch-up that failed to reach the app fails the attempt with that error (retried as it says):
+        // the app's code did not go another way, the call did not get through.
+        const error = context.remote && thrown !== undefined ? thrown : notReached(key, why, allowanceMs);
+        reporter.add(failedResult(key, attempts.get(key) ?? 1, error));
+      }
       targets.clear();
       resolve();
     };
@@ -89,7 +104,7 @@ export async function runClaimedSteps(
           }
           if (targets.size === 0) finish("reached");
         },
-        onSettled: () => finish("settled"),
+        onSettled: (outcome) => finish("settled", outcome.type === "threw" ? outcome.error : undefined),
       },
     );
     exec.start();

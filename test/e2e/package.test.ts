@@ -127,6 +127,7 @@ describe("the packed package in a new Worker project", () => {
     expect(config.durable_objects.bindings.map((b: { name: string }) => b.name)).toEqual(["RUNS", "SWEEPER", "FLOW"]);
     expect(initOutput).toMatch(/0001_init\.sql/);
     expect(initOutput).toMatch(/0002_flow\.sql/);
+    expect(initOutput).toMatch(/0003_remote\.sql/);
     expect(config.triggers).toEqual({ crons: ["* * * * *"] });
   });
 

@@ -7,6 +7,9 @@ export interface FunctionView {
   retries: number;
   onFailure: boolean;
   paused?: boolean;
+  /** Served by another app over the Inngest protocol. */
+  remote?: boolean;
+  app?: string;
   runs: Record<string, number>;
 }
 
@@ -33,6 +36,7 @@ export function FunctionsPage(p: { functions?: FunctionView[]; error?: { code: s
                   {fn.id}
                 </a>
                 {fn.name && <div class="muted">{fn.name}</div>}
+                {fn.remote && <div data-remote>remote, app {fn.app}</div>}
                 {fn.paused && <div data-paused>paused</div>}
               </td>
               <td>

@@ -17,6 +17,7 @@ const app = new Stepflare({
     "e2e/sleepy": z.object({ tag: z.string(), sleepMs: z.number().int().nonnegative() }),
     "e2e/order": z.object({ tag: z.string() }),
     "e2e/parent": z.object({ tag: z.string() }),
+    "e2e/remote": z.object({ tag: z.string(), n: z.number() }),
     "e2e/limited": z.object({ tag: z.string(), n: z.number().int(), sleepMs: z.number().int().nonnegative() }),
   },
 });
@@ -91,8 +92,13 @@ const limited = app.createFunction(
     }),
 );
 
+/** The engine's own function beside the remote ones an `inngest` app serves for the same event (remote.test.ts). */
+const neighbour = app.createFunction({ id: "remote-neighbour", triggers: [{ event: "e2e/remote" }] }, async ({ event, step }) =>
+  step.run("local", () => ({ local: event.data.tag })),
+);
+
 const engine = createEngine({
-  functions: [durable, parallel, quick, sleepy, order, parent, limited, ...flowEventFunctions],
+  functions: [durable, parallel, quick, sleepy, order, parent, limited, neighbour, ...flowEventFunctions],
   schemas: app.schemas,
   // The default limits: a claimed step whose executor was killed is retried once its 30 s claim lease lapses.
   backoff: { baseMs: 200, maxMs: 1_000 },

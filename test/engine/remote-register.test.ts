@@ -1,0 +1,77 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { api, BASE } from "./helpers";
+
+// The `inngest` SDK's register call against the engine in dev mode with no signing key (any call is accepted).
+const register = (body: unknown) =>
+  exports.default.fetch(`${BASE}/fn/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer " },
+    body: JSON.stringify(body),
+  });
+
+const fn = (id: string, extra: Record<string, unknown> = {}, url = `http://app.test/api/inngest?fnId=${id}&stepId=step`) => ({
+  id,
+  name: id,
+  triggers: [{ event: "test/remote" }],
+  steps: { step: { id: "step", name: "step", runtime: { type: "http", url }, retries: { attempts: 2 } } },
+  ...extra,
+});
+
+interface Fn {
+  id: string;
+  remote?: true;
+  app?: string;
+  retries: number;
+  triggers: unknown[];
+}
+
+const remoteOf = async (app: string) => (await api<{ functions: Fn[] }>("/api/v1/functions")).body.functions.filter((f) => f.app === app);
+
+describe("POST /fn/register", () => {
+  it("stores the app's functions in Stepflare's form, and a re-sync replaces them", async () => {
+    const res = await register({
+      url: "http://app.test/api/inngest",
+      appName: "unit-app",
+      sdk: "js:v4.24.0",
+      functions: [fn("unit-app-a", { triggers: [{ event: "test/remote", expression: "event.data.n > 1" }] }), fn("unit-app-b")],
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ ok: true, app: "unit-app", functions: ["unit-app-a", "unit-app-b"] });
+    expect(await remoteOf("unit-app")).toMatchObject([
+      { id: "unit-app-a", remote: true, retries: 2, triggers: [{ event: "test/remote", if: "event.data.n > 1" }] },
+      { id: "unit-app-b", remote: true },
+    ]);
+    const apps = await api<{ apps: { id: string; functions: string[]; sdk: string }[] }>("/api/v1/apps");
+    expect(apps.body.apps.find((a) => a.id === "unit-app")).toMatchObject({ sdk: "js:v4.24.0", functions: ["unit-app-a", "unit-app-b"] });
+
+    expect((await register({ url: "http://app.test/api/inngest", appName: "unit-app", functions: [fn("unit-app-b")] })).status).toBe(200);
+    expect((await remoteOf("unit-app")).map((f) => f.id)).toEqual(["unit-app-b"]);
+  });
+
+  it("refuses, with the code leading the SDK's error string: a bad expression, a step URL not http(s), a body without functions", async () => {
+    const cases: [unknown, string][] = [
+      [
+        {
+          url: "http://app.test/x",
+          appName: "bad",
+          functions: [fn("bad-x", { triggers: [{ event: "test/remote", expression: "event.data.(" }] })],
+        },
+        "invalid_expression",
+      ],
+      [{ url: "http://app.test/x", appName: "bad", functions: [fn("bad-y", {}, "ftp://app.test/x")] }, "invalid_function"],
+      [{ url: "http://app.test/x", appName: "bad" }, "invalid_register"],
+    ];
+    for (const [body, code] of cases) {
+      const res = await register(body);
+      expect(res.status, code).toBe(400);
+      const answer = (await res.json()) as { error: string; code: string; status: number };
+      expect(answer).toMatchObject({ status: 400, code });
+      expect(answer.error.startsWith(`${code}: `)).toBe(true);
+    }
+    expect(await remoteOf("bad")).toEqual([]);
+    const taken = await register({ url: "http://app.test/x", appName: "bad", functions: [fn("sequential")] });
+    expect(taken.status).toBe(409);
+    expect(((await taken.json()) as { code: string }).code).toBe("function_id_taken");
+  });
+});
