@@ -12,17 +12,22 @@ const DEV = { STEPFLARE_DEV: "true" };
 const event = { id: "e1", name: "t/e", data: { orderId: "o1" }, ts: 0 };
 
 let ran: string[] = [];
+/** Records that a step ran, and answers its output. */
+const record = <T>(name: string, output: T): T => {
+  ran.push(name);
+  return output;
+};
 const fn = (id: string, handler: (ctx: HandlerContext) => unknown) =>
   defineFunction({ id, triggers: [{ event: "t/e" }], retries: 2 }, handler);
 
 const functions = [
   fn("sequential", async ({ step }) => {
-    const a = await step.run("a", () => (ran.push("a"), 1));
-    const b = await step.run("b", () => (ran.push("b"), a + 1));
+    const a = await step.run("a", () => record("a", 1));
+    const b = await step.run("b", () => record("b", a + 1));
     return { a, b };
   }),
   fn("pair", async ({ step }) => {
-    const [x, y] = await Promise.all([step.run("x", () => (ran.push("x"), "x")), step.run("x", () => (ran.push("x:1"), "y"))]);
+    const [x, y] = await Promise.all([step.run("x", () => record("x", "x")), step.run("x", () => record("x:1", "y"))]);
     return [x, y];
   }),
   fn("tools", async ({ step }) => {

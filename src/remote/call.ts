@@ -7,6 +7,8 @@ import type { RemoteTarget } from "./target";
 export interface CallOptions {
   signingKey: string | undefined;
   timeoutMs: number;
+  /** The service binding a target with `binding` is called through (src/remote/bindings.ts). */
+  service?: (binding: string) => Fetcher;
 }
 
 /** Where a call went, for errors: the app's origin and path, never its query or a key. */
@@ -31,8 +33,9 @@ export async function callApp(target: RemoteTarget, stepId: string, input: CallI
   if (options.signingKey) headers["x-inngest-signature"] = await signatureHeader(body, options.signingKey);
   let res: Response;
   let text: string;
+  const send = target.binding ? serviceOf(options, target.binding) : fetch;
   try {
-    res = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
+    res = await send(url, { method: "POST", headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
     text = await res.text();
   } catch (e) {
     throw Object.assign(new Error(`calling ${where(url)} failed: ${(e as Error).message}`), {
@@ -55,4 +58,11 @@ export async function callApp(target: RemoteTarget, stepId: string, input: CallI
   const answer = readAnswer(res.status, res.headers, text);
   if (answer.type === "malformed") throw new StepflareError("remote_protocol_error", `${where(url)} sent ${answer.why}`);
   return answer;
+}
+
+/** The fetch of a target's service binding; a binding the engine lacks fails the run with its code. */
+function serviceOf(options: CallOptions, binding: string): typeof fetch {
+  if (!options.service) throw new StepflareError("service_binding_missing", `the engine cannot reach service binding ${binding}`);
+  const service = options.service(binding);
+  return (input, init) => service.fetch(input, init);
 }

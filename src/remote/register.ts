@@ -11,7 +11,7 @@ import { type RemoteDefinition, remoteFunction } from "./registry";
 import { hashedSigningKey } from "./signature";
 
 /** The SDK's register call (`registerBody` in its comm handler), read leniently: unknown fields are the SDK's own. */
-const registerSchema = z
+export const registerSchema = z
   .object({
     url: z.url({ protocol: /^https?$/ }),
     appName: z.string().min(1).max(256),

@@ -14,6 +14,11 @@ export const remoteTargetSchema = z.object({
   /** The `fnId` the app knows the function by: its full id. */
   slug: z.string().min(1).max(256),
   retries: z.number().int().min(0).max(MAX_RETRIES).default(DEFAULT_RETRIES),
+  /** For an app in another Worker: the engine's service binding to it, which carries the call instead of the network. */
+  binding: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/)
+    .optional(),
 });
 
 export type RemoteTarget = z.infer<typeof remoteTargetSchema>;

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import type { StepflareHttp } from "./client";
+import type { WranglerDev } from "./harness";
+import { serveDuringFile } from "./suite";
+
+// Two Workers in one `wrangler dev`: the engine (services/engine.toml) and a
+// second Worker holding a Stepflare function behind serve() (billing.toml),
+// which the engine reaches only through its BILLING service binding. Both
+// have the signing key, so every call through the binding is signed and
+// every answer verified.
+const SIGNING_KEY = `signkey-test-${"ef56".repeat(16)}`;
+
+let http: StepflareHttp;
+let dev: WranglerDev;
+serveDuringFile(
+  {
+    config: "test/e2e/services/engine.toml",
+    moreConfigs: ["test/e2e/services/billing.toml", "test/e2e/services/stranger.toml"],
+    vars: { STEPFLARE_DEV: "true", INNGEST_SIGNING_KEY: SIGNING_KEY },
+  },
+  (d, h) => {
+    dev = d;
+    http = h;
+  },
+);
+
+interface Fn {
+  id: string;
+  remote?: boolean;
+  app?: string;
+  service?: string;
+}
+
+describe("functions in another Worker, through a service binding", () => {
+  it("syncs the Worker behind the binding: its function is listed with its app", async () => {
+    const sync = await http.api<{ synced: boolean; apps: { id: string; service: string; functions: string[] }[] }>("/api/v1/apps", {
+      json: { service: "BILLING" },
+    });
+    expect(sync).toMatchObject({
+      status: 200,
+      body: { synced: true, apps: [{ id: "billing", service: "BILLING", functions: ["billing-charge"] }] },
+    });
+    const { body } = await http.api<{ functions: Fn[] }>("/api/v1/functions");
+    const byId = new Map(body.functions.map((f) => [f.id, f]));
+    expect(byId.get("billing-charge")).toMatchObject({ remote: true, app: "billing", service: "BILLING" });
+    expect(byId.get("services-confirm")?.remote).toBeUndefined();
+  });
+
+  it("one event runs the engine's function and the other Worker's; each step there runs once", async () => {
+    const tag = `t${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.order", data: { tag, amount: 21 } });
+    const settled = await http.settledRuns(eventId!, 2);
+    expect(settled.get("services-confirm")).toMatchObject({ status: "completed", output: { confirmed: tag } });
+    const billing = settled.get("billing-charge")!;
+    expect(billing.status).toBe("completed");
+    expect(billing.output).toMatchObject({
+      reserved: { amount: 21 },
+      charged: { paid: 42 },
+      receipt: "receipt-42",
+      ledger: "ledger-42",
+      // Each step's function ran once in the billing Worker; the handler itself was called again for every step.
+      executions: { reserve: 1, charge: 1, receipt: 1, ledger: 1 },
+    });
+    const handlerCalls = (billing.output as { executions: { handler: number } }).executions.handler;
+    expect(handlerCalls).toBeGreaterThanOrEqual(4);
+    expect(billing.steps).toHaveLength(4);
+  });
+
+  it("refuses a binding the engine does not list, one its Worker lacks, and a Worker with another key", async () => {
+    expect(await http.api("/api/v1/apps", { json: { service: "ELSEWHERE" } })).toMatchObject({
+      status: 400,
+      body: { error: { code: "service_not_configured" } },
+    });
+    expect(await http.api("/api/v1/apps", { json: { service: "MISSING" } })).toMatchObject({
+      status: 400,
+      body: { error: { code: "service_binding_missing" } },
+    });
+    // A Worker with another signing key refuses the engine's signed request: nothing of it is stored.
+    expect(await http.api("/api/v1/apps", { json: { service: "STRANGER" } })).toMatchObject({
+      status: 403,
+      body: { error: { code: "remote_unauthorized" } },
+    });
+    const { body } = await http.api<{ apps: { id: string }[] }>("/api/v1/apps");
+    expect(body.apps.map((a) => a.id)).toEqual(["billing"]);
+    // Wrangler shows the billing Worker's plain var cut short; the engine never prints the key.
+    expect(dev.output()).not.toContain(SIGNING_KEY);
+  });
+});

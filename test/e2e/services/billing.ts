@@ -1,0 +1,40 @@
+import { Stepflare, serve } from "stepflare";
+import { z } from "zod";
+
+const app = new Stepflare({ id: "billing", schemas: { "e2e/services.order": z.object({ tag: z.string(), amount: z.number() }) } });
+
+/** How many times each step's function ran in this Worker, and how often the engine called the handler. */
+const executions: Record<string, number> = {};
+const count = (name: string) => {
+  executions[name] = (executions[name] ?? 0) + 1;
+};
+
+/** Two sequential steps, then two in parallel: each must run once however often the engine calls. */
+const charge = app.createFunction(
+  { id: "billing-charge", triggers: [{ event: "e2e/services.order" }], retries: 2 },
+  async ({ event, step }) => {
+    count(`handler:${event.data.tag}`);
+    const reserved = await step.run("reserve", () => {
+      count(`reserve:${event.data.tag}`);
+      return { amount: event.data.amount };
+    });
+    const charged = await step.run("charge", () => {
+      count(`charge:${event.data.tag}`);
+      return { paid: reserved.amount * 2 };
+    });
+    const [receipt, ledger] = await Promise.all([
+      step.run("receipt", () => {
+        count(`receipt:${event.data.tag}`);
+        return `receipt-${charged.paid}`;
+      }),
+      step.run("ledger", () => {
+        count(`ledger:${event.data.tag}`);
+        return `ledger-${charged.paid}`;
+      }),
+    ]);
+    const mine = Object.entries(executions).filter(([k]) => k.endsWith(`:${event.data.tag}`));
+    return { reserved, charged, receipt, ledger, executions: Object.fromEntries(mine.map(([k, n]) => [k.split(":")[0], n])) };
+  },
+);
+
+export default { fetch: serve({ client: app, functions: [charge] }) } satisfies ExportedHandler;
