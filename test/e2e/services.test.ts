@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { StepflareHttp } from "./client";
+import { type StepflareHttp, waitFor } from "./client";
 import type { WranglerDev } from "./harness";
 import { serveDuringFile } from "./suite";
 
@@ -38,7 +38,7 @@ describe("functions in another Worker, through a service binding", () => {
     });
     expect(sync).toMatchObject({
       status: 200,
-      body: { synced: true, apps: [{ id: "billing", service: "BILLING", functions: ["billing-charge"] }] },
+      body: { synced: true, apps: [{ id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund"] }] },
     });
     const { body } = await http.api<{ functions: Fn[] }>("/api/v1/functions");
     const byId = new Map(body.functions.map((f) => [f.id, f]));
@@ -64,6 +64,25 @@ describe("functions in another Worker, through a service binding", () => {
     const handlerCalls = (billing.output as { executions: { handler: number } }).executions.handler;
     expect(handlerCalls).toBeGreaterThanOrEqual(4);
     expect(billing.steps).toHaveLength(4);
+  });
+
+  it("a step there retries, a sleep and a wait for an event work through the binding", async () => {
+    const tag = `r${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.refund", data: { tag } });
+    const waiting = await waitFor(async () => {
+      const run = (await http.event(eventId!)).runs.find((r) => r.functionId === "billing-refund");
+      const detail = run && (await http.run(run.id));
+      return detail?.status === "waiting" ? detail : undefined;
+    }, "the billing Worker's run to wait");
+    expect(waiting.steps.map((s) => s.status)).toEqual(["completed", "completed", "waiting"]);
+    await http.send({ name: "e2e/services.approved", data: { tag: "someone else", ok: false } });
+    await http.send({ name: "e2e/services.approved", data: { tag, ok: true } });
+    const done = await waitFor(async () => {
+      const run = await http.run(waiting.id);
+      return run.status === "completed" ? run : undefined;
+    }, "the billing Worker's run to end");
+    // Attempt 0 failed in the billing Worker, attempt 1 ran there and was memoized from then on.
+    expect(done.output).toEqual({ attempt: 1, approved: true, flaky: 2 });
   });
 
   it("refuses a binding the engine does not list, one its Worker lacks, and a Worker with another key", async () => {

@@ -1,7 +1,13 @@
 import { Stepflare, serve } from "stepflare";
 import { z } from "zod";
 
-const app = new Stepflare({ id: "billing", schemas: { "e2e/services.order": z.object({ tag: z.string(), amount: z.number() }) } });
+const app = new Stepflare({
+  id: "billing",
+  schemas: {
+    "e2e/services.order": z.object({ tag: z.string(), amount: z.number() }),
+    "e2e/services.refund": z.object({ tag: z.string() }),
+  },
+});
 
 /** How many times each step's function ran in this Worker, and how often the engine called the handler. */
 const executions: Record<string, number> = {};
@@ -37,4 +43,20 @@ const charge = app.createFunction(
   },
 );
 
-export default { fetch: serve({ client: app, functions: [charge] }) } satisfies ExportedHandler;
+/** A step that fails once and is retried, a sleep, and a wait for another event matched on the tag. */
+const refund = app.createFunction(
+  { id: "billing-refund", triggers: [{ event: "e2e/services.refund" }], retries: 2 },
+  async ({ event, step }) => {
+    const tag = event.data.tag;
+    const attempt = await step.run("flaky", ({ attempt }) => {
+      count(`flaky:${tag}`);
+      if (attempt === 0) throw new Error("the first attempt fails");
+      return attempt;
+    });
+    await step.sleep("cool-off", "1s");
+    const approval = await step.waitForEvent("approval", { event: "e2e/services.approved", match: "data.tag", timeout: "2m" });
+    return { attempt, approved: approval?.data.ok ?? null, flaky: executions[`flaky:${tag}`] };
+  },
+);
+
+export default { fetch: serve({ client: app, functions: [charge, refund] }) } satisfies ExportedHandler;
