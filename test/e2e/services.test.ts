@@ -32,21 +32,8 @@ interface Fn {
 }
 
 describe("functions in another Worker, through a service binding", () => {
-  it("syncs the Worker behind the binding: its function is listed with its app", async () => {
-    const sync = await http.api<{ synced: boolean; apps: { id: string; service: string; functions: string[] }[] }>("/api/v1/apps", {
-      json: { service: "BILLING" },
-    });
-    expect(sync).toMatchObject({
-      status: 200,
-      body: { synced: true, apps: [{ id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund"] }] },
-    });
-    const { body } = await http.api<{ functions: Fn[] }>("/api/v1/functions");
-    const byId = new Map(body.functions.map((f) => [f.id, f]));
-    expect(byId.get("billing-charge")).toMatchObject({ remote: true, app: "billing", service: "BILLING" });
-    expect(byId.get("services-confirm")?.remote).toBeUndefined();
-  });
-
-  it("one event runs the engine's function and the other Worker's; each step there runs once", async () => {
+  it("before any sync, one event runs the engine's function and the other Worker's; each step there runs once", async () => {
+    // The engine syncs the bindings it lists on its own, before its first fan-out.
     const tag = `t${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/services.order", data: { tag, amount: 21 } });
     const settled = await http.settledRuns(eventId!, 2);
@@ -64,6 +51,20 @@ describe("functions in another Worker, through a service binding", () => {
     const handlerCalls = (billing.output as { executions: { handler: number } }).executions.handler;
     expect(handlerCalls).toBeGreaterThanOrEqual(4);
     expect(billing.steps).toHaveLength(4);
+  });
+
+  it("POST /api/v1/apps syncs the Worker behind the binding again: its functions are listed with their app", async () => {
+    const sync = await http.api<{ synced: boolean; apps: { id: string; service: string; functions: string[] }[] }>("/api/v1/apps", {
+      json: { service: "BILLING" },
+    });
+    expect(sync).toMatchObject({
+      status: 200,
+      body: { synced: true, apps: [{ id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund"] }] },
+    });
+    const { body } = await http.api<{ functions: Fn[] }>("/api/v1/functions");
+    const byId = new Map(body.functions.map((f) => [f.id, f]));
+    expect(byId.get("billing-charge")).toMatchObject({ remote: true, app: "billing", service: "BILLING" });
+    expect(byId.get("services-confirm")?.remote).toBeUndefined();
   });
 
   it("a step there retries, a sleep and a wait for an event work through the binding", async () => {
