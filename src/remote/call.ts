@@ -60,9 +60,17 @@ export async function callApp(target: RemoteTarget, stepId: string, input: CallI
   return answer;
 }
 
-/** The fetch of a target's service binding; a binding the engine lacks fails the run with its code. */
+/**
+ * The fetch of a target's service binding; a binding the engine lacks fails
+ * the run with its code. The request gets the Host its URL names: a
+ * binding's request has none, and the inngest SDK's Workers adapter needs one.
+ */
 function serviceOf(options: CallOptions, binding: string): typeof fetch {
   if (!options.service) throw new StepflareError("service_binding_missing", `the engine cannot reach service binding ${binding}`);
   const service = options.service(binding);
-  return (input, init) => service.fetch(input, init);
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set("host", new URL(String(input)).host);
+    return service.fetch(input, { ...init, headers });
+  };
 }

@@ -49,6 +49,8 @@ export async function syncService(env: Env, config: EngineConfig, binding: strin
   const headers: Record<string, string> = {
     "content-type": "application/json",
     "x-inngest-sync-kind": "in_band",
+    // A binding's request carries no Host of its own; the inngest SDK's Workers adapter builds its URL from one.
+    host: new URL(url).host,
     "x-inngest-server-kind": options.signingKey ? "cloud" : "dev",
   };
   if (options.signingKey) headers["x-inngest-signature"] = await signatureHeader(body, options.signingKey);

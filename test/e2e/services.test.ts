@@ -3,11 +3,12 @@ import { type StepflareHttp, waitFor } from "./client";
 import type { WranglerDev } from "./harness";
 import { serveDuringFile } from "./suite";
 
-// Two Workers in one `wrangler dev`: the engine (services/engine.toml) and a
-// second Worker holding a Stepflare function behind serve() (billing.toml),
-// which the engine reaches only through its BILLING service binding. Both
-// have the signing key, so every call through the binding is signed and
-// every answer verified.
+// Workers in one `wrangler dev`: the engine (services/engine.toml); a Worker
+// holding Stepflare functions behind serve() (billing.toml), which the engine
+// reaches only through its BILLING service binding; one on the official
+// inngest SDK (ledger.toml) behind LEDGER; and one with another key
+// (stranger.toml). The engine has the key, so every call through a binding
+// is signed and every answer verified.
 const SIGNING_KEY = `signkey-test-${"ef56".repeat(16)}`;
 
 let http: StepflareHttp;
@@ -15,7 +16,7 @@ let dev: WranglerDev;
 serveDuringFile(
   {
     config: "test/e2e/services/engine.toml",
-    moreConfigs: ["test/e2e/services/billing.toml", "test/e2e/services/stranger.toml"],
+    moreConfigs: ["test/e2e/services/billing.toml", "test/e2e/services/ledger.toml", "test/e2e/services/stranger.toml"],
     vars: { STEPFLARE_DEV: "true", INNGEST_SIGNING_KEY: SIGNING_KEY },
   },
   (d, h) => {
@@ -36,8 +37,10 @@ describe("functions in another Worker, through a service binding", () => {
     // The engine syncs the bindings it lists on its own, before its first fan-out.
     const tag = `t${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/services.order", data: { tag, amount: 21 } });
-    const settled = await http.settledRuns(eventId!, 2);
+    const settled = await http.settledRuns(eventId!, 3);
     expect(settled.get("services-confirm")).toMatchObject({ status: "completed", output: { confirmed: tag } });
+    // The ledger Worker serves its function with the official inngest SDK (inngest/cloudflare), through its own binding.
+    expect(settled.get("ledger-record")).toMatchObject({ status: "completed", output: { posted: 22, entry: 1, post: 1 } });
     const billing = settled.get("billing-charge")!;
     expect(billing.status).toBe("completed");
     expect(billing.output).toMatchObject({
@@ -101,7 +104,7 @@ describe("functions in another Worker, through a service binding", () => {
       body: { error: { code: "remote_unauthorized" } },
     });
     const { body } = await http.api<{ apps: { id: string }[] }>("/api/v1/apps");
-    expect(body.apps.map((a) => a.id)).toEqual(["billing"]);
+    expect(body.apps.map((a) => a.id)).toEqual(["billing", "ledger"]);
     // Wrangler shows the billing Worker's plain var cut short; the engine never prints the key.
     expect(dev.output()).not.toContain(SIGNING_KEY);
   });

@@ -13,7 +13,7 @@ const confirm = app.createFunction({ id: "services-confirm", triggers: [{ event:
 const engine = createEngine({
   functions: [confirm],
   schemas: app.schemas,
-  services: ["BILLING", "STRANGER", "MISSING"],
+  services: ["BILLING", "LEDGER", "STRANGER", "MISSING"],
   backoff: { baseMs: 200, maxMs: 1_000 },
 });
 
