@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { EngineConfig } from "../config";
 import { functionsOfOtherApps, saveRemoteApp } from "../d1/remote";
@@ -105,10 +105,12 @@ export async function syncService(env: Env, config: EngineConfig, binding: strin
 
 /**
  * `POST /api/v1/apps` with `{ service, path? }`: syncs the Worker behind
- * that service binding. Any other body goes on to the sync by URL.
+ * that service binding. A middleware in front of the route, so the route
+ * stays one: any other request goes on to it (the sync by URL).
  */
-export function servicesApi(config: EngineConfig) {
-  return new Hono<{ Bindings: Env }>().post("/", async (c, next) => {
+export function serviceSync(config: EngineConfig): MiddlewareHandler<{ Bindings: Env }> {
+  return async (c, next) => {
+    if (c.req.method !== "POST") return next();
     const body: unknown = await c.req.json().catch(() => undefined);
     if (typeof body !== "object" || body === null || !("service" in body)) return next();
     const parsed = syncSchema.safeParse(body);
@@ -117,7 +119,7 @@ export function servicesApi(config: EngineConfig) {
     }
     const app = await syncService(c.env, config, parsed.data.service, parsed.data.path);
     return c.json({ synced: true, apps: [app] });
-  });
+  };
 }
 
 function safeJson(text: string): unknown {
