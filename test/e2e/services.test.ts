@@ -62,7 +62,10 @@ describe("functions in another Worker, through a service binding", () => {
     });
     expect(sync).toMatchObject({
       status: 200,
-      body: { synced: true, apps: [{ id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund"] }] },
+      body: {
+        synced: true,
+        apps: [{ id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund", "billing-dispute"] }],
+      },
     });
     const { body } = await http.api<{ functions: Fn[] }>("/api/v1/functions");
     const byId = new Map(body.functions.map((f) => [f.id, f]));
@@ -87,6 +90,25 @@ describe("functions in another Worker, through a service binding", () => {
     }, "the billing Worker's run to end");
     // Attempt 0 failed in the billing Worker, attempt 1 ran there and was memoized from then on.
     expect(done.output).toEqual({ attempt: 1, approved: true, flaky: 2 });
+  });
+
+  it("a step there that fails dead-letters its run, and a replay completes it without running the settled step again", async () => {
+    const tag = `d${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.dispute", data: { tag } });
+    const failed = (await http.settledRuns(eventId!, 1)).get("billing-dispute")!;
+    expect(failed.status).toBe("failed");
+    expect(failed.error?.message).toMatch(/no verdict yet/);
+    const letters = await waitFor(async () => {
+      const { body } = await http.api<{ deadLetters: { runId: string }[] }>("/api/v1/dead-letters?functionId=billing-dispute");
+      return body.deadLetters.length > 0 ? body.deadLetters : undefined;
+    }, "the dead letter");
+    expect(letters.map((l) => l.runId)).toContain(failed.id);
+    expect((await http.api(`/api/v1/runs/${failed.id}/replay`, { json: {} })).status).toBe(200);
+    const done = await waitFor(async () => {
+      const run = await http.run(failed.id);
+      return run.status === "completed" ? run : undefined;
+    }, "the replayed run");
+    expect(done.output).toEqual({ verdict: "refunded", open: 1, decide: 2 });
   });
 
   it("refuses a binding the engine does not list, one its Worker lacks, and a Worker with another key", async () => {

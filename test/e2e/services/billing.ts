@@ -1,4 +1,4 @@
-import { Stepflare, serve } from "stepflare";
+import { NonRetriableError, Stepflare, serve } from "stepflare";
 import { z } from "zod";
 
 const app = new Stepflare({
@@ -6,6 +6,7 @@ const app = new Stepflare({
   schemas: {
     "e2e/services.order": z.object({ tag: z.string(), amount: z.number() }),
     "e2e/services.refund": z.object({ tag: z.string() }),
+    "e2e/services.dispute": z.object({ tag: z.string() }),
   },
 });
 
@@ -59,4 +60,16 @@ const refund = app.createFunction(
   },
 );
 
-export default { fetch: serve({ client: app, functions: [charge, refund] }) } satisfies ExportedHandler;
+/** Its second step fails, not retried, the first time it runs for a tag, and succeeds after: a replay completes it. */
+const dispute = app.createFunction({ id: "billing-dispute", triggers: [{ event: "e2e/services.dispute" }] }, async ({ event, step }) => {
+  const tag = event.data.tag;
+  await step.run("open", () => count(`open:${tag}`));
+  const verdict = await step.run("decide", () => {
+    count(`decide:${tag}`);
+    if (executions[`decide:${tag}`] === 1) throw new NonRetriableError("no verdict yet");
+    return "refunded";
+  });
+  return { verdict, open: executions[`open:${tag}`], decide: executions[`decide:${tag}`] };
+});
+
+export default { fetch: serve({ client: app, functions: [charge, refund, dispute] }) } satisfies ExportedHandler;
