@@ -155,3 +155,17 @@ describe("serve: signing and sync", () => {
     });
   });
 });
+
+describe("serve: what a sync does not carry", () => {
+  it("warns, once when built, of config the engine will not apply", () => {
+    const warned: string[] = [];
+    const logger = { ...silent, warn: (m: unknown) => void warned.push(String(m)) };
+    const limited = defineFunction(
+      { id: "limited", triggers: [{ event: "t/e" }], concurrency: 1 },
+      () => null,
+      () => null,
+    );
+    serve({ client: { id: "billing" }, functions: [functions[0]!, limited], logger });
+    expect(warned).toEqual(["stepflare serve(): function limited: concurrency, onFailure are not synced to the engine and do not apply"]);
+  });
+});

@@ -6,6 +6,8 @@ import type { Logger, StepflareEnv } from "./types";
 
 /** How the engine and Inngest's SDKs name this SDK in register bodies and headers. */
 const SDK = "stepflare:js";
+/** The parts of a function's config a sync carries; the engine runs a served function with these alone. */
+const SYNCED = new Set(["id", "name", "triggers", "retries"]);
 
 export interface ServeOptions {
   /** The app (a `Stepflare` client): its `id` is the app's id on the engine. */
@@ -44,6 +46,13 @@ export function serve(options: ServeOptions): ServeHandler {
     byId.set(fn.config.id, fn);
   }
   const logger = options.logger ?? console;
+  for (const fn of byId.values()) {
+    const ignored = Object.keys(fn.config).filter((k) => !SYNCED.has(k));
+    if (fn.onFailure) ignored.push("onFailure");
+    if (ignored.length > 0) {
+      logger.warn(`stepflare serve(): function ${fn.config.id}: ${ignored.join(", ")} are not synced to the engine and do not apply`);
+    }
+  }
   return async (request, env = {}) => {
     const vars = env as Record<string, unknown>;
     const text = (name: string) => (typeof vars[name] === "string" && vars[name] !== "" ? (vars[name] as string) : undefined);

@@ -5,6 +5,8 @@ import { syncService } from "./services";
 
 /** After a failed sync, how long an isolate waits before its fan-out tries again. */
 const RETRY_MS = 60_000;
+/** How long a fan-out waits for a Worker to answer its sync. */
+const TIMEOUT_MS = 5_000;
 
 /** Per engine (one per isolate): when the last try began, and whether every listed service was synced. */
 const tries = new WeakMap<EngineConfig, { at: number; ok: Promise<boolean> }>();
@@ -32,7 +34,7 @@ async function syncMissing(env: Env, config: EngineConfig): Promise<boolean> {
       config.services
         .filter((binding) => !synced.has(binding))
         .map((binding) =>
-          syncService(env, config, binding).then(
+          syncService(env, config, binding, "/", TIMEOUT_MS).then(
             () => true,
             (e: Error & { code?: string }) => {
               console.error(`stepflare: syncing service ${binding} failed (${e.code ?? e.name}): ${e.message}`);

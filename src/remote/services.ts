@@ -34,7 +34,7 @@ const inBandSchema = z.object({ app_id: z.string(), url: z.string(), sdk: z.stri
  * route back to the engine. Its functions are stored as any app's, called
  * through the binding. Answers the app and its function ids.
  */
-export async function syncService(env: Env, config: EngineConfig, binding: string, path = "/") {
+export async function syncService(env: Env, config: EngineConfig, binding: string, path = "/", timeoutMs = SYNC_TIMEOUT_MS) {
   let service: Fetcher;
   let options: ReturnType<typeof callOptions>;
   try {
@@ -57,7 +57,7 @@ export async function syncService(env: Env, config: EngineConfig, binding: strin
   let res: Response;
   let text: string;
   try {
-    res = await service.fetch(url, { method: "PUT", headers, body, signal: AbortSignal.timeout(SYNC_TIMEOUT_MS) });
+    res = await service.fetch(url, { method: "PUT", headers, body, signal: AbortSignal.timeout(timeoutMs) });
     text = await res.text();
   } catch (e) {
     throw new HttpError(502, "app_unreachable", `asking service ${binding} to sync failed: ${(e as Error).message}`);
