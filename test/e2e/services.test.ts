@@ -64,7 +64,9 @@ describe("functions in another Worker, through a service binding", () => {
       status: 200,
       body: {
         synced: true,
-        apps: [{ id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund", "billing-dispute"] }],
+        apps: [
+          { id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund", "billing-dispute", "billing-invoice"] },
+        ],
       },
     });
     const { body } = await http.api<{ functions: Fn[] }>("/api/v1/functions");
@@ -109,6 +111,13 @@ describe("functions in another Worker, through a service binding", () => {
       return run.status === "completed" ? run : undefined;
     }, "the replayed run");
     expect(done.output).toEqual({ verdict: "refunded", open: 1, decide: 2 });
+  });
+
+  it("a function there invokes one of the engine's own and gets its output", async () => {
+    const tag = `i${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.invoice", data: { tag } });
+    const run = (await http.settledRuns(eventId!, 1)).get("billing-invoice");
+    expect(run).toMatchObject({ status: "completed", output: { confirmed: tag } });
   });
 
   it("refuses a binding the engine does not list, one its Worker lacks, and a Worker with another key", async () => {

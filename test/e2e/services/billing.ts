@@ -7,6 +7,7 @@ const app = new Stepflare({
     "e2e/services.order": z.object({ tag: z.string(), amount: z.number() }),
     "e2e/services.refund": z.object({ tag: z.string() }),
     "e2e/services.dispute": z.object({ tag: z.string() }),
+    "e2e/services.invoice": z.object({ tag: z.string() }),
   },
 });
 
@@ -72,4 +73,9 @@ const dispute = app.createFunction({ id: "billing-dispute", triggers: [{ event: 
   return { verdict, open: executions[`open:${tag}`], decide: executions[`decide:${tag}`] };
 });
 
-export default { fetch: serve({ client: app, functions: [charge, refund, dispute] }) } satisfies ExportedHandler;
+/** Invokes a function of the engine's own, from the other Worker, and answers its output. */
+const invoice = app.createFunction({ id: "billing-invoice", triggers: [{ event: "e2e/services.invoice" }] }, async ({ event, step }) =>
+  step.invoke("confirm", { function: "services-confirm", data: { tag: event.data.tag, amount: 1 }, timeout: "1m" }),
+);
+
+export default { fetch: serve({ client: app, functions: [charge, refund, dispute, invoice] }) } satisfies ExportedHandler;
