@@ -63,6 +63,8 @@ export interface ExecutionInput {
   logger: Logger;
   /** The journal's settled steps by key, as the execution starts. */
   memo: ReadonlyMap<string, MemoEntry>;
+  /** How a step key reads in `memo`, when the memo is keyed otherwise (the protocol's SHA-1 of the key). */
+  memoKey?: (key: string) => string;
 }
 
 /**
@@ -203,10 +205,11 @@ export class Execution {
     invoke?: InvokeSpec,
   ): Promise<Awaited<T>> {
     const key = this.#keys.next(options.id);
-    const memo = this.#input.memo.get(key);
+    const memoKey = this.#input.memoKey?.(key) ?? key;
+    const memo = this.#input.memo.get(memoKey);
     if (memo) {
       return new Promise<Awaited<T>>((resolve, reject) =>
-        this.#catchUp.reached(key, () =>
+        this.#catchUp.reached(memoKey, () =>
           memo.status === "completed" ? resolve(memo.output as Awaited<T>) : reject(new StepFailedError(options.id, memo.error, key)),
         ),
       );

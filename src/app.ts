@@ -13,6 +13,7 @@ import { dashboardRoutes } from "./dashboard";
 import type { Env } from "./env";
 import { ingestRoutes } from "./ingest/routes";
 import { registerRoutes } from "./remote/register";
+import { serviceSync } from "./remote/services";
 import { HttpError } from "./shared/http-error";
 
 const notFound = () => {
@@ -29,6 +30,7 @@ function renderError(err: Error, c: { json: (body: unknown, status: HttpError["s
 export function buildApi(config: EngineConfig) {
   const api = new Hono<{ Bindings: Env }>();
   api.route("/functions", functionsApi(config));
+  api.use("/apps", serviceSync(config));
   api.route("/apps", appsApi);
   api.route("/runs", runsApi());
   api.route("/events", eventListApi);

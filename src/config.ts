@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { StepflareFunction } from "../sdk/internal";
 import { Registry } from "./fanout/match";
+import { serviceNames } from "./remote/bindings";
 import { RemoteFunctions } from "./remote/registry";
 import { type Backoff, backoffSchema, type Limits, limitsSchema } from "./shared/limits";
 import { type Retention, retentionSchema } from "./shared/retention";
@@ -26,6 +27,11 @@ export interface EngineOptions {
    * The secret `INNGEST_SIGNING_KEY` (and `INNGEST_SIGNING_KEY_FALLBACK`) wins over this.
    */
   inngest?: { signingKey?: string; signingKeyFallback?: string };
+  /**
+   * Service bindings to other Workers of yours that serve functions with `serve()` from `stepflare`
+   * (docs/service-bindings.md): their binding names, as in wrangler.toml's `[[services]]`.
+   */
+  services?: string[];
 }
 
 /** How ingest makes an event durable before it answers. */
@@ -42,6 +48,8 @@ export interface EngineConfig {
   /** Functions other apps serve, read from D1 for fan-out. */
   remote: RemoteFunctions;
   inngest: { signingKey?: string; signingKeyFallback?: string };
+  /** The service bindings the engine may call functions through. */
+  services: readonly string[];
 }
 
 export function resolveConfig(options: EngineOptions): EngineConfig {
@@ -50,6 +58,7 @@ export function resolveConfig(options: EngineOptions): EngineConfig {
     registry,
     remote: new RemoteFunctions(registry),
     inngest: { ...options.inngest },
+    services: serviceNames(options.services),
     schemas: options.schemas ?? {},
     limits: limitsSchema.parse(options.limits ?? {}),
     backoff: backoffSchema.parse(options.backoff ?? {}),

@@ -7,6 +7,7 @@ import { consumeEvents } from "./fanout/consumer";
 import { StepflareFlowObject } from "./flow/object";
 import { consumeListing } from "./listing/consumer";
 import { type QueueNames, queueNamesSchema } from "./queues";
+import { syncNewServices } from "./remote/auto-sync";
 import { StepflareRunObject } from "./run/object";
 import { consumeSteps } from "./steps/consumer";
 import { SweeperObject } from "./sweeper/object";
@@ -47,6 +48,7 @@ export function createEngine(options: CreateEngineOptions): Engine {
     async queue(batch, env, ctx) {
       switch (batch.queue) {
         case names.events:
+          await syncNewServices(env, config);
           return consumeEvents(batch, env, config);
         case names.steps:
           return consumeSteps(batch, env, ctx, config);

@@ -33,7 +33,7 @@ export const functionsApi = (config: EngineConfig) => {
           triggers: fn.config.triggers,
           retries: fn.config.retries,
           onFailure: fn.onFailure !== undefined,
-          ...(isRemote(fn) ? { remote: true, app: fn.remote.appId } : {}),
+          ...(isRemote(fn) ? { remote: true, app: fn.remote.appId, ...(fn.remote.binding ? { service: fn.remote.binding } : {}) } : {}),
           runs: Object.fromEntries(RUN_STATUSES.map((s) => [s, found[s] ?? 0])),
           paused: pausedAt !== undefined,
           ...(pausedAt !== undefined ? { pausedAt } : {}),

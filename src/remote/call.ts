@@ -7,6 +7,8 @@ import type { RemoteTarget } from "./target";
 export interface CallOptions {
   signingKey: string | undefined;
   timeoutMs: number;
+  /** The service binding a target with `binding` is called through (src/remote/bindings.ts). */
+  service?: (binding: string) => Fetcher;
 }
 
 /** Where a call went, for errors: the app's origin and path, never its query or a key. */
@@ -32,8 +34,9 @@ export async function callApp(target: RemoteTarget, stepId: string, input: CallI
   if (options.signingKey) headers["x-inngest-signature"] = await signatureHeader(body, options.signingKey);
   let res: Response;
   let text: string;
+  const send = target.binding ? serviceOf(options, target.binding) : fetch;
   try {
-    res = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
+    res = await send(url, { method: "POST", headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
     text = await res.text();
   } catch (e) {
     throw Object.assign(new Error(`calling ${where(url)} failed: ${(e as Error).message}`), {
@@ -61,4 +64,19 @@ export async function callApp(target: RemoteTarget, stepId: string, input: CallI
   const answer = readAnswer(res.status, res.headers, text);
   if (answer.type === "malformed") throw new StepflareError("remote_protocol_error", `${where(url)} sent ${answer.why}`);
   return answer;
+}
+
+/**
+ * The fetch of a target's service binding; a binding the engine lacks fails
+ * the run with its code. The request gets the Host its URL names: a
+ * binding's request has none, and the inngest SDK's Workers adapter needs one.
+ */
+function serviceOf(options: CallOptions, binding: string): typeof fetch {
+  if (!options.service) throw new StepflareError("service_binding_missing", `the engine cannot reach service binding ${binding}`);
+  const service = options.service(binding);
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set("host", new URL(String(input)).host);
+    return service.fetch(input, { ...init, headers });
+  };
 }

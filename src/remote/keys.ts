@@ -1,6 +1,7 @@
 import { StepflareError } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import { type Env, isDevMode } from "../env";
+import { serviceBinding } from "./bindings";
 import type { CallOptions } from "./call";
 
 /** The signing keys in force: the secret's first, then the config's; the fallback after the primary. */
@@ -23,5 +24,5 @@ export function callOptions(env: Env, config: EngineConfig): CallOptions {
       "calling an app needs the Inngest signing key outside dev mode: set the secret INNGEST_SIGNING_KEY",
     );
   }
-  return { signingKey: primary, timeoutMs: config.limits.stepTimeoutMs };
+  return { signingKey: primary, timeoutMs: config.limits.stepTimeoutMs, service: (binding) => serviceBinding(env, config, binding) };
 }

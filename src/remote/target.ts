@@ -23,6 +23,11 @@ export const remoteTargetSchema = z.object({
    * `throttle`, `priority`.
    */
   options: z.custom<RunOptions>((v) => typeof v === "object" && v !== null && !Array.isArray(v)).optional(),
+  /** For an app in another Worker: the engine's service binding to it, which carries the call instead of the network. */
+  binding: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/)
+    .optional(),
 });
 
 export type RemoteTarget = z.infer<typeof remoteTargetSchema>;

@@ -69,6 +69,8 @@ export interface WranglerDevOptions {
   ownState?: boolean;
   /** Extra `--var NAME:value` flags. */
   vars?: Record<string, string>;
+  /** More Workers in the same process (`-c` each, after `config`): reachable only through service bindings. */
+  moreConfigs?: string[];
 }
 
 // Every process group still running, so that a test process that ends (or
@@ -190,6 +192,7 @@ export class WranglerDev {
       "dev",
       "--config",
       this.options.config,
+      ...(this.options.moreConfigs ?? []).flatMap((c) => ["--config", c]),
       "--ip",
       "127.0.0.1",
       "--port",

@@ -1,0 +1,142 @@
+import { describe, expect, it } from "vitest";
+import { type StepflareHttp, waitFor } from "./client";
+import type { WranglerDev } from "./harness";
+import { serveDuringFile } from "./suite";
+
+// Workers in one `wrangler dev`: the engine (services/engine.toml); a Worker
+// holding Stepflare functions behind serve() (billing.toml), which the engine
+// reaches only through its BILLING service binding; one on the official
+// inngest SDK (ledger.toml) behind LEDGER; and one with another key
+// (stranger.toml). The engine has the key, so every call through a binding
+// is signed and every answer verified.
+const SIGNING_KEY = `signkey-test-${"ef56".repeat(16)}`;
+
+let http: StepflareHttp;
+let dev: WranglerDev;
+serveDuringFile(
+  {
+    config: "test/e2e/services/engine.toml",
+    moreConfigs: ["test/e2e/services/billing.toml", "test/e2e/services/ledger.toml", "test/e2e/services/stranger.toml"],
+    vars: { STEPFLARE_DEV: "true", INNGEST_SIGNING_KEY: SIGNING_KEY },
+  },
+  (d, h) => {
+    dev = d;
+    http = h;
+  },
+);
+
+interface Fn {
+  id: string;
+  remote?: boolean;
+  app?: string;
+  service?: string;
+}
+
+describe("functions in another Worker, through a service binding", () => {
+  it("before any sync, one event runs the engine's function and the other Worker's; each step there runs once", async () => {
+    // The engine syncs the bindings it lists on its own, before its first fan-out.
+    const tag = `t${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.order", data: { tag, amount: 21 } });
+    const settled = await http.settledRuns(eventId!, 3);
+    expect(settled.get("services-confirm")).toMatchObject({ status: "completed", output: { confirmed: tag } });
+    // The ledger Worker serves its function with the official inngest SDK (inngest/cloudflare), through its own binding.
+    expect(settled.get("ledger-record")).toMatchObject({ status: "completed", output: { posted: 22, entry: 1, post: 1 } });
+    const billing = settled.get("billing-charge")!;
+    expect(billing.status).toBe("completed");
+    expect(billing.output).toMatchObject({
+      reserved: { amount: 21 },
+      charged: { paid: 42 },
+      receipt: "receipt-42",
+      ledger: "ledger-42",
+      // Each step's function ran once in the billing Worker; the handler itself was called again for every step.
+      executions: { reserve: 1, charge: 1, receipt: 1, ledger: 1 },
+    });
+    const handlerCalls = (billing.output as { executions: { handler: number } }).executions.handler;
+    expect(handlerCalls).toBeGreaterThanOrEqual(4);
+    expect(billing.steps).toHaveLength(4);
+  });
+
+  it("POST /api/v1/apps syncs the Worker behind the binding again: its functions are listed with their app", async () => {
+    const sync = await http.api<{ synced: boolean; apps: { id: string; service: string; functions: string[] }[] }>("/api/v1/apps", {
+      json: { service: "BILLING" },
+    });
+    expect(sync).toMatchObject({
+      status: 200,
+      body: {
+        synced: true,
+        apps: [
+          { id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund", "billing-dispute", "billing-invoice"] },
+        ],
+      },
+    });
+    const { body } = await http.api<{ functions: Fn[] }>("/api/v1/functions");
+    const byId = new Map(body.functions.map((f) => [f.id, f]));
+    expect(byId.get("billing-charge")).toMatchObject({ remote: true, app: "billing", service: "BILLING" });
+    expect(byId.get("services-confirm")?.remote).toBeUndefined();
+  });
+
+  it("a step there retries, a sleep and a wait for an event work through the binding", async () => {
+    const tag = `r${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.refund", data: { tag } });
+    const waiting = await waitFor(async () => {
+      const run = (await http.event(eventId!)).runs.find((r) => r.functionId === "billing-refund");
+      const detail = run && (await http.run(run.id));
+      return detail?.status === "waiting" ? detail : undefined;
+    }, "the billing Worker's run to wait");
+    expect(waiting.steps.map((s) => s.status)).toEqual(["completed", "completed", "waiting"]);
+    await http.send({ name: "e2e/services.approved", data: { tag: "someone else", ok: false } });
+    await http.send({ name: "e2e/services.approved", data: { tag, ok: true } });
+    const done = await waitFor(async () => {
+      const run = await http.run(waiting.id);
+      return run.status === "completed" ? run : undefined;
+    }, "the billing Worker's run to end");
+    // Attempt 0 failed in the billing Worker, attempt 1 ran there and was memoized from then on.
+    expect(done.output).toEqual({ attempt: 1, approved: true, flaky: 2 });
+  });
+
+  it("a step there that fails dead-letters its run, and a replay completes it without running the settled step again", async () => {
+    const tag = `d${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.dispute", data: { tag } });
+    const failed = (await http.settledRuns(eventId!, 1)).get("billing-dispute")!;
+    expect(failed.status).toBe("failed");
+    expect(failed.error?.message).toMatch(/no verdict yet/);
+    const letters = await waitFor(async () => {
+      const { body } = await http.api<{ deadLetters: { runId: string }[] }>("/api/v1/dead-letters?functionId=billing-dispute");
+      return body.deadLetters.length > 0 ? body.deadLetters : undefined;
+    }, "the dead letter");
+    expect(letters.map((l) => l.runId)).toContain(failed.id);
+    expect((await http.api(`/api/v1/runs/${failed.id}/replay`, { json: {} })).status).toBe(200);
+    const done = await waitFor(async () => {
+      const run = await http.run(failed.id);
+      return run.status === "completed" ? run : undefined;
+    }, "the replayed run");
+    expect(done.output).toEqual({ verdict: "refunded", open: 1, decide: 2 });
+  });
+
+  it("a function there invokes one of the engine's own and gets its output", async () => {
+    const tag = `i${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.invoice", data: { tag } });
+    const run = (await http.settledRuns(eventId!, 1)).get("billing-invoice");
+    expect(run).toMatchObject({ status: "completed", output: { confirmed: tag } });
+  });
+
+  it("refuses a binding the engine does not list, one its Worker lacks, and a Worker with another key", async () => {
+    expect(await http.api("/api/v1/apps", { json: { service: "ELSEWHERE" } })).toMatchObject({
+      status: 400,
+      body: { error: { code: "service_not_configured" } },
+    });
+    expect(await http.api("/api/v1/apps", { json: { service: "MISSING" } })).toMatchObject({
+      status: 400,
+      body: { error: { code: "service_binding_missing" } },
+    });
+    // A Worker with another signing key refuses the engine's signed request: nothing of it is stored.
+    expect(await http.api("/api/v1/apps", { json: { service: "STRANGER" } })).toMatchObject({
+      status: 403,
+      body: { error: { code: "remote_unauthorized" } },
+    });
+    const { body } = await http.api<{ apps: { id: string }[] }>("/api/v1/apps");
+    expect(body.apps.map((a) => a.id)).toEqual(["billing", "ledger"]);
+    // Wrangler shows the billing Worker's plain var cut short; the engine never prints the key.
+    expect(dev.output()).not.toContain(SIGNING_KEY);
+  });
+});
