@@ -128,13 +128,14 @@ function startOp(step: StepTools, op: Op, runStep: (id: string, attempt: number)
     case "StepError":
     case "StepFailed":
       return step.run({ id }, ({ attempt }) => (attempt === 0 ? stepOutcome(op) : runStep(op.id, attempt)));
+    // The official SDKs put a sleep's duration and a wait's event in `name`; the published SDK spec puts them in `opts`.
     case "Sleep": {
-      const when = op.name ?? "";
+      const when = typeof opts.duration === "string" ? opts.duration : (op.name ?? "");
       return /^\d{4}-\d\d-\d\dT/.test(when) ? step.sleepUntil(id, when) : step.sleep(id, when);
     }
     case "WaitForEvent":
       return step.waitForEvent(id, {
-        event: op.name ?? "",
+        event: typeof opts.event === "string" ? opts.event : (op.name ?? ""),
         timeout: String(opts.timeout ?? ""),
         ...(typeof opts.if === "string" ? { if: opts.if } : {}),
       });

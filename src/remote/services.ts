@@ -112,7 +112,10 @@ export function serviceSync(config: EngineConfig): MiddlewareHandler<{ Bindings:
   return async (c, next) => {
     if (c.req.method !== "POST") return next();
     // A copy: the body stays unread for the apps route when it is not a service sync.
-    const body: unknown = await c.req.raw.clone().json().catch(() => undefined);
+    const body: unknown = await c.req.raw
+      .clone()
+      .json()
+      .catch(() => undefined);
     if (typeof body !== "object" || body === null || !("service" in body)) return next();
     const parsed = syncSchema.safeParse(body);
     if (!parsed.success) {
