@@ -120,7 +120,31 @@ export class InngestApp {
           return "done";
         }),
     );
-    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable, huge, fanned, sender, single];
+    const debounced = inngest.createFunction(
+      { id: "debounced", triggers: [{ event: "e2e/remote.debounce" }], debounce: { period: "1s" } },
+      async ({ event }) => event.data.n,
+    );
+    const rated = inngest.createFunction(
+      { id: "rated", triggers: [{ event: "e2e/remote.rate" }], rateLimit: { limit: 1, period: "1m" } },
+      async ({ event }) => event.data.n,
+    );
+    return [
+      sequential,
+      waiting,
+      failing,
+      guarded,
+      child,
+      invoker,
+      ticker,
+      across,
+      cancellable,
+      huge,
+      fanned,
+      sender,
+      single,
+      debounced,
+      rated,
+    ];
   }
 
   async start(): Promise<this> {

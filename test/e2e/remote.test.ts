@@ -139,6 +139,34 @@ describe("functions served by the inngest SDK", () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
   });
 
+  it("the app's debounce and rateLimit apply at fan-out", async () => {
+    const ids: string[] = [];
+    for (const n of [1, 2, 3]) ids.push(...(await http.send({ name: "e2e/remote.debounce", data: { n } })));
+    const last = (await http.settledRuns(ids[2]!, 1)).get("remote-e2e-debounced");
+    expect(last).toMatchObject({ status: "completed", output: 3 });
+    for (const id of ids.slice(0, 2)) {
+      const listed = await waitFor(async () => {
+        const run = (await http.event(id)).runs[0];
+        return run?.status === "skipped" ? run : undefined;
+      }, "the debounced run's row");
+      expect(listed).toMatchObject({ errorCode: "debounced" });
+    }
+
+    const [first, second] = await http.send([1, 2].map((n) => ({ name: "e2e/remote.rate", data: { n } })));
+    const statuses = await waitFor(async () => {
+      const runs = await Promise.all(
+        [first!, second!].map(async (id) => (await http.event(id)).runs[0] as { status: string; errorCode?: string } | undefined),
+      );
+      return runs.every((r) => r && ["completed", "skipped"].includes(r.status))
+        ? runs.map((r) => [r!.status, r!.errorCode ?? null])
+        : undefined;
+    }, "the rate-limited runs");
+    expect(statuses.sort()).toEqual([
+      ["completed", null],
+      ["skipped", "rate_limited"],
+    ]);
+  });
+
   it("a re-sync replaces the app's functions", async () => {
     const only = await fetch(`${dev.url}/fn/register`, {
       method: "POST",
