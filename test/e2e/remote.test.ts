@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { type StepflareHttp, waitFor } from "./client";
-import type { WranglerDev } from "./harness";
+import { freePort, type WranglerDev } from "./harness";
 import { InngestApp } from "./inngest-app";
 import { serveDuringFile } from "./suite";
 
@@ -248,6 +248,12 @@ describe("signatures", () => {
         ],
       }),
     });
+
+  it("a sync of an app that does not answer is a 502 app_unreachable", async () => {
+    const url = `http://127.0.0.1:${await freePort()}/api/inngest`;
+    const sync = await http.api<{ error: { code: string } }>("/api/v1/apps", { json: { url } });
+    expect(sync).toMatchObject({ status: 502, body: { error: { code: "app_unreachable" } } });
+  });
 
   it("refuses the sync of an app with another signing key: it registers nothing", async () => {
     const app = await new InngestApp({ id: "remote-e2e-bad", engineUrl: dev.url, signingKey: OTHER_KEY }).start();
