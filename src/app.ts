@@ -29,7 +29,7 @@ function renderError(err: Error, c: { json: (body: unknown, status: HttpError["s
 export function buildApi(config: EngineConfig) {
   const api = new Hono<{ Bindings: Env }>();
   api.route("/functions", functionsApi(config));
-  api.route("/apps", appsApi);
+  api.route("/apps", appsApi(config));
   api.route("/runs", runsApi());
   api.route("/events", eventListApi);
   api.route("/events", eventsApi);
