@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { Inngest } from "inngest";
+import { Inngest, RetryAfterError } from "inngest";
 import { serve } from "inngest/node";
 import { freePort } from "./harness";
 
@@ -128,6 +128,13 @@ export class InngestApp {
       { id: "rated", triggers: [{ event: "e2e/remote.rate" }], rateLimit: { limit: 1, period: "1m" } },
       async ({ event }) => event.data.n,
     );
+    const patient = inngest.createFunction({ id: "patient", triggers: [{ event: "e2e/remote.patient" }] }, async ({ step }) =>
+      step.run("busy-once", () => {
+        this.#ran("busy-once");
+        if (this.count("busy-once") === 1) throw new RetryAfterError("busy, come back later", "3s");
+        return "served";
+      }),
+    );
     return [
       sequential,
       waiting,
@@ -144,6 +151,7 @@ export class InngestApp {
       single,
       debounced,
       rated,
+      patient,
     ];
   }
 

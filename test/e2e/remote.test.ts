@@ -167,6 +167,17 @@ describe("functions served by the inngest SDK", () => {
     ]);
   });
 
+  it("a remote step's RetryAfterError delays its retry by the Retry-After the app answers", async () => {
+    const [eventId] = await http.send({ name: "e2e/remote.patient", data: {} });
+    const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-patient")!;
+    expect(run).toMatchObject({ status: "completed", output: "served" });
+    const [step] = run.steps;
+    const failed = step!.failedAttempts![0]!;
+    // The e2e engine's backoff is 200 ms to 1 s: a gap of 3 s is the app's Retry-After.
+    expect(Date.parse(step!.endedAt!) - Date.parse(failed.endedAt!)).toBeGreaterThanOrEqual(2_900);
+    expect(app.count("busy-once")).toBe(2);
+  });
+
   it("a re-sync replaces the app's functions", async () => {
     const only = await fetch(`${dev.url}/fn/register`, {
       method: "POST",
