@@ -31,7 +31,7 @@ export function buildApi(config: EngineConfig) {
   const api = new Hono<{ Bindings: Env }>();
   api.route("/functions", functionsApi(config));
   api.use("/apps", serviceSync(config));
-  api.route("/apps", appsApi);
+  api.route("/apps", appsApi(config));
   api.route("/runs", runsApi());
   api.route("/events", eventListApi);
   api.route("/events", eventsApi);

@@ -237,3 +237,5 @@ export const appRegistered = z.looseObject({
   app: z.string(),
   functions: z.array(z.string()),
 });
+
+export const appRemoved = z.strictObject({ id: z.string(), removed: z.literal(true) });

@@ -5,6 +5,7 @@ import { registerBody } from "../remote/register";
 import { ULID_PATTERN } from "../shared/ulid";
 import {
   appRegistered,
+  appRemoved,
   appSynced,
   appsList,
   bulkReplayed,
@@ -288,6 +289,19 @@ export function operations(config: EngineConfig): Operation[] {
           "signing_key_missing",
         ),
         502: refused("the app did not answer, or failed", "app_unreachable", "app_sync_failed"),
+      },
+    },
+    {
+      id: "removeApp",
+      method: "post",
+      path: "/api/v1/apps/:appId/remove",
+      summary: "Forget an app and its functions: new events start none of them; runs already going carry on",
+      auth: "api-key",
+      params: { appId: z.string().meta({ description: "the app's id" }) },
+      responses: {
+        200: ok("the app is removed", appRemoved),
+        401: unauthorized,
+        404: refused("no such app", "app_not_found"),
       },
     },
     {

@@ -55,3 +55,12 @@ export async function saveRemoteApp(
     ),
   ]);
 }
+
+/** Removes an app and its functions; answers whether it was there. */
+export async function removeRemoteApp(db: D1Database, appId: string): Promise<boolean> {
+  const [, app] = await db.batch([
+    db.prepare("DELETE FROM remote_functions WHERE app_id = ?1").bind(appId),
+    db.prepare("DELETE FROM remote_apps WHERE id = ?1").bind(appId),
+  ]);
+  return (app?.meta.changes ?? 0) > 0;
+}

@@ -4,6 +4,7 @@ import type { Env } from "../env";
 import { flowKey } from "../flow/keys";
 import { type FlowKind, flowObjectName } from "../flow/object";
 import { skippedRow, startedRow } from "../flow/start";
+import { isRemote } from "../remote/registry";
 import type { StartRun } from "../run/rpc";
 
 /** Why flow control skipped a function's run for an event: the listing row's error code. */
@@ -25,24 +26,26 @@ export async function admitRun(
 ): Promise<ListingRow | null> {
   const c = fn.config;
   const functionId = c.id;
+  // A remote function's config and target go with each call: the flow objects know only the engine's own functions.
+  const remote = isRemote(fn) ? { config: c, target: fn.remote } : undefined;
   const skip = (code: SkipReason) => skippedRow(init.runId, functionId, init.event.id, code, Date.now());
   if (paused) return skip("function_paused");
   const flow = (kind: FlowKind, option: Parameters<typeof flowKey>[1]) =>
     env.FLOW.get(env.FLOW.idFromName(flowObjectName(kind, functionId, flowKey(fn, option, init.event))));
-  if (c.idempotency && !(await flow("idempotency", "idempotency").idempotency(functionId, init.runId))) {
+  if (c.idempotency && !(await flow("idempotency", "idempotency").idempotency(functionId, init.runId, remote))) {
     return skip("idempotency_duplicate");
   }
-  if (c.rateLimit && !(await flow("rate-limit", "rateLimit").rateLimit(functionId, init.runId))) return skip("rate_limited");
+  if (c.rateLimit && !(await flow("rate-limit", "rateLimit").rateLimit(functionId, init.runId, remote))) return skip("rate_limited");
   if (c.debounce) {
-    await flow("debounce", "debounce").debounce(functionId, init.runId, init.event, init.acceptedAt);
+    await flow("debounce", "debounce").debounce(functionId, init.runId, init.event, init.acceptedAt, remote);
     return null;
   }
   if (c.batchEvents) {
-    await flow("batch", "batchEvents").batch(functionId, init.runId, init.event, init.acceptedAt);
+    await flow("batch", "batchEvents").batch(functionId, init.runId, init.event, init.acceptedAt, remote);
     return null;
   }
   if (c.singleton) {
-    const answer = await flow("singleton", "singleton").singleton(init);
+    const answer = await flow("singleton", "singleton").singleton(init, remote);
     return answer.type === "skipped" ? skip("singleton_skipped") : startedRow(init, answer.run);
   }
   return startedRow(init, await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(init));

@@ -1,5 +1,6 @@
 import type { Env } from "../env";
 import type { StoredEvent } from "../messages/events";
+import type { RemoteTarget } from "../remote/target";
 import { DECISION_KEEP_MS, heldRow, startHeldRun } from "./start";
 
 /** A batch also closes once its events' JSON reaches this size, so one run's events stay far below what an RPC carries. */
@@ -35,6 +36,7 @@ export class BatchKey {
     now: number,
     maxSize: number,
     timeoutMs: number,
+    remote?: RemoteTarget,
   ): Promise<number | null> {
     const known = this.#sql.exec(
       "SELECT 1 FROM batch_items WHERE run_id = ? UNION ALL SELECT 1 FROM batch_seen WHERE run_id = ?",
@@ -59,7 +61,7 @@ export class BatchKey {
         .one();
       if (open.n >= maxSize || open.bytes >= MAX_BATCH_BYTES) this.#close(maxSize);
     }
-    return this.fire(functionId, now, timeoutMs);
+    return this.fire(functionId, now, timeoutMs, remote);
   }
 
   /**
@@ -67,7 +69,7 @@ export class BatchKey {
    * and answers when to look again: the open batch's timeout, a retry of a
    * failed start, the keep of past answers, or null.
    */
-  async fire(functionId: string, now: number, timeoutMs: number): Promise<number | null> {
+  async fire(functionId: string, now: number, timeoutMs: number, remote?: RemoteTarget): Promise<number | null> {
     const first = this.#sql.exec<{ at: number }>("SELECT at FROM batch_items WHERE batch_run IS NULL ORDER BY seq LIMIT 1").toArray()[0];
     // The open batch never holds more than maxSize events: add() closes it there.
     if (first && first.at + timeoutMs <= now) this.#close(Number.MAX_SAFE_INTEGER);
@@ -75,7 +77,7 @@ export class BatchKey {
     for (const { batch_run: batchRun } of this.#sql
       .exec<{ batch_run: string }>("SELECT DISTINCT batch_run FROM batch_items WHERE batch_run IS NOT NULL")
       .toArray()) {
-      if (!(await this.#start(functionId, batchRun, now))) retry = true;
+      if (!(await this.#start(functionId, batchRun, now, remote))) retry = true;
     }
     this.#sql.exec("DELETE FROM batch_seen WHERE at <= ?", now - DECISION_KEEP_MS);
     const open = this.#sql.exec<{ at: number }>("SELECT at FROM batch_items WHERE batch_run IS NULL ORDER BY seq LIMIT 1").toArray()[0];
@@ -95,7 +97,7 @@ export class BatchKey {
     this.#sql.exec("UPDATE batch_items SET batch_run = ? WHERE run_id IN (SELECT value FROM json_each(?))", ids[0]!, JSON.stringify(ids));
   }
 
-  async #start(functionId: string, batchRun: string, now: number): Promise<boolean> {
+  async #start(functionId: string, batchRun: string, now: number, remote: RemoteTarget | undefined): Promise<boolean> {
     const items = this.#sql
       .exec<{ run_id: string; event_json: string; accepted_at: number }>(
         "SELECT run_id, event_json, accepted_at FROM batch_items WHERE batch_run = ? ORDER BY seq",
@@ -104,7 +106,14 @@ export class BatchKey {
       .toArray();
     const events = items.map((i) => JSON.parse(i.event_json) as StoredEvent);
     try {
-      await startHeldRun(this.#env, { runId: batchRun, functionId, event: events[0]!, events, acceptedAt: items[0]!.accepted_at });
+      await startHeldRun(this.#env, {
+        runId: batchRun,
+        functionId,
+        event: events[0]!,
+        events,
+        acceptedAt: items[0]!.accepted_at,
+        ...(remote ? { remote } : {}),
+      });
     } catch (e) {
       console.error(`stepflare: starting batch run ${batchRun} failed; retrying:`, (e as Error).message);
       return false;

@@ -1,5 +1,6 @@
 import type { Env } from "../env";
 import type { StoredEvent } from "../messages/events";
+import type { RemoteTarget } from "../remote/target";
 import { DECISION_KEEP_MS, heldRow, skippedRow, startHeldRun } from "./start";
 
 /** When a debounced run starts: `period` after the last event, but no later than `timeout` after the first. */
@@ -67,13 +68,19 @@ export class DebounceKey {
   }
 
   /** Starts the pending run if it is due; answers when to look again (a start that failed is retried), or null. */
-  async fire(functionId: string, now: number): Promise<number | null> {
+  async fire(functionId: string, now: number, remote?: RemoteTarget): Promise<number | null> {
     this.#sql.exec("DELETE FROM debounce_seen WHERE at <= ?", now - DECISION_KEEP_MS);
     const pending = this.#pending();
     if (pending && pending.due_at <= now) {
       const event = JSON.parse(pending.event_json) as StoredEvent;
       try {
-        await startHeldRun(this.#env, { runId: pending.run_id, functionId, event, acceptedAt: pending.accepted_at });
+        await startHeldRun(this.#env, {
+          runId: pending.run_id,
+          functionId,
+          event,
+          acceptedAt: pending.accepted_at,
+          ...(remote ? { remote } : {}),
+        });
       } catch (e) {
         console.error(`stepflare: starting debounced run ${pending.run_id} failed; retrying:`, (e as Error).message);
         return now + 5_000;

@@ -3,6 +3,7 @@ import type { FunctionConfig } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { StoredEvent } from "../messages/events";
+import type { RemoteTarget } from "../remote/target";
 import type { StartRun } from "../run/rpc";
 import { BatchKey } from "./batch";
 import { ConcurrencySlots, GRANT_RETRY_MS, type Grant } from "./concurrency";
@@ -124,8 +125,8 @@ export class StepflareFlowObject extends DurableObject<Env> {
   readonly #serial = new Serial();
 
   /** For `rateLimit`: whether the run may start (false: skipped, `rate_limited`). The same answer for a redelivery. */
-  async rateLimit(functionId: string, runId: string): Promise<boolean> {
-    const { rateLimit } = this.#serve("rate-limit", functionId);
+  async rateLimit(functionId: string, runId: string, remote?: RemoteServed): Promise<boolean> {
+    const { rateLimit } = this.#serve("rate-limit", functionId, remote);
     if (!rateLimit) throw new Error(`function ${functionId} has no rateLimit`);
     const { allowed, pruneAt } = new RateLimitWindow(this.ctx.storage.sql).admit(runId, Date.now(), rateLimit.limit, rateLimit.period);
     await this.#alarmBy(pruneAt);
@@ -133,16 +134,16 @@ export class StepflareFlowObject extends DurableObject<Env> {
   }
 
   /** For `idempotency`: whether the run may start (false: skipped, `idempotency_duplicate`). */
-  async idempotency(functionId: string, runId: string): Promise<boolean> {
-    this.#serve("idempotency", functionId);
+  async idempotency(functionId: string, runId: string, remote?: RemoteServed): Promise<boolean> {
+    this.#serve("idempotency", functionId, remote);
     const { allowed, expiresAt } = new IdempotencyKey(this.ctx.storage.sql).admit(runId, Date.now());
     await this.#alarmBy(expiresAt);
     return allowed;
   }
 
   /** For `singleton`: starts the run if the key is free (or, mode `cancel`, after cancelling its holder), else skips it. */
-  async singleton(init: StartRun): Promise<SingletonAnswer> {
-    const { singleton } = this.#serve("singleton", init.functionId);
+  async singleton(init: StartRun, remote?: RemoteServed): Promise<SingletonAnswer> {
+    const { singleton } = this.#serve("singleton", init.functionId, remote);
     if (!singleton) throw new Error(`function ${init.functionId} has no singleton`);
     const key = new SingletonKey(this.ctx.storage.sql, this.env);
     return this.#serial.run(async () => {
@@ -154,8 +155,8 @@ export class StepflareFlowObject extends DurableObject<Env> {
   }
 
   /** For `debounce`: holds the event as the one the run will start with, superseding the one held. */
-  async debounce(functionId: string, runId: string, event: StoredEvent, acceptedAt: number): Promise<void> {
-    const { debounce } = this.#serve("debounce", functionId);
+  async debounce(functionId: string, runId: string, event: StoredEvent, acceptedAt: number, remote?: RemoteServed): Promise<void> {
+    const { debounce } = this.#serve("debounce", functionId, remote);
     if (!debounce) throw new Error(`function ${functionId} has no debounce`);
     const key = new DebounceKey(this.ctx.storage.sql, this.env);
     const due = await this.#serial.run(() => key.push(functionId, runId, event, acceptedAt, Date.now(), debounce.period, debounce.timeout));
@@ -163,12 +164,12 @@ export class StepflareFlowObject extends DurableObject<Env> {
   }
 
   /** For `batchEvents`: adds the event to the open batch, starting its run when it is full. */
-  async batch(functionId: string, runId: string, event: StoredEvent, acceptedAt: number): Promise<void> {
-    const { batchEvents } = this.#serve("batch", functionId);
+  async batch(functionId: string, runId: string, event: StoredEvent, acceptedAt: number, remote?: RemoteServed): Promise<void> {
+    const { batchEvents } = this.#serve("batch", functionId, remote);
     if (!batchEvents) throw new Error(`function ${functionId} has no batchEvents`);
     const key = new BatchKey(this.ctx.storage.sql, this.env);
     const next = await this.#serial.run(() =>
-      key.add(functionId, runId, event, acceptedAt, Date.now(), batchEvents.maxSize, batchEvents.timeout),
+      key.add(functionId, runId, event, acceptedAt, Date.now(), batchEvents.maxSize, batchEvents.timeout, this.#remote()?.target),
     );
     if (next !== null) await this.ctx.storage.setAlarm(next);
   }
@@ -187,7 +188,8 @@ export class StepflareFlowObject extends DurableObject<Env> {
     }
     const served = this.#served();
     if (!served) return;
-    const config = this.config.registry.get(served.functionId)?.config;
+    const remote = this.#remote();
+    const config = this.config.registry.get(served.functionId)?.config ?? remote?.config;
     if (!config) return; // the function is gone from this engine: its state is kept, and nothing fires
     const now = Date.now();
     const sql = this.ctx.storage.sql;
@@ -203,11 +205,11 @@ export class StepflareFlowObject extends DurableObject<Env> {
         next = new SingletonKey(sql, this.env).prune(now);
         break;
       case "debounce":
-        next = await this.#serial.run(() => new DebounceKey(sql, this.env).fire(served.functionId, now));
+        next = await this.#serial.run(() => new DebounceKey(sql, this.env).fire(served.functionId, now, remote?.target));
         break;
       case "batch": {
         const timeout = config.batchEvents?.timeout ?? 0;
-        next = await this.#serial.run(() => new BatchKey(sql, this.env).fire(served.functionId, now, timeout));
+        next = await this.#serial.run(() => new BatchKey(sql, this.env).fire(served.functionId, now, timeout, remote?.target));
         break;
       }
       default:
@@ -216,9 +218,17 @@ export class StepflareFlowObject extends DurableObject<Env> {
     if (next !== null) await this.ctx.storage.setAlarm(next);
   }
 
-  /** Records which kind and function this object serves, on first use; answers the function's config. */
-  #serve(kind: FlowKind, functionId: string): FunctionConfig {
-    const config = this.config.registry.get(functionId)?.config;
+  /**
+   * Records which kind and function this object serves, on first use; answers the function's config. A function
+   * another app serves comes with its config and target, kept here for the alarm and the runs it starts later.
+   */
+  #serve(kind: FlowKind, functionId: string, remote?: RemoteServed): FunctionConfig {
+    if (remote && !this.config.registry.get(functionId)) {
+      const sql = this.ctx.storage.sql;
+      sql.exec("CREATE TABLE IF NOT EXISTS flow_remote (id INTEGER PRIMARY KEY CHECK (id = 0), json TEXT NOT NULL)");
+      sql.exec("INSERT OR REPLACE INTO flow_remote (id, json) VALUES (0, ?)", JSON.stringify(remote));
+    }
+    const config = this.config.registry.get(functionId)?.config ?? this.#remote()?.config;
     if (!config) throw new Error(`unknown function ${functionId}`);
     const served = this.#served();
     if (!served) {
@@ -227,6 +237,14 @@ export class StepflareFlowObject extends DurableObject<Env> {
       throw new Error(`flow object of ${served.kind} for ${served.functionId} asked for ${kind} of ${functionId}`);
     }
     return config;
+  }
+
+  /** The remote function this object serves, as its last call brought it; undefined for the engine's own. */
+  #remote(): RemoteServed | undefined {
+    const sql = this.ctx.storage.sql;
+    if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flow_remote'").toArray().length === 0) return undefined;
+    const row = sql.exec<{ json: string }>("SELECT json FROM flow_remote").toArray()[0];
+    return row ? (JSON.parse(row.json) as RemoteServed) : undefined;
   }
 
   #served(): { kind: FlowKind; functionId: string } | undefined {
@@ -241,6 +259,12 @@ export class StepflareFlowObject extends DurableObject<Env> {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || at < current) await this.ctx.storage.setAlarm(at);
   }
+}
+
+/** A function another app serves, as the fan-out hands it to a flow object: its config and where to call it. */
+export interface RemoteServed {
+  config: FunctionConfig;
+  target: RemoteTarget;
 }
 
 /** The kinds of flow-control object; the first part of each object's name. */

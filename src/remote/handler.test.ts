@@ -122,6 +122,15 @@ describe("a remote function driven through the protocol", () => {
     });
   });
 
+  it("a step that failed in the call with Retry-After is retried no sooner", async () => {
+    const { calls } = await drive([
+      () => ({ ...ops({ id: "r", op: "StepError", error: { name: "Error", message: "busy" } }), retryAfterMs: 30_000 }),
+      () => result(null),
+    ]);
+    // The engine's step.run got a RetryAfterError (its retry waits 30 s); the fake fails it at once and hands it back.
+    expect(calls.at(-1)!.steps).toEqual({ r: { error: expect.objectContaining({ name: "RetryAfterError", message: "busy" }) } });
+  });
+
   it("sends a step's final failure as its error state, for the app's code to catch or throw", async () => {
     const { calls } = await drive([
       () => ops({ id: "f", op: "StepFailed", error: { name: "TypeError", message: "bad" } }),

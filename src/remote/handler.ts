@@ -63,7 +63,7 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
       const answer = await call(target, id, input(attempt, false));
       if (answer.type !== "ops") throw errorOf(answer, `step ${id}`);
       const op = answer.ops.find((o) => o.id === id) ?? answer.ops[0]!;
-      return stepOutcome(op);
+      return stepOutcome(op, answer.retryAfterMs);
     };
     // How many of the journal's settled steps the handler has settled again: all of them, and the app may run ahead.
     let caughtUp = 0;
@@ -75,8 +75,8 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
     // step that failed with a code (a limit, a signature, an unreachable app). The app's errors, and a failed invoke,
     // go back to the app, for its code to catch.
     let fatal: unknown;
-    const start = (op: Op) => {
-      const p = startOp(ctx.step, op, runStep).then(
+    const start = (op: Op, retryAfterMs: number | undefined) => {
+      const p = startOp(ctx.step, op, runStep, retryAfterMs).then(
         (data) => settle(op, { data: data === undefined ? null : data }),
         (e) => {
           const code = (e as { code?: unknown }).code;
@@ -104,7 +104,7 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
         // Still going, or settled while this call was out: the next call tells the app.
         if (!pending.has(op.id) && !settled.has(op.id)) fresh.push(op);
       }
-      for (const op of fresh) start(op);
+      for (const op of fresh) start(op, answer.retryAfterMs);
       if (pending.size === 0) {
         if (settled.size > sent.size) continue;
         throw new StepflareError("remote_protocol_error", "the app answered no new step and no result");
@@ -117,7 +117,12 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
 }
 
 /** Starts one op as the engine's step; answers its output, or rejects with its final error. */
-function startOp(step: StepTools, op: Op, runStep: (id: string, attempt: number) => Promise<unknown>): Promise<unknown> {
+function startOp(
+  step: StepTools,
+  op: Op,
+  runStep: (id: string, attempt: number) => Promise<unknown>,
+  retryAfterMs: number | undefined,
+): Promise<unknown> {
   const opts = op.opts ?? {};
   const id = journalId(op);
   switch (op.op) {
@@ -127,7 +132,7 @@ function startOp(step: StepTools, op: Op, runStep: (id: string, attempt: number)
     case "StepRun":
     case "StepError":
     case "StepFailed":
-      return step.run({ id }, ({ attempt }) => (attempt === 0 ? stepOutcome(op) : runStep(op.id, attempt)));
+      return step.run({ id }, ({ attempt }) => (attempt === 0 ? stepOutcome(op, retryAfterMs) : runStep(op.id, attempt)));
     // The official SDKs put a sleep's duration and a wait's event in `name`; the published SDK spec puts them in `opts`.
     case "Sleep": {
       const when = typeof opts.duration === "string" ? opts.duration : (op.name ?? "");
@@ -153,12 +158,18 @@ function startOp(step: StepTools, op: Op, runStep: (id: string, attempt: number)
   }
 }
 
-/** A step call's op as the step function's outcome: its data, or a throw the engine retries (StepError) or not (StepFailed). */
-function stepOutcome(op: Op): unknown {
+/**
+ * A step call's op as the step function's outcome: its data, or a throw the
+ * engine retries (StepError, no sooner than the answer's Retry-After) or not (StepFailed).
+ */
+function stepOutcome(op: Op, retryAfterMs?: number): unknown {
   if (op.op === "StepRun") return op.data ?? null;
   if (op.op === "StepError" || op.op === "StepFailed") {
     const error = errorOfOp(op.error);
     if (op.op === "StepFailed") throw Object.assign(new NonRetriableError(`${error.name}: ${error.message}`), { stack: error.stack });
+    if (retryAfterMs !== undefined) {
+      throw Object.assign(new RetryAfterError(error.message, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS)), { stack: error.stack });
+    }
     throw Object.assign(new Error(error.message), { name: error.name, stack: error.stack });
   }
   throw new StepflareError("remote_protocol_error", `a step call answered ${op.op} for step ${op.displayName ?? op.id}`);

@@ -60,6 +60,7 @@ describe("the app's answers", () => {
         { id: "h2", op: "Sleep", name: "1s" },
       ],
     });
+    expect(readAnswer(206, headers({ "retry-after": "12" }), text)).toMatchObject({ type: "ops", retryAfterMs: 12_000 });
   });
 
   it("an error keeps the SDK's no-retry signal and Retry-After (seconds or a date)", () => {

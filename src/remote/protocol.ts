@@ -83,7 +83,8 @@ export function journalId(op: Op): string {
 /** What one call answered, classified. */
 export type Answer =
   | { type: "result"; data: unknown }
-  | { type: "ops"; ops: Op[] }
+  /** `retryAfterMs`: for a step that failed in this call (`StepError`), when to try it again. */
+  | { type: "ops"; ops: Op[]; retryAfterMs?: number }
   | { type: "error"; status: number; error: SerializedError; noRetry: boolean; retryAfterMs?: number };
 
 /** Reads an answer from its status, headers and body text; a body that breaks the protocol is an error the caller fails on. */
@@ -106,7 +107,8 @@ export function readAnswer(
   if (status === 206) {
     const parsed = z.array(opSchema).min(1).safeParse(body);
     if (!parsed.success) return { type: "malformed", why: "a 206 answer that is not a list of step ops" };
-    return { type: "ops", ops: parsed.data };
+    const retryAfterMs = retryAfterOf(headers.get("retry-after"), nowMs);
+    return { type: "ops", ops: parsed.data, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   }
   const retryAfterMs = retryAfterOf(headers.get("retry-after"), nowMs);
   return {

@@ -28,6 +28,11 @@ export const registerBody = z
             cancel: z.array(z.object({ event: z.string(), if: z.string().optional(), timeout: z.string().optional() })).optional(),
             timeouts: z.object({ start: z.string().optional(), finish: z.string().optional() }).optional(),
             concurrency: z.unknown().optional(),
+            rateLimit: z.unknown().optional(),
+            debounce: z.unknown().optional(),
+            batchEvents: z.record(z.string(), z.unknown()).optional(),
+            idempotency: z.unknown().optional(),
+            singleton: z.unknown().optional(),
             throttle: z.unknown().optional(),
             priority: z.unknown().optional(),
             steps: z.record(
@@ -54,8 +59,14 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
     const step = fn.steps.step ?? Object.values(fn.steps)[0];
     if (!step) throw new HttpError(400, "invalid_function", `function ${JSON.stringify(fn.id)} has no step to call`);
     const attempts = step.retries?.attempts;
-    // The options a run applies itself; those the fan-out applies (rateLimit, debounce, ...) are not read yet.
+    // The options the engine applies: at fan-out (the registry's config), and in the run (kept with the target below).
     const options = {
+      ...(fn.rateLimit !== undefined ? { rateLimit: fn.rateLimit } : {}),
+      ...(fn.debounce !== undefined ? { debounce: fn.debounce } : {}),
+      // A batch's `if` (which events join it) has no counterpart in the engine: every event of the trigger joins.
+      ...(fn.batchEvents !== undefined ? { batchEvents: withoutKey(fn.batchEvents, "if") } : {}),
+      ...(fn.idempotency !== undefined ? { idempotency: fn.idempotency } : {}),
+      ...(fn.singleton !== undefined ? { singleton: fn.singleton } : {}),
       ...(fn.cancel?.length ? { cancelOn: fn.cancel.map((c) => ({ ...c, event: engineEventName(c.event) })) } : {}),
       ...(fn.timeouts ? { timeouts: fn.timeouts } : {}),
       ...(fn.concurrency !== undefined ? { concurrency: withoutAccountScope(fn.concurrency) } : {}),
@@ -93,6 +104,11 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
     if (Object.keys(parsed).length > 0) definition.target.options = parsed;
     return { id: fn.id, definition };
   });
+}
+
+function withoutKey(o: Record<string, unknown>, key: string): Record<string, unknown> {
+  const { [key]: _, ...rest } = o;
+  return rest;
 }
 
 /** Inngest's `account` scope shares a limit across an account; the nearest the engine has is `env`, across its functions. */

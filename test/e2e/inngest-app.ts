@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { Inngest } from "inngest";
+import { Inngest, RetryAfterError } from "inngest";
 import { serve } from "inngest/node";
 import { freePort } from "./harness";
 
@@ -23,7 +23,7 @@ export class InngestApp {
   #server: Server | undefined;
   #port = 0;
 
-  constructor(readonly options: { id: string; engineUrl: string; signingKey: string; isDev?: boolean }) {}
+  constructor(readonly options: { id: string; engineUrl: string; signingKey?: string; isDev?: boolean }) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.#port}/api/inngest`;
@@ -120,13 +120,52 @@ export class InngestApp {
           return "done";
         }),
     );
-    return [sequential, waiting, failing, guarded, child, invoker, ticker, across, cancellable, huge, fanned, sender, single];
+    const debounced = inngest.createFunction(
+      { id: "debounced", triggers: [{ event: "e2e/remote.debounce" }], debounce: { period: "1s" } },
+      async ({ event }) => event.data.n,
+    );
+    const rated = inngest.createFunction(
+      { id: "rated", triggers: [{ event: "e2e/remote.rate" }], rateLimit: { limit: 1, period: "1m" } },
+      async ({ event }) => event.data.n,
+    );
+    const patient = inngest.createFunction({ id: "patient", triggers: [{ event: "e2e/remote.patient" }] }, async ({ step }) =>
+      step.run("busy-once", () => {
+        this.#ran("busy-once");
+        if (this.count("busy-once") === 1) throw new RetryAfterError("busy, come back later", "3s");
+        return "served";
+      }),
+    );
+    return [
+      sequential,
+      waiting,
+      failing,
+      guarded,
+      child,
+      invoker,
+      ticker,
+      across,
+      cancellable,
+      huge,
+      fanned,
+      sender,
+      single,
+      debounced,
+      rated,
+      patient,
+    ];
   }
 
   async start(): Promise<this> {
     this.#port = await freePort();
     const { id, engineUrl, signingKey, isDev = false } = this.options;
-    const client = new Inngest({ id, baseUrl: engineUrl, signingKey, isDev, eventKey: "e2e-dev-key", logger: quiet });
+    const client = new Inngest({
+      id,
+      baseUrl: engineUrl,
+      ...(signingKey ? { signingKey } : {}),
+      isDev,
+      eventKey: "e2e-dev-key",
+      logger: quiet,
+    });
     const handler = serve({ client, functions: this.functions(client) });
     this.#server = createServer((req, res) => {
       // An outage of one call, chosen by its number among the discovery calls of a function (`stepId=step`).

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { type StepflareHttp, waitFor } from "./client";
-import type { WranglerDev } from "./harness";
+import { freePort, type WranglerDev } from "./harness";
 import { InngestApp } from "./inngest-app";
 import { serveDuringFile } from "./suite";
 
@@ -139,6 +139,45 @@ describe("functions served by the inngest SDK", () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
   });
 
+  it("the app's debounce and rateLimit apply at fan-out", async () => {
+    const ids: string[] = [];
+    for (const n of [1, 2, 3]) ids.push(...(await http.send({ name: "e2e/remote.debounce", data: { n } })));
+    const last = (await http.settledRuns(ids[2]!, 1)).get("remote-e2e-debounced");
+    expect(last).toMatchObject({ status: "completed", output: 3 });
+    for (const id of ids.slice(0, 2)) {
+      const listed = await waitFor(async () => {
+        const run = (await http.event(id)).runs[0];
+        return run?.status === "skipped" ? run : undefined;
+      }, "the debounced run's row");
+      expect(listed).toMatchObject({ errorCode: "debounced" });
+    }
+
+    const [first, second] = await http.send([1, 2].map((n) => ({ name: "e2e/remote.rate", data: { n } })));
+    const statuses = await waitFor(async () => {
+      const runs = await Promise.all(
+        [first!, second!].map(async (id) => (await http.event(id)).runs[0] as { status: string; errorCode?: string } | undefined),
+      );
+      return runs.every((r) => r && ["completed", "skipped"].includes(r.status))
+        ? runs.map((r) => [r!.status, r!.errorCode ?? null])
+        : undefined;
+    }, "the rate-limited runs");
+    expect(statuses.sort()).toEqual([
+      ["completed", null],
+      ["skipped", "rate_limited"],
+    ]);
+  });
+
+  it("a remote step's RetryAfterError delays its retry by the Retry-After the app answers", async () => {
+    const [eventId] = await http.send({ name: "e2e/remote.patient", data: {} });
+    const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-patient")!;
+    expect(run).toMatchObject({ status: "completed", output: "served" });
+    const [step] = run.steps;
+    const failed = step!.failedAttempts![0]!;
+    // The e2e engine's backoff is 200 ms to 1 s: a gap of 3 s is the app's Retry-After.
+    expect(Date.parse(step!.endedAt!) - Date.parse(failed.endedAt!)).toBeGreaterThanOrEqual(2_900);
+    expect(app.count("busy-once")).toBe(2);
+  });
+
   it("a re-sync replaces the app's functions", async () => {
     const only = await fetch(`${dev.url}/fn/register`, {
       method: "POST",
@@ -221,6 +260,12 @@ describe("signatures", () => {
       }),
     });
 
+  it("a sync of an app that does not answer is a 502 app_unreachable", async () => {
+    const url = `http://127.0.0.1:${await freePort()}/api/inngest`;
+    const sync = await http.api<{ error: { code: string } }>("/api/v1/apps", { json: { url } });
+    expect(sync).toMatchObject({ status: 502, body: { error: { code: "app_unreachable" } } });
+  });
+
   it("refuses the sync of an app with another signing key: it registers nothing", async () => {
     const app = await new InngestApp({ id: "remote-e2e-bad", engineUrl: dev.url, signingKey: OTHER_KEY }).start();
     const sync = await http.api<{ error: { code: string; message: string } }>("/api/v1/apps", { json: { url: app.url } });
@@ -288,7 +333,7 @@ describe("a restart", () => {
     expect(done.output).toEqual({ before: "b", after: "a" });
     expect([app.count("before"), app.count("after-restart")]).toEqual([1, 1]);
     await app.stop();
-  });
+  }, 120_000);
 });
 
 /** The register call's bearer token, as the SDK derives it from the key. */

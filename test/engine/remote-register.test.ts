@@ -47,6 +47,14 @@ describe("POST /fn/register", () => {
 
     expect((await register({ url: "http://app.test/api/inngest", appName: "unit-app", functions: [fn("unit-app-b")] })).status).toBe(200);
     expect((await remoteOf("unit-app")).map((f) => f.id)).toEqual(["unit-app-b"]);
+
+    const removed = await api("/api/v1/apps/unit-app/remove", { method: "POST" });
+    expect(removed).toEqual({ status: 200, body: { id: "unit-app", removed: true } });
+    expect(await remoteOf("unit-app")).toEqual([]);
+    expect(await api("/api/v1/apps/unit-app/remove", { method: "POST" })).toMatchObject({
+      status: 404,
+      body: { error: { code: "app_not_found" } },
+    });
   });
 
   it("refuses, with the code leading the SDK's error string: a bad expression, a step URL not http(s), a body without functions", async () => {
