@@ -18,6 +18,7 @@ import path from "node:path";
 import { flow } from "./lib/flow.mjs";
 import { closeConnections } from "./lib/http.mjs";
 import { sleeps, waits } from "./lib/pauses.mjs";
+import { remote } from "./lib/remote.mjs";
 import { writeReport } from "./lib/report.mjs";
 import { LAUNCHERS, prepare, ROOT, TMP } from "./lib/runtime.mjs";
 import { dashboard, fanout, ingest, steps, throughput } from "./lib/scenarios.mjs";
@@ -53,6 +54,7 @@ const FULL = {
     ],
   },
   flow: { count: 1000, reps: 3 },
+  remote: { ns: [1, 10, 50], reps: 5 },
 };
 const QUICK = {
   ingest: { events: 300, batchEvents: 500, reps: 1 },
@@ -72,6 +74,7 @@ const QUICK = {
     ],
   },
   flow: { count: 300, reps: 1 },
+  remote: { ns: [1, 10], reps: 2 },
 };
 const cfg = args.quick ? QUICK : FULL;
 
@@ -104,6 +107,7 @@ const PLAN = [
   },
   { scenario: "sleeps", session: "sleeps", run: async (s, r) => (r.sleeps = await sleeps(s, cfg.sleeps)) },
   { scenario: "flow", session: "flow", run: async (s, r) => (r.flow = await flow(s, cfg.flow)) },
+  { scenario: "remote", session: "remote", run: async (s, r) => (r.remote = await remote(s, cfg.remote)) },
   ...["sequential", "parallel"].flatMap((shape) =>
     ["stepflare", "workflows"].map((engine) => ({
       scenario: shape,

@@ -84,6 +84,19 @@ function summaryTable(r) {
       `${fmt(batch.completionMs, 0)}; ${batch.completed}/${batch.expected}`,
     );
   }
+  if (r.remote) {
+    for (const n of Object.keys(r.remote.local))
+      add(
+        `Remote steps: N sequential steps, trigger → completed (ms), N=${n}: local; on an inngest SDK app over loopback HTTP`,
+        `${fmt(r.remote.local[n].ms, 1)}; ${fmt(r.remote.remote[n].ms, 1)}`,
+      );
+    const local = perStep(r.remote.local);
+    const far = perStep(r.remote.remote);
+    add(
+      "Remote steps: overhead per step, (T(N) − T(1)) / (N − 1) (ms): local; remote; remote / local",
+      `${num(local, 2)}; ${num(far, 2)}; ${x(ratio(far, local))}`,
+    );
+  }
   if (r.fanout) {
     for (const size of [1, 4, 20])
       add(
