@@ -23,6 +23,8 @@ import { ThrottleStore } from "./throttle";
 export class StepflareFlowObject extends DurableObject<Env> {
   protected readonly config: EngineConfig;
   #slots: ConcurrencySlots | undefined;
+  /** Runs whose acquireSlot call waits for a slot, by run and ticket: granted, they are answered, not offered. */
+  readonly #waiters = new Map<string, () => void>();
   /** Set once this instance has noted its kind: the name it noted, or null for none. */
   #servedName: string | null | undefined;
 
@@ -42,7 +44,23 @@ export class StepflareFlowObject extends DurableObject<Env> {
     const slots = this.#concurrency(name);
     const { granted, grants } = slots.acquire(runId, ticket, ord, limit, Date.now(), this.config.limits.concurrencyLeaseMs);
     void this.#offer(name, grants);
-    return granted;
+    if (granted) return true;
+    // Not yet: the run keeps its place in the queue, and this call waits a
+    // little for its turn, which a burst of short runs soon brings. Answered
+    // here, the run starts at once instead of being listed queued and offered
+    // the slot later. Past the wait, the slot is offered as usual.
+    return new Promise<boolean>((resolve) => {
+      const key = waiterKey(runId, ticket);
+      const timer = setTimeout(() => {
+        this.#waiters.delete(key);
+        resolve(false);
+      }, SLOT_WAIT_MS);
+      this.#waiters.set(key, () => {
+        clearTimeout(timer);
+        this.#waiters.delete(key);
+        resolve(true);
+      });
+    });
   }
 
   /** The run let go of its slot, or its place in the queue, of `ticket` or an earlier stay. */
@@ -70,6 +88,13 @@ export class StepflareFlowObject extends DurableObject<Env> {
     this.#armAlarm();
     await Promise.all(
       grants.map(async (g) => {
+        const waiter = this.#waiters.get(waiterKey(g.runId, g.ticket));
+        if (waiter) {
+          // Its acquireSlot call is still open: the answer tells it. An answer lost on the way is caught by the slot's lease.
+          this.#concurrency().confirm(g, Date.now(), this.config.limits.concurrencyLeaseMs);
+          waiter();
+          return;
+        }
         let held: boolean;
         try {
           held = await this.env.RUNS.get(this.env.RUNS.idFromName(g.runId)).offerSlot(name, g.ticket);
@@ -266,6 +291,11 @@ export interface RemoteServed {
   config: FunctionConfig;
   target: RemoteTarget;
 }
+
+/** How long an acquireSlot call waits for a slot before the run is left queued and offered one later. */
+const SLOT_WAIT_MS = 250;
+
+const waiterKey = (runId: string, ticket: number) => `${runId}\u0000${ticket}`;
 
 /** The kinds of flow-control object; the first part of each object's name. */
 export type FlowKind = "concurrency" | "throttle" | "rate-limit" | "debounce" | "batch" | "singleton" | "idempotency";
