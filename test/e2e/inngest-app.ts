@@ -89,7 +89,8 @@ export class InngestApp {
     );
     const across = inngest.createFunction({ id: "across", triggers: [{ event: "e2e/remote.restart" }] }, async ({ step }) => {
       const before = await step.run("before", () => (this.#ran("before"), "b"));
-      await step.sleep("nap", "4s");
+      // Long enough that the test sees it asleep, and kills wrangler then, on a loaded machine too.
+      await step.sleep("nap", "10s");
       const after = await step.run("after-restart", () => (this.#ran("after-restart"), "a"));
       return { before, after };
     });

@@ -101,10 +101,14 @@ describe("functions served by the inngest SDK", () => {
   it("the app's cancelOn cancels a run with the matching event", async () => {
     const tag = `c${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/remote.long", data: { tag } });
-    const runId = await waitFor(async () => {
-      const run = (await http.event(eventId!)).runs[0];
-      return run && (await http.run(run.id)).status === "sleeping" ? run.id : undefined;
-    }, "the remote run to sleep");
+    const runId = await waitFor(
+      async () => {
+        const run = (await http.event(eventId!)).runs[0];
+        return run && (await http.run(run.id)).status === "sleeping" ? run.id : undefined;
+      },
+      "the remote run to sleep",
+      60_000,
+    );
     await http.send({ name: "e2e/remote.stop", data: { tag: "another" } });
     await http.send({ name: "e2e/remote.stop", data: { tag } });
     const run = await waitFor(async () => {
@@ -317,10 +321,14 @@ describe("a restart", () => {
     const app = await new InngestApp({ id: "remote-e2e-restart", engineUrl: dev.url, signingKey: SIGNING_KEY }).start();
     expect((await http.api("/api/v1/apps", { json: { url: app.url } })).status).toBe(200);
     const [eventId] = await http.send({ name: "e2e/remote.restart", data: {} });
-    const runId = await waitFor(async () => {
-      const run = (await http.event(eventId!)).runs[0];
-      return run && (await http.run(run.id)).status === "sleeping" ? run.id : undefined;
-    }, "the remote run to sleep");
+    const runId = await waitFor(
+      async () => {
+        const run = (await http.event(eventId!)).runs[0];
+        return run && (await http.run(run.id)).status === "sleeping" ? run.id : undefined;
+      },
+      "the remote run to sleep",
+      60_000,
+    );
     await dev.restart("SIGKILL");
     const done = await waitFor(
       async () => {
@@ -333,7 +341,7 @@ describe("a restart", () => {
     expect(done.output).toEqual({ before: "b", after: "a" });
     expect([app.count("before"), app.count("after-restart")]).toEqual([1, 1]);
     await app.stop();
-  }, 120_000);
+  }, 180_000);
 });
 
 /** The register call's bearer token, as the SDK derives it from the key. */
