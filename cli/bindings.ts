@@ -70,7 +70,7 @@ const failures = (queue: string): QueueConsumer => ({
   max_concurrency: 10,
 });
 
-export const RUN_CLASSES = ["StepflareRun", "StepflareSweeper", "StepflareFlow"];
+export const RUN_CLASSES = ["StepflareRun", "StepflareSweeper", "StepflareFlow", "StepflareListing"];
 
 /** Every binding, with the D1 migrations read from `migrationsDir`. */
 export function stepflareBindings(migrationsDir: string): Bindings {
@@ -84,6 +84,7 @@ export function stepflareBindings(migrationsDir: string): Bindings {
         { name: "RUNS", class_name: "StepflareRun" },
         { name: "SWEEPER", class_name: "StepflareSweeper" },
         { name: "FLOW", class_name: "StepflareFlow" },
+        { name: "RUN_LISTING", class_name: "StepflareListing" },
       ],
     },
     migrations: [{ tag: "v1", new_sqlite_classes: RUN_CLASSES }],

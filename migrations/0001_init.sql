@@ -1,5 +1,5 @@
--- Stepflare's D1 schema: the durable record of accepted events, the run listing
--- (Durable Objects cannot be enumerated), and dead letters. Each table's SQL
+-- Stepflare's D1 schema: the durable record of accepted events, the directory of
+-- the run listing's shards (Durable Objects cannot be enumerated), and dead letters. Each table's SQL
 -- lives in one module: src/d1/events.ts, src/d1/listing.ts, src/d1/dead-letters.ts.
 
 CREATE TABLE events (
@@ -19,21 +19,14 @@ CREATE INDEX events_sweepable ON events (accepted_at, id) WHERE dispatched_at IS
 CREATE INDEX events_newest ON events (accepted_at DESC, id DESC);
 CREATE INDEX events_by_name ON events (name, accepted_at DESC, id DESC);
 
--- The run listing: one row per run, written from its object through the listing queue.
-CREATE TABLE runs (
-  id TEXT PRIMARY KEY,
-  function_id TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  status TEXT NOT NULL,
-  started_at INTEGER NOT NULL,
-  ended_at INTEGER,
-  error_code TEXT,
-  version INTEGER NOT NULL
-);
-CREATE INDEX runs_newest ON runs (started_at DESC, id DESC);
-CREATE INDEX runs_by_function ON runs (function_id, started_at DESC, id DESC);
-CREATE INDEX runs_by_status ON runs (status, started_at DESC, id DESC);
-CREATE INDEX runs_by_event ON runs (event_id);
+-- The directory of the run listing's shards: the listing itself lives in
+-- Durable Objects, one per hour and shard (src/listing/); each shard notes
+-- itself here before its first row, so a reader asks only shards that hold rows.
+CREATE TABLE listing_shards (
+  bucket INTEGER NOT NULL,
+  shard INTEGER NOT NULL,
+  PRIMARY KEY (bucket, shard)
+) WITHOUT ROWID;
 
 CREATE TABLE dead_letters (
   id TEXT PRIMARY KEY,

@@ -6,6 +6,7 @@ import type { Env } from "./env";
 import { consumeEvents } from "./fanout/consumer";
 import { StepflareFlowObject } from "./flow/object";
 import { consumeListing } from "./listing/consumer";
+import { StepflareListingObject } from "./listing/shard";
 import { type QueueNames, queueNamesSchema } from "./queues";
 import { syncNewServices } from "./remote/auto-sync";
 import { StepflareRunObject } from "./run/object";
@@ -16,7 +17,7 @@ export interface CreateEngineOptions extends EngineOptions {
   queues?: Partial<QueueNames>;
 }
 
-/** What `createEngine` answers: the Worker's handlers and the three Durable Object classes. */
+/** What `createEngine` answers: the Worker's handlers and the four Durable Object classes. */
 export interface Engine {
   worker: {
     fetch(req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>;
@@ -26,17 +27,18 @@ export interface Engine {
   StepflareRun: new (ctx: DurableObjectState, env: Env) => StepflareRunObject;
   StepflareSweeper: new (ctx: DurableObjectState, env: Env) => SweeperObject;
   StepflareFlow: new (ctx: DurableObjectState, env: Env) => StepflareFlowObject;
+  StepflareListing: new (ctx: DurableObjectState, env: Env) => StepflareListingObject;
   config: EngineConfig;
 }
 
 /**
  * Builds the engine Worker around your functions. Export `worker` as the
- * default export and the three Durable Object classes under these names.
+ * default export and the four Durable Object classes under these names.
  *
  * @example
  * const engine = createEngine({ functions: [welcome, trial], schemas: app.schemas });
  * export default engine.worker;
- * export const { StepflareRun, StepflareSweeper, StepflareFlow } = engine;
+ * export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing } = engine;
  */
 export function createEngine(options: CreateEngineOptions): Engine {
   const config = resolveConfig(options);
@@ -85,5 +87,7 @@ export function createEngine(options: CreateEngineOptions): Engine {
     }
   }
 
-  return { worker, StepflareRun, StepflareSweeper, StepflareFlow, config };
+  class StepflareListing extends StepflareListingObject {}
+
+  return { worker, StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, config };
 }

@@ -1,4 +1,5 @@
 import type { StepflareFlowObject } from "./flow/object";
+import type { StepflareListingObject } from "./listing/shard";
 import type { EventMessage, PackedEventsMessage } from "./messages/events";
 import type { FailureMessage } from "./messages/failures";
 import type { ListingMessage } from "./messages/listing";
@@ -18,6 +19,8 @@ export interface Env {
   SWEEPER: DurableObjectNamespace<SweeperObject>;
   /** Flow control: one object per function (or shared key) and limit kind, src/flow/. */
   FLOW: DurableObjectNamespace<StepflareFlowObject>;
+  /** The run listing: one object per hour and shard, src/listing/. */
+  RUN_LISTING: DurableObjectNamespace<StepflareListingObject>;
   /** Secret: accepted event keys, separated by commas or whitespace. */
   EVENT_KEYS?: string;
   /** Secret: bearer key for /api/v1. When unset outside dev mode, the API answers 401. */

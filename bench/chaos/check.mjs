@@ -56,7 +56,7 @@ async function listedRunning(base) {
 }
 
 /**
- * Polls the listing (D1) until every event lists its runs and none of them
+ * Polls the listing until every event lists its runs and none of them
  * is listed as running or sleeping, or `deadline` passes. It never calls a run's
  * object while it waits: a call wakes the object and re-arms its alarm, so
  * polling the objects would hide a run whose alarm was lost in a kill.

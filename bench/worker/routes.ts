@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { Env as EngineEnv } from "stepflare/engine";
+import { runIds, runOfEvent, runSummary, seedRuns } from "./listing";
 import type { BenchProbe } from "./probe";
 import { isShape, runShape, SHAPES, type Shape, stepBody } from "./work";
 import type { BenchOutput, BenchParams } from "./workflow";
@@ -15,28 +16,8 @@ const CREATE_BATCH_MAX = 100;
 const STATUS_CONCURRENCY = 8;
 const TERMINAL = new Set(["complete", "errored", "terminated"]);
 
-// One range scan of runs_by_function per function: cheap enough to poll while runs execute.
-const RUN_SUMMARY = `
-SELECT status, count(*) AS n, min(started_at) AS first_started, max(ended_at) AS last_ended
-FROM runs WHERE function_id IN (SELECT value FROM json_each(?1)) AND started_at >= ?2
-GROUP BY status`;
-
-// Listing rows for the dashboard's bench: n runs of one function, 1 ms apart, one in ten failed.
-const SEED_RUNS = `
-WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1)
-INSERT INTO runs (id, function_id, event_id, status, started_at, ended_at, error_code, version)
-SELECT printf('SEED%022d', i), ?2, printf('SEEDEVENT%017d', i), CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'completed' END,
-  ?3 + i, ?3 + i + 5, CASE WHEN i % 10 = 0 THEN 'step_timeout' END, 1
-FROM seq`;
-
-// One run by its trigger event (runs_by_event), for timing one run at a time.
-const RUN_OF_EVENT = "SELECT id, status, ended_at FROM runs WHERE event_id = ?1 AND function_id = ?2";
-
 // The registered waits of an event name (waits_by_match), optionally for one `match` value (JSON).
 const WAIT_COUNT = "SELECT count(*) AS n FROM waits WHERE name = ?1 AND (?2 IS NULL OR match_value = ?2)";
-
-// Runs of one function started since a time (runs_by_function), for reading their details.
-const RUN_IDS = "SELECT id FROM runs WHERE function_id = ?1 AND started_at >= ?2 ORDER BY started_at LIMIT 5000";
 
 function shapeOf(value: unknown): { shape: Shape; n: number } {
   const { shape, n } = (value ?? {}) as { shape?: unknown; n?: unknown };
@@ -61,7 +42,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 /**
  * Bench-only routes, served before the engine's: run counts straight from
- * the D1 run listing, Workflow instances created and watched through the binding,
+ * the run listing's shards (./listing.ts), Workflow instances created and watched through the binding,
  * and the floor (the same trivial work with no durability).
  */
 export const benchRoutes = new Hono<{ Bindings: Env }>()
@@ -70,23 +51,18 @@ export const benchRoutes = new Hono<{ Bindings: Env }>()
   .post("/sink", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }))
   .post("/seed-runs", async (c) => {
     const { n, functionId } = await c.req.json<{ n: number; functionId: string }>();
-    const result = await c.env.DB.prepare(SEED_RUNS)
-      .bind(n, functionId, Date.now() - n)
-      .run();
-    return c.json({ inserted: result.meta.changes });
+    return c.json({ inserted: await seedRuns(c.env, n, functionId) });
   })
   .get("/runs", async (c) => {
     const functions = (c.req.query("fn") ?? "").split(",").filter(Boolean);
     const since = Number(c.req.query("since") ?? 0);
-    const rows = await c.env.DB.prepare(RUN_SUMMARY)
-      .bind(JSON.stringify(functions), since)
-      .all<{ status: string; n: number; first_started: number | null; last_ended: number | null }>();
+    const rows = await runSummary(c.env, functions, since);
     const byStatus: Record<string, number> = {};
     let total = 0;
     let firstStartedAt: number | null = null;
     let lastEndedAt: number | null = null;
-    for (const r of rows.results) {
-      byStatus[r.status] = r.n;
+    for (const r of rows) {
+      byStatus[r.status] = (byStatus[r.status] ?? 0) + r.n;
       total += r.n;
       if (r.first_started !== null) firstStartedAt = Math.min(firstStartedAt ?? Infinity, r.first_started);
       if (r.last_ended !== null) lastEndedAt = Math.max(lastEndedAt ?? 0, r.last_ended);
@@ -94,9 +70,7 @@ export const benchRoutes = new Hono<{ Bindings: Env }>()
     return c.json({ total, byStatus, firstStartedAt, lastEndedAt });
   })
   .get("/run", async (c) => {
-    const row = await c.env.DB.prepare(RUN_OF_EVENT)
-      .bind(c.req.query("event") ?? "", c.req.query("fn") ?? "")
-      .first<{ id: string; status: string; ended_at: number | null }>();
+    const row = await runOfEvent(c.env, c.req.query("event") ?? "", c.req.query("fn") ?? "");
     return c.json(row ? { id: row.id, status: row.status, endedAt: row.ended_at } : { id: null, status: null, endedAt: null });
   })
   .get("/waits", async (c) => {
@@ -107,10 +81,7 @@ export const benchRoutes = new Hono<{ Bindings: Env }>()
     return c.json({ count: row?.n ?? 0 });
   })
   .get("/run-ids", async (c) => {
-    const rows = await c.env.DB.prepare(RUN_IDS)
-      .bind(c.req.query("fn") ?? "", Number(c.req.query("since") ?? 0))
-      .all<{ id: string }>();
-    return c.json({ ids: rows.results.map((r) => r.id) });
+    return c.json({ ids: await runIds(c.env, c.req.query("fn") ?? "", Number(c.req.query("since") ?? 0)) });
   })
   .post("/workflows", async (c) => {
     const body = await c.req.json<{ count?: number }>();

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { compileExpression } from "../../sdk/internal";
-import { type ListingRow, listCancellable, writeListing } from "../d1/listing";
 import type { Env } from "../env";
+import type { ListingRow } from "../listing/rows";
+import { listCancellable, writeListing } from "../listing/store";
 import type { RunStatus } from "../run/types";
 import { eachLimited } from "../shared/each-limited";
 import { HttpError } from "../shared/http-error";
@@ -35,7 +36,7 @@ export async function cancelRuns(env: Env, runIds: string[], onlyIf?: string, co
       outcomes.push({ type: "error", runId, message: "its run object failed to answer; calling again retries it" });
     }
   });
-  await writeListing(env.DB, listing).catch((e: Error) =>
+  await writeListing(env, listing).catch((e: Error) =>
     console.error("stepflare: writing cancelled runs' listing rows failed; their objects send them again:", e.message),
   );
   return outcomes;
@@ -61,7 +62,7 @@ export const cancellationsApi = new Hono<{ Bindings: Env }>().post("/", async (c
     }
   }
   const afterId = cursor === undefined ? undefined : decodeRunCursor(cursor);
-  const ids = await listCancellable(c.env.DB, { functionId, startedAfter, startedBefore, afterId, limit: BULK_CANCEL_MAX + 1 });
+  const ids = await listCancellable(c.env, { functionId, startedAfter, startedBefore, afterId, limit: BULK_CANCEL_MAX + 1 });
   const chosen = ids.slice(0, BULK_CANCEL_MAX);
   const outcomes = await cancelRuns(c.env, chosen, onlyIf);
   const remaining = ids.length > BULK_CANCEL_MAX;

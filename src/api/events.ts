@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { wellFormedHead } from "../../sdk/internal";
 import { getEvent, resetSweeps } from "../d1/events";
-import { runsOfEvent } from "../d1/listing";
 import type { Env } from "../env";
+import { runsOfEvent } from "../listing/store";
 import type { EventMessage } from "../messages/events";
 import { HttpError } from "../shared/http-error";
 
@@ -14,7 +14,7 @@ export const eventsApi = new Hono<{ Bindings: Env }>()
     const eventId = c.req.param("eventId");
     const row = await getEvent(c.env.DB, eventId);
     if (!row) throw notFound(eventId);
-    const runs = await runsOfEvent(c.env.DB, eventId);
+    const runs = await runsOfEvent(c.env, eventId, Number(row.accepted_at));
     return c.json({
       event: JSON.parse(row.payload),
       acceptedAt: new Date(row.accepted_at).toISOString(),

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { wellFormedHead } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
-import { runCountsByFunction } from "../d1/listing";
 import { pausedFunctions, pauseFunction, resumeFunction } from "../d1/pauses";
 import type { Env } from "../env";
+import { runCountsByFunction } from "../listing/store";
 import { isRemote } from "../remote/registry";
 import { HttpError } from "../shared/http-error";
 import { RUN_STATUSES } from "./schemas";
@@ -22,7 +22,7 @@ export const functionsApi = (config: EngineConfig) => {
   };
   return new Hono<{ Bindings: Env }>()
     .get("/", async (c) => {
-      const [counts, paused] = await Promise.all([runCountsByFunction(c.env.DB), pausedFunctions(c.env.DB)]);
+      const [counts, paused] = await Promise.all([runCountsByFunction(c.env), pausedFunctions(c.env.DB)]);
       const remote = await config.remote.registry(c.env.DB);
       const functions = [...config.registry.all(), ...remote.all()].map((fn) => {
         const found = counts.get(fn.config.id) ?? {};

@@ -1,4 +1,4 @@
-import { HELD_VERSION, type ListedRun } from "../d1/listing";
+import { HELD_VERSION, type ListedRun } from "../listing/rows";
 
 /** Why flow control skipped a run, by its listed code. */
 const SKIPPED_BECAUSE: Record<string, string> = {

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import { wellFormedHead } from "../../sdk/internal";
-import { type ListedRun, listedRun, listRuns } from "../d1/listing";
 import { replayRuns } from "../dlq/replay";
 import type { Env } from "../env";
+import type { ListedRun } from "../listing/rows";
+import { listedRun, listRuns } from "../listing/store";
 import { HttpError } from "../shared/http-error";
 import { ULID_PATTERN } from "../shared/ulid";
 import { cancelRuns } from "./cancellations";
@@ -27,7 +28,7 @@ export const runsApi = () =>
     .get("/", async (c) => {
       const q = parseQuery(runsListQuery, c.req.queries());
       const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-      const page = await listRuns(c.env.DB, {
+      const page = await listRuns(c.env, {
         functionId: q.functionId,
         status: q.status,
         since: q.since,
@@ -46,7 +47,7 @@ export const runsApi = () =>
         throw new HttpError(404, "run_expired", `run ${runId} has expired: it ended longer ago than the runs' retention`);
       }
       if (detail) return new Response(detail, { headers: { "content-type": "application/json" } });
-      const listed = await listedRun(c.env.DB, runId);
+      const listed = await listedRun(c.env, runId);
       const held = listed && heldRunDetail(listed);
       if (!held) throw runNotFound(runId);
       return c.json(held);

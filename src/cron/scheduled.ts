@@ -1,10 +1,11 @@
 import type { EngineConfig } from "../config";
 import { eventRow, insertDispatched } from "../d1/events";
-import { type ListingRow, upsertListing } from "../d1/listing";
 import { pausedFunctions } from "../d1/pauses";
 import type { Env } from "../env";
 import { admitRun } from "../fanout/admit";
 import { runIdFor } from "../fanout/run-id";
+import type { ListingRow } from "../listing/rows";
+import { writeListing } from "../listing/store";
 import type { StoredEvent } from "../messages/events";
 import { isRemote } from "../remote/registry";
 import { derivedUlid } from "../shared/ulid";
@@ -60,7 +61,7 @@ export async function runSchedules(scheduledTime: number, env: Env, config: Engi
     ),
   );
   const listing = results.flatMap((r) => (r.status === "fulfilled" && r.value ? [r.value] : [])) as ListingRow[];
-  if (listing.length > 0) await env.DB.batch(upsertListing(env.DB, listing));
+  if (listing.length > 0) await writeListing(env, listing);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed.length > 0) {
     // Cron Triggers are not retried: the error is logged, and the next minute's schedule is unaffected.

@@ -212,7 +212,7 @@ export async function replayCandidates(
  * The statements that settle a replay's dead letters at `now`: those the
  * `replayed` runs had before `began` are marked replayed and counted; those
  * the `settled` runs (replayed since) had are marked only; the `superseded`
- * letters by id are marked only. For one batch with the listing's rows.
+ * letters by id are marked only. Run as one batch.
  */
 export function markReplays(
   db: D1Database,

@@ -1,6 +1,7 @@
 import { markReplays } from "../d1/dead-letters";
-import { type ListingRow, upsertListing } from "../d1/listing";
 import type { Env } from "../env";
+import type { ListingRow } from "../listing/rows";
+import { writeListing } from "../listing/store";
 import type { ReplayFrom } from "../run/object";
 import type { RunStatus } from "../run/types";
 import { eachLimited } from "../shared/each-limited";
@@ -47,17 +48,16 @@ export async function replayRuns(env: Env, targets: ReplayTarget[], from: Replay
   });
   const ids = (type: ReplayOutcome["type"]) => outcomes.filter((o) => o.type === type).map((o) => o.runId);
   const superseded = outcomes.flatMap((o) => (o.type === "superseded" ? o.letters : []));
-  const statements = [
-    ...markReplays(env.DB, { replayed: ids("replayed"), settled: ids("not-failed"), superseded }, began, Date.now()),
-    ...upsertListing(env.DB, listing),
-  ];
+  // The rows first: should the marks fail, a call again finds the runs replayed and marks their letters then.
+  await writeListing(env, listing);
+  const statements = markReplays(env.DB, { replayed: ids("replayed"), settled: ids("not-failed"), superseded }, began, Date.now());
   if (statements.length > 0) await env.DB.batch(statements);
   return outcomes;
 }
 
 /**
  * Replays one run through its object, and keeps the listing row the object
- * answered with. Written here, with the marks, the row of a replayed run says
+ * answered with. Written here, before the marks, the row of a replayed run says
  * running before the call answers, so the sweeper's walk of the runs listed
  * as running covers it: its object's own listing messages alone, if a local
  * restart lost them, would leave it listed as failed for good.

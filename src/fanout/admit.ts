@@ -1,9 +1,9 @@
 import type { StepflareFunction } from "../../sdk/internal";
-import type { ListingRow } from "../d1/listing";
 import type { Env } from "../env";
 import { flowKey } from "../flow/keys";
 import { type FlowKind, flowObjectName } from "../flow/object";
 import { skippedRow, startedRow } from "../flow/start";
+import type { ListingRow } from "../listing/rows";
 import { isRemote } from "../remote/registry";
 import type { StartRun } from "../run/rpc";
 

@@ -1,10 +1,11 @@
 import type { StepflareFunction } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import { acceptanceKey, loadEvents, markDispatched, queuedEventRow, storeQueued } from "../d1/events";
-import { type ListingRow, upsertListing } from "../d1/listing";
 import { pausedFunctions } from "../d1/pauses";
 import { matchPathsOf } from "../d1/waits";
 import type { Env } from "../env";
+import type { ListingRow } from "../listing/rows";
+import { writeListing } from "../listing/store";
 import { type EventMessage, eventsQueueMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
 import { isRemote } from "../remote/registry";
 import { admitRun } from "./admit";
@@ -171,12 +172,11 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
   ]);
   if (listing.length === 0 && done.length === 0) return;
   try {
-    // The rows in chunks D1 can bind, and the marks, in one transaction. A newer row the listing queue already wrote is kept.
+    // The rows, to their shards, then the marks: an event is marked dispatched only once its runs are listed.
+    // A newer row the listing queue already wrote is kept.
+    await writeListing(env, listing);
     const acceptances = done.map((d): [string, number] => [d.body.id, d.body.acceptedAt]);
-    await env.DB.batch([
-      ...upsertListing(env.DB, listing),
-      ...(done.length === 0 ? [] : [markDispatched(env.DB, acceptances, Date.now())]),
-    ]);
+    if (done.length > 0) await markDispatched(env.DB, acceptances, Date.now()).run();
     for (const d of done) d.msg.ack();
   } catch (e) {
     // The runs exist; a redelivery finds them and only writes the listing and marks the events.

@@ -1,6 +1,6 @@
-import { HELD_VERSION } from "../d1/listing";
 import { pausedFunctions } from "../d1/pauses";
 import type { Env } from "../env";
+import { HELD_VERSION } from "../listing/rows";
 import type { ListingMessage } from "../messages/listing";
 import type { StartedRun, StartRun } from "../run/rpc";
 

@@ -1,18 +1,18 @@
 import { insertDeadLetters, poisonLetter } from "../d1/dead-letters";
-import { writeListing } from "../d1/listing";
 import type { Env } from "../env";
 import { type ListingMessage, listingMessageSchema } from "../messages/listing";
 import type { QueueNames } from "../queues";
+import { writeListing } from "./store";
 
 /**
  * The consumer of the listing queue and of its dead-letter queue: writes the
- * run listing in D1, one statement per delivery, so a burst of runs ending
- * costs D1 a handful of writes instead of one each. A failed write retries the
- * delivery.
+ * run listing, one call per shard per delivery, so a burst of runs ending
+ * costs each shard a handful of calls instead of one per run. A failed write
+ * retries the delivery.
  *
  * A well-formed row that reaches the dead-letter queue exhausted its retries
- * because D1 kept failing, not because it was bad: the run object has already
- * let it go, so it is written here, or, if D1 still fails, handed back to the
+ * because its shard kept failing, not because it was bad: the run object has
+ * already let it go, so it is written here, or, if that still fails, handed back to the
  * run object to send again. Only a malformed message is recorded as a poison
  * dead letter.
  */
@@ -33,7 +33,7 @@ export async function consumeListing(batch: MessageBatch<unknown>, env: Env, nam
   if (malformed.length > 0) await settleMalformed(malformed, batch.queue, deadLettered, env, names);
   if (rows.length === 0) return;
   try {
-    await writeListing(env.DB, rows);
+    await writeListing(env, rows);
     for (const msg of good) msg.ack();
   } catch (e) {
     console.error(`stepflare: writing ${rows.length} listing rows failed; retrying:`, (e as Error).message);
@@ -43,8 +43,8 @@ export async function consumeListing(batch: MessageBatch<unknown>, env: Env, nam
 }
 
 /**
- * Rows D1 refused through both queues' retries go back to their run objects,
- * which send them again later, so the listing converges once D1 is back
+ * Rows the listing refused through both queues' retries go back to their run objects,
+ * which send them again later, so the listing converges once it is back
  * instead of losing a row when this queue's retries run out. A row whose
  * object did not answer is retried here.
  */

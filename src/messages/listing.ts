@@ -15,7 +15,7 @@ export const listingMessageSchema = z
     startedAt: z.number(),
     endedAt: z.number().nullable(),
     errorCode: z.string().nullable(),
-    /** From -1, a held run's (HELD_VERSION in src/d1/listing.ts). */
+    /** From -1, a held run's (HELD_VERSION in src/listing/rows.ts). */
     version: z.number().int().min(-1),
   })
   .strict();

@@ -1,5 +1,5 @@
-import { deleteListed } from "../d1/listing";
 import type { Env } from "../env";
+import { deleteListed } from "../listing/store";
 import type { RunStore } from "./store";
 import { postponeExpiry } from "./transitions";
 import type { TimerKind } from "./types";
@@ -32,7 +32,7 @@ export async function expireRun(
     postponeExpiry(store, now + POSTPONE_MS);
     return false;
   }
-  await deleteListed(env.DB, run.id, run.version);
+  await deleteListed(env, run.id, run.version);
   await storage.deleteAlarm();
   await storage.deleteAll();
   store.forget();

@@ -1,7 +1,7 @@
 import type { EngineConfig } from "../config";
-import { writeListing } from "../d1/listing";
 import type { Env } from "../env";
 import { runIdFor } from "../fanout/run-id";
+import { writeListing } from "../listing/store";
 import { isRemote } from "../remote/registry";
 import type { RunDriver } from "./driver";
 import type { RunStore } from "./store";
@@ -52,7 +52,7 @@ export async function startChild(env: Env, config: EngineConfig, store: RunStore
       ...(remote && isRemote(remote) ? { remote: remote.remote } : {}),
     });
     const { status, endedAt, errorCode, version } = started;
-    await writeListing(env.DB, [{ id: childId, functionId, eventId, status, startedAt: started.startedAt, endedAt, errorCode, version }]);
+    await writeListing(env, [{ id: childId, functionId, eventId, status, startedAt: started.startedAt, endedAt, errorCode, version }]);
     recordChild(store, s, childId);
   } catch (e) {
     console.error(`stepflare: run ${run.id}: starting the child of "${key}" failed, will retry:`, (e as Error).message);

@@ -1,8 +1,8 @@
-import { type ListingCursor, listedRunning, markMissing } from "../d1/listing";
 import type { Env } from "../env";
+import { type ListingCursor, listedRunning, markMissing } from "../listing/store";
 import { eachLimited } from "../shared/each-limited";
 
-/** Listed as running for longer than this, a run's row is checked against its object. */
+/** A run created longer ago than this and listed as not ended has its row checked against its object. */
 export const LISTED_RUNNING_AFTER_MS = 60_000;
 /** Rows checked per sweep: a walk through every long-running row, this many at a time. */
 export const RECONCILE_LIMIT = 100;
@@ -28,7 +28,7 @@ export async function reconcileListing(
   cursor: ListingCursor = START,
   now = Date.now(),
 ): Promise<{ resent: number; missing: number; next: ListingCursor }> {
-  const rows = await listedRunning(env.DB, now - LISTED_RUNNING_AFTER_MS, cursor, RECONCILE_LIMIT);
+  const { rows, next } = await listedRunning(env, now - LISTED_RUNNING_AFTER_MS, cursor, RECONCILE_LIMIT);
   let resent = 0;
   const missing: [string, number][] = [];
   await eachLimited(rows, RECONCILE_CONCURRENCY, async (row) => {
@@ -40,11 +40,6 @@ export async function reconcileListing(
       console.error(`stepflare: checking the listing row of run ${row.id} failed:`, (e as Error).message);
     }
   });
-  await markMissing(env.DB, missing, now);
-  const last = rows[rows.length - 1];
-  return {
-    resent,
-    missing: missing.length,
-    next: rows.length < RECONCILE_LIMIT || !last ? START : { startedAt: last.startedAt, id: last.id },
-  };
+  await markMissing(env, missing, now);
+  return { resent, missing: missing.length, next: next ?? START };
 }

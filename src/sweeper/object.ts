@@ -1,8 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EngineConfig } from "../config";
 import { type Acceptance, countSweep, staleUndispatched } from "../d1/events";
-import { type ListingCursor, RUN_MISSING } from "../d1/listing";
 import type { Env } from "../env";
+import { RUN_MISSING } from "../listing/rows";
+import type { ListingCursor } from "../listing/store";
 import type { EventMessage } from "../messages/events";
 import { sendAll } from "../shared/queue-batches";
 import { reconcileListing } from "./listing";

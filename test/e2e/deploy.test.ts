@@ -20,6 +20,7 @@ describe("wrangler deploy --dry-run", () => {
       "env.RUNS (StepflareRun)",
       "env.SWEEPER (StepflareSweeper)",
       "env.FLOW (StepflareFlow)",
+      "env.RUN_LISTING (StepflareListing)",
       "env.EVENTS (stepflare-events)",
       "env.DB (stepflare)",
     ]) {
@@ -32,5 +33,6 @@ describe("wrangler deploy --dry-run", () => {
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareRun\b/);
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareSweeper\b/);
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareFlow\b/);
+    expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareListing\b/);
   }, 180_000);
 });

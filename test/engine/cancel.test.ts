@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env, RunDetail } from "../../src";
 import { callsOf, down } from "../engine-fixture/functions";
-import { api, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, inListing, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 const stubOf = (runId: string) => testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
@@ -19,9 +19,7 @@ const timerKinds = (runId: string) =>
       .map((t) => t.kind),
   );
 const listed = async (runId: string) =>
-  (await testEnv.DB.prepare("SELECT status, error_code FROM runs WHERE id = ?")
-    .bind(runId)
-    .first<{ status: string; error_code: string }>())!;
+  (await inListing<{ status: string; error_code: string }>(runId, "SELECT status, error_code FROM runs WHERE id = ?", runId))!;
 
 describe("POST /api/v1/runs/:runId/cancel", () => {
   it("cancels a sleeping run at once: listed cancelled, no timer left but its system event's and its expiry, and idempotent", async () => {

@@ -1,22 +1,25 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { api, BASE, sendEvents, settledRuns } from "./helpers";
+import { ulid } from "../../src/shared/ulid";
+import { api, BASE, putListing, sendEvents, settledRuns } from "./helpers";
 
 const testEnv = env as unknown as Env;
 type ErrorBody = { error: { code: string; message: string } };
 
 describe("GET /api/v1/functions", () => {
   it("lists every function with its triggers and config, and its listed runs by status", async () => {
-    const insert = testEnv.DB.prepare(
-      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?1, 'wild-pair', 'ev-fn', ?2, ?3, 1)",
+    // Created hours apart: their rows are in different shards, and the counts sum them.
+    await putListing(
+      (["completed", "completed", "failed", "running"] as const).map((status, i) => ({
+        id: ulid(Date.now() - i * 3_600_000),
+        functionId: "wild-pair",
+        eventId: "ev-fn",
+        status,
+        startedAt: i + 1,
+        version: 1,
+      })),
     );
-    await testEnv.DB.batch([
-      insert.bind("fn-run-1", "completed", 1),
-      insert.bind("fn-run-2", "completed", 2),
-      insert.bind("fn-run-3", "failed", 3),
-      insert.bind("fn-run-4", "running", 4),
-    ]);
     const { status, body } = await api<{ functions: { id: string; triggers: unknown; retries: number; runs: Record<string, number> }[] }>(
       "/api/v1/functions",
     );
@@ -83,17 +86,28 @@ describe("GET /api/v1/events", () => {
 });
 
 describe("GET /api/v1/runs time filters", () => {
-  it("keep runs started in [since, until)", async () => {
+  it("keep runs created in [since, until)", async () => {
     const T = Date.parse("2025-07-01T00:00:00Z");
-    const insert = testEnv.DB.prepare(
-      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?1, 'time-filter', 'ev-t', 'completed', ?2, 1)",
+    const [t1, t2, t3] = [ulid(T), ulid(T + 5), ulid(T + 10)];
+    await putListing(
+      [
+        [t1, T],
+        [t2, T + 5],
+        [t3, T + 10],
+      ].map(([id, at]) => ({
+        id: String(id),
+        functionId: "time-filter",
+        eventId: "ev-t",
+        status: "completed",
+        startedAt: Number(at),
+        version: 1,
+      })),
     );
-    await testEnv.DB.batch([insert.bind("T-1", T), insert.bind("T-2", T + 5), insert.bind("T-3", T + 10)]);
     const listed = async (q: string) =>
       (await api<{ runs: { id: string }[] }>(`/api/v1/runs?functionId=time-filter&${q}`)).body.runs.map((r) => r.id);
-    expect(await listed(`since=${T + 5}`)).toEqual(["T-3", "T-2"]);
-    expect(await listed(`until=${T + 5}`)).toEqual(["T-1"]);
-    expect(await listed(`since=${encodeURIComponent(new Date(T).toISOString())}&until=${T + 10}`)).toEqual(["T-2", "T-1"]);
+    expect(await listed(`since=${T + 5}`)).toEqual([t3, t2]);
+    expect(await listed(`until=${T + 5}`)).toEqual([t1]);
+    expect(await listed(`since=${encodeURIComponent(new Date(T).toISOString())}&until=${T + 10}`)).toEqual([t2, t1]);
     expect((await api<ErrorBody>("/api/v1/runs?since=soon")).body.error.code).toBe("invalid_query");
   });
 });

@@ -4,7 +4,7 @@ import type { Env, RunDetail } from "../../src";
 import { runDetail } from "../../src/api/answers";
 import { flowObjectName } from "../../src/flow/object";
 import { times } from "../engine-fixture/functions";
-import { api, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, inListing, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 const stamp = Date.now().toString(36);
@@ -134,7 +134,7 @@ describe("a queued run", () => {
     expect(detail.queued).toMatchObject({ reason: "concurrency" });
     expect(detail.steps).toEqual([]);
     // Listed as queued too.
-    const listed = await testEnv.DB.prepare("SELECT status FROM runs WHERE id = ?").bind(cancelledRun).first<{ status: string }>();
+    const listed = await inListing<{ status: string }>(cancelledRun, "SELECT status FROM runs WHERE id = ?", cancelledRun);
     expect(listed?.status).toBe("queued");
 
     expect((await api(`/api/v1/runs/${cancelledRun}/cancel`, { method: "POST" })).body).toEqual({

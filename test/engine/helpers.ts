@@ -1,6 +1,9 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import type { Env, RunDetail } from "../../src";
+import { placeOf, shardName } from "../../src/listing/keys";
+import type { ListingRow } from "../../src/listing/rows";
+import { writeListing } from "../../src/listing/store";
 
 export const BASE = "http://stepflare.test";
 
@@ -132,4 +135,19 @@ export async function backToDispatched(runId: string): Promise<number> {
   });
   await abortAllDurableObjects();
   return planSeq;
+}
+
+/** Runs `sql` in the listing shard that holds `runId`'s row; answers the first row it gives, or null. */
+export async function inListing<T = Record<string, unknown>>(runId: string, sql: string, ...args: unknown[]): Promise<T | null> {
+  const shards = (env as unknown as Env).RUN_LISTING;
+  const stub = shards.get(shards.idFromName(shardName(placeOf(runId))));
+  return runInDurableObject(stub, (_instance, state) => (state.storage.sql.exec(sql, ...args).toArray()[0] as T | undefined) ?? null);
+}
+
+/** Lists these rows as the engine does, each in its shard. */
+export async function putListing(rows: (Omit<ListingRow, "endedAt" | "errorCode"> & Partial<ListingRow>)[]): Promise<void> {
+  await writeListing(
+    env as unknown as Env,
+    rows.map((r) => ({ endedAt: null, errorCode: null, ...r })),
+  );
 }

@@ -334,7 +334,7 @@ describe("POST /e/:eventKey", () => {
     expect(runs.map((r) => [r.functionId, r.output])).toEqual([["wildcard", "wild/thing.happened"]]);
   });
 
-  it("lists runs newest first, filtered and paginated by cursor", async () => {
+  it("lists runs newest first (by id: when each was created), filtered and paginated by cursor", async () => {
     const ids = await sendEvents(Array.from({ length: 5 }, (_, i) => ({ name: "test/sequential", data: { tag: `list${i}`, n: 1 } })));
     for (const id of ids) await settledRuns(id);
     type Page = { runs: { id: string; functionId: string; status: string; startedAt: string }[]; nextCursor: string | null };
@@ -346,7 +346,7 @@ describe("POST /e/:eventKey", () => {
       expect(status).toBe(200);
       expect(body.runs.length).toBeLessThanOrEqual(2);
       for (const r of body.runs) expect(r).toMatchObject({ functionId: "sequential", status: "completed" });
-      seen.push(...body.runs.map((r) => r.startedAt + r.id));
+      seen.push(...body.runs.map((r) => r.id));
       cursor = body.nextCursor;
     } while (cursor);
     expect(seen.length).toBeGreaterThanOrEqual(5);

@@ -10,7 +10,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import worker from "../engine-fixture/index";
-import { api, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, inListing, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -27,9 +27,11 @@ const row = (id: string, version: number, status: string) => ({
 });
 
 async function listingOf(id: string) {
-  return testEnv.DB.prepare("SELECT status, ended_at, error_code, version FROM runs WHERE id = ?")
-    .bind(id)
-    .first<{ status: string; ended_at: number | null; error_code: string | null; version: number }>();
+  return inListing<{ status: string; ended_at: number | null; error_code: string | null; version: number }>(
+    id,
+    "SELECT status, ended_at, error_code, version FROM runs WHERE id = ?",
+    id,
+  );
 }
 
 async function objectTimersAndAlarm(runId: string) {
@@ -71,7 +73,7 @@ describe("the run listing", () => {
   });
 
   it("writes a dead-lettered listing row that is well formed, and records only a malformed one as a poison dead letter", async () => {
-    // A well-formed row reaches the dead-letter queue only because D1 kept failing:
+    // A well-formed row reaches the dead-letter queue only because its shard kept failing:
     // its run object has let it go, so dropping it would leave the listing stale.
     const batch = createMessageBatch("stepflare-listing-dlq", [
       { id: "stale-1", timestamp: new Date(), attempts: 11, body: row("listing-dlq", 3, "completed") },
@@ -96,7 +98,7 @@ describe("the run listing", () => {
     ]);
   });
 
-  it("hands a dead-lettered row that D1 still refuses back to its run object, which sends it again: the listing converges", async () => {
+  it("hands a dead-lettered row its shard still refuses back to its run object, which sends it again: the listing converges", async () => {
     const [eventId] = await sendEvents({ name: "test/parallel", data: { tag: "listing-hand-back", n: 2 } });
     const [run] = await settledRuns(eventId!);
     const stub = () => testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id));
@@ -104,20 +106,18 @@ describe("the run listing", () => {
       const s = await objectTimersAndAlarm(run!.id);
       return (await listingOf(run!.id))?.status === "completed" && s.timers.length === 0 ? true : undefined;
     }, "the listing row and the object's timers to be cleared");
-    // The row D1 refused through the listing queue's retries reaches the dead-letter queue while D1 is still down.
-    await testEnv.DB.prepare("DELETE FROM runs WHERE id = ?").bind(run!.id).run();
-    const failing = new Proxy(testEnv.DB, {
-      get: (target, prop) =>
-        prop === "prepare"
-          ? () => ({ bind: () => ({ run: () => Promise.reject(new Error("D1 is down")) }) })
-          : Reflect.get(target, prop, target),
-    });
+    // The row its shard refused through the listing queue's retries reaches the dead-letter queue while the shard still fails.
+    await inListing(run!.id, "DELETE FROM runs WHERE id = ?", run!.id);
+    const failing = {
+      idFromName: (name: string) => testEnv.RUN_LISTING.idFromName(name),
+      get: () => ({ upsert: () => Promise.reject(new Error("the shard is down")) }),
+    } as unknown as Env["RUN_LISTING"];
     const body = { ...row(run!.id, 2, "completed"), functionId: "parallel", eventId: eventId!, endedAt: Date.parse(run!.endedAt!) };
     const batch = createMessageBatch("stepflare-listing-dlq", [{ id: "still-down", timestamp: new Date(), attempts: 10, body }]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, { ...testEnv, DB: failing }, ctx);
+    await worker.queue(batch, { ...testEnv, RUN_LISTING: failing }, ctx);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["still-down"]);
-    // D1 is back when the object's listing-sync timer comes due.
+    // The shard is back when the object's listing-sync timer comes due.
     await runInDurableObject(stub(), (_instance, ctx) => {
       ctx.storage.sql.exec("UPDATE timers SET due_at = ?", Date.now());
     });
@@ -177,7 +177,7 @@ describe("the run listing", () => {
     const [run] = await settledRuns(eventId!);
     await waitFor(async () => ((await listingOf(run!.id))?.status === "completed" ? true : undefined), "the listing row");
     // The row is gone (as if the send had been lost) and the object's retry timer comes due.
-    await testEnv.DB.prepare("DELETE FROM runs WHERE id = ?").bind(run!.id).run();
+    await inListing(run!.id, "DELETE FROM runs WHERE id = ?", run!.id);
     const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(run!.id));
     await runInDurableObject(stub, async (_instance, ctx) => {
       ctx.storage.sql.exec("INSERT INTO timers (kind, ref, due_at) VALUES ('listing-sync', 'run', ?)", Date.now());

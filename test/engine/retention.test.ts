@@ -2,7 +2,10 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { api, sendEvents, settledRuns } from "./helpers";
+import { placeOf } from "../../src/listing/keys";
+import { listedRun } from "../../src/listing/store";
+import { ulid } from "../../src/shared/ulid";
+import { api, inListing, putListing, sendEvents, settledRuns } from "./helpers";
 
 const testEnv = env as unknown as Env;
 const DAY = 24 * 60 * 60 * 1000;
@@ -13,7 +16,7 @@ const sql = <T extends Record<string, SqlStorageValue>>(runId: string, query: st
       ? []
       : ctx.storage.sql.exec<T>(query).toArray(),
   );
-const listed = (runId: string) => testEnv.DB.prepare("SELECT status FROM runs WHERE id = ?").bind(runId).first<{ status: string }>();
+const listed = (runId: string) => inListing<{ status: string }>(runId, "SELECT status FROM runs WHERE id = ?", runId);
 
 /** Moves the run's expiry to now, as if the clock had moved past it, in a fresh instance, and fires its alarm. */
 async function expireNow(runId: string): Promise<void> {
@@ -65,14 +68,10 @@ describe("retention of runs", () => {
   });
 });
 
-describe("retention in D1", () => {
+describe("retention in D1 and the listing", () => {
   it("deletes exactly the rows past their period, and nothing else", async () => {
     const now = Date.now();
     const p = { completed: 7 * DAY, failed: 30 * DAY, cancelled: 7 * DAY, events: 7 * DAY, deadLetters: 30 * DAY };
-    const run = (id: string, status: string, endedAt: number) =>
-      testEnv.DB.prepare(
-        "INSERT INTO runs (id, function_id, event_id, status, started_at, ended_at, version) VALUES (?, 'retention', 'e', ?, ?, ?, 2)",
-      ).bind(id, status, endedAt - 1000, endedAt);
     const event = (id: string, acceptedAt: number, dispatched: boolean) =>
       testEnv.DB.prepare(
         "INSERT INTO events (id, name, payload, accepted_at, dispatched_at, sweeps) VALUES (?, 'x/retention', '{}', ?, ?, 5)",
@@ -83,14 +82,30 @@ describe("retention in D1", () => {
       testEnv.DB.prepare(
         "INSERT INTO waits (run_id, step_key, name, match_path, match_value, expires_at) VALUES (?, 'w', 'x/retention', '', '', ?)",
       ).bind(runId, expiresAt);
+    // Listing rows, each in the shard of the hour its run was created in, a second before it ended.
+    const runs: [name: string, status: string, endedAt: number | null][] = [
+      ["completed-past", "completed", now - p.completed - 1],
+      ["completed-at", "completed", now - p.completed],
+      ["skipped-past", "skipped", now - p.completed - 1],
+      ["failed-mid", "failed", now - p.completed - 1],
+      ["failed-past", "failed", now - p.failed - 1],
+      ["cancelled-past", "cancelled", now - p.cancelled - 1],
+      ["sleeping", "sleeping", null],
+    ];
+    const createdAt = (name: string, endedAt: number | null) => (endedAt ?? now - p.failed - DAY) - 1000 - name.length;
+    const runIds = new Map(runs.map(([name, , endedAt]) => [name, ulid(createdAt(name, endedAt))]));
+    await putListing(
+      runs.map(([name, status, endedAt]) => ({
+        id: runIds.get(name)!,
+        functionId: "retention",
+        eventId: "e",
+        status,
+        startedAt: createdAt(name, endedAt),
+        endedAt,
+        version: 2,
+      })),
+    );
     await testEnv.DB.batch([
-      run("ret-completed-past", "completed", now - p.completed - 1),
-      run("ret-completed-at", "completed", now - p.completed),
-      run("ret-skipped-past", "skipped", now - p.completed - 1),
-      run("ret-failed-mid", "failed", now - p.completed - 1),
-      run("ret-failed-past", "failed", now - p.failed - 1),
-      run("ret-cancelled-past", "cancelled", now - p.cancelled - 1),
-      run("ret-sleeping", "sleeping", now - p.failed - DAY),
       event("ret-ev-past", now - p.events - 1, true),
       event("ret-ev-at", now - p.events, true),
       // Never dispatched: kept as long as the dead letters that could replay it.
@@ -110,7 +125,15 @@ describe("retention in D1", () => {
           .bind(`${prefix}%`)
           .all<{ id: string }>()
       ).results.map((r) => r.id);
-    expect(await ids("runs", "id", "ret-")).toEqual(["ret-completed-at", "ret-failed-mid", "ret-sleeping"]);
+    const kept = [];
+    for (const [name, id] of runIds) if (await listedRun(testEnv, id)) kept.push(name);
+    expect(kept.sort()).toEqual(["completed-at", "failed-mid", "sleeping"]);
+    // The shard of the oldest failed run held only it: emptied, it left the directory. The sleeping run's stays.
+    const noted = async (name: string) => {
+      const { bucket, shard } = placeOf(runIds.get(name)!);
+      return (await testEnv.DB.prepare("SELECT 1 FROM listing_shards WHERE bucket = ? AND shard = ?").bind(bucket, shard).first()) !== null;
+    };
+    expect([await noted("failed-past"), await noted("sleeping")]).toEqual([false, true]);
     expect(await ids("events", "id", "ret-")).toEqual(["ret-ev-at", "ret-ev-undispatched"]);
     expect(await ids("dead_letters", "id", "ret-")).toEqual(["ret-dl-at"]);
     expect(await ids("waits", "run_id", "ret-")).toEqual(["ret-wait-future"]);

@@ -3,10 +3,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { MAX_SWEEPS, STALE_UNDISPATCHED } from "../../src/d1/events";
+import { ulid } from "../../src/shared/ulid";
 import { RECONCILE_LIMIT } from "../../src/sweeper/listing";
 import type { SweeperObject } from "../../src/sweeper/object";
 import { down } from "../engine-fixture/functions";
-import { api, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, inListing, putListing, sendEvents, settledRuns, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -103,12 +104,11 @@ describe("the sweeper", () => {
     const [id] = await sendEvents({ name: "test/sequential", data: { tag: "stale-listing", n: 1 } });
     const [run] = await settledRuns(id!);
     expect(run!.status).toBe("completed");
-    const row = () =>
-      testEnv.DB.prepare("SELECT status, version FROM runs WHERE id = ?").bind(run!.id).first<{ status: string; version: number }>();
+    const row = () => inListing<{ status: string; version: number }>(run!.id, "SELECT status, version FROM runs WHERE id = ?", run!.id);
     const listed = await row();
     expect(listed!.status).toBe("completed");
     // As if the row that said it ended was lost with a local restart: the listing still has its first row.
-    await testEnv.DB.prepare("UPDATE runs SET status = 'running', ended_at = NULL, version = version - 1 WHERE id = ?").bind(run!.id).run();
+    await inListing(run!.id, "UPDATE runs SET status = 'running', ended_at = NULL, version = version - 1 WHERE id = ?", run!.id);
     const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-walk"));
     // Rows are checked once they have been listed as running for a minute.
     expect(await sweeper.reconcile(Date.now())).toEqual({ resent: 0, missing: 0 });
@@ -121,14 +121,11 @@ describe("the sweeper", () => {
   it("has a run listed as sleeping whose later listing messages were lost send its newer row: the walk covers every status not ended", async () => {
     const [id] = await sendEvents({ name: "test/sequential", data: { tag: "stale-sleeping", n: 1 } });
     const [run] = await settledRuns(id!);
-    const row = () =>
-      testEnv.DB.prepare("SELECT status, version FROM runs WHERE id = ?").bind(run!.id).first<{ status: string; version: number }>();
+    const row = () => inListing<{ status: string; version: number }>(run!.id, "SELECT status, version FROM runs WHERE id = ?", run!.id);
     const listed = await row();
     expect(listed!.status).toBe("completed");
     // As if the run slept, and every row after the one that said so was lost with a local restart (chaos run, 26 such runs).
-    await testEnv.DB.prepare("UPDATE runs SET status = 'sleeping', ended_at = NULL, version = version - 1 WHERE id = ?")
-      .bind(run!.id)
-      .run();
+    await inListing(run!.id, "UPDATE runs SET status = 'sleeping', ended_at = NULL, version = version - 1 WHERE id = ?", run!.id);
     const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-walk-sleeping"));
     expect(await sweeper.reconcile(Date.now() + 2 * 60_000)).toEqual({ resent: 1, missing: 0 });
     await waitFor(async () => ((await row())?.status === "completed" ? true : undefined), "the listing row sent again");
@@ -137,15 +134,11 @@ describe("the sweeper", () => {
 
   it("marks a run listed as running whose object holds no run failed, run_missing, and stops checking it", async () => {
     // As if the object's storage was lost while D1 kept its row: the row says running, the object has nothing.
-    const runId = "listed-but-gone";
     const startedAt = Date.now();
-    await testEnv.DB.prepare(
-      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?, 'sequential', 'gone', 'running', ?, 1)",
-    )
-      .bind(runId, startedAt)
-      .run();
+    const runId = ulid(startedAt);
+    await putListing([{ id: runId, functionId: "sequential", eventId: "gone", status: "running", startedAt, version: 1 }]);
     const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-missing"));
-    const listed = () => testEnv.DB.prepare("SELECT status, ended_at, error_code, version FROM runs WHERE id = ?").bind(runId).first();
+    const listed = () => inListing(runId, "SELECT status, ended_at, error_code, version FROM runs WHERE id = ?", runId);
     // Under a minute old, the row is not checked: its start may still be in flight.
     const early = await sweeper.reconcile(startedAt + 30_000);
     expect(await listed()).toEqual({ status: "running", ended_at: null, error_code: null, version: 1 });
@@ -168,16 +161,12 @@ describe("the sweeper", () => {
   });
 
   it("leaves a debounced run held by its flow object alone: it has no object to ask yet", async () => {
-    const runId = "held-by-debounce";
     const startedAt = Date.now();
-    await testEnv.DB.prepare(
-      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?, 'debounced', 'held', 'queued', ?, -1)",
-    )
-      .bind(runId, startedAt)
-      .run();
+    const runId = ulid(startedAt);
+    await putListing([{ id: runId, functionId: "debounced", eventId: "held", status: "queued", startedAt, version: -1 }]);
     const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-held"));
     expect(await sweeper.reconcile(startedAt + 10 * 60_000)).toEqual({ resent: 0, missing: 0 });
-    expect(await testEnv.DB.prepare("SELECT status, version FROM runs WHERE id = ?").bind(runId).first()).toEqual({
+    expect(await inListing(runId, "SELECT status, version FROM runs WHERE id = ?", runId)).toEqual({
       status: "queued",
       version: -1,
     });
@@ -190,9 +179,11 @@ describe("the sweeper", () => {
     const [failed] = await settledRuns(id!);
     expect(failed!.status).toBe("failed");
     const row = () =>
-      testEnv.DB.prepare("SELECT status, error_code, version FROM runs WHERE id = ?")
-        .bind(failed!.id)
-        .first<{ status: string; error_code: string | null; version: number }>();
+      inListing<{ status: string; error_code: string | null; version: number }>(
+        failed!.id,
+        "SELECT status, error_code, version FROM runs WHERE id = ?",
+        failed!.id,
+      );
     const before = await waitFor(async () => {
       const r = await row();
       return r?.status === "failed" ? r : undefined;
@@ -224,27 +215,33 @@ describe("the sweeper", () => {
 
   it("walks the runs listed as running a page at a time, so rows that stay running cannot hide the rest", async () => {
     // A full page of rows listed as running since long ago, for runs whose objects have nothing newer.
-    const ghosts = Array.from({ length: RECONCILE_LIMIT }, (_, i) => `ghost-run-${String(i).padStart(3, "0")}`);
+    const ghosts = Array.from({ length: RECONCILE_LIMIT }, (_, i) => ulid(1000 + i));
     const versions = await Promise.all(
       ghosts.map(async (runId) => {
         const event = { id: `event-of-${runId}`, name: "test/sequential", data: { tag: runId, n: 1 }, ts: Date.now() };
         return (await testEnv.RUNS.get(testEnv.RUNS.idFromName(runId)).start({ runId, functionId: "sequential", event })).version;
       }),
     );
-    const ghost = testEnv.DB.prepare(
-      "INSERT INTO runs (id, function_id, event_id, status, started_at, version) VALUES (?, 'sequential', 'ghost', 'running', ?, ?)",
+    await putListing(
+      ghosts.map((id, i) => ({
+        id,
+        functionId: "sequential",
+        eventId: "ghost",
+        status: "running",
+        startedAt: 1000 + i,
+        version: versions[i]!,
+      })),
     );
-    await testEnv.DB.batch(ghosts.map((runId, i) => ghost.bind(runId, 1000 + i, versions[i])));
     const [id] = await sendEvents({ name: "test/sequential", data: { tag: "stale-walk", n: 1 } });
     const [run] = await settledRuns(id!);
-    await testEnv.DB.prepare("UPDATE runs SET status = 'running', ended_at = NULL, version = version - 1 WHERE id = ?").bind(run!.id).run();
+    await inListing(run!.id, "UPDATE runs SET status = 'running', ended_at = NULL, version = version - 1 WHERE id = ?", run!.id);
     const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("listing-pages"));
     const later = Date.now() + 2 * 60_000;
     expect(await sweeper.reconcile(later)).toEqual({ resent: 0, missing: 0 }); // the page of ghosts
     expect(await sweeper.reconcile(later)).toEqual({ resent: 1, missing: 0 }); // the next page, past them
     await waitFor(
       async () =>
-        (await testEnv.DB.prepare("SELECT status FROM runs WHERE id = ?").bind(run!.id).first<{ status: string }>())?.status === "completed"
+        (await inListing<{ status: string }>(run!.id, "SELECT status FROM runs WHERE id = ?", run!.id))?.status === "completed"
           ? true
           : undefined,
       "the listing row sent again",

@@ -18,4 +18,4 @@ const engine = createEngine({
 });
 
 export default engine.worker satisfies ExportedHandler<Env>;
-export const { StepflareRun, StepflareSweeper, StepflareFlow } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing } = engine;
