@@ -15,6 +15,14 @@ import type { Logger, StepflareEnv, StepflareEvent } from "./types";
 /** The `stepId` that asks for the function's next ops rather than one step. */
 export const DISCOVERY = "step";
 
+/**
+ * The op that asks the engine to send a `step.sendEvent`'s events (in
+ * `opts.events`) as its own step does. Stepflare's alone: Inngest's SDKs send
+ * from the app and answer StepRun. A step's own `retries` travels in
+ * `opts.retries` of StepPlanned, StepRun, StepError and StepFailed.
+ */
+export const SEND_EVENT_OP = "SendEvent";
+
 /** What a call request carries that this side reads. */
 export interface CallRequest {
   event: StepflareEvent;
@@ -111,15 +119,6 @@ export async function answerCall(
   if (found.length === 1 && only && kindOf(only) === "run" && request.ctx?.disable_immediate_execution !== true) {
     return { status: 206, body: [await runStep(only, 0)] };
   }
-  const unsupported = found.find((s) => kindOf(s) === "send");
-  if (unsupported) {
-    return errorAnswer(
-      new StepflareError(
-        "send_event_unsupported",
-        `step.sendEvent("${unsupported.id}") runs only in the engine's own Worker; send from a step.run with the app's send() instead`,
-      ),
-    );
-  }
   return { status: 206, body: found.map(planned) };
 }
 
@@ -132,7 +131,10 @@ function kindOf(step: FoundStep): Kind {
   return step.until === undefined ? "run" : "sleep";
 }
 
-/** A step reached but not run: the op that asks the engine to run, sleep, wait or invoke it. */
+/** A step's own retries, as the ops that run it carry them; none when the function's apply. */
+const retriesOf = (step: FoundStep) => (step.retries === undefined ? {} : { opts: { retries: step.retries } });
+
+/** A step reached but not run: the op that asks the engine to run, sleep, wait, invoke or send it. */
 function planned(step: FoundStep): Op {
   const base = { id: hashOf(step.key), displayName: step.id };
   const remaining = `${Math.max(0, (step.until ?? Date.now()) - Date.now())}ms`;
@@ -153,14 +155,16 @@ function planned(step: FoundStep): Op {
         opts: { function_id: functionId, payload: { data, ...(user ? { user } : {}) }, timeout: remaining },
       };
     }
+    case "send":
+      return { ...base, op: SEND_EVENT_OP, name: step.id, opts: { events: step.send } };
     default:
-      return { ...base, op: "StepPlanned", name: step.id };
+      return { ...base, op: "StepPlanned", name: step.id, ...retriesOf(step) };
   }
 }
 
 /** Runs one step's function: StepRun with its output, StepError (retried), or StepFailed (not retried). */
 async function runStep(step: FoundStep, attempt: number): Promise<Op> {
-  const base = { id: hashOf(step.key), name: step.id, displayName: step.id };
+  const base = { id: hashOf(step.key), name: step.id, displayName: step.id, ...retriesOf(step) };
   try {
     const output = await step.fn({ attempt });
     // The output as it will be stored: a value that is not JSON fails the step here, not retried.

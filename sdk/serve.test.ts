@@ -43,20 +43,33 @@ const functions = [
     });
   }),
   fn("refusing", async () => {
-    throw new NonRetriableError("no");
+    throw new NonRetriableError("no", { code: "card_declined" });
+  }),
+  fn("notify", async ({ step }) => {
+    const sent = await step.sendEvent("tell", [{ name: "t/told", data: { n: 1 } }]);
+    return await step.run({ id: "after", retries: 5 }, () => record("after", sent.ids));
   }),
 ];
 
 const handler = serve({ client: { id: "billing" }, functions, logger: silent });
 
 /** One call as the engine makes it: settled steps by hashed key, in the order they settled. */
-async function call(fnId: string, steps: [string, unknown][] = [], opts: { stepId?: string; attempt?: number; env?: object } = {}) {
+async function call(
+  fnId: string,
+  steps: [string, unknown][] = [],
+  opts: { stepId?: string; attempt?: number; env?: object; lazy?: boolean } = {},
+) {
   const hashed = steps.map(([key, data]) => [sha1Hex(key), { data }] as const);
   const body = JSON.stringify({
     event,
     events: [event],
     steps: Object.fromEntries(hashed),
-    ctx: { run_id: "r1", attempt: opts.attempt ?? 0, stack: { stack: hashed.map(([h]) => h) } },
+    ctx: {
+      run_id: "r1",
+      attempt: opts.attempt ?? 0,
+      disable_immediate_execution: opts.lazy ?? false,
+      stack: { stack: hashed.map(([h]) => h) },
+    },
   });
   const url = `https://billing.binding/?fnId=${fnId}&stepId=${opts.stepId ?? "step"}`;
   const res = await handler(new Request(url, { method: "POST", body }), opts.env ?? DEV);
@@ -113,9 +126,23 @@ describe("serve: the protocol's answers for a memo", () => {
     const final = await call("failing", [], { stepId: sha1Hex("flaky"), attempt: 1 });
     expect(final).toMatchObject({ body: [{ op: "StepFailed", error: { name: "NonRetriableError", message: "final" } }] });
     const refused = await call("refusing");
-    expect(refused).toMatchObject({ status: 400, body: { name: "NonRetriableError", message: "no" } });
+    expect(refused).toMatchObject({ status: 400, body: { name: "NonRetriableError", message: "no", code: "card_declined" } });
     expect(refused.headers.get("x-inngest-no-retry")).toBe("true");
     expect((await call("nope")).body).toMatchObject({ code: "function_not_found" });
+  });
+
+  it("answers step.sendEvent as a SendEvent op with its events, and carries a step's own retries", async () => {
+    ran = [];
+    expect(await call("notify")).toMatchObject({
+      status: 206,
+      body: [{ op: "SendEvent", id: sha1Hex("tell"), displayName: "tell", opts: { events: [{ name: "t/told", data: { n: 1 } }] } }],
+    });
+    // The engine's answer is memoized like any step's: the next call runs the step after it, which has retries of its own.
+    const next = await call("notify", [["tell", { ids: ["e9"] }]]);
+    expect(next).toMatchObject({ status: 206, body: [{ op: "StepRun", id: sha1Hex("after"), data: ["e9"], opts: { retries: 5 } }] });
+    const planned = await call("notify", [["tell", { ids: ["e9"] }]], { lazy: true });
+    expect(planned.body).toMatchObject([{ op: "StepPlanned", id: sha1Hex("after"), opts: { retries: 5 } }]);
+    expect(ran).toEqual(["after"]);
   });
 });
 

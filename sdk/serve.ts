@@ -32,7 +32,8 @@ export type ServeHandler = (request: Request, env?: object, ctx?: unknown) => Pr
  * (`createEngine({ services: ["BILLING"] })`), syncs its functions with an
  * in-band `PUT`, and calls it step by step as it calls any Inngest app. The
  * functions keep the same contract as the engine's own: memoized steps,
- * parallel steps, sleeps, waits, invokes, retries.
+ * parallel steps, sleeps, waits, invokes, sent events, retries (a step's
+ * own too), and an error's code.
  *
  * @example
  * const app = new Stepflare({ id: "billing" });

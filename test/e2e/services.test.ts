@@ -65,7 +65,11 @@ describe("functions in another Worker, through a service binding", () => {
       body: {
         synced: true,
         apps: [
-          { id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund", "billing-dispute", "billing-invoice"] },
+          {
+            id: "billing",
+            service: "BILLING",
+            functions: ["billing-charge", "billing-refund", "billing-dispute", "billing-invoice", "billing-ship"],
+          },
         ],
       },
     });
@@ -118,6 +122,33 @@ describe("functions in another Worker, through a service binding", () => {
     const [eventId] = await http.send({ name: "e2e/services.invoice", data: { tag } });
     const run = (await http.settledRuns(eventId!, 1)).get("billing-invoice");
     expect(run).toMatchObject({ status: "completed", output: { confirmed: tag } });
+  });
+
+  it("a step there retries under its own retries, and step.sendEvent sends once through the engine, answering the ids", async () => {
+    const tag = `s${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.ship", data: { tag } });
+    const run = (await http.settledRuns(eventId!, 1)).get("billing-ship")!;
+    // The function has retries: 0; the step's own 2 let its third attempt succeed, each attempt run once in that Worker.
+    expect(run).toMatchObject({ status: "completed", output: { courier: 2, courierRuns: 3 } });
+    const { ids } = (run.output as { sent: { ids: string[] } }).sent;
+    expect(ids).toHaveLength(2);
+    expect(run.steps.map((s) => [s.id.split(" ")[0], s.status])).toEqual([
+      ["courier", "completed"],
+      ["shipped", "completed"],
+    ]);
+    // Each sent event fanned out to the engine's function, once.
+    for (const [i, id] of ids.entries()) {
+      const shipped = await http.settledRuns(id, 1);
+      expect(shipped.get("services-shipped")).toMatchObject({ status: "completed", output: { shipped: i === 0 ? tag : `${tag}-copy` } });
+      expect((await http.event(id)).runs).toHaveLength(1);
+    }
+  });
+
+  it("the code of a final error there is the run's error code", async () => {
+    const [eventId] = await http.send({ name: "e2e/services.ship", data: { tag: `c${Date.now()}`, decline: true } });
+    const run = (await http.settledRuns(eventId!, 1)).get("billing-ship")!;
+    expect(run).toMatchObject({ status: "failed", error: { code: "card_declined" } });
+    expect(run.error?.message).toMatch(/the card was declined/);
   });
 
   it("refuses a binding the engine does not list, one its Worker lacks, and a Worker with another key", async () => {

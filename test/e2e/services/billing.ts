@@ -8,6 +8,8 @@ const app = new Stepflare({
     "e2e/services.refund": z.object({ tag: z.string() }),
     "e2e/services.dispute": z.object({ tag: z.string() }),
     "e2e/services.invoice": z.object({ tag: z.string() }),
+    "e2e/services.ship": z.object({ tag: z.string(), decline: z.boolean().optional() }),
+    "e2e/services.shipped": z.object({ tag: z.string() }),
   },
 });
 
@@ -78,4 +80,23 @@ const invoice = app.createFunction({ id: "billing-invoice", triggers: [{ event: 
   step.invoke("confirm", { function: "services-confirm", data: { tag: event.data.tag, amount: 1 }, timeout: "1m" }),
 );
 
-export default { fetch: serve({ client: app, functions: [charge, refund, dispute, invoice] }) } satisfies ExportedHandler;
+/**
+ * No retries of its own, but a step with two: it succeeds on its third attempt. Then two events sent from a
+ * step, which the engine accepts and fans out; and, when asked, a final error with a code the run keeps.
+ */
+const ship = app.createFunction({ id: "billing-ship", triggers: [{ event: "e2e/services.ship" }], retries: 0 }, async ({ event, step }) => {
+  const tag = event.data.tag;
+  const courier = await step.run({ id: "courier", retries: 2 }, ({ attempt }) => {
+    count(`courier:${tag}`);
+    if (attempt < 2) throw new Error(`the courier is busy (attempt ${attempt})`);
+    return attempt;
+  });
+  const sent = await step.sendEvent("shipped", [
+    { name: "e2e/services.shipped", data: { tag } },
+    { name: "e2e/services.shipped", data: { tag: `${tag}-copy` } },
+  ]);
+  if (event.data.decline) throw new NonRetriableError("the card was declined", { code: "card_declined" });
+  return { courier, courierRuns: executions[`courier:${tag}`], sent };
+});
+
+export default { fetch: serve({ client: app, functions: [charge, refund, dispute, invoice, ship] }) } satisfies ExportedHandler;
