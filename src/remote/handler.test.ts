@@ -195,7 +195,10 @@ describe("a remote function driven through the protocol", () => {
       },
     ]);
     expect(down.out).toMatchObject({ ok: false, e: { code: "remote_unreachable" } });
-    const unsupported = await drive([() => ops({ id: "g", op: "AIGateway" })]);
+    // An AIGateway op without the request to make fails the run, as a broken answer.
+    const noRequest = await drive([() => ops({ id: "ai", op: "AIGateway", opts: { type: "step.ai.infer" } })]);
+    expect(noRequest.out).toMatchObject({ ok: false, e: { code: "remote_protocol_error" } });
+    const unsupported = await drive([() => ops({ id: "g", op: "Gateway" })]);
     expect(unsupported.out).toMatchObject({ ok: false, e: { code: "remote_op_unsupported" } });
   });
 });

@@ -8,6 +8,7 @@ import {
   serializeError,
 } from "../../sdk/internal";
 import type { AnyHandler, HandlerContext, StepTools } from "../../sdk/types";
+import { AI_GATEWAY_OP, performInference } from "./ai-gateway";
 import type { CallOptions } from "./call";
 import { callApp } from "./call";
 import { type Answer, type CallInput, DISCOVERY, journalId, type MemoState, type Op, sdkEvent } from "./protocol";
@@ -77,7 +78,8 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
     // go back to the app, for its code to catch.
     let fatal: unknown;
     const start = (op: Op, retryAfterMs: number | undefined) => {
-      const p = startOp(ctx.step, op, runStep, retryAfterMs).then(
+      const perform = { runStep, infer: (opts: unknown) => performInference(opts, options.timeoutMs) };
+      const p = startOp(ctx.step, op, perform, retryAfterMs).then(
         (data) => settle(op, { data: data === undefined ? null : data }),
         (e) => {
           const code = (e as { code?: unknown }).code;
@@ -117,13 +119,14 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
   };
 }
 
+/** What a step's function does for an op: call the app for one step, or make an AI request. */
+interface OpWork {
+  runStep(id: string, attempt: number): Promise<unknown>;
+  infer(opts: unknown): Promise<unknown>;
+}
+
 /** Starts one op as the engine's step; answers its output, or rejects with its final error. */
-function startOp(
-  step: StepTools,
-  op: Op,
-  runStep: (id: string, attempt: number) => Promise<unknown>,
-  retryAfterMs: number | undefined,
-): Promise<unknown> {
+function startOp(step: StepTools, op: Op, { runStep, infer }: OpWork, retryAfterMs: number | undefined): Promise<unknown> {
   const opts = op.opts ?? {};
   const id = journalId(op);
   // A step's own retries (Stepflare's serve() sends them); step.run refuses a number out of range, as for a local step.
@@ -136,6 +139,9 @@ function startOp(
     case "StepError":
     case "StepFailed":
       return step.run(run, ({ attempt }) => (attempt === 0 ? stepOutcome(op, retryAfterMs) : runStep(op.id, attempt)));
+    // `step.ai.infer`: the engine asks the provider, under the step's retries; the answer is memoized like any output.
+    case AI_GATEWAY_OP:
+      return step.run(run, () => infer(opts));
     // The engine sends the events as a local step.sendEvent does: once, memoized, answering their ids.
     case SEND_EVENT_OP:
       if (!Array.isArray(opts.events)) {
