@@ -143,8 +143,7 @@ function planned(step: FoundStep): Op {
       return { ...base, op: "Sleep", name: new Date(step.until!).toISOString() };
     case "wait": {
       const { event, match, if: cond } = step.wait!;
-      const expression = match ? `event.${match} == async.${match}` : cond;
-      const both = match && cond ? `(${expression}) && (${cond})` : expression;
+      const both = asyncCondition(match, cond);
       return { ...base, op: "WaitForEvent", name: event, opts: { timeout: remaining, ...(both ? { if: both } : {}) } };
     }
     case "invoke": {
@@ -160,6 +159,12 @@ function planned(step: FoundStep): Op {
     default:
       return { ...base, op: "StepPlanned", name: step.id, ...retriesOf(step) };
   }
+}
+
+/** A `match` (a dotted path equal in the run's event and the awaited one) and an `if`, as the one `if` Inngest's ops carry. */
+export function asyncCondition(match: string | undefined, cond: string | undefined): string | undefined {
+  const matched = match ? `event.${match} == async.${match}` : undefined;
+  return matched && cond ? `(${matched}) && (${cond})` : (matched ?? cond);
 }
 
 /** Runs one step's function: StepRun with its output, StepError (retried), or StepFailed (not retried). */

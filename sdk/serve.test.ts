@@ -183,8 +183,33 @@ describe("serve: signing and sync", () => {
   });
 });
 
-describe("serve: what a sync does not carry", () => {
-  it("warns, once when built, of config the engine will not apply", () => {
+describe("serve: what a sync carries", () => {
+  it("carries cancelOn (its match as an if), timeouts and flow control as an Inngest SDK registers them", async () => {
+    const limited = defineFunction(
+      {
+        id: "limited",
+        triggers: [{ event: "t/e" }],
+        concurrency: 1,
+        idempotency: "event.data.orderId",
+        timeouts: { finish: "1h" },
+        cancelOn: [{ event: "t/stop", match: "data.orderId", if: "async.data.force", timeout: "2m" }],
+      },
+      () => null,
+    );
+    const body = JSON.stringify({ url: "https://billing.binding/" });
+    const req = new Request("https://billing.binding/", { method: "PUT", body, headers: { "x-inngest-sync-kind": "in_band" } });
+    const res = await serve({ client: { id: "billing" }, functions: [limited], logger: silent })(req, DEV);
+    const [synced] = ((await res.json()) as { functions: Record<string, unknown>[] }).functions;
+    expect(synced).toMatchObject({
+      concurrency: [{ limit: 1 }],
+      idempotency: "event.data.orderId",
+      timeouts: { finish: "3600000ms" },
+      cancel: [{ event: "t/stop", if: "(event.data.orderId == async.data.orderId) && (async.data.force)", timeout: "120000ms" }],
+    });
+    expect(synced).not.toHaveProperty("rateLimit");
+  });
+
+  it("warns, once when built, of an onFailure handler, which the engine will not run", () => {
     const warned: string[] = [];
     const logger = { ...silent, warn: (m: unknown) => void warned.push(String(m)) };
     const limited = defineFunction(
@@ -193,6 +218,6 @@ describe("serve: what a sync does not carry", () => {
       () => null,
     );
     serve({ client: { id: "billing" }, functions: [functions[0]!, limited], logger });
-    expect(warned).toEqual(["stepflare serve(): function limited: concurrency, onFailure are not synced to the engine and do not apply"]);
+    expect(warned).toEqual(["stepflare serve(): function limited: onFailure is not synced to the engine and does not run"]);
   });
 });

@@ -1,13 +1,12 @@
 import { serializeError } from "./errors";
 import type { StepflareFunction } from "./function";
 import { answerCall, type CallAnswer, type CallRequest, DISCOVERY } from "./serve-call";
+import { registerBody } from "./serve-sync";
 import { signatureHeader, verifySignature } from "./signature";
 import type { Logger, StepflareEnv } from "./types";
 
 /** How the engine and Inngest's SDKs name this SDK in register bodies and headers. */
 const SDK = "stepflare:js";
-/** The parts of a function's config a sync carries; the engine runs a served function with these alone. */
-const SYNCED = new Set(["id", "name", "triggers", "retries"]);
 
 export interface ServeOptions {
   /** The app (a `Stepflare` client): its `id` is the app's id on the engine. */
@@ -48,11 +47,7 @@ export function serve(options: ServeOptions): ServeHandler {
   }
   const logger = options.logger ?? console;
   for (const fn of byId.values()) {
-    const ignored = Object.keys(fn.config).filter((k) => !SYNCED.has(k));
-    if (fn.onFailure) ignored.push("onFailure");
-    if (ignored.length > 0) {
-      logger.warn(`stepflare serve(): function ${fn.config.id}: ${ignored.join(", ")} are not synced to the engine and do not apply`);
-    }
+    if (fn.onFailure) logger.warn(`stepflare serve(): function ${fn.config.id}: onFailure is not synced to the engine and does not run`);
   }
   return async (request, env = {}) => {
     const vars = env as Record<string, unknown>;
@@ -93,7 +88,7 @@ export function serve(options: ServeOptions): ServeHandler {
       }
       const url = (parsed as { url?: unknown } | null)?.url;
       if (typeof url !== "string" || !URL.canParse(url)) return refuse(400, "invalid_request", "the body is { url }");
-      return reply(200, registerBody(options.client.id, [...byId.values()], url), { "x-inngest-sync-kind": "in_band" });
+      return reply(200, registerBody(options.client.id, SDK, [...byId.values()], url), { "x-inngest-sync-kind": "in_band" });
     }
     const query = new URL(request.url).searchParams;
     const fn = byId.get(query.get("fnId") ?? "");
@@ -119,33 +114,5 @@ export function serve(options: ServeOptions): ServeHandler {
       "x-inngest-no-retry": String(answer.noRetry),
       ...(answer.retryAfterS === undefined ? {} : { "retry-after": String(answer.retryAfterS) }),
     });
-  };
-}
-
-/** The app's functions as an in-band sync answers them: Inngest's register body, each function called at `url?fnId=<id>&stepId=step`. */
-function registerBody(appId: string, functions: StepflareFunction[], url: string) {
-  return {
-    app_id: appId,
-    url,
-    sdk: SDK,
-    framework: "stepflare",
-    functions: functions.map(({ config }) => {
-      const stepUrl = new URL(url);
-      stepUrl.searchParams.set("fnId", config.id);
-      stepUrl.searchParams.set("stepId", DISCOVERY);
-      return {
-        id: config.id,
-        name: config.name ?? config.id,
-        triggers: config.triggers.map((t) => ("cron" in t ? { cron: t.cron } : { event: t.event, ...(t.if ? { expression: t.if } : {}) })),
-        steps: {
-          [DISCOVERY]: {
-            id: DISCOVERY,
-            name: DISCOVERY,
-            runtime: { type: "http", url: stepUrl.href },
-            retries: { attempts: config.retries },
-          },
-        },
-      };
-    }),
   };
 }

@@ -68,7 +68,7 @@ describe("functions in another Worker, through a service binding", () => {
           {
             id: "billing",
             service: "BILLING",
-            functions: ["billing-charge", "billing-refund", "billing-dispute", "billing-invoice", "billing-ship"],
+            functions: ["billing-charge", "billing-refund", "billing-dispute", "billing-invoice", "billing-ship", "billing-hold"],
           },
         ],
       },
@@ -149,6 +149,32 @@ describe("functions in another Worker, through a service binding", () => {
     const run = (await http.settledRuns(eventId!, 1)).get("billing-ship")!;
     expect(run).toMatchObject({ status: "failed", error: { code: "card_declined" } });
     expect(run.error?.message).toMatch(/the card was declined/);
+  });
+
+  it("the function's options are synced and applied: idempotency skips a second event, cancelOn's match cancels the run", async () => {
+    const tag = `h${Date.now()}`;
+    const [first] = await http.send({ name: "e2e/services.hold", data: { tag } });
+    const held = await waitFor(async () => {
+      const run = (await http.event(first!)).runs[0];
+      return run?.status === "sleeping" ? run : undefined;
+    }, "the held run to sleep");
+    const [second] = await http.send({ name: "e2e/services.hold", data: { tag } });
+    const skipped = await waitFor(async () => {
+      const run = (await http.event(second!)).runs[0];
+      return run?.status === "skipped" ? run : undefined;
+    }, "the second event's run to be skipped");
+    expect(await http.run(skipped.id)).toMatchObject({ skipped: { reason: "idempotency_duplicate" } });
+    // A release of another tag does not match; the run's own tag cancels it.
+    const [other] = await http.send({ name: "e2e/services.release", data: { tag: `${tag}-other` } });
+    await waitFor(async () => ((await http.event(other!)) as { dispatched?: boolean }).dispatched || undefined, "the other release");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await http.run(held.id)).status).toBe("sleeping");
+    await http.send({ name: "e2e/services.release", data: { tag } });
+    const cancelled = await waitFor(async () => {
+      const run = await http.run(held.id);
+      return run.status === "cancelled" ? run : undefined;
+    }, "the held run to be cancelled");
+    expect(cancelled.output).toBeUndefined();
   });
 
   it("refuses a binding the engine does not list, one its Worker lacks, and a Worker with another key", async () => {

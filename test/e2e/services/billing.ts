@@ -10,6 +10,8 @@ const app = new Stepflare({
     "e2e/services.invoice": z.object({ tag: z.string() }),
     "e2e/services.ship": z.object({ tag: z.string(), decline: z.boolean().optional() }),
     "e2e/services.shipped": z.object({ tag: z.string() }),
+    "e2e/services.hold": z.object({ tag: z.string() }),
+    "e2e/services.release": z.object({ tag: z.string() }),
   },
 });
 
@@ -99,4 +101,18 @@ const ship = app.createFunction({ id: "billing-ship", triggers: [{ event: "e2e/s
   return { courier, courierRuns: executions[`courier:${tag}`], sent };
 });
 
-export default { fetch: serve({ client: app, functions: [charge, refund, dispute, invoice, ship] }) } satisfies ExportedHandler;
+/** Synced with its options, which the engine applies: one run per tag, cancelled by a release of the same tag. */
+const hold = app.createFunction(
+  {
+    id: "billing-hold",
+    triggers: [{ event: "e2e/services.hold" }],
+    idempotency: "event.data.tag",
+    cancelOn: [{ event: "e2e/services.release", match: "data.tag" }],
+  },
+  async ({ step }) => {
+    await step.sleep("held", "2m");
+    return "never released";
+  },
+);
+
+export default { fetch: serve({ client: app, functions: [charge, refund, dispute, invoice, ship, hold] }) } satisfies ExportedHandler;
