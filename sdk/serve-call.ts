@@ -122,6 +122,29 @@ export async function answerCall(
   return { status: 206, body: found.map(planned) };
 }
 
+/**
+ * Runs a function's onFailure for the engine's function.failed event (its
+ * data: the run's trigger `event`, `error`, `run_id`), as the engine runs a
+ * local one: no steps; its throw is retried under the function's retries.
+ */
+export async function answerFailure(fn: StepflareFunction, request: CallRequest, env: StepflareEnv, logger: Logger): Promise<CallAnswer> {
+  const data = (request.event.data ?? {}) as { event?: StepflareEvent; error?: unknown; run_id?: unknown };
+  const error = serializeError(data.error);
+  try {
+    const output = await fn.onFailure!({
+      event: data.event ?? request.event,
+      env,
+      runId: typeof data.run_id === "string" ? data.run_id : "",
+      functionId: fn.config.id,
+      error: { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) },
+      logger,
+    });
+    return { status: 200, body: JSON.parse(toJson(output) ?? "null") };
+  } catch (e) {
+    return errorAnswer(e);
+  }
+}
+
 type Kind = "run" | "sleep" | "wait" | "invoke" | "send";
 
 function kindOf(step: FoundStep): Kind {

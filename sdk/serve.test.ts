@@ -209,15 +209,40 @@ describe("serve: what a sync carries", () => {
     expect(synced).not.toHaveProperty("rateLimit");
   });
 
-  it("warns, once when built, of an onFailure handler, which the engine will not run", () => {
-    const warned: string[] = [];
-    const logger = { ...silent, warn: (m: unknown) => void warned.push(String(m)) };
-    const limited = defineFunction(
-      { id: "limited", triggers: [{ event: "t/e" }], concurrency: 1 },
+  it("syncs an onFailure as a function of its own on function.failed, and runs it with the failed run's event and error", async () => {
+    const seen: unknown[] = [];
+    const guarded = defineFunction(
+      { id: "guarded", triggers: [{ event: "t/e" }], retries: 1 },
       () => null,
-      () => null,
+      ({ event, error, runId, functionId }) => {
+        seen.push({ event: event.data, error, runId, functionId });
+        return "handled";
+      },
     );
-    serve({ client: { id: "billing" }, functions: [functions[0]!, limited], logger });
-    expect(warned).toEqual(["stepflare serve(): function limited: onFailure is not synced to the engine and does not run"]);
+    const served = serve({ client: { id: "billing" }, functions: [guarded], logger: silent });
+    const body = JSON.stringify({ url: "https://billing.binding/" });
+    const sync = await served(
+      new Request("https://billing.binding/", { method: "PUT", body, headers: { "x-inngest-sync-kind": "in_band" } }),
+      DEV,
+    );
+    const [, failure] = ((await sync.json()) as { functions: Record<string, unknown>[] }).functions;
+    expect(failure).toMatchObject({
+      id: "guarded-failure",
+      triggers: [{ event: "inngest/function.failed", expression: 'event.data.function_id == "guarded"' }],
+      steps: { step: { runtime: { url: "https://billing.binding/?fnId=guarded-failure&stepId=step" }, retries: { attempts: 1 } } },
+    });
+    const failed = {
+      name: "inngest/function.failed",
+      data: { function_id: "guarded", run_id: "r9", error: { name: "Error", message: "down", code: "x_down" }, event },
+    };
+    const call = new Request("https://billing.binding/?fnId=guarded-failure&stepId=step", {
+      method: "POST",
+      body: JSON.stringify({ event: failed, events: [failed], steps: {}, ctx: { run_id: "r10", attempt: 0 } }),
+    });
+    const res = await served(call, DEV);
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: "handled" });
+    expect(seen).toEqual([
+      { event: event.data, error: { name: "Error", message: "down", code: "x_down" }, runId: "r9", functionId: "guarded" },
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { serializeError } from "./errors";
 import type { StepflareFunction } from "./function";
-import { answerCall, type CallAnswer, type CallRequest, DISCOVERY } from "./serve-call";
-import { registerBody } from "./serve-sync";
+import { answerCall, answerFailure, type CallAnswer, type CallRequest, DISCOVERY } from "./serve-call";
+import { failureId, registerBody } from "./serve-sync";
 import { signatureHeader, verifySignature } from "./signature";
 import type { Logger, StepflareEnv } from "./types";
 
@@ -32,7 +32,7 @@ export type ServeHandler = (request: Request, env?: object, ctx?: unknown) => Pr
  * in-band `PUT`, and calls it step by step as it calls any Inngest app. The
  * functions keep the same contract as the engine's own: memoized steps,
  * parallel steps, sleeps, waits, invokes, sent events, retries (a step's
- * own too), and an error's code.
+ * own too), an error's code, flow control, cancelOn, timeouts and onFailure.
  *
  * @example
  * const app = new Stepflare({ id: "billing" });
@@ -46,8 +46,13 @@ export function serve(options: ServeOptions): ServeHandler {
     byId.set(fn.config.id, fn);
   }
   const logger = options.logger ?? console;
+  // Each onFailure is served as a function of its own, as Inngest's SDKs serve it.
+  const failures = new Map<string, StepflareFunction>();
   for (const fn of byId.values()) {
-    if (fn.onFailure) logger.warn(`stepflare serve(): function ${fn.config.id}: onFailure is not synced to the engine and does not run`);
+    if (!fn.onFailure) continue;
+    const id = failureId(fn.config.id);
+    if (byId.has(id)) throw new TypeError(`serve(): ${JSON.stringify(id)} is both a function and ${fn.config.id}'s onFailure`);
+    failures.set(id, fn);
   }
   return async (request, env = {}) => {
     const vars = env as Record<string, unknown>;
@@ -91,8 +96,10 @@ export function serve(options: ServeOptions): ServeHandler {
       return reply(200, registerBody(options.client.id, SDK, [...byId.values()], url), { "x-inngest-sync-kind": "in_band" });
     }
     const query = new URL(request.url).searchParams;
-    const fn = byId.get(query.get("fnId") ?? "");
-    if (!fn) {
+    const fnId = query.get("fnId") ?? "";
+    const fn = byId.get(fnId);
+    const failed = failures.get(fnId);
+    if (!fn && !failed) {
       return reply(
         400,
         { name: "StepflareError", code: "function_not_found", message: `no function ${query.get("fnId")}` },
@@ -105,7 +112,9 @@ export function serve(options: ServeOptions): ServeHandler {
     if (typeof call?.event !== "object" || call.event === null) return refuse(400, "invalid_request", "the call has no event");
     let answer: CallAnswer;
     try {
-      answer = await answerCall(fn, query.get("stepId") ?? DISCOVERY, call, env as StepflareEnv, logger);
+      answer = fn
+        ? await answerCall(fn, query.get("stepId") ?? DISCOVERY, call, env as StepflareEnv, logger)
+        : await answerFailure(failed!, call, env as StepflareEnv, logger);
     } catch (e) {
       answer = { status: 500, body: serializeError(e), noRetry: false };
     }

@@ -68,7 +68,15 @@ describe("functions in another Worker, through a service binding", () => {
           {
             id: "billing",
             service: "BILLING",
-            functions: ["billing-charge", "billing-refund", "billing-dispute", "billing-invoice", "billing-ship", "billing-hold"],
+            functions: [
+              "billing-charge",
+              "billing-refund",
+              "billing-dispute",
+              "billing-invoice",
+              "billing-ship",
+              "billing-ship-failure",
+              "billing-hold",
+            ],
           },
         ],
       },
@@ -144,11 +152,18 @@ describe("functions in another Worker, through a service binding", () => {
     }
   });
 
-  it("the code of a final error there is the run's error code", async () => {
-    const [eventId] = await http.send({ name: "e2e/services.ship", data: { tag: `c${Date.now()}`, decline: true } });
+  it("the code of a final error there is the run's error code, and the function's onFailure runs there with it", async () => {
+    const tag = `c${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.ship", data: { tag, decline: true } });
     const run = (await http.settledRuns(eventId!, 1)).get("billing-ship")!;
     expect(run).toMatchObject({ status: "failed", error: { code: "card_declined" } });
     expect(run.error?.message).toMatch(/the card was declined/);
+    const handled = await waitFor(async () => {
+      const { body } = await http.api<{ runs: { id: string; status: string }[] }>("/api/v1/runs?functionId=billing-ship-failure");
+      const runs = await Promise.all(body.runs.map((r) => http.run(r.id)));
+      return runs.find((r) => r.status === "completed" && (r.output as { refunded?: string }).refunded === tag);
+    }, "the onFailure run");
+    expect(handled.output).toEqual({ refunded: tag, code: "card_declined", functionId: "billing-ship" });
   });
 
   it("the function's options are synced and applied: idempotency skips a second event, cancelOn's match cancels the run", async () => {

@@ -84,22 +84,32 @@ const invoice = app.createFunction({ id: "billing-invoice", triggers: [{ event: 
 
 /**
  * No retries of its own, but a step with two: it succeeds on its third attempt. Then two events sent from a
- * step, which the engine accepts and fans out; and, when asked, a final error with a code the run keeps.
+ * step, which the engine accepts and fans out; and, when asked, a final error with a code the run keeps,
+ * which its onFailure handler sees.
  */
-const ship = app.createFunction({ id: "billing-ship", triggers: [{ event: "e2e/services.ship" }], retries: 0 }, async ({ event, step }) => {
-  const tag = event.data.tag;
-  const courier = await step.run({ id: "courier", retries: 2 }, ({ attempt }) => {
-    count(`courier:${tag}`);
-    if (attempt < 2) throw new Error(`the courier is busy (attempt ${attempt})`);
-    return attempt;
-  });
-  const sent = await step.sendEvent("shipped", [
-    { name: "e2e/services.shipped", data: { tag } },
-    { name: "e2e/services.shipped", data: { tag: `${tag}-copy` } },
-  ]);
-  if (event.data.decline) throw new NonRetriableError("the card was declined", { code: "card_declined" });
-  return { courier, courierRuns: executions[`courier:${tag}`], sent };
-});
+const ship = app.createFunction(
+  {
+    id: "billing-ship",
+    triggers: [{ event: "e2e/services.ship" }],
+    retries: 0,
+    // Served as billing-ship-failure: the engine runs it, here, when a run of billing-ship fails.
+    onFailure: async ({ event, error, functionId }) => ({ refunded: event.data.tag, code: error.code, functionId }),
+  },
+  async ({ event, step }) => {
+    const tag = event.data.tag;
+    const courier = await step.run({ id: "courier", retries: 2 }, ({ attempt }) => {
+      count(`courier:${tag}`);
+      if (attempt < 2) throw new Error(`the courier is busy (attempt ${attempt})`);
+      return attempt;
+    });
+    const sent = await step.sendEvent("shipped", [
+      { name: "e2e/services.shipped", data: { tag } },
+      { name: "e2e/services.shipped", data: { tag: `${tag}-copy` } },
+    ]);
+    if (event.data.decline) throw new NonRetriableError("the card was declined", { code: "card_declined" });
+    return { courier, courierRuns: executions[`courier:${tag}`], sent };
+  },
+);
 
 /** Synced with its options, which the engine applies: one run per tag, cancelled by a release of the same tag. */
 const hold = app.createFunction(
