@@ -23,7 +23,7 @@ export interface ServeOptions {
 }
 
 /** A fetch handler: `export default { fetch: serve({ client: app, functions: [...] }) }`. */
-export type ServeHandler = (request: Request, env?: object, ctx?: unknown) => Promise<Response>;
+export type ServeHandler = (request: Request, env?: unknown, ctx?: unknown) => Promise<Response>;
 
 /**
  * Serves Stepflare functions over the Inngest executor protocol, from a
@@ -54,7 +54,9 @@ export function serve(options: ServeOptions): ServeHandler {
     if (byId.has(id)) throw new TypeError(`serve(): ${JSON.stringify(id)} is both a function and ${fn.config.id}'s onFailure`);
     failures.set(id, fn);
   }
-  return async (request, env = {}) => {
+  return async (request, workerEnv) => {
+    // The Worker's env: `unknown`, so the handler fits `ExportedHandler`'s fetch whatever its Env.
+    const env = (typeof workerEnv === "object" && workerEnv !== null ? workerEnv : {}) as StepflareEnv;
     const vars = env as Record<string, unknown>;
     const text = (name: string) => (typeof vars[name] === "string" && vars[name] !== "" ? (vars[name] as string) : undefined);
     const keys = [options.signingKey ?? text("INNGEST_SIGNING_KEY"), text("INNGEST_SIGNING_KEY_FALLBACK")].filter(
@@ -113,8 +115,8 @@ export function serve(options: ServeOptions): ServeHandler {
     let answer: CallAnswer;
     try {
       answer = fn
-        ? await answerCall(fn, query.get("stepId") ?? DISCOVERY, call, env as StepflareEnv, logger)
-        : await answerFailure(failed!, call, env as StepflareEnv, logger);
+        ? await answerCall(fn, query.get("stepId") ?? DISCOVERY, call, env, logger)
+        : await answerFailure(failed!, call, env, logger);
     } catch (e) {
       answer = { status: 500, body: serializeError(e), noRetry: false };
     }
