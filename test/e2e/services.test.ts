@@ -125,11 +125,11 @@ describe("functions in another Worker, through a service binding", () => {
     expect(done.output).toEqual({ verdict: "refunded", open: 1, decide: 2 });
   });
 
-  it("a function there invokes one of the engine's own and gets its output", async () => {
+  it("a function there invokes one of the engine's own and one of its own Worker's, and gets their outputs", async () => {
     const tag = `i${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/services.invoice", data: { tag } });
     const run = (await http.settledRuns(eventId!, 1)).get("billing-invoice");
-    expect(run).toMatchObject({ status: "completed", output: { confirmed: tag } });
+    expect(run).toMatchObject({ status: "completed", output: { confirmed: tag, charged: { paid: 10 } } });
   });
 
   it("a step there retries under its own retries, and step.sendEvent sends once through the engine, answering the ids", async () => {

@@ -77,10 +77,15 @@ const dispute = app.createFunction({ id: "billing-dispute", triggers: [{ event: 
   return { verdict, open: executions[`open:${tag}`], decide: executions[`decide:${tag}`] };
 });
 
-/** Invokes a function of the engine's own, from the other Worker, and answers its output. */
-const invoice = app.createFunction({ id: "billing-invoice", triggers: [{ event: "e2e/services.invoice" }] }, async ({ event, step }) =>
-  step.invoke("confirm", { function: "services-confirm", data: { tag: event.data.tag, amount: 1 }, timeout: "1m" }),
-);
+/** Invokes a function of the engine's own and one of this Worker's, in parallel, and answers their outputs. */
+const invoice = app.createFunction({ id: "billing-invoice", triggers: [{ event: "e2e/services.invoice" }] }, async ({ event, step }) => {
+  const data = { tag: event.data.tag, amount: 5 };
+  const [confirmed, charged] = await Promise.all([
+    step.invoke("confirm", { function: "services-confirm", data, timeout: "1m" }),
+    step.invoke("charge", { function: "billing-charge", data, timeout: "1m" }),
+  ]);
+  return { ...(confirmed as object), charged: (charged as { charged: unknown }).charged };
+});
 
 /**
  * No retries of its own, but a step with two: it succeeds on its third attempt. Then two events sent from a
