@@ -15,9 +15,10 @@ export type SkipReason = "function_paused" | "idempotency_duplicate" | "rate_lim
  * Starts the function's run for an event unless flow control says otherwise,
  * in this order: a pause, `idempotency`, `rateLimit`, then `debounce` or
  * `batchEvents` (which hold the event and start the run later, from their
- * object; an event its `if` refuses starts at once) or `singleton` (whose object starts it). Answers the run's listing
- * row (a skipped one too), or null when the event is held. Every decision is
- * kept by run id, so a redelivered event gets the same answer.
+ * object; an event the batch's `if` refuses starts at once) or `singleton`
+ * (whose object starts it). Answers the run's listing row (a skipped one
+ * too), or null when the event is held. Every decision is kept by run id,
+ * so a redelivered event gets the same answer.
  */
 export async function admitRun(
   env: Env,
