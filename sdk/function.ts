@@ -122,12 +122,16 @@ export const functionConfigSchema = z
       })
       .strict()
       .optional(),
-    /** One run per batch of up to `maxSize` events, started when it is full or `timeout` after its first event. */
+    /**
+     * One run per batch of up to `maxSize` events, started when it is full or `timeout` after its first event.
+     * `if`: CEL over `event`; an event for which it is not true joins no batch and starts a run of its own at once.
+     */
     batchEvents: z
       .object({
         maxSize: z.number().int().min(1).max(MAX_BATCH_SIZE),
         timeout: duration("a timeout", SECOND, MINUTE),
         key: z.string().superRefine(checkKey).optional(),
+        if: z.string().superRefine(checkExpression).optional(),
       })
       .strict()
       .optional(),

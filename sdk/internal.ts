@@ -24,6 +24,7 @@ export { eventNamePattern, type FunctionConfig, type StepflareFunction } from ".
 export type { InvokeSpec } from "./invoke";
 export { checkOutputSize, fromJson, toJson, utf8Bytes } from "./json";
 export { type EventPayload, eventPayloadSchema, plainObject } from "./protocol";
+export { SEND_EVENT_OP } from "./serve-call";
 export { wellFormedHead } from "./text";
 export type { Logger } from "./types";
 export { valueAt, type WaitSpec, waitMatches } from "./wait";

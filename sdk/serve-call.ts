@@ -15,6 +15,14 @@ import type { Logger, StepflareEnv, StepflareEvent } from "./types";
 /** The `stepId` that asks for the function's next ops rather than one step. */
 export const DISCOVERY = "step";
 
+/**
+ * The op that asks the engine to send a `step.sendEvent`'s events (in
+ * `opts.events`) as its own step does. Stepflare's alone: Inngest's SDKs send
+ * from the app and answer StepRun. A step's own `retries` travels in
+ * `opts.retries` of StepPlanned, StepRun, StepError and StepFailed.
+ */
+export const SEND_EVENT_OP = "SendEvent";
+
 /** What a call request carries that this side reads. */
 export interface CallRequest {
   event: StepflareEvent;
@@ -111,16 +119,30 @@ export async function answerCall(
   if (found.length === 1 && only && kindOf(only) === "run" && request.ctx?.disable_immediate_execution !== true) {
     return { status: 206, body: [await runStep(only, 0)] };
   }
-  const unsupported = found.find((s) => kindOf(s) === "send");
-  if (unsupported) {
-    return errorAnswer(
-      new StepflareError(
-        "send_event_unsupported",
-        `step.sendEvent("${unsupported.id}") runs only in the engine's own Worker; send from a step.run with the app's send() instead`,
-      ),
-    );
-  }
   return { status: 206, body: found.map(planned) };
+}
+
+/**
+ * Runs a function's onFailure for the engine's function.failed event (its
+ * data: the run's trigger `event`, `error`, `run_id`), as the engine runs a
+ * local one: no steps; its throw is retried under the function's retries.
+ */
+export async function answerFailure(fn: StepflareFunction, request: CallRequest, env: StepflareEnv, logger: Logger): Promise<CallAnswer> {
+  const data = (request.event.data ?? {}) as { event?: StepflareEvent; error?: unknown; run_id?: unknown };
+  const error = serializeError(data.error);
+  try {
+    const output = await fn.onFailure!({
+      event: data.event ?? request.event,
+      env,
+      runId: typeof data.run_id === "string" ? data.run_id : "",
+      functionId: fn.config.id,
+      error: { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}) },
+      logger,
+    });
+    return { status: 200, body: JSON.parse(toJson(output) ?? "null") };
+  } catch (e) {
+    return errorAnswer(e);
+  }
 }
 
 type Kind = "run" | "sleep" | "wait" | "invoke" | "send";
@@ -132,7 +154,10 @@ function kindOf(step: FoundStep): Kind {
   return step.until === undefined ? "run" : "sleep";
 }
 
-/** A step reached but not run: the op that asks the engine to run, sleep, wait or invoke it. */
+/** A step's own retries, as the ops that run it carry them; none when the function's apply. */
+const retriesOf = (step: FoundStep) => (step.retries === undefined ? {} : { opts: { retries: step.retries } });
+
+/** A step reached but not run: the op that asks the engine to run, sleep, wait, invoke or send it. */
 function planned(step: FoundStep): Op {
   const base = { id: hashOf(step.key), displayName: step.id };
   const remaining = `${Math.max(0, (step.until ?? Date.now()) - Date.now())}ms`;
@@ -141,8 +166,7 @@ function planned(step: FoundStep): Op {
       return { ...base, op: "Sleep", name: new Date(step.until!).toISOString() };
     case "wait": {
       const { event, match, if: cond } = step.wait!;
-      const expression = match ? `event.${match} == async.${match}` : cond;
-      const both = match && cond ? `(${expression}) && (${cond})` : expression;
+      const both = asyncCondition(match, cond);
       return { ...base, op: "WaitForEvent", name: event, opts: { timeout: remaining, ...(both ? { if: both } : {}) } };
     }
     case "invoke": {
@@ -153,14 +177,22 @@ function planned(step: FoundStep): Op {
         opts: { function_id: functionId, payload: { data, ...(user ? { user } : {}) }, timeout: remaining },
       };
     }
+    case "send":
+      return { ...base, op: SEND_EVENT_OP, name: step.id, opts: { events: step.send } };
     default:
-      return { ...base, op: "StepPlanned", name: step.id };
+      return { ...base, op: "StepPlanned", name: step.id, ...retriesOf(step) };
   }
+}
+
+/** A `match` (a dotted path equal in the run's event and the awaited one) and an `if`, as the one `if` Inngest's ops carry. */
+export function asyncCondition(match: string | undefined, cond: string | undefined): string | undefined {
+  const matched = match ? `event.${match} == async.${match}` : undefined;
+  return matched && cond ? `(${matched}) && (${cond})` : (matched ?? cond);
 }
 
 /** Runs one step's function: StepRun with its output, StepError (retried), or StepFailed (not retried). */
 async function runStep(step: FoundStep, attempt: number): Promise<Op> {
-  const base = { id: hashOf(step.key), name: step.id, displayName: step.id };
+  const base = { id: hashOf(step.key), name: step.id, displayName: step.id, ...retriesOf(step) };
   try {
     const output = await step.fn({ attempt });
     // The output as it will be stored: a value that is not JSON fails the step here, not retried.

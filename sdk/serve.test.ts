@@ -43,20 +43,33 @@ const functions = [
     });
   }),
   fn("refusing", async () => {
-    throw new NonRetriableError("no");
+    throw new NonRetriableError("no", { code: "card_declined" });
+  }),
+  fn("notify", async ({ step }) => {
+    const sent = await step.sendEvent("tell", [{ name: "t/told", data: { n: 1 } }]);
+    return await step.run({ id: "after", retries: 5 }, () => record("after", sent.ids));
   }),
 ];
 
 const handler = serve({ client: { id: "billing" }, functions, logger: silent });
 
 /** One call as the engine makes it: settled steps by hashed key, in the order they settled. */
-async function call(fnId: string, steps: [string, unknown][] = [], opts: { stepId?: string; attempt?: number; env?: object } = {}) {
+async function call(
+  fnId: string,
+  steps: [string, unknown][] = [],
+  opts: { stepId?: string; attempt?: number; env?: object; lazy?: boolean } = {},
+) {
   const hashed = steps.map(([key, data]) => [sha1Hex(key), { data }] as const);
   const body = JSON.stringify({
     event,
     events: [event],
     steps: Object.fromEntries(hashed),
-    ctx: { run_id: "r1", attempt: opts.attempt ?? 0, stack: { stack: hashed.map(([h]) => h) } },
+    ctx: {
+      run_id: "r1",
+      attempt: opts.attempt ?? 0,
+      disable_immediate_execution: opts.lazy ?? false,
+      stack: { stack: hashed.map(([h]) => h) },
+    },
   });
   const url = `https://billing.binding/?fnId=${fnId}&stepId=${opts.stepId ?? "step"}`;
   const res = await handler(new Request(url, { method: "POST", body }), opts.env ?? DEV);
@@ -113,9 +126,23 @@ describe("serve: the protocol's answers for a memo", () => {
     const final = await call("failing", [], { stepId: sha1Hex("flaky"), attempt: 1 });
     expect(final).toMatchObject({ body: [{ op: "StepFailed", error: { name: "NonRetriableError", message: "final" } }] });
     const refused = await call("refusing");
-    expect(refused).toMatchObject({ status: 400, body: { name: "NonRetriableError", message: "no" } });
+    expect(refused).toMatchObject({ status: 400, body: { name: "NonRetriableError", message: "no", code: "card_declined" } });
     expect(refused.headers.get("x-inngest-no-retry")).toBe("true");
     expect((await call("nope")).body).toMatchObject({ code: "function_not_found" });
+  });
+
+  it("answers step.sendEvent as a SendEvent op with its events, and carries a step's own retries", async () => {
+    ran = [];
+    expect(await call("notify")).toMatchObject({
+      status: 206,
+      body: [{ op: "SendEvent", id: sha1Hex("tell"), displayName: "tell", opts: { events: [{ name: "t/told", data: { n: 1 } }] } }],
+    });
+    // The engine's answer is memoized like any step's: the next call runs the step after it, which has retries of its own.
+    const next = await call("notify", [["tell", { ids: ["e9"] }]]);
+    expect(next).toMatchObject({ status: 206, body: [{ op: "StepRun", id: sha1Hex("after"), data: ["e9"], opts: { retries: 5 } }] });
+    const planned = await call("notify", [["tell", { ids: ["e9"] }]], { lazy: true });
+    expect(planned.body).toMatchObject([{ op: "StepPlanned", id: sha1Hex("after"), opts: { retries: 5 } }]);
+    expect(ran).toEqual(["after"]);
   });
 });
 
@@ -156,16 +183,66 @@ describe("serve: signing and sync", () => {
   });
 });
 
-describe("serve: what a sync does not carry", () => {
-  it("warns, once when built, of config the engine will not apply", () => {
-    const warned: string[] = [];
-    const logger = { ...silent, warn: (m: unknown) => void warned.push(String(m)) };
+describe("serve: what a sync carries", () => {
+  it("carries cancelOn (its match as an if), timeouts and flow control as an Inngest SDK registers them", async () => {
     const limited = defineFunction(
-      { id: "limited", triggers: [{ event: "t/e" }], concurrency: 1 },
-      () => null,
+      {
+        id: "limited",
+        triggers: [{ event: "t/e" }],
+        concurrency: 1,
+        idempotency: "event.data.orderId",
+        timeouts: { finish: "1h" },
+        cancelOn: [{ event: "t/stop", match: "data.orderId", if: "async.data.force", timeout: "2m" }],
+      },
       () => null,
     );
-    serve({ client: { id: "billing" }, functions: [functions[0]!, limited], logger });
-    expect(warned).toEqual(["stepflare serve(): function limited: concurrency, onFailure are not synced to the engine and do not apply"]);
+    const body = JSON.stringify({ url: "https://billing.binding/" });
+    const req = new Request("https://billing.binding/", { method: "PUT", body, headers: { "x-inngest-sync-kind": "in_band" } });
+    const res = await serve({ client: { id: "billing" }, functions: [limited], logger: silent })(req, DEV);
+    const [synced] = ((await res.json()) as { functions: Record<string, unknown>[] }).functions;
+    expect(synced).toMatchObject({
+      concurrency: [{ limit: 1 }],
+      idempotency: "event.data.orderId",
+      timeouts: { finish: "3600000ms" },
+      cancel: [{ event: "t/stop", if: "(event.data.orderId == async.data.orderId) && (async.data.force)", timeout: "120000ms" }],
+    });
+    expect(synced).not.toHaveProperty("rateLimit");
+  });
+
+  it("syncs an onFailure as a function of its own on function.failed, and runs it with the failed run's event and error", async () => {
+    const seen: unknown[] = [];
+    const guarded = defineFunction(
+      { id: "guarded", triggers: [{ event: "t/e" }], retries: 1 },
+      () => null,
+      ({ event, error, runId, functionId }) => {
+        seen.push({ event: event.data, error, runId, functionId });
+        return "handled";
+      },
+    );
+    const served = serve({ client: { id: "billing" }, functions: [guarded], logger: silent });
+    const body = JSON.stringify({ url: "https://billing.binding/" });
+    const sync = await served(
+      new Request("https://billing.binding/", { method: "PUT", body, headers: { "x-inngest-sync-kind": "in_band" } }),
+      DEV,
+    );
+    const [, failure] = ((await sync.json()) as { functions: Record<string, unknown>[] }).functions;
+    expect(failure).toMatchObject({
+      id: "guarded-failure",
+      triggers: [{ event: "inngest/function.failed", expression: 'event.data.function_id == "guarded"' }],
+      steps: { step: { runtime: { url: "https://billing.binding/?fnId=guarded-failure&stepId=step" }, retries: { attempts: 1 } } },
+    });
+    const failed = {
+      name: "inngest/function.failed",
+      data: { function_id: "guarded", run_id: "r9", error: { name: "Error", message: "down", code: "x_down" }, event },
+    };
+    const call = new Request("https://billing.binding/?fnId=guarded-failure&stepId=step", {
+      method: "POST",
+      body: JSON.stringify({ event: failed, events: [failed], steps: {}, ctx: { run_id: "r10", attempt: 0 } }),
+    });
+    const res = await served(call, DEV);
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: "handled" });
+    expect(seen).toEqual([
+      { event: event.data, error: { name: "Error", message: "down", code: "x_down" }, runId: "r9", functionId: "guarded" },
+    ]);
   });
 });

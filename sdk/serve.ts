@@ -1,13 +1,12 @@
 import { serializeError } from "./errors";
 import type { StepflareFunction } from "./function";
-import { answerCall, type CallAnswer, type CallRequest, DISCOVERY } from "./serve-call";
+import { answerCall, answerFailure, type CallAnswer, type CallRequest, DISCOVERY } from "./serve-call";
+import { failureId, registerBody } from "./serve-sync";
 import { signatureHeader, verifySignature } from "./signature";
 import type { Logger, StepflareEnv } from "./types";
 
 /** How the engine and Inngest's SDKs name this SDK in register bodies and headers. */
 const SDK = "stepflare:js";
-/** The parts of a function's config a sync carries; the engine runs a served function with these alone. */
-const SYNCED = new Set(["id", "name", "triggers", "retries"]);
 
 export interface ServeOptions {
   /** The app (a `Stepflare` client): its `id` is the app's id on the engine. */
@@ -24,7 +23,7 @@ export interface ServeOptions {
 }
 
 /** A fetch handler: `export default { fetch: serve({ client: app, functions: [...] }) }`. */
-export type ServeHandler = (request: Request, env?: object, ctx?: unknown) => Promise<Response>;
+export type ServeHandler = (request: Request, env?: unknown, ctx?: unknown) => Promise<Response>;
 
 /**
  * Serves Stepflare functions over the Inngest executor protocol, from a
@@ -32,7 +31,8 @@ export type ServeHandler = (request: Request, env?: object, ctx?: unknown) => Pr
  * (`createEngine({ services: ["BILLING"] })`), syncs its functions with an
  * in-band `PUT`, and calls it step by step as it calls any Inngest app. The
  * functions keep the same contract as the engine's own: memoized steps,
- * parallel steps, sleeps, waits, invokes, retries.
+ * parallel steps, sleeps, waits, invokes, sent events, retries (a step's
+ * own too), an error's code, flow control, cancelOn, timeouts and onFailure.
  *
  * @example
  * const app = new Stepflare({ id: "billing" });
@@ -46,14 +46,17 @@ export function serve(options: ServeOptions): ServeHandler {
     byId.set(fn.config.id, fn);
   }
   const logger = options.logger ?? console;
+  // Each onFailure is served as a function of its own, as Inngest's SDKs serve it.
+  const failures = new Map<string, StepflareFunction>();
   for (const fn of byId.values()) {
-    const ignored = Object.keys(fn.config).filter((k) => !SYNCED.has(k));
-    if (fn.onFailure) ignored.push("onFailure");
-    if (ignored.length > 0) {
-      logger.warn(`stepflare serve(): function ${fn.config.id}: ${ignored.join(", ")} are not synced to the engine and do not apply`);
-    }
+    if (!fn.onFailure) continue;
+    const id = failureId(fn.config.id);
+    if (byId.has(id)) throw new TypeError(`serve(): ${JSON.stringify(id)} is both a function and ${fn.config.id}'s onFailure`);
+    failures.set(id, fn);
   }
-  return async (request, env = {}) => {
+  return async (request, workerEnv) => {
+    // The Worker's env: `unknown`, so the handler fits `ExportedHandler`'s fetch whatever its Env.
+    const env = (typeof workerEnv === "object" && workerEnv !== null ? workerEnv : {}) as StepflareEnv;
     const vars = env as Record<string, unknown>;
     const text = (name: string) => (typeof vars[name] === "string" && vars[name] !== "" ? (vars[name] as string) : undefined);
     const keys = [options.signingKey ?? text("INNGEST_SIGNING_KEY"), text("INNGEST_SIGNING_KEY_FALLBACK")].filter(
@@ -92,11 +95,13 @@ export function serve(options: ServeOptions): ServeHandler {
       }
       const url = (parsed as { url?: unknown } | null)?.url;
       if (typeof url !== "string" || !URL.canParse(url)) return refuse(400, "invalid_request", "the body is { url }");
-      return reply(200, registerBody(options.client.id, [...byId.values()], url), { "x-inngest-sync-kind": "in_band" });
+      return reply(200, registerBody(options.client.id, SDK, [...byId.values()], url), { "x-inngest-sync-kind": "in_band" });
     }
     const query = new URL(request.url).searchParams;
-    const fn = byId.get(query.get("fnId") ?? "");
-    if (!fn) {
+    const fnId = query.get("fnId") ?? "";
+    const fn = byId.get(fnId);
+    const failed = failures.get(fnId);
+    if (!fn && !failed) {
       return reply(
         400,
         { name: "StepflareError", code: "function_not_found", message: `no function ${query.get("fnId")}` },
@@ -109,7 +114,9 @@ export function serve(options: ServeOptions): ServeHandler {
     if (typeof call?.event !== "object" || call.event === null) return refuse(400, "invalid_request", "the call has no event");
     let answer: CallAnswer;
     try {
-      answer = await answerCall(fn, query.get("stepId") ?? DISCOVERY, call, env as StepflareEnv, logger);
+      answer = fn
+        ? await answerCall(fn, query.get("stepId") ?? DISCOVERY, call, env, logger)
+        : await answerFailure(failed!, call, env, logger);
     } catch (e) {
       answer = { status: 500, body: serializeError(e), noRetry: false };
     }
@@ -118,33 +125,5 @@ export function serve(options: ServeOptions): ServeHandler {
       "x-inngest-no-retry": String(answer.noRetry),
       ...(answer.retryAfterS === undefined ? {} : { "retry-after": String(answer.retryAfterS) }),
     });
-  };
-}
-
-/** The app's functions as an in-band sync answers them: Inngest's register body, each function called at `url?fnId=<id>&stepId=step`. */
-function registerBody(appId: string, functions: StepflareFunction[], url: string) {
-  return {
-    app_id: appId,
-    url,
-    sdk: SDK,
-    framework: "stepflare",
-    functions: functions.map(({ config }) => {
-      const stepUrl = new URL(url);
-      stepUrl.searchParams.set("fnId", config.id);
-      stepUrl.searchParams.set("stepId", DISCOVERY);
-      return {
-        id: config.id,
-        name: config.name ?? config.id,
-        triggers: config.triggers.map((t) => ("cron" in t ? { cron: t.cron } : { event: t.event, ...(t.if ? { expression: t.if } : {}) })),
-        steps: {
-          [DISCOVERY]: {
-            id: DISCOVERY,
-            name: DISCOVERY,
-            runtime: { type: "http", url: stepUrl.href },
-            retries: { attempts: config.retries },
-          },
-        },
-      };
-    }),
   };
 }

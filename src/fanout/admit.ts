@@ -6,6 +6,7 @@ import { skippedRow, startedRow } from "../flow/start";
 import type { ListingRow } from "../listing/rows";
 import { isRemote } from "../remote/registry";
 import type { StartRun } from "../run/rpc";
+import { joinsBatch } from "./batch-if";
 
 /** Why flow control skipped a function's run for an event: the listing row's error code. */
 export type SkipReason = "function_paused" | "idempotency_duplicate" | "rate_limited" | "singleton_skipped";
@@ -14,9 +15,10 @@ export type SkipReason = "function_paused" | "idempotency_duplicate" | "rate_lim
  * Starts the function's run for an event unless flow control says otherwise,
  * in this order: a pause, `idempotency`, `rateLimit`, then `debounce` or
  * `batchEvents` (which hold the event and start the run later, from their
- * object) or `singleton` (whose object starts it). Answers the run's listing
- * row (a skipped one too), or null when the event is held. Every decision is
- * kept by run id, so a redelivered event gets the same answer.
+ * object; an event the batch's `if` refuses starts at once) or `singleton`
+ * (whose object starts it). Answers the run's listing row (a skipped one
+ * too), or null when the event is held. Every decision is kept by run id,
+ * so a redelivered event gets the same answer.
  */
 export async function admitRun(
   env: Env,
@@ -40,7 +42,7 @@ export async function admitRun(
     await flow("debounce", "debounce").debounce(functionId, init.runId, init.event, init.acceptedAt, remote);
     return null;
   }
-  if (c.batchEvents) {
+  if (c.batchEvents && joinsBatch(fn, init.event)) {
     await flow("batch", "batchEvents").batch(functionId, init.runId, init.event, init.acceptedAt, remote);
     return null;
   }

@@ -20,8 +20,8 @@ async function drive(answers: ((c: Call) => Answer)[], options: { runAhead?: boo
   const tools: string[] = [];
   const step = {
     // As the engine's step.run: a step that throws fails with a StepFailedError (one attempt: the fake does not retry).
-    run: async (o: { id: string }, fn: (c: { attempt: number }) => unknown) => {
-      tools.push(`run ${o.id}`);
+    run: async (o: { id: string; retries?: number }, fn: (c: { attempt: number }) => unknown) => {
+      tools.push(o.retries === undefined ? `run ${o.id}` : `run ${o.id} retries ${o.retries}`);
       try {
         return await fn({ attempt: 0 });
       } catch (e) {
@@ -38,7 +38,10 @@ async function drive(answers: ((c: Call) => Answer)[], options: { runAhead?: boo
       tools.push(`invoke ${id} ${JSON.stringify(o)}`);
       return { child: true };
     },
-    sendEvent: async () => ({ ids: [] }),
+    sendEvent: async (id: string, events: unknown) => {
+      tools.push(`send ${id} ${JSON.stringify(events)}`);
+      return { ids: ["ev1"] };
+    },
   } as unknown as StepTools;
   const handler = remoteHandler(target, {
     journal: new Set(options.journal ?? []),
@@ -122,6 +125,24 @@ describe("a remote function driven through the protocol", () => {
     });
   });
 
+  it("sends a SendEvent op's events as the engine's step.sendEvent, and gives a step its own retries", async () => {
+    const { out, tools, calls } = await drive([
+      () =>
+        ops(
+          { id: "t", op: "SendEvent", displayName: "tell", opts: { events: [{ name: "x/told", data: {} }] } },
+          { id: "p", op: "StepPlanned", displayName: "plan", opts: { retries: 4 } },
+        ),
+      () => ops({ id: "p", op: "StepRun", data: 2 }),
+      () => ops({ id: "r", op: "StepRun", displayName: "now", data: 3, opts: { retries: 0 } }),
+      () => result("end"),
+    ]);
+    expect(out).toEqual({ ok: true, v: "end" });
+    expect(tools).toEqual(['send tell t [{"name":"x/told","data":{}}]', "run plan p retries 4", "run now r retries 0"]);
+    expect(calls[2]!.steps).toEqual({ t: { data: { ids: ["ev1"] } }, p: { data: 2 } });
+    const bare = await drive([() => ops({ id: "t", op: "SendEvent" })]);
+    expect(bare.out).toMatchObject({ ok: false, e: { code: "remote_protocol_error" } });
+  });
+
   it("a step that failed in the call with Retry-After is retried no sooner", async () => {
     const { calls } = await drive([
       () => ({ ...ops({ id: "r", op: "StepError", error: { name: "Error", message: "busy" } }), retryAfterMs: 30_000 }),
@@ -157,6 +178,9 @@ describe("a remote function driven through the protocol", () => {
     const error = { name: "Error", message: "boom" };
     const noRetry = await drive([() => ({ type: "error", status: 400, error, noRetry: true })]);
     expect(noRetry.out).toMatchObject({ ok: false, e: { name: "NonRetriableError", message: "Error: boom" } });
+    // The function's own code is the run's: the engine's error carries it.
+    const coded = await drive([() => ({ type: "error", status: 400, error: { ...error, code: "card_declined" }, noRetry: true })]);
+    expect(coded.out).toMatchObject({ ok: false, e: { name: "NonRetriableError", code: "card_declined" } });
     const later = await drive([() => ({ type: "error", status: 500, error, noRetry: false, retryAfterMs: 5000 })]);
     expect(later.out).toMatchObject({ ok: false, e: { name: "RetryAfterError", retryAfterMs: 5000 } });
     const plain = await drive([() => ({ type: "error", status: 500, error, noRetry: false })]);
@@ -171,7 +195,10 @@ describe("a remote function driven through the protocol", () => {
       },
     ]);
     expect(down.out).toMatchObject({ ok: false, e: { code: "remote_unreachable" } });
-    const unsupported = await drive([() => ops({ id: "g", op: "AIGateway" })]);
+    // An AIGateway op without the request to make fails the run, as a broken answer.
+    const noRequest = await drive([() => ops({ id: "ai", op: "AIGateway", opts: { type: "step.ai.infer" } })]);
+    expect(noRequest.out).toMatchObject({ ok: false, e: { code: "remote_protocol_error" } });
+    const unsupported = await drive([() => ops({ id: "g", op: "Gateway" })]);
     expect(unsupported.out).toMatchObject({ ok: false, e: { code: "remote_op_unsupported" } });
   });
 });

@@ -2,11 +2,13 @@ import {
   isStepFailure,
   NonRetriableError,
   RetryAfterError,
+  SEND_EVENT_OP,
   type SerializedError,
   StepflareError,
   serializeError,
 } from "../../sdk/internal";
 import type { AnyHandler, HandlerContext, StepTools } from "../../sdk/types";
+import { AI_GATEWAY_OP, performInference } from "./ai-gateway";
 import type { CallOptions } from "./call";
 import { callApp } from "./call";
 import { type Answer, type CallInput, DISCOVERY, journalId, type MemoState, type Op, sdkEvent } from "./protocol";
@@ -61,7 +63,7 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
     // `attempt` counts from 0, as the step function gets it and the SDK reads it.
     const runStep = async (id: string, attempt: number): Promise<unknown> => {
       const answer = await call(target, id, input(attempt, false));
-      if (answer.type !== "ops") throw errorOf(answer, `step ${id}`);
+      if (answer.type !== "ops") throw errorOf(answer, `step ${id}`, false);
       const op = answer.ops.find((o) => o.id === id) ?? answer.ops[0]!;
       return stepOutcome(op, answer.retryAfterMs);
     };
@@ -76,7 +78,8 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
     // go back to the app, for its code to catch.
     let fatal: unknown;
     const start = (op: Op, retryAfterMs: number | undefined) => {
-      const p = startOp(ctx.step, op, runStep, retryAfterMs).then(
+      const perform = { runStep, infer: (opts: unknown) => performInference(opts, options.timeoutMs) };
+      const p = startOp(ctx.step, op, perform, retryAfterMs).then(
         (data) => settle(op, { data: data === undefined ? null : data }),
         (e) => {
           const code = (e as { code?: unknown }).code;
@@ -116,23 +119,35 @@ export function remoteHandler(target: RemoteTarget, deps: RemoteDeps): AnyHandle
   };
 }
 
+/** What a step's function does for an op: call the app for one step, or make an AI request. */
+interface OpWork {
+  runStep(id: string, attempt: number): Promise<unknown>;
+  infer(opts: unknown): Promise<unknown>;
+}
+
 /** Starts one op as the engine's step; answers its output, or rejects with its final error. */
-function startOp(
-  step: StepTools,
-  op: Op,
-  runStep: (id: string, attempt: number) => Promise<unknown>,
-  retryAfterMs: number | undefined,
-): Promise<unknown> {
+function startOp(step: StepTools, op: Op, { runStep, infer }: OpWork, retryAfterMs: number | undefined): Promise<unknown> {
   const opts = op.opts ?? {};
   const id = journalId(op);
+  // A step's own retries (Stepflare's serve() sends them); step.run refuses a number out of range, as for a local step.
+  const run = { id, ...(typeof opts.retries === "number" ? { retries: opts.retries } : {}) };
   switch (op.op) {
     case "StepPlanned":
-      return step.run({ id }, ({ attempt }) => runStep(op.id, attempt));
+      return step.run(run, ({ attempt }) => runStep(op.id, attempt));
     // The app already ran the step in this call (its first attempt); a retry calls it again.
     case "StepRun":
     case "StepError":
     case "StepFailed":
-      return step.run({ id }, ({ attempt }) => (attempt === 0 ? stepOutcome(op, retryAfterMs) : runStep(op.id, attempt)));
+      return step.run(run, ({ attempt }) => (attempt === 0 ? stepOutcome(op, retryAfterMs) : runStep(op.id, attempt)));
+    // `step.ai.infer`: the engine asks the provider, under the step's retries; the answer is memoized like any output.
+    case AI_GATEWAY_OP:
+      return step.run(run, () => infer(opts));
+    // The engine sends the events as a local step.sendEvent does: once, memoized, answering their ids.
+    case SEND_EVENT_OP:
+      if (!Array.isArray(opts.events)) {
+        throw new StepflareError("remote_protocol_error", `a ${SEND_EVENT_OP} op without its events, for step ${op.displayName ?? op.id}`);
+      }
+      return step.sendEvent(id, opts.events as Parameters<StepTools["sendEvent"]>[1]);
     // The official SDKs put a sleep's duration and a wait's event in `name`; the published SDK spec puts them in `opts`.
     case "Sleep": {
       const when = typeof opts.duration === "string" ? opts.duration : (op.name ?? "");
@@ -191,12 +206,15 @@ function errorState(e: unknown): SerializedError {
 }
 
 /** The app's error answer as what the engine throws: not retried, retried after its delay, or retried. */
-function errorOf(answer: Answer, what: string): Error {
+function errorOf(answer: Answer, what: string, keepCode = true): Error {
   if (answer.type !== "error") return new StepflareError("remote_protocol_error", `${what}: expected step ops, got ${answer.type}`);
-  const { name, message, stack } = answer.error;
-  if (answer.noRetry) return Object.assign(new NonRetriableError(`${name}: ${message}`), { stack });
+  const { name, message, stack, code } = answer.error;
+  // The function's code (a StepflareError's, a NonRetriableError's) becomes the run's. A step call's is dropped:
+  // a step failure with a code is taken for the engine's own refusal, which ends the run (see `start`).
+  const extra = { stack, ...(code === undefined || !keepCode ? {} : { code }) };
+  if (answer.noRetry) return Object.assign(new NonRetriableError(`${name}: ${message}`), extra);
   if (answer.retryAfterMs !== undefined) {
-    return Object.assign(new RetryAfterError(message, Math.min(answer.retryAfterMs, MAX_RETRY_AFTER_MS)), { stack });
+    return Object.assign(new RetryAfterError(message, Math.min(answer.retryAfterMs, MAX_RETRY_AFTER_MS)), extra);
   }
-  return Object.assign(new Error(message), { name, stack });
+  return Object.assign(new Error(message), { name, ...extra });
 }

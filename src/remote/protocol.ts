@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { SerializedError } from "../../sdk/internal";
+import { MAX_CODE, type SerializedError } from "../../sdk/internal";
 
 /**
  * The Inngest executor protocol, as the engine speaks it to an app's serve
@@ -120,13 +120,19 @@ export function readAnswer(
   };
 }
 
-/** An error the SDK serialized (`{ name, message, stack }`), kept to those fields. */
+/** An error the SDK serialized (`{ name, message, code, stack }`), kept to those fields. */
 export function errorOf(value: unknown, fallback: string): SerializedError {
   const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
   const text = (x: unknown) => (typeof x === "string" && x !== "" ? x : undefined);
   const message = text(v.message) ?? text(v.error) ?? (typeof value === "string" ? value : fallback);
   const stack = text(v.stack);
-  return { name: text(v.name) ?? "Error", message: message.slice(0, 4096), ...(stack ? { stack: stack.slice(0, 8192) } : {}) };
+  const code = text(v.code);
+  return {
+    name: text(v.name) ?? "Error",
+    message: message.slice(0, 4096),
+    ...(code ? { code: code.slice(0, MAX_CODE) } : {}),
+    ...(stack ? { stack: stack.slice(0, 8192) } : {}),
+  };
 }
 
 /** `Retry-After` as the SDK sends it: whole seconds, or an ISO date. */

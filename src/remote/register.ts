@@ -63,8 +63,7 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
     const options = {
       ...(fn.rateLimit !== undefined ? { rateLimit: fn.rateLimit } : {}),
       ...(fn.debounce !== undefined ? { debounce: fn.debounce } : {}),
-      // A batch's `if` (which events join it) has no counterpart in the engine: every event of the trigger joins.
-      ...(fn.batchEvents !== undefined ? { batchEvents: withoutKey(fn.batchEvents, "if") } : {}),
+      ...(fn.batchEvents !== undefined ? { batchEvents: fn.batchEvents } : {}),
       ...(fn.idempotency !== undefined ? { idempotency: fn.idempotency } : {}),
       ...(fn.singleton !== undefined ? { singleton: fn.singleton } : {}),
       ...(fn.cancel?.length ? { cancelOn: fn.cancel.map((c) => ({ ...c, event: engineEventName(c.event) })) } : {}),
@@ -104,11 +103,6 @@ export function definitionsOf(body: RegisterBody): { id: string; definition: Rem
     if (Object.keys(parsed).length > 0) definition.target.options = parsed;
     return { id: fn.id, definition };
   });
-}
-
-function withoutKey(o: Record<string, unknown>, key: string): Record<string, unknown> {
-  const { [key]: _, ...rest } = o;
-  return rest;
 }
 
 /** Inngest's `account` scope shares a limit across an account; the nearest the engine has is `env`, across its functions. */

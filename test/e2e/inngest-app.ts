@@ -136,7 +136,15 @@ export class InngestApp {
         return "served";
       }),
     );
+    // The provider is the test's local server, named in the event; the engine makes the request.
+    const thinker = inngest.createFunction({ id: "thinker", triggers: [{ event: "e2e/remote.think" }] }, async ({ event, step }) => {
+      const model = step.ai.models.openai({ model: "gpt-e2e", baseUrl: event.data.baseUrl, apiKey: event.data.apiKey });
+      const answer = await step.ai.infer("think", { model, body: { messages: [{ role: "user", content: event.data.prompt }] } });
+      const after = await step.run("after-think", () => (this.#ran(`after-think:${event.data.prompt}`), "after"));
+      return { answer, after };
+    });
     return [
+      thinker,
       sequential,
       waiting,
       failing,

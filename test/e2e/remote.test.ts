@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
 import { describe, expect, it } from "vitest";
 import { type StepflareHttp, waitFor } from "./client";
 import { freePort, type WranglerDev } from "./harness";
@@ -180,6 +181,50 @@ describe("functions served by the inngest SDK", () => {
     // The e2e engine's backoff is 200 ms to 1 s: a gap of 3 s is the app's Retry-After.
     expect(Date.parse(step!.endedAt!) - Date.parse(failed.endedAt!)).toBeGreaterThanOrEqual(2_900);
     expect(app.count("busy-once")).toBe(2);
+  });
+
+  it("step.ai.infer: the engine asks the provider, retries its error, and memoizes its answer as the step's output", async () => {
+    // A provider on loopback, in OpenAI's chat format: its first request fails (500), the next is answered.
+    const requests: { auth?: string; path?: string; body: { model?: string; messages?: { content: string }[] } }[] = [];
+    const provider = createServer((req, res) => {
+      let text = "";
+      req.on("data", (c) => (text += c));
+      req.on("end", () => {
+        requests.push({ auth: req.headers.authorization, path: req.url, body: JSON.parse(text) });
+        if (requests.length === 1) return void res.writeHead(500, { "content-type": "application/json" }).end('{"error":"overloaded"}');
+        const answer = { id: "chat-1", choices: [{ index: 0, message: { role: "assistant", content: "forty-two" } }] };
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => provider.listen(port, "127.0.0.1", resolve));
+    try {
+      const apiKey = `sk-e2e-${Date.now()}`;
+      const prompt = `p${Date.now()}`;
+      const [eventId] = await http.send({ name: "e2e/remote.think", data: { baseUrl: `http://127.0.0.1:${port}/v1/`, apiKey, prompt } });
+      const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-thinker")!;
+      expect(run).toMatchObject({
+        status: "completed",
+        output: { answer: { choices: [{ message: { content: "forty-two" } }] }, after: "after" },
+      });
+      // Two requests: the failed attempt and its retry; the discovery calls after it found the answer in the memo.
+      expect(requests).toHaveLength(2);
+      expect(requests[1]).toMatchObject({
+        auth: `Bearer ${apiKey}`,
+        path: "/v1/chat/completions",
+        body: { model: "gpt-e2e", messages: [{ content: prompt }] },
+      });
+      expect(run.steps.map((s) => [s.id.split(" ")[0], s.status, s.attempts])).toEqual([
+        ["think", "completed", 2],
+        ["after-think", "completed", 1],
+      ]);
+      expect(app.count(`after-think:${prompt}`)).toBe(1);
+      // The key is in no API answer and no log line.
+      expect(JSON.stringify(await http.run(run.id))).not.toContain(apiKey);
+      expect(dev.output()).not.toContain(apiKey);
+    } finally {
+      provider.close();
+    }
   });
 
   it("a re-sync replaces the app's functions", async () => {

@@ -65,7 +65,19 @@ describe("functions in another Worker, through a service binding", () => {
       body: {
         synced: true,
         apps: [
-          { id: "billing", service: "BILLING", functions: ["billing-charge", "billing-refund", "billing-dispute", "billing-invoice"] },
+          {
+            id: "billing",
+            service: "BILLING",
+            functions: [
+              "billing-charge",
+              "billing-refund",
+              "billing-dispute",
+              "billing-invoice",
+              "billing-ship",
+              "billing-ship-failure",
+              "billing-hold",
+            ],
+          },
         ],
       },
     });
@@ -113,11 +125,71 @@ describe("functions in another Worker, through a service binding", () => {
     expect(done.output).toEqual({ verdict: "refunded", open: 1, decide: 2 });
   });
 
-  it("a function there invokes one of the engine's own and gets its output", async () => {
+  it("a function there invokes one of the engine's own and one of its own Worker's, and gets their outputs", async () => {
     const tag = `i${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/services.invoice", data: { tag } });
     const run = (await http.settledRuns(eventId!, 1)).get("billing-invoice");
-    expect(run).toMatchObject({ status: "completed", output: { confirmed: tag } });
+    expect(run).toMatchObject({ status: "completed", output: { confirmed: tag, charged: { paid: 10 } } });
+  });
+
+  it("a step there retries under its own retries, and step.sendEvent sends once through the engine, answering the ids", async () => {
+    const tag = `s${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.ship", data: { tag } });
+    const run = (await http.settledRuns(eventId!, 1)).get("billing-ship")!;
+    // The function has retries: 0; the step's own 2 let its third attempt succeed, each attempt run once in that Worker.
+    expect(run).toMatchObject({ status: "completed", output: { courier: 2, courierRuns: 3 } });
+    const { ids } = (run.output as { sent: { ids: string[] } }).sent;
+    expect(ids).toHaveLength(2);
+    expect(run.steps.map((s) => [s.id.split(" ")[0], s.status])).toEqual([
+      ["courier", "completed"],
+      ["shipped", "completed"],
+    ]);
+    // Each sent event fanned out to the engine's function, once.
+    for (const [i, id] of ids.entries()) {
+      const shipped = await http.settledRuns(id, 1);
+      expect(shipped.get("services-shipped")).toMatchObject({ status: "completed", output: { shipped: i === 0 ? tag : `${tag}-copy` } });
+      expect((await http.event(id)).runs).toHaveLength(1);
+    }
+  });
+
+  it("the code of a final error there is the run's error code, and the function's onFailure runs there with it", async () => {
+    const tag = `c${Date.now()}`;
+    const [eventId] = await http.send({ name: "e2e/services.ship", data: { tag, decline: true } });
+    const run = (await http.settledRuns(eventId!, 1)).get("billing-ship")!;
+    expect(run).toMatchObject({ status: "failed", error: { code: "card_declined" } });
+    expect(run.error?.message).toMatch(/the card was declined/);
+    const handled = await waitFor(async () => {
+      const { body } = await http.api<{ runs: { id: string; status: string }[] }>("/api/v1/runs?functionId=billing-ship-failure");
+      const runs = await Promise.all(body.runs.map((r) => http.run(r.id)));
+      return runs.find((r) => r.status === "completed" && (r.output as { refunded?: string }).refunded === tag);
+    }, "the onFailure run");
+    expect(handled.output).toEqual({ refunded: tag, code: "card_declined", functionId: "billing-ship" });
+  });
+
+  it("the function's options are synced and applied: idempotency skips a second event, cancelOn's match cancels the run", async () => {
+    const tag = `h${Date.now()}`;
+    const [first] = await http.send({ name: "e2e/services.hold", data: { tag } });
+    const held = await waitFor(async () => {
+      const run = (await http.event(first!)).runs[0];
+      return run?.status === "sleeping" ? run : undefined;
+    }, "the held run to sleep");
+    const [second] = await http.send({ name: "e2e/services.hold", data: { tag } });
+    const skipped = await waitFor(async () => {
+      const run = (await http.event(second!)).runs[0];
+      return run?.status === "skipped" ? run : undefined;
+    }, "the second event's run to be skipped");
+    expect(await http.run(skipped.id)).toMatchObject({ skipped: { reason: "idempotency_duplicate" } });
+    // A release of another tag does not match; the run's own tag cancels it.
+    const [other] = await http.send({ name: "e2e/services.release", data: { tag: `${tag}-other` } });
+    await waitFor(async () => ((await http.event(other!)) as { dispatched?: boolean }).dispatched || undefined, "the other release");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await http.run(held.id)).status).toBe("sleeping");
+    await http.send({ name: "e2e/services.release", data: { tag } });
+    const cancelled = await waitFor(async () => {
+      const run = await http.run(held.id);
+      return run.status === "cancelled" ? run : undefined;
+    }, "the held run to be cancelled");
+    expect(cancelled.output).toBeUndefined();
   });
 
   it("refuses a binding the engine does not list, one its Worker lacks, and a Worker with another key", async () => {

@@ -157,6 +157,29 @@ describe("batchEvents", () => {
   });
 });
 
+describe("batchEvents with an if", () => {
+  it("batches only the events its `if` holds for; another starts a run of its own at once", async () => {
+    // A one-minute timeout: the bulk batch can only start by filling up, and the lone event only by skipping the batch.
+    const ids = await sendEvents([
+      { name: "test/batched-if", data: { bulk: true, n: 1 } },
+      { name: "test/batched-if", data: { bulk: false, n: 2 } },
+      { name: "test/batched-if", data: { bulk: true, n: 3 } },
+      { name: "test/batched-if", data: { n: 4 } },
+      { name: "test/batched-if", data: { bulk: true, n: 5 } },
+    ]);
+    const outputs = await waitFor(
+      async () => {
+        const runs = (await listedOf("batched-if")).filter((r) => ids.includes(r.eventId));
+        if (runs.length < 3 || !runs.every((r) => r.status === "completed")) return undefined;
+        return Promise.all(runs.map(async (r) => (await detail(r.id)).output as number[]));
+      },
+      "a batch of three and two lone runs",
+      10_000,
+    );
+    expect(outputs.map((o) => [...o].sort().join(",")).sort()).toEqual(["1,3,5", "2", "4"]);
+  });
+});
+
 describe("a held run", () => {
   it("is skipped, function_paused, when its function was paused before it starts", async () => {
     const [id] = await sendEvents({ name: "test/debounced", data: { tag: "debounce-paused", n: 1 } });

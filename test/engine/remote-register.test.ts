@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, BASE } from "./helpers";
+import { api, BASE, sendEvents, waitFor } from "./helpers";
 
 // The `inngest` SDK's register call against the engine in dev mode with no signing key (any call is accepted).
 const register = (body: unknown) =>
@@ -81,5 +81,39 @@ describe("POST /fn/register", () => {
     const taken = await register({ url: "http://app.test/x", appName: "bad", functions: [fn("sequential")] });
     expect(taken.status).toBe(409);
     expect(((await taken.json()) as { code: string }).code).toBe("function_id_taken");
+  });
+
+  it("keeps a batch's `if`: an event it refuses starts a run of its own at once, one it holds for waits in the batch", async () => {
+    const batchEvents = { maxSize: 5, timeout: "10s", if: "event.data.bulk == true" };
+    const bad = await register({
+      url: "http://app.test/x",
+      appName: "batch-app",
+      functions: [fn("batch-if-bad", { batchEvents: { ...batchEvents, if: "event.data.(" } })],
+    });
+    expect(((await bad.json()) as { code: string }).code).toBe("invalid_expression");
+    const trigger = { triggers: [{ event: "test/remote-batch-if" }] };
+    // A closed port on loopback: the lone run's call is refused at once.
+    const closed = "http://127.0.0.1:9/api/inngest?fnId=batch-if&stepId=step";
+    const ok = await register({
+      url: "http://127.0.0.1:9/api/inngest",
+      appName: "batch-app",
+      functions: [
+        fn("batch-if", { ...trigger, batchEvents, steps: { step: { id: "step", runtime: { url: closed }, retries: { attempts: 0 } } } }),
+      ],
+    });
+    expect(ok.status).toBe(200);
+    try {
+      const [bulk, lone] = await sendEvents([
+        { name: "test/remote-batch-if", data: { bulk: true } },
+        { name: "test/remote-batch-if", data: { bulk: false } },
+      ]);
+      const listed = async (id: string) =>
+        waitFor(async () => (await api<{ runs: { status: string; errorCode?: string }[] }>(`/api/v1/events/${id}`)).body.runs[0], "a run");
+      expect(await listed(bulk!)).toMatchObject({ status: "queued", errorCode: "batch" });
+      // Started at once: it calls the app (nothing listens), instead of waiting 10 s in the batch.
+      expect(await listed(lone!)).not.toMatchObject({ status: "queued" });
+    } finally {
+      await api("/api/v1/apps/batch-app/remove", { method: "POST" });
+    }
   });
 });

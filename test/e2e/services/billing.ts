@@ -8,6 +8,10 @@ const app = new Stepflare({
     "e2e/services.refund": z.object({ tag: z.string() }),
     "e2e/services.dispute": z.object({ tag: z.string() }),
     "e2e/services.invoice": z.object({ tag: z.string() }),
+    "e2e/services.ship": z.object({ tag: z.string(), decline: z.boolean().optional() }),
+    "e2e/services.shipped": z.object({ tag: z.string() }),
+    "e2e/services.hold": z.object({ tag: z.string() }),
+    "e2e/services.release": z.object({ tag: z.string() }),
   },
 });
 
@@ -73,9 +77,57 @@ const dispute = app.createFunction({ id: "billing-dispute", triggers: [{ event: 
   return { verdict, open: executions[`open:${tag}`], decide: executions[`decide:${tag}`] };
 });
 
-/** Invokes a function of the engine's own, from the other Worker, and answers its output. */
-const invoice = app.createFunction({ id: "billing-invoice", triggers: [{ event: "e2e/services.invoice" }] }, async ({ event, step }) =>
-  step.invoke("confirm", { function: "services-confirm", data: { tag: event.data.tag, amount: 1 }, timeout: "1m" }),
+/** Invokes a function of the engine's own and one of this Worker's, in parallel, and answers their outputs. */
+const invoice = app.createFunction({ id: "billing-invoice", triggers: [{ event: "e2e/services.invoice" }] }, async ({ event, step }) => {
+  const data = { tag: event.data.tag, amount: 5 };
+  const [confirmed, charged] = await Promise.all([
+    step.invoke("confirm", { function: "services-confirm", data, timeout: "1m" }),
+    step.invoke("charge", { function: "billing-charge", data, timeout: "1m" }),
+  ]);
+  return { ...(confirmed as object), charged: (charged as { charged: unknown }).charged };
+});
+
+/**
+ * No retries of its own, but a step with two: it succeeds on its third attempt. Then two events sent from a
+ * step, which the engine accepts and fans out; and, when asked, a final error with a code the run keeps,
+ * which its onFailure handler sees.
+ */
+const ship = app.createFunction(
+  {
+    id: "billing-ship",
+    triggers: [{ event: "e2e/services.ship" }],
+    retries: 0,
+    // Served as billing-ship-failure: the engine runs it, here, when a run of billing-ship fails.
+    onFailure: async ({ event, error, functionId }) => ({ refunded: event.data.tag, code: error.code, functionId }),
+  },
+  async ({ event, step }) => {
+    const tag = event.data.tag;
+    const courier = await step.run({ id: "courier", retries: 2 }, ({ attempt }) => {
+      count(`courier:${tag}`);
+      if (attempt < 2) throw new Error(`the courier is busy (attempt ${attempt})`);
+      return attempt;
+    });
+    const sent = await step.sendEvent("shipped", [
+      { name: "e2e/services.shipped", data: { tag } },
+      { name: "e2e/services.shipped", data: { tag: `${tag}-copy` } },
+    ]);
+    if (event.data.decline) throw new NonRetriableError("the card was declined", { code: "card_declined" });
+    return { courier, courierRuns: executions[`courier:${tag}`], sent };
+  },
 );
 
-export default { fetch: serve({ client: app, functions: [charge, refund, dispute, invoice] }) } satisfies ExportedHandler;
+/** Synced with its options, which the engine applies: one run per tag, cancelled by a release of the same tag. */
+const hold = app.createFunction(
+  {
+    id: "billing-hold",
+    triggers: [{ event: "e2e/services.hold" }],
+    idempotency: "event.data.tag",
+    cancelOn: [{ event: "e2e/services.release", match: "data.tag" }],
+  },
+  async ({ step }) => {
+    await step.sleep("held", "2m");
+    return "never released";
+  },
+);
+
+export default { fetch: serve({ client: app, functions: [charge, refund, dispute, invoice, ship, hold] }) } satisfies ExportedHandler;

@@ -33,6 +33,12 @@ export const batched = app.createFunction(
   },
 );
 
+/** Batches of up to three bulk events; any other event runs alone at once. */
+export const batchedIf = app.createFunction(
+  { id: "batched-if", triggers: [{ event: "test/batched-if" }], batchEvents: { maxSize: 3, timeout: "1m", if: "event.data.bulk == true" } },
+  async ({ events }) => events.map((e) => (e.data as { n: number }).n),
+);
+
 /** One run per tag at a time: later ones are skipped while it sleeps. */
 export const singleSkip = app.createFunction(
   { id: "single-skip", triggers: [{ event: "test/single-skip" }], singleton: { key: "event.data.tag", mode: "skip" } },

@@ -17,7 +17,18 @@ import {
   siblingsFail,
   slowOnFailure,
 } from "./failures";
-import { batched, bigSpender, debounced, everyFive, oncePerUser, pausable, rateLimited, singleCancel, singleSkip } from "./flow-events";
+import {
+  batched,
+  batchedIf,
+  bigSpender,
+  debounced,
+  everyFive,
+  oncePerUser,
+  pausable,
+  rateLimited,
+  singleCancel,
+  singleSkip,
+} from "./flow-events";
 import { flowRunFunctions } from "./flow-run";
 import { doubler, invoker, invokesNothing } from "./invokes";
 import { bigErrors, bigOutput, bigState, bigStateHeld, sized } from "./limits";
@@ -46,6 +57,7 @@ export const allFunctions = [
   rateLimited,
   debounced,
   batched,
+  batchedIf,
   singleSkip,
   singleCancel,
   oncePerUser,
