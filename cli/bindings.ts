@@ -97,13 +97,14 @@ export function stepflareBindings(migrationsDir: string): Bindings {
       ],
       consumers: [
         work("stepflare-events"),
-        work("stepflare-steps"),
+        // Ten steps a message, ten messages a delivery: at most 100 steps per invocation.
+        { ...work("stepflare-steps"), max_batch_size: 10 },
         failures("stepflare-failures"),
         failures("stepflare-events-dlq"),
         failures("stepflare-steps-dlq"),
         // The run listing's writes: few consumers, so each delivery carries many rows.
         { ...work("stepflare-listing"), max_retries: 10, max_concurrency: 2 },
-        // Hand-backs of listing rows D1 failed ten times: a minute apart.
+        // Hand-backs of listing rows their shard failed ten times: a minute apart.
         { ...failures("stepflare-listing-dlq"), retry_delay: 60 },
       ],
     },

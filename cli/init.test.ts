@@ -103,8 +103,8 @@ new_sqlite_classes = ["Counter"]
     ],
     [
       "a queue setting that differs",
-      `[[queues.consumers]]\nqueue = "stepflare-steps"\nmax_batch_size = 10\n`,
-      /stepflare-steps: max_batch_size = 10 \(Stepflare pins 100\)/,
+      `[[queues.consumers]]\nqueue = "stepflare-steps"\nmax_batch_size = 50\n`,
+      /stepflare-steps: max_batch_size = 50 \(Stepflare pins 10\)/,
     ],
     ["a producer to another queue", `[[queues.producers]]\nbinding = "STEPS"\nqueue = "jobs"\n`, /binding STEPS sends to "jobs"/],
     [

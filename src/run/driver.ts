@@ -11,7 +11,7 @@ import {
 import type { AnyHandler } from "../../sdk/types";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
-import type { StepMessage } from "../messages/steps";
+import { planMessages } from "../messages/steps";
 import { remoteHandler } from "../remote/handler";
 import { callOptions } from "../remote/keys";
 import { runnableRemote } from "../remote/registry";
@@ -326,20 +326,17 @@ export class RunDriver {
   async #dispatch(steps: StepState[]): Promise<void> {
     const run = this.#store.run!;
     const now = Date.now();
-    const messages: StepMessage[] = [];
-    for (const s of steps) {
-      startAttempt(this.#store, s, "queue", now, now + this.#config.limits.stepDispatchLeaseMs);
-      messages.push({ v: 1, runId: run.id, key: s.key, attempt: s.attempts, planSeq: run.settleSeq, gen: generationOf(run) });
-    }
+    for (const s of steps) startAttempt(this.#store, s, "queue", now, now + this.#config.limits.stepDispatchLeaseMs);
+    const planned = steps.map((s) => ({ key: s.key, attempt: s.attempts }));
     this.#hooks.armAlarm();
     try {
-      await sendAll(this.#env.STEPS, messages);
+      await sendAll(this.#env.STEPS, planMessages({ runId: run.id, planSeq: run.settleSeq, gen: generationOf(run) }, planned));
     } catch (e) {
       // The steps are planned durably; their leases re-dispatch them soon. Only
       // those not claimed meanwhile (a chunk of the send may have gone out): a
       // claimed step's lease is its running attempt's timeout.
       console.error(`stepflare: run ${run.id}: steps queue send failed:`, (e as Error).message);
-      for (const m of messages) {
+      for (const m of planned) {
         if (awaitsClaim(this.#store.steps.get(m.key), m.attempt)) extendStepLease(this.#store, m.key, Date.now() + 1000);
       }
       this.#hooks.armAlarm();

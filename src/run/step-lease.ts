@@ -43,6 +43,12 @@ export async function stepLeaseExpired({ store, config, env, apply }: LeaseConte
     return;
   }
   extendStepLease(store, key, now + config.limits.stepDispatchLeaseMs);
-  const message: StepMessage = { v: 1, runId: run.id, key, attempt: s.attempts, planSeq: s.planSeq ?? 0, gen: generationOf(run) };
+  const message: StepMessage = {
+    v: 1,
+    runId: run.id,
+    planSeq: s.planSeq ?? 0,
+    gen: generationOf(run),
+    steps: [{ key, attempt: s.attempts }],
+  };
   await sendAll(env.STEPS, [message]).catch((e) => console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message));
 }

@@ -99,10 +99,15 @@ describe("poison messages", () => {
         id: "ghost",
         timestamp: new Date(),
         attempts: 1,
-        body: { v: 1, runId: "01AAAAAAAAAAAAAAAAAAAAAAAA", key: "x", attempt: 1, planSeq: 0, gen: 0 },
+        body: { v: 1, runId: "01AAAAAAAAAAAAAAAAAAAAAAAA", planSeq: 0, gen: 0, steps: [{ key: "x", attempt: 1 }] },
       },
       { id: "junk", timestamp: new Date(), attempts: 1, body: "not a step" as unknown },
-      { id: "real", timestamp: new Date(), attempts: 1, body: { v: 1, runId: run!.id, key: "p0", attempt: 1, planSeq: 0, gen: 0 } },
+      {
+        id: "real",
+        timestamp: new Date(),
+        attempts: 1,
+        body: { v: 1, runId: run!.id, planSeq: 0, gen: 0, steps: [{ key: "p0", attempt: 1 }] },
+      },
     ]);
     const ctx = createExecutionContext();
     await worker.queue(batch, testEnv, ctx);
@@ -112,7 +117,7 @@ describe("poison messages", () => {
   });
 
   it("records a poison message in the dead letters, with its queue and body, after its retries", async () => {
-    const body = { v: 1 as const, runId: "01BBBBBBBBBBBBBBBBBBBBBBBB", key: "nowhere", attempt: 1, planSeq: 0, gen: 0 };
+    const body = { v: 1 as const, runId: "01BBBBBBBBBBBBBBBBBBBBBBBB", planSeq: 0, gen: 0, steps: [{ key: "nowhere", attempt: 1 }] };
     await testEnv.STEPS.send(body);
     const letter = await waitFor(async () => {
       const { body: page } = await api<{ deadLetters: DeadLetter[] }>(`/api/v1/dead-letters?code=poison_message&limit=100`);

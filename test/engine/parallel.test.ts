@@ -29,7 +29,7 @@ describe("parallel steps", () => {
     const runId = await waitFor(async () => (await api<{ runs?: { id: string }[] }>(`/api/v1/events/${id}`)).body.runs?.[0]?.id, "the run");
     await waitFor(async () => (callsOf("dupclaim", "p0") > 0 ? true : undefined), "p0 to start");
     // As a lease re-dispatch or a duplicate delivery would send it: the same step, the same attempt.
-    await testEnv.STEPS.send({ v: 1, runId, key: "p0", attempt: 1, planSeq: 0, gen: 0 });
+    await testEnv.STEPS.send({ v: 1, runId, planSeq: 0, gen: 0, steps: [{ key: "p0", attempt: 1 }] });
     const stub = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
     expect((await stub.claimSteps(0, [{ key: "p0", attempt: 1, gen: 0 }]))?.claimed).toEqual([]);
     const [run] = await settledRuns(id!);
@@ -74,7 +74,7 @@ describe("parallel steps", () => {
       },
     } as unknown as Env;
     const batch = createMessageBatch("stepflare-steps", [
-      { id: "m1", timestamp: new Date(), attempts: 1, body: { v: 1, runId, key: "p0", attempt: 1, planSeq, gen: 0 } },
+      { id: "m1", timestamp: new Date(), attempts: 1, body: { v: 1, runId, planSeq, gen: 0, steps: [{ key: "p0", attempt: 1 }] } },
     ]);
     const ctx = createExecutionContext();
     await worker.queue(batch, lossy, ctx);
