@@ -123,19 +123,21 @@ export async function listedRunning(
   for (const shards of buckets) {
     if (calls > 0 && calls + shards.length > maxCalls) {
       const next = bucketStart(shards[0]!.bucket);
-      return { rows: found.slice(0, limit), next: { startedAt: next, id: idFloor(next) } };
+      return { rows: found.sort(byId), next: { startedAt: next, id: idFloor(next) } };
     }
     calls += shards.length;
     const pages = await Promise.all(shards.map((p) => stub(env, p).notEnded(cursor.id, beforeId, limit)));
     for (const page of pages) found.push(...page);
     if (found.length >= limit) {
-      const rows = found.sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, limit);
+      const rows = found.sort(byId).slice(0, limit);
       const last = rows[rows.length - 1]!;
       return { rows, next: { startedAt: idTime(last.id), id: last.id } };
     }
   }
-  return { rows: found.sort((a, b) => (a.id < b.id ? -1 : 1)), next: null };
+  return { rows: found.sort(byId), next: null };
 }
+
+const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Marks these runs (id and listed version) failed `run_missing` at `now`, where they are still listed as not ended. */
 export async function markMissing(env: Env, runs: [id: string, version: number][], now: number): Promise<void> {

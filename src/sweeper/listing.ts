@@ -6,6 +6,8 @@ import { eachLimited } from "../shared/each-limited";
 export const LISTED_RUNNING_AFTER_MS = 60_000;
 /** Rows checked per sweep: a walk through every long-running row, this many at a time. */
 export const RECONCILE_LIMIT = 100;
+/** Listing shards asked per page of the walk: two hours' worth. */
+export const RECONCILE_SHARDS = 32;
 const RECONCILE_CONCURRENCY = 10;
 
 const START: ListingCursor = { startedAt: 0, id: "" };
@@ -28,7 +30,7 @@ export async function reconcileListing(
   cursor: ListingCursor = START,
   now = Date.now(),
 ): Promise<{ resent: number; missing: number; next: ListingCursor }> {
-  const { rows, next } = await listedRunning(env, now - LISTED_RUNNING_AFTER_MS, cursor, RECONCILE_LIMIT);
+  const { rows, next } = await listedRunning(env, now - LISTED_RUNNING_AFTER_MS, cursor, RECONCILE_LIMIT, RECONCILE_SHARDS);
   let resent = 0;
   const missing: [string, number][] = [];
   await eachLimited(rows, RECONCILE_CONCURRENCY, async (row) => {

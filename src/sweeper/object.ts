@@ -17,8 +17,8 @@ const STALE_AFTER_MS = 30_000;
 const SWEEP_PAGE = 1000;
 /**
  * Pages per alarm, of events and of listing rows: a page of each is about 12
- * and 101 subrequests, so an alarm stays well inside the 1,000 a Durable
- * Object invocation may make. A sweeper still behind after them runs again at once.
+ * and at most 133 subrequests (32 listing shards, 100 run objects, the
+ * directory), so an alarm stays within 1,000 subrequests. A sweeper still behind after them runs again at once.
  */
 const SWEEP_PAGES = 20;
 const RECONCILE_PAGES = 5;

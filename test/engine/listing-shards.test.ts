@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { LISTING_SHARDS, placeOf, shardName } from "../../src/listing/keys";
-import { PAGE_SHARD_CALLS } from "../../src/listing/store";
+import { listedRunning, PAGE_SHARD_CALLS } from "../../src/listing/store";
 import { ulid } from "../../src/shared/ulid";
 import { api, putListing } from "./helpers";
 
@@ -75,6 +75,24 @@ describe("the run listing across its shards", () => {
     }
     const both = [...(await pageThrough("functionId=shard-a&limit=100")).ids, ...(await pageThrough("functionId=shard-b&limit=100")).ids];
     expect(both.sort().reverse()).toEqual(all);
+  });
+
+  it("walks the runs not ended in id order, past shard-capped pages, each once", async () => {
+    const going = rows.map((r, i) => ({ ...r, id: ulid(r.startedAt + 1), status: i % 5 === 0 ? "sleeping" : "completed", endedAt: null }));
+    await putListing(going);
+    const expected = going
+      .filter((r) => r.status === "sleeping")
+      .map((r) => r.id)
+      .sort();
+    const seen: string[] = [];
+    let cursor = { startedAt: 0, id: "" };
+    for (let i = 0; i < 50; i++) {
+      const { rows: page, next } = await listedRunning(testEnv, base + HOUR, cursor, 10, 32);
+      seen.push(...page.map((r) => r.id));
+      if (!next) break;
+      cursor = next;
+    }
+    expect(seen).toEqual(expected);
   });
 
   it("answers a short page with a cursor when one page would ask more than its share of shards, and misses nothing", async () => {
