@@ -23,16 +23,19 @@ export async function resolveWave(env: Env, config: EngineConfig, wave: Item[]):
   const bodies = await Promise.all(inR2.map((i) => (bucket ? getBody(bucket, i.body.bodyKey!) : null)));
   const arrivals: Item[] = [];
   const fromD1 = wave.filter((i) => !i.body.bodyKey);
-  inR2.forEach((item, n) => {
+  for (const [n, item] of inR2.entries()) {
     const text = bodies[n];
-    if (text === null || text === undefined) return void fromD1.push(item);
+    if (text === null || text === undefined) {
+      fromD1.push(item);
+      continue;
+    }
     const parsed = storedEventSchema.safeParse(safeJson(text));
     if (parsed.success && parsed.data.id === item.body.id) arrivals.push({ msg: item.msg, body: { ...item.body, event: parsed.data } });
     else {
       console.error(`stepflare: event body ${item.body.bodyKey} is unreadable; its message will be retried toward the dead letters`);
       item.msg.retry();
     }
-  });
+  }
   const { items: stored, stored: held } = await storeArrivals(env, config, arrivals);
   if (bucket)
     await deleteBodies(
