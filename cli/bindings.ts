@@ -25,6 +25,11 @@ export interface Migration {
   new_sqlite_classes: string[];
 }
 
+export interface R2Binding {
+  binding: string;
+  bucket_name: string;
+}
+
 export interface QueueProducer {
   binding: string;
   queue: string;
@@ -45,6 +50,7 @@ export interface Bindings {
   d1_databases: D1Binding[];
   durable_objects: { bindings: DurableObjectBinding[] };
   migrations: Migration[];
+  r2_buckets: R2Binding[];
   queues: { producers: QueueProducer[]; consumers: QueueConsumer[] };
   triggers: { crons: string[] };
 }
@@ -88,6 +94,8 @@ export function stepflareBindings(migrationsDir: string): Bindings {
       ],
     },
     migrations: [{ tag: "v1", new_sqlite_classes: RUN_CLASSES }],
+    // The queue path's events over 64 KiB, held until the events consumer stores them in D1.
+    r2_buckets: [{ binding: "EVENT_BODIES", bucket_name: "stepflare-event-bodies" }],
     queues: {
       producers: [
         { binding: "EVENTS", queue: "stepflare-events" },

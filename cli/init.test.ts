@@ -27,8 +27,8 @@ const run = (text: string, options: { print?: boolean } = {}) => {
   return readFileSync(configFile(), "utf8");
 };
 const bindingsOf = (config: Record<string, unknown>) => {
-  const { compatibility_flags, d1_databases, durable_objects, migrations, queues, triggers } = config;
-  return { compatibility_flags, d1_databases, durable_objects, migrations, queues, triggers };
+  const { compatibility_flags, d1_databases, durable_objects, migrations, r2_buckets, queues, triggers } = config;
+  return { compatibility_flags, d1_databases, durable_objects, migrations, r2_buckets, queues, triggers };
 };
 
 describe("stepflare init", () => {
@@ -108,6 +108,11 @@ new_sqlite_classes = ["Counter"]
     ],
     ["a producer to another queue", `[[queues.producers]]\nbinding = "STEPS"\nqueue = "jobs"\n`, /binding STEPS sends to "jobs"/],
     [
+      "an R2 binding to another bucket",
+      `[[r2_buckets]]\nbinding = "EVENT_BODIES"\nbucket_name = "mine"\n`,
+      /binding EVENT_BODIES is bucket "mine"/,
+    ],
+    [
       "a database with other migrations",
       `[[d1_databases]]\nbinding = "DB"\ndatabase_name = "x"\ndatabase_id = "y"\nmigrations_dir = "db"\n`,
       /binding DB has migrations_dir "db"/,
@@ -158,7 +163,7 @@ new_sqlite_classes = ["Counter"]
     expect(config.compatibility_flags).toEqual(["queue_consumer_no_wait_for_wait_until", "nodejs_compat"]);
     expect(config.queues.producers).toEqual([{ binding: "JOBS", queue: "jobs" }, ...root.queues.producers]);
     expect(config.queues.consumers).toEqual(root.queues.consumers);
-    for (const key of ["d1_databases", "durable_objects", "migrations", "triggers"]) expect(config[key]).toEqual(root[key]);
+    for (const key of ["d1_databases", "durable_objects", "migrations", "r2_buckets", "triggers"]) expect(config[key]).toEqual(root[key]);
     init({ cwd: dir, migrate: false, out: (l) => lines.push(l) });
     expect(readFileSync(file, "utf8")).toBe(written);
   });

@@ -128,6 +128,7 @@ function describe(want: Bindings, plan: ReturnType<typeof planBindings>): string
     plan.d1.length && `D1 ${plan.d1.map((d) => d.binding).join(", ")}`,
     plan.durableObjects.length && `Durable Objects ${plan.durableObjects.map((o) => o.name).join(", ")}`,
     plan.migrations.length && `Durable Object migration ${plan.migrations.map((m) => m.tag).join(", ")}`,
+    plan.r2.length && `R2 ${plan.r2.map((b) => b.binding).join(", ")}`,
     plan.producers.length && `queue producers ${plan.producers.map((p) => p.binding).join(", ")}`,
     plan.consumers.length && `${plan.consumers.length} queue consumers`,
   ];

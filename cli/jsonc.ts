@@ -39,6 +39,7 @@ export function applyPlanJsonc(text: string, plan: Plan, config: Record<string, 
     [["d1_databases"], plan.d1],
     [["durable_objects", "bindings"], plan.durableObjects],
     [["migrations"], plan.migrations],
+    [["r2_buckets"], plan.r2],
     [["queues", "producers"], plan.producers],
     [["queues", "consumers"], plan.consumers],
   ];
@@ -60,6 +61,7 @@ export function printPlanJson(plan: Plan): string {
   if (plan.d1.length) out.d1_databases = plan.d1;
   if (plan.durableObjects.length) out.durable_objects = { bindings: plan.durableObjects };
   if (plan.migrations.length) out.migrations = plan.migrations;
+  if (plan.r2.length) out.r2_buckets = plan.r2;
   if (plan.producers.length || plan.consumers.length) {
     out.queues = {
       ...(plan.producers.length ? { producers: plan.producers } : {}),

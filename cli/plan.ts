@@ -1,4 +1,4 @@
-import type { Bindings, D1Binding, DurableObjectBinding, Migration, QueueConsumer, QueueProducer } from "./bindings";
+import type { Bindings, D1Binding, DurableObjectBinding, Migration, QueueConsumer, QueueProducer, R2Binding } from "./bindings";
 import { COMPATIBILITY_FLAG, ENGINE_CRON, RUN_CLASSES } from "./bindings";
 
 /** What a config lacks of the bindings, and what in it stands in their way. */
@@ -10,6 +10,7 @@ export interface Plan {
   d1: D1Binding[];
   durableObjects: DurableObjectBinding[];
   migrations: Migration[];
+  r2: R2Binding[];
   producers: QueueProducer[];
   consumers: QueueConsumer[];
 }
@@ -35,6 +36,7 @@ export function planBindings(config: Table, want: Bindings): Plan {
     d1: [],
     durableObjects: [],
     migrations: [],
+    r2: [],
     producers: [],
     consumers: [],
   };
@@ -83,6 +85,16 @@ export function planBindings(config: Table, want: Bindings): Plan {
     else plan.migrations.push({ tag, new_sqlite_classes: missing });
   }
 
+  for (const b of want.r2_buckets) {
+    const have = tables(config.r2_buckets).find((t) => t.binding === b.binding);
+    if (!have) plan.r2.push(b);
+    else if (have.bucket_name !== b.bucket_name) {
+      plan.conflicts.push(
+        `r2_buckets: binding ${b.binding} is bucket ${JSON.stringify(have.bucket_name)}; Stepflare needs ${b.bucket_name}`,
+      );
+    }
+  }
+
   const queues = table(config.queues);
   const producers = tables(queues.producers);
   for (const p of want.queues.producers) {
@@ -114,4 +126,4 @@ export function planBindings(config: Table, want: Bindings): Plan {
 }
 
 export const isEmpty = (p: Plan): boolean =>
-  !p.addFlag && !p.addCron && [p.d1, p.durableObjects, p.migrations, p.producers, p.consumers].every((a) => a.length === 0);
+  !p.addFlag && !p.addCron && [p.d1, p.durableObjects, p.migrations, p.r2, p.producers, p.consumers].every((a) => a.length === 0);

@@ -16,6 +16,7 @@ export function renderTables(plan: Plan): string {
     ...plan.d1.map((d) => block("d1_databases", d)),
     ...plan.durableObjects.map((o) => block("durable_objects.bindings", o)),
     ...plan.migrations.map((m) => block("migrations", m)),
+    ...plan.r2.map((b) => block("r2_buckets", b)),
     ...plan.producers.map((p) => block("queues.producers", p)),
     ...plan.consumers.map((c) => block("queues.consumers", c)),
   ].join("\n");

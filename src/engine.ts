@@ -7,7 +7,7 @@ import { consumeEvents } from "./fanout/consumer";
 import { StepflareFlowObject } from "./flow/object";
 import { consumeListing } from "./listing/consumer";
 import { StepflareListingObject } from "./listing/shard";
-import { type QueueNames, queueNamesSchema } from "./queues";
+import { isEventsQueue, type QueueNames, queueNamesSchema } from "./queues";
 import { syncNewServices } from "./remote/auto-sync";
 import { StepflareRunObject } from "./run/object";
 import { consumeSteps } from "./steps/consumer";
@@ -48,10 +48,11 @@ export function createEngine(options: CreateEngineOptions): Engine {
   const worker = {
     fetch: (req: Request, env: Env, ctx: ExecutionContext) => app.fetch(req, env, ctx),
     async queue(batch, env, ctx) {
+      if (isEventsQueue(names, batch.queue)) {
+        await syncNewServices(env, config);
+        return consumeEvents(batch, env, config);
+      }
       switch (batch.queue) {
-        case names.events:
-          await syncNewServices(env, config);
-          return consumeEvents(batch, env, config);
         case names.steps:
           return consumeSteps(batch, env, ctx, config);
         case names.listing:

@@ -11,6 +11,13 @@ import type { SweeperObject } from "./sweeper/object";
 export interface Env {
   DB: D1Database;
   EVENTS: Queue<EventMessage | PackedEventsMessage>;
+  /**
+   * R2 bucket for the queue path's events over 64 KiB, held until the events
+   * consumer stores them in D1. Without it those events are written to D1
+   * before ingest answers. Optional shards of the events queue are bound as
+   * `EVENTS_1`, `EVENTS_2`, ... (src/shared/events-queues.ts).
+   */
+  EVENT_BODIES?: R2Bucket;
   STEPS: Queue<StepMessage>;
   FAILURES: Queue<FailureMessage>;
   /** The run listing's writes, batched by its consumer. */

@@ -13,3 +13,14 @@ export const queueNamesSchema = z
   })
   .strict();
 export type QueueNames = z.output<typeof queueNamesSchema>;
+
+/**
+ * Whether the consumer of `queue` is the events consumer: the events queue,
+ * or one of its shards, named `<events>-1`, `<events>-2`, ... (bound as
+ * `EVENTS_1`, `EVENTS_2`, ...; docs/scale.md).
+ */
+export function isEventsQueue(names: QueueNames, queue: string): boolean {
+  if (queue === names.events) return true;
+  const prefix = `${names.events}-`;
+  return queue.startsWith(prefix) && /^[1-9][0-9]*$/.test(queue.slice(prefix.length));
+}

@@ -1,19 +1,22 @@
 import type { StepflareFunction } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
-import { acceptanceKey, loadEvents, markDispatched, queuedEventRow, storeQueued } from "../d1/events";
+import { markDispatched } from "../d1/events";
 import { pausedFunctions } from "../d1/pauses";
 import { matchPathsOf } from "../d1/waits";
 import type { Env } from "../env";
 import type { ListingRow } from "../listing/rows";
 import { writeListing } from "../listing/store";
-import { type EventMessage, eventsQueueMessageSchema, type StoredEvent, storedEventSchema } from "../messages/events";
+import { type EventMessage, eventsQueueMessageSchema, type StoredEvent } from "../messages/events";
 import { isRemote } from "../remote/registry";
 import { admitRun } from "./admit";
+import { storeArrivals } from "./arrivals";
+import type { Item, Part } from "./item";
 import type { Registry } from "./match";
+import { type Ready, resolveWave } from "./references";
 import { runIdFor } from "./run-id";
 import { resumeWaits } from "./waits";
 
-/** Events read from D1 at once: each is at most about 2 MB stored, so a wave stays far below a Worker's memory. */
+/** Events read from R2 or D1 at once: each is at most about 2 MB stored, so a wave stays far below a Worker's memory. */
 const REFERENCE_WAVE = 10;
 
 /**
@@ -50,13 +53,6 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, conf
   }
 }
 
-/** What the fan-out does with one event of a message: acknowledge it, or retry it. */
-interface Part {
-  ack(): void;
-  retry(): void;
-}
-type Item = { msg: Part; body: EventMessage };
-
 /**
  * The events of one message: it is acknowledged once all of them are, and
  * retried, whole, if any is (their runs are idempotent, so the others start nothing again).
@@ -80,7 +76,7 @@ class Tally {
 }
 
 async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): Promise<void> {
-  const items = await storeArrivals(env, config, parsedItems);
+  const { items } = await storeArrivals(env, config, parsedItems);
   const done: Item[] = [];
   // Each started run's listing row, as start() answered it (final, for a run that ended in its first turn).
   const listing: ListingRow[] = [];
@@ -147,7 +143,7 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
   };
 
   // Events carried inline fan out at once; those carried by reference (large,
-  // or swept) are read from D1 a wave at a time, so a batch of large events
+  // or swept) are read from R2 or D1 a wave at a time, so a batch of large events
   // never holds more than a wave in memory, and a failed read retries only its wave.
   const byReference = items.filter((i) => !i.body.event);
   await Promise.all([
@@ -155,18 +151,15 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
     (async () => {
       for (let w = 0; w < byReference.length; w += REFERENCE_WAVE) {
         const wave = byReference.slice(w, w + REFERENCE_WAVE);
-        let events: Map<string, StoredEvent>;
+        let ready: Ready[];
         try {
-          events = await readEvents(
-            env,
-            wave.map((i) => i.body),
-          );
+          ready = await resolveWave(env, config, wave);
         } catch (e) {
-          console.error(`stepflare: reading ${wave.length} stored event(s) failed; retrying them:`, (e as Error).message);
+          console.error(`stepflare: reading ${wave.length} event(s) carried by reference failed; retrying them:`, (e as Error).message);
           for (const i of wave) i.msg.retry();
           continue;
         }
-        await Promise.all(wave.map((i) => fanOut(i, events.get(i.body.id))));
+        await Promise.all(ready.map((r) => fanOut(r.item, r.event)));
       }
     })(),
   ]);
@@ -182,61 +175,5 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
     // The runs exist; a redelivery finds them and only writes the listing and marks the events.
     console.error("stepflare: listing runs and marking events dispatched failed; retrying:", (e as Error).message);
     for (const d of done) d.msg.retry();
-  }
-}
-
-/**
- * Stores the events that came by the queue alone, in one statement, before
- * any fans out: a wait registered later then finds them by its look-back. An
- * id accepted again within the dedupe window is a duplicate: acknowledged,
- * and it starts nothing. Answers the items to fan out.
- */
-async function storeArrivals(env: Env, config: EngineConfig, items: Item[]): Promise<Item[]> {
-  const arrivals = items.filter((i) => i.body.stored === false && i.body.event);
-  if (arrivals.length === 0) return items;
-  const rows = arrivals.map(({ body }) => queuedEventRow(body.id, body.event!.name, JSON.stringify(body.event), body.acceptedAt));
-  let fresh: Set<string>;
-  try {
-    fresh = await storeQueued(
-      env.DB,
-      rows,
-      rows.reduce((n, r) => n + r.length, 0),
-      config.limits.dedupeWindowMs,
-    );
-  } catch (e) {
-    console.error(`stepflare: storing ${arrivals.length} queued event(s) failed; retrying them:`, (e as Error).message);
-    for (const i of arrivals) i.msg.retry();
-    return items.filter((i) => !arrivals.includes(i));
-  }
-  return items.filter((i) => {
-    if (i.body.stored !== false || fresh.has(acceptanceKey(i.body.id, i.body.acceptedAt))) return true;
-    i.msg.ack(); // a duplicate of an id accepted within the dedupe window
-    return false;
-  });
-}
-
-/** Stored events by id, read from D1, each only if it is still the acceptance the message names. */
-async function readEvents(env: Env, bodies: EventMessage[]): Promise<Map<string, StoredEvent>> {
-  const out = new Map<string, StoredEvent>();
-  const rows = await loadEvents(
-    env.DB,
-    bodies.map((m) => m.id),
-  );
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  for (const m of bodies) {
-    const row = byId.get(m.id);
-    if (!row || Number(row.accepted_at) !== m.acceptedAt) continue;
-    const parsed = storedEventSchema.safeParse(safeJson(row.payload));
-    if (parsed.success) out.set(m.id, parsed.data);
-    else console.error(`stepflare: stored event ${m.id} is unreadable; its message will be retried toward the dead letters`);
-  }
-  return out;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

@@ -8,16 +8,20 @@ import {
   type PackedEventsMessage,
   type StoredEvent,
 } from "../messages/events";
-import { sendAll } from "../shared/queue-batches";
+import { bodyKey, deleteBodies, putBody } from "../r2/event-bodies";
+import { sendEvents } from "../shared/events-queues";
 import { type AcceptResult, type PreparedEvents, writeEvents } from "./accept";
+
+let warnedNoBucket = false;
 
 /**
  * Ingest's queue path: the events queue is the durable record, and D1 is not
  * written before the answer. Events small enough to ride in a message go
  * with `stored: false`, packed up to ten to a message: the events consumer
- * stores them and checks their ids against the dedupe window. A larger one is written to D1 first, as on the
- * store path, and travels by reference. Resolves once the queue has every
- * message; `keepAlive` holds the large events' own send.
+ * stores them and checks their ids against the dedupe window. A larger one
+ * is put in R2 (`EVENT_BODIES`) first, and its message names the object;
+ * without that bucket it is written to D1 first, as on the store path.
+ * Resolves once the queue has every message; `keepAlive` holds the rest.
  */
 export async function queueEvents(
   env: Env,
@@ -59,10 +63,43 @@ export async function queueEvents(
     large.chars += row.length;
   });
   seal();
+  const bucket = env.EVENT_BODIES;
+  if (!bucket && large.events.length > 0 && !warnedNoBucket) {
+    warnedNoBucket = true;
+    console.warn("stepflare: no EVENT_BODIES R2 binding; events over 64 KiB are written to D1 before ingest answers (docs/deploying.md)");
+  }
   const [written] = await Promise.all([
-    large.events.length === 0 ? undefined : writeEvents(env, [large], dedupeWindowMs, undefined, now),
-    messages.length === 0 ? undefined : sendAll(env.EVENTS, messages),
+    large.events.length === 0 || bucket ? undefined : writeEvents(env, [large], dedupeWindowMs, undefined, now),
+    messages.length === 0 ? undefined : sendEvents(env, messages),
+    large.events.length === 0 || !bucket ? undefined : sendByReference(env, bucket, large, now, keepAlive),
   ]);
   if (written?.after) keepAlive(written.after);
-  return { ids: prepared.events.map((e) => e.id), accepted: seen.size - large.events.length + (written?.results[0]?.accepted ?? 0) };
+  const accepted = bucket ? seen.size : seen.size - large.events.length + (written?.results[0]?.accepted ?? 0);
+  return { ids: prepared.events.map((e) => e.id), accepted };
+}
+
+/**
+ * Puts each large event in R2, then sends the messages that name the
+ * objects: a message never names an object R2 does not hold yet. If a put
+ * or the send fails, the request fails (503) and the objects are deleted in
+ * the background.
+ */
+async function sendByReference(
+  env: Env,
+  bucket: R2Bucket,
+  large: PreparedEvents,
+  now: number,
+  keepAlive: (p: Promise<unknown>) => void,
+): Promise<void> {
+  const keys = large.events.map(() => bodyKey(now));
+  try {
+    await Promise.all(keys.map((key, i) => putBody(bucket, key, large.texts[i]!)));
+    await sendEvents(
+      env,
+      large.events.map((event, i) => ({ v: 1, id: event.id, acceptedAt: now, bodyKey: keys[i]!, stored: false })),
+    );
+  } catch (e) {
+    keepAlive(deleteBodies(bucket, keys));
+    throw e;
+  }
 }

@@ -22,6 +22,7 @@ describe("wrangler deploy --dry-run", () => {
       "env.FLOW (StepflareFlow)",
       "env.RUN_LISTING (StepflareListing)",
       "env.EVENTS (stepflare-events)",
+      "env.EVENT_BODIES (stepflare-event-bodies)",
       "env.DB (stepflare)",
     ]) {
       expect(output).toContain(binding);

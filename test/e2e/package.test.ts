@@ -125,6 +125,7 @@ describe("the packed package in a new Worker project", () => {
     const config = parse(readFileSync(path.join(project, "wrangler.toml"), "utf8")) as Record<string, any>;
     expect(config.d1_databases).toEqual([expect.objectContaining({ binding: "DB", migrations_dir: "node_modules/stepflare/migrations" })]);
     expect(config.durable_objects.bindings.map((b: { name: string }) => b.name)).toEqual(["RUNS", "SWEEPER", "FLOW", "RUN_LISTING"]);
+    expect(config.r2_buckets).toEqual([{ binding: "EVENT_BODIES", bucket_name: "stepflare-event-bodies" }]);
     expect(initOutput).toMatch(/0001_init\.sql/);
     expect(initOutput).toMatch(/0002_flow\.sql/);
     expect(initOutput).toMatch(/0003_remote\.sql/);

@@ -1,0 +1,75 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../src";
+import { isEventsQueue, queueNamesSchema } from "../../src/queues";
+import { shardOf } from "../../src/shared/events-queues";
+import { callsOf } from "../engine-fixture/functions";
+import worker from "../engine-fixture/index";
+import { api, settledRuns } from "./helpers";
+import { recording, sendByQueue, shards } from "./queue-path";
+
+/* The events queue in two shards (test/engine-fixture/wrangler.toml binds EVENTS and EVENTS_1), consumed by the same code. */
+
+const testEnv = env as unknown as Env;
+const runsOf = async (id: string) => (await api<{ runs: { id: string }[] }>(`/api/v1/events/${id}`)).body.runs;
+
+describe("events queue shards", () => {
+  it("sends single-event requests across both shards, and every event runs", async () => {
+    const sent: [unknown[], unknown[]] = [[], []];
+    const [events, events1] = shards();
+    const sharded = { ...testEnv, EVENTS: recording(events, sent[0]), EVENTS_1: recording(events1, sent[1]) } as unknown as Env;
+    const ids = Array.from({ length: 12 }, (_, i) => `sharded-${i}`);
+    for (const id of ids) await sendByQueue({ name: "test/sequential", id, data: { tag: id, n: 1 } }, sharded);
+    const onShard = (n: number) => sent[n]!.map((m) => (m as { id: string }).id).sort();
+    expect(onShard(0)).toEqual(ids.filter((id) => shardOf(id, 2) === 0).sort());
+    expect(onShard(1)).toEqual(ids.filter((id) => shardOf(id, 2) === 1).sort());
+    expect(onShard(0).length).toBeGreaterThan(0);
+    expect(onShard(1).length).toBeGreaterThan(0);
+    for (const id of ids) expect(await settledRuns(id)).toMatchObject([{ status: "completed", output: [0] }]);
+  });
+
+  it("accepts an id sent to both shards once, at the same time or one after the other", async () => {
+    const [events, events1] = shards();
+    const acceptedAt = Date.now();
+    const message = (id: string, tag: string, at: number) => ({
+      v: 1,
+      id,
+      acceptedAt: at,
+      event: { id, name: "test/sequential", data: { tag, n: 1 }, ts: at },
+      stored: false,
+    });
+    await Promise.all([
+      events.send(message("sharded-twice", "twice-a", acceptedAt)),
+      events1.send(message("sharded-twice", "twice-b", acceptedAt + 1)),
+    ]);
+    expect(await settledRuns("sharded-twice")).toMatchObject([{ status: "completed", output: [0] }]);
+    // Delivered by each shard's name, shard 1 first and run to the end, then shard 0, later, within the dedupe window.
+    for (const [queue, tag, at] of [
+      ["stepflare-events-1", "after-1", acceptedAt],
+      ["stepflare-events", "after-0", acceptedAt + 1000],
+    ] as const) {
+      const batch = createMessageBatch(queue, [{ id: tag, timestamp: new Date(), attempts: 1, body: message("sharded-after", tag, at) }]);
+      const ctx = createExecutionContext();
+      await worker.queue(batch, testEnv, ctx);
+      expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([tag]);
+      expect(await settledRuns("sharded-after")).toMatchObject([{ status: "completed", output: [0] }]);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    for (const id of ["sharded-twice", "sharded-after"]) expect(await runsOf(id)).toHaveLength(1);
+    expect(callsOf("twice-a", "handler") + callsOf("twice-b", "handler")).toBe(1);
+    expect([callsOf("after-1", "handler"), callsOf("after-0", "handler")]).toEqual([1, 0]);
+  });
+
+  it("names shards <events>-1, <events>-2, ... and nothing else", () => {
+    const names = queueNamesSchema.parse({});
+    expect(["stepflare-events", "stepflare-events-1", "stepflare-events-12"].map((q) => isEventsQueue(names, q))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(
+      ["stepflare-events-dlq", "stepflare-events-0", "stepflare-events-", "stepflare-steps"].map((q) => isEventsQueue(names, q)),
+    ).toEqual([false, false, false, false]);
+  });
+});
