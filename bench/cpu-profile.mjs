@@ -102,7 +102,7 @@ function report(profile, ms) {
   console.log(`${count} ${what} in ${ms} ms; ${(total / 1000).toFixed(0)} ms sampled\n\nself time, top 25:`);
   for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${fmt(us)}  ${k}`);
   console.log("\nSQLite statements (exec) by caller:");
-  for (const [k, us] of [...sqlBy].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`${fmt(us)}  ${k}`);
+  for (const [k, us] of [...sqlBy].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${fmt(us)}  ${k}`);
 }
 
 try {

@@ -25,6 +25,8 @@ export class StepflareFlowObject extends DurableObject<Env> {
   #slots: ConcurrencySlots | undefined;
   /** Runs whose acquireSlot call waits for a slot, by run and ticket: granted, they are answered, not offered. */
   readonly #waiters = new Map<string, () => void>();
+  /** When this instance set the alarm of its concurrency slots; null when none is set (or an earlier instance set it). */
+  #alarmAt: number | null = null;
   /** Set once this instance has noted its kind: the name it noted, or null for none. */
   #servedName: string | null | undefined;
 
@@ -139,10 +141,16 @@ export class StepflareFlowObject extends DurableObject<Env> {
     return sql.exec<{ kind: FlowKind; name: string | null }>("SELECT kind, name FROM flow_object").toArray()[0];
   }
 
+  /**
+   * Brings the alarm forward to the earliest lease when that is sooner than
+   * the alarm set; never moves it back, since an early alarm finds no lapsed
+   * slot and sets the next one. So a slot taken or let go seldom sets it.
+   */
   #armAlarm(): void {
     const at = this.#slots?.nextLeaseAt() ?? null;
-    if (at === null) void this.ctx.storage.deleteAlarm();
-    else void this.ctx.storage.setAlarm(Math.max(at, Date.now() + 5));
+    if (at === null || (this.#alarmAt !== null && this.#alarmAt <= at)) return;
+    this.#alarmAt = Math.max(at, Date.now() + 5);
+    void this.ctx.storage.setAlarm(this.#alarmAt);
   }
 
   // ---- event side: decisions the fan-out asks for before a run exists --------
@@ -203,6 +211,7 @@ export class StepflareFlowObject extends DurableObject<Env> {
     const limit = this.#servedLimit();
     if (limit?.kind === "concurrency") {
       const name = limit.name ?? "";
+      this.#alarmAt = null;
       const slots = this.#concurrency(name);
       const now = Date.now();
       const lapsed = slots.lapsed(now);

@@ -72,8 +72,8 @@ export function createRun(
     replays: [],
     flow: init.flow ? newRunFlow(init.flow.concurrency, now) : null,
   };
+  // A queued run asks its limits at once, in start(); its `admit` timer is set only if it stays queued (or see resumeUnasked).
   store.createRun(run, eventJson, moreEvents);
-  if (init.flow) store.setTimer("admit", "run", now);
   if (init.flow?.startMs !== undefined) store.setTimer("start-timeout", "run", now + init.flow.startMs);
   // A queued run's finish timeout starts with its admission (admitRun).
   if (init.finishMs !== undefined && !init.flow) store.setTimer("run-timeout", "run", now + init.finishMs);
@@ -89,6 +89,11 @@ export function endFirstTurn(store: RunStore, now: number): void {
 /** A running run found with no lease (cut off in its first turn) resumes at once. */
 export function resumeUnleased(store: RunStore, now: number): void {
   if (store.run?.status === "running" && !store.hasTimer("lease")) store.setTimer("lease", "run", now);
+}
+
+/** A queued run found with no `admit` timer (cut off while start() asked its limits) asks them again at once. */
+export function resumeUnasked(store: RunStore, now: number): void {
+  if (store.run?.status === "queued" && !store.hasTimer("admit")) store.setTimer("admit", "run", now);
 }
 
 /** The lease came due: a running run keeps one; an ended run lets it go. */
