@@ -6,6 +6,7 @@ import { type FlowKind, flowObjectName } from "../flow/object";
 import { skippedRow, startedRow } from "../flow/start";
 import { isRemote } from "../remote/registry";
 import type { StartRun } from "../run/rpc";
+import { SlotReservations } from "./slots";
 
 /** Why flow control skipped a function's run for an event: the listing row's error code. */
 export type SkipReason = "function_paused" | "idempotency_duplicate" | "rate_limited" | "singleton_skipped";
@@ -16,13 +17,15 @@ export type SkipReason = "function_paused" | "idempotency_duplicate" | "rate_lim
  * `batchEvents` (which hold the event and start the run later, from their
  * object) or `singleton` (whose object starts it). Answers the run's listing
  * row (a skipped one too), or null when the event is held. Every decision is
- * kept by run id, so a redelivered event gets the same answer.
+ * kept by run id, so a redelivered event gets the same answer. A run under a
+ * concurrency limit may start holding a slot the delivery took (`slots`).
  */
 export async function admitRun(
   env: Env,
   fn: StepflareFunction,
   init: StartRun & { acceptedAt: number },
   paused: boolean,
+  slots?: SlotReservations,
 ): Promise<ListingRow | null> {
   const c = fn.config;
   const functionId = c.id;
@@ -48,5 +51,7 @@ export async function admitRun(
     const answer = await flow("singleton", "singleton").singleton(init, remote);
     return answer.type === "skipped" ? skip("singleton_skipped") : startedRow(init, answer.run);
   }
-  return startedRow(init, await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(init));
+  const need = slots && SlotReservations.need(fn, init.event);
+  const held = need && (await slots!.take(need.name, need.limit, init.runId, need.ord));
+  return startedRow(init, await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(held ? { ...init, slots: [need.name] } : init));
 }

@@ -10,6 +10,7 @@ import { isRemote } from "../remote/registry";
 import { admitRun } from "./admit";
 import type { Registry } from "./match";
 import { runIdFor } from "./run-id";
+import { SlotReservations } from "./slots";
 import { resumeWaits } from "./waits";
 
 /** Events read from D1 at once: each is at most about 2 MB stored, so a wave stays far below a Worker's memory. */
@@ -91,6 +92,8 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
   const pathsFor = (name: string) => (inlineNames.includes(name) ? (waitPaths ??= matchPathsOf(env.DB, inlineNames)) : undefined);
   // The remote functions, read (or taken from the cache) once per batch.
   let remote: Promise<Registry> | undefined;
+  // Concurrency slots for the batch's new runs, one call per limit.
+  const slots = new SlotReservations(env);
   const fanOut = async (item: Item, event: StoredEvent | undefined) => {
     if (!event) {
       console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
@@ -117,7 +120,7 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
           acceptedAt: item.body.acceptedAt,
           ...(isRemote(fn) ? { remote: fn.remote } : {}),
         };
-        return admitRun(env, fn, init, (await paused!).has(fn.config.id));
+        return admitRun(env, fn, init, (await paused!).has(fn.config.id), slots);
       }),
     );
     // The runs that did start are listed even when a sibling's start failed: a

@@ -40,14 +40,42 @@ describe("ConcurrencySlots", () => {
       const lateRelease = restarted.release("a", 1, 10);
       const lapsed = restarted.lapsed(1000).map((g) => g.runId);
       const next = restarted.release("a", 2, 20);
-      return { counts, lateRelease, lapsed, next, leaseAt: slots().nextLeaseAt() };
+      // Before its flush, a release is in memory only: an instance started then finds the slot still held, for its lease to return.
+      const unflushed = slots()
+        .lapsed(1000)
+        .map((g) => g.runId);
+      restarted.flushReleases();
+      return { counts, lateRelease, lapsed, next, unflushed, leaseAt: slots().nextLeaseAt() };
     });
     expect(found).toEqual({
       counts: { held: 1, queued: 1 },
       lateRelease: [],
       lapsed: ["a"],
       next: [{ runId: "b", ticket: 1 }],
+      unflushed: ["a"],
       leaseAt: 20 + 5000, // a grant waits GRANT_RETRY_MS for its run to take it
     });
+  });
+
+  it("takes slots for a delivery's runs in their order while free, never passing a run already queued", async () => {
+    const found = await withStorage((slots) => {
+      const s = slots();
+      const first = s.reserve(
+        [
+          { runId: "late", ord: 30 },
+          { runId: "early", ord: 10 },
+          { runId: "middle", ord: 20 },
+        ],
+        2,
+        0,
+        1000,
+      );
+      const again = s.reserve([{ runId: "early", ord: 10 }], 2, 0, 1000);
+      s.acquire("late", 1, 30, 2, 0, 1000); // queued behind the two
+      // The limit grows to 3: a slot is free, but "late" waits for it first.
+      const behindQueue = s.reserve([{ runId: "new", ord: 0 }], 3, 20, 1000);
+      return { first, again, behindQueue, counts: s.counts() };
+    });
+    expect(found).toEqual({ first: ["early", "middle"], again: ["early"], behindQueue: [], counts: { held: 2, queued: 1 } });
   });
 });

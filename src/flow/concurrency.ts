@@ -7,7 +7,11 @@
  *
  * The slots (at most the limit's worth of rows) and the queue's length are
  * mirrored in memory, read once per instance, so a run that finds a free
- * slot and no queue takes it with one write and lets it go with one more.
+ * slot and no queue takes it with one write. Releases are deleted from
+ * SQLite in batches (`flushReleases`, one transaction for many runs): a
+ * release lost with the instance leaves a slot row behind, which its lease
+ * returns (the run, asked, no longer holds it), so a restart never admits
+ * more runs than the limit, at worst fewer for a lease.
  */
 
 /** A slot given to a queued run, to be told to it. */
@@ -30,6 +34,10 @@ export class ConcurrencySlots {
   readonly #slots = new Map<string, Slot>();
   #queued: number;
   #limit: number;
+  /** Runs whose slot was let go and whose row is not yet deleted. */
+  readonly #released = new Set<string>();
+  /** The earliest lease written since `takeSoonestLease` was last called. */
+  #soonest: number | null;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -43,6 +51,7 @@ export class ConcurrencySlots {
     }
     this.#queued = Number(sql.exec("SELECT count(*) AS n FROM queue").one().n);
     this.#limit = Number(sql.exec<{ n: number }>("SELECT n FROM slot_limit").toArray()[0]?.n ?? 1);
+    this.#soonest = this.nextLeaseAt();
   }
 
   /**
@@ -51,10 +60,7 @@ export class ConcurrencySlots {
    * Answers the grant and the slots given to other runs meanwhile.
    */
   acquire(runId: string, ticket: number, ord: number, limit: number, now: number, leaseMs: number): { granted: boolean; grants: Grant[] } {
-    if (limit !== this.#limit) {
-      this.#sql.exec("INSERT OR REPLACE INTO slot_limit (id, n) VALUES (0, ?)", limit);
-      this.#limit = limit;
-    }
+    this.#setLimit(limit);
     const held = this.#slots.get(runId);
     if (held) {
       this.#write(runId, Math.max(held.ticket, ticket), now + leaseMs);
@@ -77,12 +83,31 @@ export class ConcurrencySlots {
     return { granted: true, grants };
   }
 
+  /**
+   * The fan-out takes slots for runs it is about to start (each under its
+   * first ticket), in `ord` order, while slots are free and no run is queued:
+   * a run ahead in the queue is never passed. Answers the runs that hold one
+   * (also one that held it already); the others ask for themselves.
+   */
+  reserve(runs: { runId: string; ord: number }[], limit: number, now: number, leaseMs: number): string[] {
+    this.#setLimit(limit);
+    const held: string[] = [];
+    for (const { runId } of [...runs].sort((a, b) => a.ord - b.ord)) {
+      if (this.#slots.has(runId)) held.push(runId);
+      else if (this.#queued === 0 && this.#slots.size < limit) {
+        this.#write(runId, 1, now + leaseMs);
+        held.push(runId);
+      }
+    }
+    return held;
+  }
+
   /** The run let go of its slot or its place in the queue (of `ticket` or earlier). Answers the slots given to the next runs. */
   release(runId: string, ticket: number, now: number): Grant[] {
     const held = this.#slots.get(runId);
     if (held && held.ticket <= ticket) {
-      this.#sql.exec("DELETE FROM slots WHERE run_id = ?", runId);
       this.#slots.delete(runId);
+      this.#released.add(runId);
     }
     if (this.#queued > 0) {
       this.#queued -= this.#sql.exec("DELETE FROM queue WHERE run_id = ? AND ticket <= ? RETURNING run_id", runId, ticket).toArray().length;
@@ -93,6 +118,21 @@ export class ConcurrencySlots {
   /** The run took its slot, or still holds it: its lease runs on. */
   confirm(grant: Grant, now: number, leaseMs: number): void {
     this.#renew(grant, now + leaseMs);
+  }
+
+  /** Whether releases wait to be deleted from SQLite. */
+  get releasesPending(): boolean {
+    return this.#released.size > 0;
+  }
+
+  /** Deletes the rows of the slots let go since the last flush, in one statement. */
+  flushReleases(): void {
+    const ids = [...this.#released];
+    this.#released.clear();
+    for (let i = 0; i < ids.length; i += 90) {
+      const chunk = ids.slice(i, i + 90);
+      this.#sql.exec(`DELETE FROM slots WHERE run_id IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    }
   }
 
   /** Slots whose lease has lapsed: their runs are asked whether they still hold them. */
@@ -107,6 +147,13 @@ export class ConcurrencySlots {
   /** A lapsed slot whose run was not reached: asked again shortly. */
   retryLater(grant: Grant, at: number): void {
     this.#renew(grant, at);
+  }
+
+  /** The earliest lease written since the last call (or held when the instance started), for the object's alarm; null for none. */
+  takeSoonestLease(): number | null {
+    const at = this.#soonest;
+    this.#soonest = null;
+    return at;
   }
 
   nextLeaseAt(): number | null {
@@ -136,9 +183,17 @@ export class ConcurrencySlots {
     return next;
   }
 
+  #setLimit(limit: number): void {
+    if (limit === this.#limit) return;
+    this.#sql.exec("INSERT OR REPLACE INTO slot_limit (id, n) VALUES (0, ?)", limit);
+    this.#limit = limit;
+  }
+
   #write(runId: string, ticket: number, leaseAt: number): void {
     this.#sql.exec("INSERT OR REPLACE INTO slots (run_id, ticket, lease_at) VALUES (?, ?, ?)", runId, ticket, leaseAt);
     this.#slots.set(runId, { ticket, leaseAt });
+    this.#released.delete(runId);
+    if (this.#soonest === null || leaseAt < this.#soonest) this.#soonest = leaseAt;
   }
 
   /** Moves the lease of a slot still held under the grant's ticket. */

@@ -27,6 +27,8 @@ export class StepflareFlowObject extends DurableObject<Env> {
   readonly #waiters = new Map<string, () => void>();
   /** When this instance set the alarm of its concurrency slots; null when none is set (or an earlier instance set it). */
   #alarmAt: number | null = null;
+  /** True while a flush of released slots' rows is due. */
+  #flushing = false;
   /** Set once this instance has noted its kind: the name it noted, or null for none. */
   #servedName: string | null | undefined;
 
@@ -63,6 +65,17 @@ export class StepflareFlowObject extends DurableObject<Env> {
         resolve(true);
       });
     });
+  }
+
+  /**
+   * For the fan-out, before it starts `runs`: takes a free slot for each it
+   * can, in order, while no run is queued (`ConcurrencySlots.reserve`).
+   * Answers the runs that hold one; each starts holding it (`StartRun.slots`).
+   */
+  async reserveSlots(name: string, runs: { runId: string; ord: number }[], limit: number): Promise<string[]> {
+    const held = this.#concurrency(name).reserve(runs, limit, Date.now(), this.config.limits.concurrencyLeaseMs);
+    this.#armAlarm();
+    return held;
   }
 
   /** The run let go of its slot, or its place in the queue, of `ticket` or an earlier stay. */
@@ -147,7 +160,15 @@ export class StepflareFlowObject extends DurableObject<Env> {
    * slot and sets the next one. So a slot taken or let go seldom sets it.
    */
   #armAlarm(): void {
-    const at = this.#slots?.nextLeaseAt() ?? null;
+    const slots = this.#slots;
+    if (slots?.releasesPending && !this.#flushing) {
+      this.#flushing = true;
+      setTimeout(() => {
+        this.#flushing = false;
+        this.#slots?.flushReleases();
+      }, RELEASE_FLUSH_MS);
+    }
+    const at = slots?.takeSoonestLease() ?? null;
     if (at === null || (this.#alarmAt !== null && this.#alarmAt <= at)) return;
     this.#alarmAt = Math.max(at, Date.now() + 5);
     void this.ctx.storage.setAlarm(this.#alarmAt);
@@ -218,6 +239,12 @@ export class StepflareFlowObject extends DurableObject<Env> {
       // Asked again shortly unless the run answers meanwhile.
       for (const g of lapsed) slots.retryLater(g, now + GRANT_RETRY_MS);
       await this.#offer(name, lapsed);
+      // The next alarm: the earliest lease of the slots still held.
+      const next = slots.nextLeaseAt();
+      if (next !== null && (this.#alarmAt === null || next < this.#alarmAt)) {
+        this.#alarmAt = Math.max(next, Date.now() + 5);
+        await this.ctx.storage.setAlarm(this.#alarmAt);
+      }
       return;
     }
     const served = this.#served();
@@ -300,6 +327,9 @@ export interface RemoteServed {
   config: FunctionConfig;
   target: RemoteTarget;
 }
+
+/** Released slots' rows are deleted together this long after the first: one transaction for the releases of a burst. */
+const RELEASE_FLUSH_MS = 50;
 
 /** How long an acquireSlot call waits for a slot before the run is left queued and offered one later. */
 const SLOT_WAIT_MS = 250;

@@ -91,6 +91,12 @@ export class RunFlowControl {
     return true;
   }
 
+  /** Slots the fan-out took for this run under its first ticket when the run already existed: kept if it holds or wants each, else returned. */
+  keepOrReturn(names: string[]): void {
+    const runId = this.#host.store.run!.id;
+    for (const name of names) if (!this.offerSlot(name, 1)) this.#release(runId, `1 ${name}`, 1);
+  }
+
   /** Sends each release the run owes (`store.releases`), in the background; a failed one is sent again a few times. */
   releaseSlots(): void {
     const { store } = this.#host;

@@ -125,7 +125,11 @@ export class StepflareRunObject extends DurableObject<Env> {
    */
   async start(init: StartRun): Promise<StartedRun> {
     const existing = this.#store.run;
-    if (existing) return { created: false, ...startedState(existing) };
+    if (existing) {
+      // A redelivery whose fan-out took slots again: each is kept if the run holds or wants it, else returned.
+      if (init.slots) this.#flow.keepOrReturn(init.slots);
+      return { created: false, ...startedState(existing) };
+    }
     if (!init.remote && !this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
     const eventJson = JSON.stringify(init.event);
@@ -146,7 +150,7 @@ export class StepflareRunObject extends DurableObject<Env> {
         finishMs,
         cancelOn,
         parent: init.parent,
-        flow: flow ? { concurrency: flow.concurrency.length > 0, startMs: fnConfig.timeouts?.start } : undefined,
+        flow: flow ? { concurrency: flow.concurrency.length > 0, startMs: fnConfig.timeouts?.start, held: init.slots } : undefined,
       },
       eventJson,
       now,

@@ -16,6 +16,8 @@ export interface StartRun {
   parent?: ParentLink;
   /** For a function another app serves: where to call it. The run keeps it. */
   remote?: RemoteTarget;
+  /** Concurrency limits (object names) whose slot the fan-out took for this run under its first ticket: it starts holding them. */
+  slots?: string[];
   now?: number;
 }
 

@@ -187,6 +187,28 @@ describe("a slot's lease", () => {
   });
 });
 
+describe("slots the fan-out takes", () => {
+  it("are returned when a redelivery takes one again for a run that has ended", async () => {
+    const tag = tagOf("retaken");
+    const key = `retaken-${stamp}`;
+    const name = flowObjectName("concurrency", "flow-one-per-key", `event.data.key\u0001${key}`);
+    const limit = testEnv.FLOW.get(testEnv.FLOW.idFromName(name));
+    const [id] = await events("test/flow-keyed", [{ tag, key, name: "once", ms: 10 }]);
+    const runId = await runIdOf(id!);
+    expect((await settledRuns(id!))[0]?.status).toBe("completed");
+    await waitFor(async () => ((await limit.slotCounts()).held === 0 ? true : undefined), "the slot to be released");
+    // The redelivery's fan-out takes the free slot for the run again, and calls its start().
+    expect(await limit.reserveSlots(name, [{ runId, ord: 0 }], 1)).toEqual([runId]);
+    const run = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+    const event = { id: id!, name: "test/flow-keyed", data: {}, ts: 0 };
+    const takenAt = Date.now();
+    expect(await run.start({ runId, functionId: "flow-one-per-key", event, slots: [name] })).toMatchObject({ created: false });
+    await waitFor(async () => ((await limit.slotCounts()).held === 0 ? true : undefined), "the slot to be returned");
+    // Returned by the run at once, not by the slot's lease (2 s here).
+    expect(Date.now() - takenAt).toBeLessThan(1500);
+  });
+});
+
 describe("throttle", () => {
   it("spaces starts by its period, delaying (not dropping) the rest, and says when each may start", async () => {
     const tag = tagOf("throttle");

@@ -11,9 +11,9 @@ import { RUN_LEASE_MS } from "./run";
 /** A queued run asks its limits again this often, though a freed slot is offered to it at once. */
 export const ADMIT_RECHECK_MS = 30_000;
 
-/** A new run's place under flow control: queued from the start, asking at once. */
-export function newRunFlow(concurrency: boolean, now: number): RunFlow {
-  return { concurrency, ticket: 1, queuedAt: now, reason: null, startAt: null, throttled: false, asked: [], held: [] };
+/** A new run's place under flow control: queued from the start, asking at once; holding the slots the fan-out took for it (`held`). */
+export function newRunFlow(concurrency: boolean, now: number, held: string[] = []): RunFlow {
+  return { concurrency, ticket: 1, queuedAt: now, reason: null, startAt: null, throttled: false, asked: [...held], held: [...held] };
 }
 
 const flowOf = (store: RunStore): RunFlow => {

@@ -46,8 +46,8 @@ export function createRun(
     cancelOn?: number | undefined;
     /** For a run started by step.invoke: where it reports its ending. */
     parent?: ParentLink | undefined;
-    /** Under flow control: whether a concurrency limit applies, and `timeouts.start`. */
-    flow?: { concurrency: boolean; startMs: number | undefined } | undefined;
+    /** Under flow control: whether a concurrency limit applies, `timeouts.start`, and the slots the run starts holding. */
+    flow?: { concurrency: boolean; startMs: number | undefined; held?: string[] | undefined } | undefined;
   },
   eventJson: string,
   now: number,
@@ -70,7 +70,7 @@ export function createRun(
     parent: init.parent ?? null,
     stateBytes: 0,
     replays: [],
-    flow: init.flow ? newRunFlow(init.flow.concurrency, now) : null,
+    flow: init.flow ? newRunFlow(init.flow.concurrency, now, init.flow.held) : null,
   };
   // A queued run asks its limits at once, in start(); its `admit` timer is set only if it stays queued (or see resumeUnasked).
   store.createRun(run, eventJson, moreEvents);
