@@ -2,6 +2,7 @@ import type { StepflareFunction } from "../../sdk/internal";
 import type { ListingRow } from "../d1/listing";
 import type { Env } from "../env";
 import { flowKey } from "../flow/keys";
+import { compiledFlow } from "../flow/needs";
 import { type FlowKind, flowObjectName } from "../flow/object";
 import { skippedRow, startedRow } from "../flow/start";
 import { isRemote } from "../remote/registry";
@@ -51,7 +52,14 @@ export async function admitRun(
     const answer = await flow("singleton", "singleton").singleton(init, remote);
     return answer.type === "skipped" ? skip("singleton_skipped") : startedRow(init, answer.run);
   }
-  const need = slots && SlotReservations.need(fn, init.event);
-  const held = need && (await slots!.take(need.name, need.limit, init.runId, need.ord));
-  return startedRow(init, await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(held ? { ...init, slots: [need.name] } : init));
+  if (!slots || !compiledFlow(fn)) return startedRow(init, await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(init));
+  const need = SlotReservations.need(fn, init.event);
+  const held = need !== null && (await slots.take(need.name, need.limit, init.runId, need.ord));
+  const run = await env.RUNS.get(env.RUNS.idFromName(init.runId)).start({
+    ...init,
+    ...(held ? { slots: [need.name] } : {}),
+    releasesBack: true,
+  });
+  if (run.releases) slots.giveBack(init.runId, run.releases);
+  return startedRow(init, run);
 }

@@ -172,6 +172,8 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
       }
     })(),
   ]);
+  // Slots handed back by runs that ended are let go of before the delivery's invocation may end.
+  await slots.settled();
   if (listing.length === 0 && done.length === 0) return;
   try {
     // The rows in chunks D1 can bind, and the marks, in one transaction. A newer row the listing queue already wrote is kept.

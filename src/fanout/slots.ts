@@ -8,21 +8,28 @@ interface Ask {
   resolve: (held: boolean) => void;
 }
 
+/** A release's ref, `ticket name`, as a run hands it back. */
+const parseRef = (ref: string) => ({ ticket: Number(ref.slice(0, ref.indexOf(" "))), name: ref.slice(ref.indexOf(" ") + 1) });
+
 /**
- * Concurrency slots taken for a whole delivery: the runs the fan-out starts
- * for its events ask one call per limit, gathered over a timer tick, instead
+ * Concurrency slots taken and given back for a whole delivery: the runs the
+ * fan-out starts ask one call per limit, gathered over a timer tick, instead
  * of one call per run from each run's object. A run that gets a slot starts
  * holding it (`StartRun.slots`); one that does not asks in its start() as
  * before. Only a function with one concurrency limit and no throttle takes
  * part, so no run holds one limit while it waits for another, and a run
- * never passes its throttle.
+ * never passes its throttle. The slots of runs that end in their first
+ * turn come back in start()'s answer and are let go of together.
  *
- * A slot taken for a run that never starts (the delivery failed) is returned
- * by the slot's lease: the limit's object asks the run, which has none.
+ * A slot taken for a run that never starts (the delivery failed), or whose
+ * release is lost, is returned by the slot's lease: the limit's object asks
+ * the run, which no longer holds it.
  */
 export class SlotReservations {
   readonly #env: Env;
   readonly #asks = new Map<string, { limit: number; asks: Ask[] }>();
+  readonly #releases = new Map<string, { runId: string; ticket: number }[]>();
+  readonly #calls: Promise<unknown>[] = [];
   #flushing = false;
 
   constructor(env: Env) {
@@ -45,19 +52,54 @@ export class SlotReservations {
       const entry = this.#asks.get(name) ?? { limit, asks: [] };
       entry.asks.push({ runId, ord, resolve });
       this.#asks.set(name, entry);
-      if (this.#flushing) return;
-      this.#flushing = true;
-      setTimeout(() => this.#flush(), 0);
+      this.#flushSoon();
     });
+  }
+
+  /** Lets go of what run `runId` handed back (`StartedRun.releases`), with the other runs' of this tick. */
+  giveBack(runId: string, refs: string[]): void {
+    for (const ref of refs) {
+      const { ticket, name } = parseRef(ref);
+      const list = this.#releases.get(name) ?? [];
+      list.push({ runId, ticket });
+      this.#releases.set(name, list);
+    }
+    this.#flushSoon();
+  }
+
+  /** Settles when every call made so far has been answered (or failed). */
+  async settled(): Promise<void> {
+    while (this.#flushing || this.#calls.length > 0) {
+      if (this.#flushing) await new Promise((resolve) => setTimeout(resolve, 0));
+      await Promise.allSettled(this.#calls.splice(0));
+    }
+  }
+
+  #flushSoon(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setTimeout(() => this.#flush(), 0);
   }
 
   #flush(): void {
     this.#flushing = false;
+    const releases = [...this.#releases];
+    this.#releases.clear();
+    for (const [name, runs] of releases) {
+      const call = this.#stub(name)
+        .releaseSlotsOf(name, runs)
+        .catch((e) =>
+          console.error(
+            `stepflare: releasing ${runs.length} slot(s) of ${JSON.stringify(name)} failed; their leases return them:`,
+            (e as Error).message,
+          ),
+        );
+      this.#calls.push(call);
+    }
     const batches = [...this.#asks];
     this.#asks.clear();
     for (const [name, { limit, asks }] of batches) {
-      const stub = this.#env.FLOW.get(this.#env.FLOW.idFromName(name));
-      stub
+      const call = this.#stub(name)
         .reserveSlots(
           name,
           asks.map(({ runId, ord }) => ({ runId, ord })),
@@ -76,6 +118,11 @@ export class SlotReservations {
             for (const a of asks) a.resolve(false);
           },
         );
+      this.#calls.push(call);
     }
+  }
+
+  #stub(name: string) {
+    return this.#env.FLOW.get(this.#env.FLOW.idFromName(name));
   }
 }

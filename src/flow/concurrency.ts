@@ -108,8 +108,8 @@ export class ConcurrencySlots {
     if (held && held.ticket <= ticket) {
       this.#slots.delete(runId);
       this.#released.add(runId);
-    }
-    if (this.#queued > 0) {
+    } else if (this.#queued > 0) {
+      // A run that held the slot had no place in the queue: it left the queue when it took one.
       this.#queued -= this.#sql.exec("DELETE FROM queue WHERE run_id = ? AND ticket <= ? RETURNING run_id", runId, ticket).toArray().length;
     }
     return this.#fill(now);

@@ -78,6 +78,16 @@ export class StepflareFlowObject extends DurableObject<Env> {
     return held;
   }
 
+  /** For the fan-out: the slots of runs that ended in their first turn (`StartedRun.releases`), let go of together. */
+  async releaseSlotsOf(name: string, runs: { runId: string; ticket: number }[]): Promise<void> {
+    const slots = this.#concurrency(name);
+    const now = Date.now();
+    void this.#offer(
+      name,
+      runs.flatMap((r) => slots.release(r.runId, r.ticket, now)),
+    );
+  }
+
   /** The run let go of its slot, or its place in the queue, of `ticket` or an earlier stay. */
   async releaseSlot(name: string, runId: string, ticket: number): Promise<void> {
     void this.#offer(name, this.#concurrency(name).release(runId, ticket, Date.now()));

@@ -30,6 +30,8 @@ export class RunFlowControl {
   #admitAgain = false;
   /** True while start() asks a new run's limits: an admission then leads into start()'s first turn. */
   #starting = false;
+  /** True while the run's releases are kept for start()'s caller (`StartRun.releasesBack`) instead of sent. */
+  #keepReleases = false;
 
   constructor(host: FlowHost) {
     this.#host = host;
@@ -100,7 +102,19 @@ export class RunFlowControl {
   /** Sends each release the run owes (`store.releases`), in the background; a failed one is sent again a few times. */
   releaseSlots(): void {
     const { store } = this.#host;
+    if (this.#keepReleases) return;
     for (const ref of store.releases.splice(0)) this.#release(store.run!.id, ref, 1);
+  }
+
+  /** From now until `handBack`, the run's releases are kept for start()'s caller. */
+  keepReleases(): void {
+    this.#keepReleases = true;
+  }
+
+  /** The releases kept since `keepReleases`, for start()'s caller to send; later ones are sent by the run. */
+  handBack(): string[] {
+    this.#keepReleases = false;
+    return this.#host.store.releases.splice(0);
   }
 
   #release(runId: string, ref: string, tries: number): void {

@@ -167,6 +167,8 @@ export class StepflareRunObject extends DurableObject<Env> {
       }
     }
     this.#inFirstTurn = true;
+    if (init.releasesBack) this.#flow.keepReleases();
+    let releases: string[] = [];
     try {
       const settled = new Promise<void>((resolve) => {
         this.#firstTurnOver = resolve;
@@ -178,12 +180,13 @@ export class StepflareRunObject extends DurableObject<Env> {
     } finally {
       this.#inFirstTurn = false;
       this.#firstTurnOver = undefined;
+      if (init.releasesBack) releases = this.#flow.handBack();
       // The lease is written only for a run that outlives its first turn.
       endFirstTurn(this.#store, Date.now());
       this.#alarm.release();
     }
     // The fan-out writes this state as the listing row, for a whole batch of runs at once; this object sends every later change.
-    return { created: true, ...startedState(run) };
+    return { created: true, ...startedState(run), ...(releases.length > 0 ? { releases } : {}) };
   }
 
   /** For a run not found: whether this object held one that expired (docs/operations.md, retention). */

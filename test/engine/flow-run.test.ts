@@ -209,6 +209,25 @@ describe("slots the fan-out takes", () => {
   });
 });
 
+describe("a run that ends in its first turn", () => {
+  it("hands its slot back in start()'s answer to a caller that takes releases back, and lets go of nothing itself", async () => {
+    const key = `handback-${stamp}`;
+    const name = flowObjectName("concurrency", "flow-instant", `event.data.key\u0001${key}`);
+    const limit = testEnv.FLOW.get(testEnv.FLOW.idFromName(name));
+    const runId = `01HANDBACK${String(Date.now()).padStart(16, "0")}`;
+    expect(await limit.reserveSlots(name, [{ runId, ord: 0 }], 1)).toEqual([runId]);
+    const event = { id: `handback-${stamp}`, name: "test/flow-instant", data: { key }, ts: Date.now() };
+    const run = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+    const started = await run.start({ runId, functionId: "flow-instant", event, slots: [name], releasesBack: true });
+    expect(started).toMatchObject({ created: true, status: "completed", releases: [`1 ${name}`] });
+    // The run sent no release of its own: the slot waits for the caller.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await limit.slotCounts()).toEqual({ held: 1, queued: 0 });
+    await limit.releaseSlotsOf(name, [{ runId, ticket: 1 }]);
+    expect(await limit.slotCounts()).toEqual({ held: 0, queued: 0 });
+  });
+});
+
 describe("throttle", () => {
   it("spaces starts by its period, delaying (not dropping) the rest, and says when each may start", async () => {
     const tag = tagOf("throttle");
