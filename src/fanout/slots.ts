@@ -8,6 +8,9 @@ interface Ask {
   resolve: (held: boolean) => void;
 }
 
+/** Releases handed back within this long go in one call: runs of a delivery end a few milliseconds apart. */
+const RELEASE_BATCH_MS = 5;
+
 /** A release's ref, `ticket name`, as a run hands it back. */
 const parseRef = (ref: string) => ({ ticket: Number(ref.slice(0, ref.indexOf(" "))), name: ref.slice(ref.indexOf(" ") + 1) });
 
@@ -31,6 +34,8 @@ export class SlotReservations {
   readonly #releases = new Map<string, { runId: string; ticket: number }[]>();
   readonly #calls: Promise<unknown>[] = [];
   #flushing = false;
+  #flushAt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(env: Env) {
     this.#env = env;
@@ -52,11 +57,11 @@ export class SlotReservations {
       const entry = this.#asks.get(name) ?? { limit, asks: [] };
       entry.asks.push({ runId, ord, resolve });
       this.#asks.set(name, entry);
-      this.#flushSoon();
+      this.#flushSoon(0);
     });
   }
 
-  /** Lets go of what run `runId` handed back (`StartedRun.releases`), with the other runs' of this tick. */
+  /** Lets go of what run `runId` handed back (`StartedRun.releases`), with the others handed back within `RELEASE_BATCH_MS`. */
   giveBack(runId: string, refs: string[]): void {
     for (const ref of refs) {
       const { ticket, name } = parseRef(ref);
@@ -64,25 +69,30 @@ export class SlotReservations {
       list.push({ runId, ticket });
       this.#releases.set(name, list);
     }
-    this.#flushSoon();
+    this.#flushSoon(RELEASE_BATCH_MS);
   }
 
   /** Settles when every call made so far has been answered (or failed). */
   async settled(): Promise<void> {
     while (this.#flushing || this.#calls.length > 0) {
-      if (this.#flushing) await new Promise((resolve) => setTimeout(resolve, 0));
+      if (this.#flushing) await new Promise((resolve) => setTimeout(resolve, RELEASE_BATCH_MS));
       await Promise.allSettled(this.#calls.splice(0));
     }
   }
 
-  #flushSoon(): void {
-    if (this.#flushing) return;
+  /** Flushes within `ms`, or sooner if a flush is already due sooner. */
+  #flushSoon(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.#flushing && this.#flushAt <= at) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#flushing = true;
-    setTimeout(() => this.#flush(), 0);
+    this.#flushAt = at;
+    this.#timer = setTimeout(() => this.#flush(), ms);
   }
 
   #flush(): void {
     this.#flushing = false;
+    this.#timer = undefined;
     const releases = [...this.#releases];
     this.#releases.clear();
     for (const [name, runs] of releases) {
