@@ -44,7 +44,7 @@ export class StepflareFlowObject extends DurableObject<Env> {
    * true when it holds one now. Else it keeps its place, ordered by `ord`
    * (when it queued, less its priority), and is offered a slot when one frees.
    */
-  async acquireSlot(name: string, runId: string, ticket: number, ord: number, limit: number): Promise<boolean> {
+  async acquireSlot(name: string, runId: string, ticket: number, ord: number, limit: number, waitMs = SLOT_WAIT_MS): Promise<boolean> {
     const slots = this.#concurrency(name);
     const { granted, grants } = slots.acquire(runId, ticket, ord, limit, Date.now(), this.config.limits.concurrencyLeaseMs);
     void this.#offer(name, grants);
@@ -55,10 +55,13 @@ export class StepflareFlowObject extends DurableObject<Env> {
     // the slot later. Past the wait, the slot is offered as usual.
     return new Promise<boolean>((resolve) => {
       const key = waiterKey(runId, ticket);
-      const timer = setTimeout(() => {
-        this.#waiters.delete(key);
-        resolve(false);
-      }, SLOT_WAIT_MS);
+      const timer = setTimeout(
+        () => {
+          this.#waiters.delete(key);
+          resolve(false);
+        },
+        Math.min(waitMs, SLOT_WAIT_MS),
+      );
       this.#waiters.set(key, () => {
         clearTimeout(timer);
         this.#waiters.delete(key);
@@ -341,8 +344,12 @@ export interface RemoteServed {
 /** Released slots' rows are deleted together this long after the first: one transaction for the releases of a burst. */
 const RELEASE_FLUSH_MS = 50;
 
-/** How long an acquireSlot call waits for a slot before the run is left queued and offered one later. */
-const SLOT_WAIT_MS = 250;
+/**
+ * How long an acquireSlot call waits for a slot, at most, before the run is
+ * left queued and offered one later: long enough for the runs ahead of it in
+ * a burst to end (an offer costs the run a listing row and a call more).
+ */
+export const SLOT_WAIT_MS = 1000;
 
 const waiterKey = (runId: string, ticket: number) => `${runId}\u0000${ticket}`;
 

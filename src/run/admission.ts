@@ -1,6 +1,7 @@
 import type { StepflareFunction } from "../../sdk/internal";
 import type { Env } from "../env";
 import { compiledFlow, runNeeds } from "../flow/needs";
+import { SLOT_WAIT_MS } from "../flow/object";
 import type { RunStore } from "./store";
 import { admitRun, askSlot, holdSlot, passThrottle, releaseRef, waitForSlot, waitForThrottle } from "./transitions";
 
@@ -38,10 +39,13 @@ export async function askLimits(env: Env, store: RunStore, fn: StepflareFunction
   }
   // Its order in each queue: when it queued, moved ahead by its priority.
   const ord = (flow.queuedAt ?? Date.now()) - needs.priority * 1000;
+  // A run with `timeouts.start` waits for a slot in its ask a quarter of what it has left at most, so its timeout stays close.
+  const startMs = fn.config.timeouts?.start;
+  const waitMs = startMs === undefined ? SLOT_WAIT_MS : Math.max(0, (flow.queuedAt ?? Date.now()) + startMs - Date.now()) / 4;
   for (const [i, c] of needs.concurrency.entries()) {
     if (flow.held.includes(c.name)) continue;
     askSlot(store, c.name);
-    const granted = await flowStub(env, c.name).acquireSlot(c.name, run.id, ticket, ord, c.limit);
+    const granted = await flowStub(env, c.name).acquireSlot(c.name, run.id, ticket, ord, c.limit, waitMs);
     if (!stillQueued()) return "gone";
     if (!granted) {
       waitForSlot(store, Date.now());

@@ -108,7 +108,8 @@ describe("concurrency", () => {
 
   it("orders a queue by priority: a later run with a higher priority goes first", async () => {
     const tag = tagOf("priority");
-    const [blocker] = await events("test/flow-priority", [{ tag, name: "blocker", ms: 800, p: 0 }]);
+    // Longer than a run beyond the limit waits in its ask (1 s), so that "low" is listed queued.
+    const [blocker] = await events("test/flow-priority", [{ tag, name: "blocker", ms: 2500, p: 0 }]);
     await waitFor(async () => (times.get(`${tag}:start:blocker`) ? true : undefined), "the blocker to start");
     const [low] = await events("test/flow-priority", [{ tag, name: "low", ms: 50, p: 0 }]);
     const lowRun = await runIdOf(low!);
