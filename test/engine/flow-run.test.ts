@@ -39,6 +39,11 @@ const detailOf = async (runId: string) => (await api<RunDetail>(`/api/v1/runs/${
 const statusIs = (runId: string, status: string) =>
   waitFor(async () => ((await detailOf(runId)).status === status ? true : undefined), `run ${runId} to be ${status}`);
 const events = (name: string, list: Record<string, unknown>[]) => sendEvents(list.map((data) => ({ name, data })));
+/** The limit `concurrency: { key: "event.data.key" }` of `functionId` for one key value: its object's name and the object. */
+const keyedLimit = (functionId: string, key: string) => {
+  const name = flowObjectName("concurrency", functionId, `event.data.key\u0001${key}`);
+  return { name, limit: testEnv.FLOW.get(testEnv.FLOW.idFromName(name)) };
+};
 
 describe("concurrency", () => {
   it("runs 10 runs of `concurrency: 2` never more than 2 at once, and completes all 10", async () => {
@@ -174,8 +179,7 @@ describe("a slot's lease", () => {
   it("gives back a slot whose run no longer holds it (its release was lost), to the run queued behind it", async () => {
     const tag = tagOf("lease");
     const key = `ghost-${stamp}`;
-    const name = flowObjectName("concurrency", "flow-one-per-key", `event.data.key\u0001${key}`);
-    const limit = testEnv.FLOW.get(testEnv.FLOW.idFromName(name));
+    const { name, limit } = keyedLimit("flow-one-per-key", key);
     // A run that took the slot and never let it go: its object holds no run.
     expect(await limit.acquireSlot(name, `ghost-run-${stamp}`, 1, 0, 1)).toBe(true);
     const [id] = await events("test/flow-keyed", [{ tag, key, name: "behind", ms: 10 }]);
@@ -192,8 +196,7 @@ describe("slots the fan-out takes", () => {
   it("are returned when a redelivery takes one again for a run that has ended", async () => {
     const tag = tagOf("retaken");
     const key = `retaken-${stamp}`;
-    const name = flowObjectName("concurrency", "flow-one-per-key", `event.data.key\u0001${key}`);
-    const limit = testEnv.FLOW.get(testEnv.FLOW.idFromName(name));
+    const { name, limit } = keyedLimit("flow-one-per-key", key);
     const [id] = await events("test/flow-keyed", [{ tag, key, name: "once", ms: 10 }]);
     const runId = await runIdOf(id!);
     expect((await settledRuns(id!))[0]?.status).toBe("completed");
@@ -213,8 +216,7 @@ describe("slots the fan-out takes", () => {
 describe("a run that ends in its first turn", () => {
   it("hands its slot back in start()'s answer to a caller that takes releases back, and lets go of nothing itself", async () => {
     const key = `handback-${stamp}`;
-    const name = flowObjectName("concurrency", "flow-instant", `event.data.key\u0001${key}`);
-    const limit = testEnv.FLOW.get(testEnv.FLOW.idFromName(name));
+    const { name, limit } = keyedLimit("flow-instant", key);
     const runId = `01HANDBACK${String(Date.now()).padStart(16, "0")}`;
     expect(await limit.reserveSlots(name, [{ runId, ord: 0 }], 1)).toEqual([runId]);
     const event = { id: `handback-${stamp}`, name: "test/flow-instant", data: { key }, ts: Date.now() };
