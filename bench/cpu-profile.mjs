@@ -24,7 +24,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { StepflareDriver } from "./lib/engines.mjs";
 import { closeConnections } from "./lib/http.mjs";
-import { freePort, LAUNCHERS, prepare, TMP } from "./lib/runtime.mjs";
+import { cpuMsOf, freePort, LAUNCHERS, prepare, TMP } from "./lib/runtime.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -77,7 +77,7 @@ async function connect(port) {
 
 const label = (frame) => `${frame.functionName || "(anonymous)"} ${frame.url.split("/").slice(-1)[0]}:${frame.lineNumber}`;
 
-function report(profile, ms) {
+function report(profile, ms, cpuMs) {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
@@ -99,10 +99,12 @@ function report(profile, ms) {
   const fmt = (us) =>
     `${(us / 1000).toFixed(1).padStart(8)} ms ${((us / count / 1000) * 1000).toFixed(0).padStart(5)} µs/${args.ingest ? "request" : "run"}`;
   const what = args.ingest ? "single-event requests (no subscriber)" : "one-step runs";
-  console.log(`${count} ${what} in ${ms} ms; ${(total / 1000).toFixed(0)} ms sampled\n\nself time, top 25:`);
+  console.log(
+    `${count} ${what} in ${ms} ms; ${(total / 1000).toFixed(0)} ms sampled; workerd CPU (user + system) ${cpuMs} ms\n\nself time, top 25:`,
+  );
   for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${fmt(us)}  ${k}`);
   console.log("\nSQLite statements (exec) by caller:");
-  for (const [k, us] of [...sqlBy].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`${fmt(us)}  ${k}`);
+  for (const [k, us] of [...sqlBy].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${fmt(us)}  ${k}`);
 }
 
 try {
@@ -119,6 +121,7 @@ try {
   await inspector.call("Profiler.setSamplingInterval", { interval: 100 });
   await inspector.call("Profiler.start");
   since = Date.now();
+  const cpuBefore = cpuMsOf(rt.runtimePid);
   let ms;
   if (args.ingest) {
     await sf.send(
@@ -132,9 +135,10 @@ try {
     if (done.completed !== count) throw new Error(`only ${done.completed} of ${count} runs completed`);
     ms = done.lastEndedAt - since;
   }
+  const cpuMs = cpuMsOf(rt.runtimePid) - cpuBefore;
   const { result } = await inspector.call("Profiler.stop");
   inspector.close();
-  report(result.profile, ms);
+  report(result.profile, ms, cpuMs);
 } finally {
   await rt.stop();
   closeConnections();

@@ -7,6 +7,7 @@
  *
  *   npm run bench                                   # wrangler dev, then Miniflare
  *   npm run bench -- --launchers=miniflare --quick  # a fast smoke run
+ *   npm run bench -- --launchers=miniflare --only=flow --flow-variants=none,concurrency,concurrency1000
  *   npm run bench -- --only=sequential,parallel
  *   npm run bench -- --persist-root=/dev/shm --results=bench/.tmp/RESULTS-tmpfs.md
  *   npm run bench -- --profile --launchers=miniflare --only=fanout   # where the time goes
@@ -106,7 +107,11 @@ const PLAN = [
     },
   },
   { scenario: "sleeps", session: "sleeps", run: async (s, r) => (r.sleeps = await sleeps(s, cfg.sleeps)) },
-  { scenario: "flow", session: "flow", run: async (s, r) => (r.flow = await flow(s, cfg.flow)) },
+  {
+    scenario: "flow",
+    session: "flow",
+    run: async (s, r) => (r.flow = await flow(s, { ...cfg.flow, only: args["flow-variants"]?.split(",") })),
+  },
   { scenario: "remote", session: "remote", run: async (s, r) => (r.remote = await remote(s, cfg.remote)) },
   ...["sequential", "parallel"].flatMap((shape) =>
     ["stepflare", "workflows"].map((engine) => ({

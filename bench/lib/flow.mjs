@@ -36,12 +36,14 @@ function burst(session, variant, count, tag) {
  * function → runs completed per second and workerd CPU per run. Repetitions
  * alternate the order inside each group, as the throughput scenario does.
  */
-export async function flow(session, { count, reps }) {
-  const variants = GROUPS.flat();
+export async function flow(session, { count, reps, only }) {
+  // `--flow-variants=none,concurrency` keeps only those options (their groups stay as they are).
+  const groups = only ? GROUPS.map((g) => g.filter((v) => only.includes(v))).filter((g) => g.length > 0) : GROUPS;
+  const variants = groups.flat();
   const acc = Object.fromEntries(variants.map((v) => [v, { rates: [], cpu: [], endMs: [], completed: 0 }]));
   for (let r = -1; r < reps; r++) {
     const n = r < 0 ? 100 : count; // the first round warms every function up
-    for (const group of GROUPS) {
+    for (const group of groups) {
       await session.ensureRoom(group.reduce((a, v) => a + n + extraObjects(v, n), 0));
       for (let k = 0; k < group.length; k++) {
         const v = group[(Math.max(r, 0) + k) % group.length];

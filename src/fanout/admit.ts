@@ -1,12 +1,14 @@
 import type { StepflareFunction } from "../../sdk/internal";
 import type { Env } from "../env";
 import { flowKey } from "../flow/keys";
+import { compiledFlow } from "../flow/needs";
 import { type FlowKind, flowObjectName } from "../flow/object";
 import { skippedRow, startedRow } from "../flow/start";
 import type { ListingRow } from "../listing/rows";
 import { isRemote } from "../remote/registry";
 import type { StartRun } from "../run/rpc";
 import { joinsBatch } from "./batch-if";
+import { SlotReservations } from "./slots";
 
 /** Why flow control skipped a function's run for an event: the listing row's error code. */
 export type SkipReason = "function_paused" | "idempotency_duplicate" | "rate_limited" | "singleton_skipped";
@@ -18,13 +20,15 @@ export type SkipReason = "function_paused" | "idempotency_duplicate" | "rate_lim
  * object; an event the batch's `if` refuses starts at once) or `singleton`
  * (whose object starts it). Answers the run's listing row (a skipped one
  * too), or null when the event is held. Every decision is kept by run id,
- * so a redelivered event gets the same answer.
+ * so a redelivered event gets the same answer. A run under a concurrency
+ * limit may start holding a slot the delivery took (`slots`).
  */
 export async function admitRun(
   env: Env,
   fn: StepflareFunction,
   init: StartRun & { acceptedAt: number },
   paused: boolean,
+  slots?: SlotReservations,
 ): Promise<ListingRow | null> {
   const c = fn.config;
   const functionId = c.id;
@@ -50,5 +54,14 @@ export async function admitRun(
     const answer = await flow("singleton", "singleton").singleton(init, remote);
     return answer.type === "skipped" ? skip("singleton_skipped") : startedRow(init, answer.run);
   }
-  return startedRow(init, await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(init));
+  if (!slots || !compiledFlow(fn)) return startedRow(init, await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(init));
+  const need = SlotReservations.need(fn, init.event);
+  const held = need !== null && (await slots.take(need.name, need.limit, init.runId, need.ord));
+  const run = await env.RUNS.get(env.RUNS.idFromName(init.runId)).start({
+    ...init,
+    ...(held ? { slots: [need.name] } : {}),
+    releasesBack: true,
+  });
+  if (run.releases) slots.giveBack(init.runId, run.releases);
+  return startedRow(init, run);
 }

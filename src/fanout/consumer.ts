@@ -14,6 +14,7 @@ import type { Item, Part } from "./item";
 import type { Registry } from "./match";
 import { type Ready, resolveWave } from "./references";
 import { runIdFor } from "./run-id";
+import { SlotReservations } from "./slots";
 import { resumeWaits } from "./waits";
 
 /** Events read from R2 or D1 at once: each is at most about 2 MB stored, so a wave stays far below a Worker's memory. */
@@ -88,6 +89,8 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
   const pathsFor = (name: string) => (inlineNames.includes(name) ? (waitPaths ??= matchPathsOf(env.DB, inlineNames)) : undefined);
   // The remote functions, read (or taken from the cache) once per batch.
   let remote: Promise<Registry> | undefined;
+  // Concurrency slots for the batch's new runs, one call per limit.
+  const slots = new SlotReservations(env);
   const fanOut = async (item: Item, event: StoredEvent | undefined) => {
     if (!event) {
       console.error(`stepflare: event ${item.body.id} (accepted ${item.body.acceptedAt}) is not stored; retrying`);
@@ -114,7 +117,7 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
           acceptedAt: item.body.acceptedAt,
           ...(isRemote(fn) ? { remote: fn.remote } : {}),
         };
-        return admitRun(env, fn, init, (await paused!).has(fn.config.id));
+        return admitRun(env, fn, init, (await paused!).has(fn.config.id), slots);
       }),
     );
     // The runs that did start are listed even when a sibling's start failed: a
@@ -163,6 +166,8 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
       }
     })(),
   ]);
+  // Slots handed back by runs that ended are let go of before the delivery's invocation may end.
+  await slots.settled();
   if (listing.length === 0 && done.length === 0) return;
   try {
     // The rows, to their shards, then the marks: an event is marked dispatched only once its runs are listed.

@@ -4,6 +4,14 @@
  * queue it is): a release names the ticket, so a late release from an
  * earlier stay never frees a slot taken since. Every slot has a lease; when
  * it lapses, the object asks the run whether it still holds it.
+ *
+ * The slots (at most the limit's worth of rows) and the queue's length are
+ * mirrored in memory, read once per instance, so a run that finds a free
+ * slot and no queue takes it with one write. Releases are deleted from
+ * SQLite in batches (`flushReleases`, one transaction for many runs): a
+ * release lost with the instance leaves a slot row behind, which its lease
+ * returns (the run, asked, no longer holds it), so a restart never admits
+ * more runs than the limit, at worst fewer for a lease.
  */
 
 /** A slot given to a queued run, to be told to it. */
@@ -15,8 +23,21 @@ export interface Grant {
 /** How long a granted slot waits for its run to take it before the object asks again. */
 export const GRANT_RETRY_MS = 5_000;
 
+interface Slot {
+  ticket: number;
+  leaseAt: number;
+}
+
 export class ConcurrencySlots {
   readonly #sql: SqlStorage;
+  /** The slots table, mirrored: written through. */
+  readonly #slots = new Map<string, Slot>();
+  #queued: number;
+  #limit: number;
+  /** Runs whose slot was let go and whose row is not yet deleted. */
+  readonly #released = new Set<string>();
+  /** The earliest lease written since `takeSoonestLease` was last called. */
+  #soonest: number | null;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -25,6 +46,12 @@ export class ConcurrencySlots {
       CREATE TABLE IF NOT EXISTS queue (run_id TEXT PRIMARY KEY, ticket INTEGER NOT NULL, ord REAL NOT NULL, since INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS queue_order ON queue (ord, since, run_id);
       CREATE TABLE IF NOT EXISTS slot_limit (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL);`);
+    for (const r of sql.exec<{ run_id: string; ticket: number; lease_at: number }>("SELECT run_id, ticket, lease_at FROM slots")) {
+      this.#slots.set(r.run_id, { ticket: Number(r.ticket), leaseAt: Number(r.lease_at) });
+    }
+    this.#queued = Number(sql.exec("SELECT count(*) AS n FROM queue").one().n);
+    this.#limit = Number(sql.exec<{ n: number }>("SELECT n FROM slot_limit").toArray()[0]?.n ?? 1);
+    this.#soonest = this.nextLeaseAt();
   }
 
   /**
@@ -33,77 +60,146 @@ export class ConcurrencySlots {
    * Answers the grant and the slots given to other runs meanwhile.
    */
   acquire(runId: string, ticket: number, ord: number, limit: number, now: number, leaseMs: number): { granted: boolean; grants: Grant[] } {
-    this.#sql.exec("INSERT OR REPLACE INTO slot_limit (id, n) VALUES (0, ?)", limit);
-    const held = this.#sql.exec<{ ticket: number }>("SELECT ticket FROM slots WHERE run_id = ?", runId).toArray()[0];
+    this.#setLimit(limit);
+    const held = this.#slots.get(runId);
     if (held) {
-      this.#sql.exec("UPDATE slots SET ticket = max(ticket, ?), lease_at = ? WHERE run_id = ?", ticket, now + leaseMs, runId);
+      this.#write(runId, Math.max(held.ticket, ticket), now + leaseMs);
       return { granted: true, grants: this.#fill(now) };
     }
-    this.#sql.exec(
-      `INSERT INTO queue (run_id, ticket, ord, since) VALUES (?1, ?2, ?3, ?4)
-       ON CONFLICT (run_id) DO UPDATE SET ticket = ?2, ord = ?3, since = ?4 WHERE ticket < ?2`,
-      runId,
-      ticket,
-      ord,
-      now,
-    );
+    if (this.#queued === 0 && this.#slots.size < limit) {
+      this.#write(runId, ticket, now + leaseMs);
+      return { granted: true, grants: [] };
+    }
+    const before = this.#sql.exec<{ ticket: number }>("SELECT ticket FROM queue WHERE run_id = ?", runId).toArray()[0];
+    if (!before) this.#queued += 1;
+    if (!before || Number(before.ticket) < ticket) {
+      this.#sql.exec("INSERT OR REPLACE INTO queue (run_id, ticket, ord, since) VALUES (?, ?, ?, ?)", runId, ticket, ord, now);
+    }
     const grants = this.#fill(now);
     const mine = grants.findIndex((g) => g.runId === runId);
     if (mine < 0) return { granted: false, grants };
     grants.splice(mine, 1);
-    this.#sql.exec("UPDATE slots SET lease_at = ? WHERE run_id = ?", now + leaseMs, runId);
+    this.#write(runId, this.#slots.get(runId)!.ticket, now + leaseMs);
     return { granted: true, grants };
+  }
+
+  /**
+   * The fan-out takes slots for runs it is about to start (each under its
+   * first ticket), in `ord` order, while slots are free and no run is queued:
+   * a run ahead in the queue is never passed. Answers the runs that hold one
+   * (also one that held it already); the others ask for themselves.
+   */
+  reserve(runs: { runId: string; ord: number }[], limit: number, now: number, leaseMs: number): string[] {
+    this.#setLimit(limit);
+    const held: string[] = [];
+    for (const { runId } of [...runs].sort((a, b) => a.ord - b.ord)) {
+      if (this.#slots.has(runId)) held.push(runId);
+      else if (this.#queued === 0 && this.#slots.size < limit) {
+        this.#write(runId, 1, now + leaseMs);
+        held.push(runId);
+      }
+    }
+    return held;
   }
 
   /** The run let go of its slot or its place in the queue (of `ticket` or earlier). Answers the slots given to the next runs. */
   release(runId: string, ticket: number, now: number): Grant[] {
-    this.#sql.exec("DELETE FROM slots WHERE run_id = ? AND ticket <= ?", runId, ticket);
-    this.#sql.exec("DELETE FROM queue WHERE run_id = ? AND ticket <= ?", runId, ticket);
+    const held = this.#slots.get(runId);
+    if (held && held.ticket <= ticket) {
+      this.#slots.delete(runId);
+      this.#released.add(runId);
+    } else if (this.#queued > 0) {
+      // A run that held the slot had no place in the queue: it left the queue when it took one.
+      this.#queued -= this.#sql.exec("DELETE FROM queue WHERE run_id = ? AND ticket <= ? RETURNING run_id", runId, ticket).toArray().length;
+    }
     return this.#fill(now);
   }
 
   /** The run took its slot, or still holds it: its lease runs on. */
   confirm(grant: Grant, now: number, leaseMs: number): void {
-    this.#sql.exec("UPDATE slots SET lease_at = ? WHERE run_id = ? AND ticket = ?", now + leaseMs, grant.runId, grant.ticket);
+    this.#renew(grant, now + leaseMs);
+  }
+
+  /** Whether releases wait to be deleted from SQLite. */
+  get releasesPending(): boolean {
+    return this.#released.size > 0;
+  }
+
+  /** Deletes the rows of the slots let go since the last flush, in one statement. */
+  flushReleases(): void {
+    const ids = [...this.#released];
+    this.#released.clear();
+    for (let i = 0; i < ids.length; i += 90) {
+      const chunk = ids.slice(i, i + 90);
+      this.#sql.exec(`DELETE FROM slots WHERE run_id IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    }
   }
 
   /** Slots whose lease has lapsed: their runs are asked whether they still hold them. */
   lapsed(now: number): Grant[] {
-    return this.#sql
-      .exec<{ run_id: string; ticket: number }>("SELECT run_id, ticket FROM slots WHERE lease_at <= ? ORDER BY lease_at LIMIT 100", now)
-      .toArray()
-      .map((r) => ({ runId: r.run_id, ticket: Number(r.ticket) }));
+    return [...this.#slots]
+      .filter(([, s]) => s.leaseAt <= now)
+      .sort((a, b) => a[1].leaseAt - b[1].leaseAt)
+      .slice(0, 100)
+      .map(([runId, s]) => ({ runId, ticket: s.ticket }));
   }
 
   /** A lapsed slot whose run was not reached: asked again shortly. */
   retryLater(grant: Grant, at: number): void {
-    this.#sql.exec("UPDATE slots SET lease_at = ? WHERE run_id = ? AND ticket = ?", at, grant.runId, grant.ticket);
+    this.#renew(grant, at);
+  }
+
+  /** The earliest lease written since the last call (or held when the instance started), for the object's alarm; null for none. */
+  takeSoonestLease(): number | null {
+    const at = this.#soonest;
+    this.#soonest = null;
+    return at;
   }
 
   nextLeaseAt(): number | null {
-    const row = this.#sql.exec<{ at: number | null }>("SELECT min(lease_at) AS at FROM slots").one();
-    return row.at === null ? null : Number(row.at);
+    let at: number | null = null;
+    for (const s of this.#slots.values()) if (at === null || s.leaseAt < at) at = s.leaseAt;
+    return at;
   }
 
   /** Slots held and runs queued, for tests and run detail. */
   counts(): { held: number; queued: number } {
-    const held = Number(this.#sql.exec("SELECT count(*) AS n FROM slots").one().n);
-    const queued = Number(this.#sql.exec("SELECT count(*) AS n FROM queue").one().n);
-    return { held, queued };
+    return { held: this.#slots.size, queued: this.#queued };
   }
 
   /** Gives free slots to the head of the queue, in order. */
   #fill(now: number): Grant[] {
-    const limit = Number(this.#sql.exec<{ n: number }>("SELECT n FROM slot_limit").toArray()[0]?.n ?? 1);
-    const free = limit - Number(this.#sql.exec("SELECT count(*) AS n FROM slots").one().n);
-    if (free <= 0) return [];
+    const free = this.#limit - this.#slots.size;
+    if (free <= 0 || this.#queued === 0) return [];
     const next = this.#sql
       .exec<{ run_id: string; ticket: number }>("SELECT run_id, ticket FROM queue ORDER BY ord, since, run_id LIMIT ?", free)
-      .toArray();
-    for (const r of next) {
-      this.#sql.exec("DELETE FROM queue WHERE run_id = ?", r.run_id);
-      this.#sql.exec("INSERT INTO slots (run_id, ticket, lease_at) VALUES (?, ?, ?)", r.run_id, r.ticket, now + GRANT_RETRY_MS);
+      .toArray()
+      .map((r) => ({ runId: r.run_id, ticket: Number(r.ticket) }));
+    for (const g of next) {
+      this.#sql.exec("DELETE FROM queue WHERE run_id = ?", g.runId);
+      this.#write(g.runId, g.ticket, now + GRANT_RETRY_MS);
     }
-    return next.map((r) => ({ runId: r.run_id, ticket: Number(r.ticket) }));
+    this.#queued -= next.length;
+    return next;
+  }
+
+  #setLimit(limit: number): void {
+    if (limit === this.#limit) return;
+    this.#sql.exec("INSERT OR REPLACE INTO slot_limit (id, n) VALUES (0, ?)", limit);
+    this.#limit = limit;
+  }
+
+  #write(runId: string, ticket: number, leaseAt: number): void {
+    this.#sql.exec("INSERT OR REPLACE INTO slots (run_id, ticket, lease_at) VALUES (?, ?, ?)", runId, ticket, leaseAt);
+    this.#slots.set(runId, { ticket, leaseAt });
+    this.#released.delete(runId);
+    if (this.#soonest === null || leaseAt < this.#soonest) this.#soonest = leaseAt;
+  }
+
+  /** Moves the lease of a slot still held under the grant's ticket. */
+  #renew(grant: Grant, leaseAt: number): void {
+    const slot = this.#slots.get(grant.runId);
+    if (slot?.ticket !== grant.ticket) return;
+    this.#write(grant.runId, grant.ticket, leaseAt);
   }
 }

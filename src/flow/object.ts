@@ -25,6 +25,10 @@ export class StepflareFlowObject extends DurableObject<Env> {
   #slots: ConcurrencySlots | undefined;
   /** Runs whose acquireSlot call waits for a slot, by run and ticket: granted, they are answered, not offered. */
   readonly #waiters = new Map<string, () => void>();
+  /** When this instance set the alarm of its concurrency slots; null when none is set (or an earlier instance set it). */
+  #alarmAt: number | null = null;
+  /** True while a flush of released slots' rows is due. */
+  #flushing = false;
   /** Set once this instance has noted its kind: the name it noted, or null for none. */
   #servedName: string | null | undefined;
 
@@ -40,7 +44,7 @@ export class StepflareFlowObject extends DurableObject<Env> {
    * true when it holds one now. Else it keeps its place, ordered by `ord`
    * (when it queued, less its priority), and is offered a slot when one frees.
    */
-  async acquireSlot(name: string, runId: string, ticket: number, ord: number, limit: number): Promise<boolean> {
+  async acquireSlot(name: string, runId: string, ticket: number, ord: number, limit: number, waitMs = SLOT_WAIT_MS): Promise<boolean> {
     const slots = this.#concurrency(name);
     const { granted, grants } = slots.acquire(runId, ticket, ord, limit, Date.now(), this.config.limits.concurrencyLeaseMs);
     void this.#offer(name, grants);
@@ -51,16 +55,40 @@ export class StepflareFlowObject extends DurableObject<Env> {
     // the slot later. Past the wait, the slot is offered as usual.
     return new Promise<boolean>((resolve) => {
       const key = waiterKey(runId, ticket);
-      const timer = setTimeout(() => {
-        this.#waiters.delete(key);
-        resolve(false);
-      }, SLOT_WAIT_MS);
+      const timer = setTimeout(
+        () => {
+          this.#waiters.delete(key);
+          resolve(false);
+        },
+        Math.min(waitMs, SLOT_WAIT_MS),
+      );
       this.#waiters.set(key, () => {
         clearTimeout(timer);
         this.#waiters.delete(key);
         resolve(true);
       });
     });
+  }
+
+  /**
+   * For the fan-out, before it starts `runs`: takes a free slot for each it
+   * can, in order, while no run is queued (`ConcurrencySlots.reserve`).
+   * Answers the runs that hold one; each starts holding it (`StartRun.slots`).
+   */
+  async reserveSlots(name: string, runs: { runId: string; ord: number }[], limit: number): Promise<string[]> {
+    const held = this.#concurrency(name).reserve(runs, limit, Date.now(), this.config.limits.concurrencyLeaseMs);
+    this.#armAlarm();
+    return held;
+  }
+
+  /** For the fan-out: the slots of runs that ended in their first turn (`StartedRun.releases`), let go of together. */
+  async releaseSlotsOf(name: string, runs: { runId: string; ticket: number }[]): Promise<void> {
+    const slots = this.#concurrency(name);
+    const now = Date.now();
+    void this.#offer(
+      name,
+      runs.flatMap((r) => slots.release(r.runId, r.ticket, now)),
+    );
   }
 
   /** The run let go of its slot, or its place in the queue, of `ticket` or an earlier stay. */
@@ -139,10 +167,24 @@ export class StepflareFlowObject extends DurableObject<Env> {
     return sql.exec<{ kind: FlowKind; name: string | null }>("SELECT kind, name FROM flow_object").toArray()[0];
   }
 
+  /**
+   * Brings the alarm forward to the earliest lease when that is sooner than
+   * the alarm set; never moves it back, since an early alarm finds no lapsed
+   * slot and sets the next one. So a slot taken or let go seldom sets it.
+   */
   #armAlarm(): void {
-    const at = this.#slots?.nextLeaseAt() ?? null;
-    if (at === null) void this.ctx.storage.deleteAlarm();
-    else void this.ctx.storage.setAlarm(Math.max(at, Date.now() + 5));
+    const slots = this.#slots;
+    if (slots?.releasesPending && !this.#flushing) {
+      this.#flushing = true;
+      setTimeout(() => {
+        this.#flushing = false;
+        this.#slots?.flushReleases();
+      }, RELEASE_FLUSH_MS);
+    }
+    const at = slots?.takeSoonestLease() ?? null;
+    if (at === null || (this.#alarmAt !== null && this.#alarmAt <= at)) return;
+    this.#alarmAt = Math.max(at, Date.now() + 5);
+    void this.ctx.storage.setAlarm(this.#alarmAt);
   }
 
   // ---- event side: decisions the fan-out asks for before a run exists --------
@@ -203,12 +245,19 @@ export class StepflareFlowObject extends DurableObject<Env> {
     const limit = this.#servedLimit();
     if (limit?.kind === "concurrency") {
       const name = limit.name ?? "";
+      this.#alarmAt = null;
       const slots = this.#concurrency(name);
       const now = Date.now();
       const lapsed = slots.lapsed(now);
       // Asked again shortly unless the run answers meanwhile.
       for (const g of lapsed) slots.retryLater(g, now + GRANT_RETRY_MS);
       await this.#offer(name, lapsed);
+      // The next alarm: the earliest lease of the slots still held.
+      const next = slots.nextLeaseAt();
+      if (next !== null && (this.#alarmAt === null || next < this.#alarmAt)) {
+        this.#alarmAt = Math.max(next, Date.now() + 5);
+        await this.ctx.storage.setAlarm(this.#alarmAt);
+      }
       return;
     }
     const served = this.#served();
@@ -292,8 +341,15 @@ export interface RemoteServed {
   target: RemoteTarget;
 }
 
-/** How long an acquireSlot call waits for a slot before the run is left queued and offered one later. */
-const SLOT_WAIT_MS = 250;
+/** Released slots' rows are deleted together this long after the first: one transaction for the releases of a burst. */
+const RELEASE_FLUSH_MS = 50;
+
+/**
+ * How long an acquireSlot call waits for a slot, at most, before the run is
+ * left queued and offered one later: long enough for the runs ahead of it in
+ * a burst to end (an offer costs the run a listing row and a call more).
+ */
+export const SLOT_WAIT_MS = 1000;
 
 const waiterKey = (runId: string, ticket: number) => `${runId}\u0000${ticket}`;
 

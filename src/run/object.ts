@@ -6,13 +6,14 @@ import { compiledFlow } from "../flow/needs";
 import type { ListingMessage } from "../messages/listing";
 import { runnableRemote } from "../remote/registry";
 import { runRetentionMs } from "../shared/retention";
-import { askLimits, releaseSlot } from "./admission";
+import { releaseSlot } from "./admission";
 import { storeDeadLetter } from "./after-failure";
 import { AlarmPointer } from "./alarm";
 import { deadLetterFor } from "./dead-letter";
 import { type RunDetail, runDetail, runDetailJson } from "./detail";
 import { RunDriver } from "./driver";
 import { dropTombstone, expireRun, hasExpired } from "./expire";
+import { RunFlowControl } from "./flow-control";
 import { followDeadLetter, followOnFailure, followSystemEvent } from "./follow-up";
 import { type ChildEnding, childEnded, notifyParent, startChild } from "./invoke";
 import { type ListingCheck, listingRow, sendListingRow } from "./listing";
@@ -24,16 +25,14 @@ import {
   claimDispatched,
   createRun,
   endFirstTurn,
-  holdSlot,
   listingSynced,
   RUN_LEASE_MS,
   recoverInterruptedSteps,
   renewClaims,
   resetForReplay,
+  resumeUnasked,
   resumeUnleased,
-  retryAdmit,
   scheduleListingSync,
-  timerHandled,
 } from "./transitions";
 import { isTerminal, type ReplayRecord, type RunState, type RunStatus, type StepResult } from "./types";
 import { CANCEL_KEY_PREFIX, offerCancel, offerEvent, registerCancel, registerWait, timeOutPause, type WaitAnswer } from "./waits";
@@ -68,13 +67,7 @@ export class StepflareRunObject extends DurableObject<Env> {
   /** True while start() waits for the run's first turn: a change then reaches the listing through start()'s answer. */
   #inFirstTurn = false;
   #firstTurnOver: (() => void) | undefined;
-  /** The run's asking of its flow-control limits in progress, and whether to ask once more when it ends. */
-  #admitting: Promise<void> | undefined;
-  #admitAgain = false;
-  /** True while start() asks a new run's limits: an admission then leads into start()'s first turn. */
-  #starting = false;
-  /** `slot-release` timers whose release is on its way. */
-  readonly #releasing = new Set<string>();
+  readonly #flow: RunFlowControl;
 
   constructor(ctx: DurableObjectState, env: Env, config: EngineConfig) {
     super(ctx, env);
@@ -86,21 +79,32 @@ export class StepflareRunObject extends DurableObject<Env> {
       ended: () => {
         if (!this.#inFirstTurn) this.#syncListingSoon();
         this.#armAlarm();
-        this.#releaseSlots();
+        this.#flow.releaseSlots();
         this.#firstTurnOver?.();
       },
       turnOver: () => this.#firstTurnOver?.(),
       statusChanged: () => {
         if (!this.#inFirstTurn) this.#syncListingSoon();
         this.#armAlarm();
-        this.#releaseSlots();
-        if (this.#store.run?.status === "queued") void this.#admit();
+        this.#flow.releaseSlots();
+        if (this.#store.run?.status === "queued") void this.#flow.admit();
+      },
+    });
+    this.#flow = new RunFlowControl({
+      env,
+      store: this.#store,
+      driver: this.#driver,
+      armAlarm: () => this.#armAlarm(),
+      admitted: () => {
+        this.#syncListingSoon();
+        this.#driver.wake();
       },
     });
     recoverInterruptedSteps(this.#store, Date.now());
     // An object that never held a run has never set an alarm: a new run's object skips the read.
     if (!this.#store.run) return;
     resumeUnleased(this.#store, Date.now());
+    resumeUnasked(this.#store, Date.now());
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarm.reset(await ctx.storage.getAlarm());
       this.#armAlarm(); // any touch of the run re-arms an alarm that was lost
@@ -121,7 +125,11 @@ export class StepflareRunObject extends DurableObject<Env> {
    */
   async start(init: StartRun): Promise<StartedRun> {
     const existing = this.#store.run;
-    if (existing) return { created: false, ...startedState(existing) };
+    if (existing) {
+      // A redelivery whose fan-out took slots again: each is kept if the run holds or wants it, else returned.
+      if (init.slots) this.#flow.keepOrReturn(init.slots);
+      return { created: false, ...startedState(existing) };
+    }
     if (!init.remote && !this.#config.registry.get(init.functionId)) throw new Error(`unknown function ${init.functionId}`);
     const now = init.now ?? Date.now();
     const eventJson = JSON.stringify(init.event);
@@ -142,7 +150,7 @@ export class StepflareRunObject extends DurableObject<Env> {
         finishMs,
         cancelOn,
         parent: init.parent,
-        flow: flow ? { concurrency: flow.concurrency.length > 0, startMs: fnConfig.timeouts?.start } : undefined,
+        flow: flow ? { concurrency: flow.concurrency.length > 0, startMs: fnConfig.timeouts?.start, held: init.slots } : undefined,
       },
       eventJson,
       now,
@@ -152,18 +160,15 @@ export class StepflareRunObject extends DurableObject<Env> {
     this.#alarm.hold();
     if (run.status === "queued") {
       // Its limits are asked at once; a run still queued is listed so, and its admit timer asks again.
-      this.#starting = true;
-      try {
-        await this.#admit();
-      } finally {
-        this.#starting = false;
-      }
+      await this.#flow.admitFirst();
       if ((run.status as RunStatus) !== "running") {
         this.#alarm.release();
         return { created: true, ...startedState(run) };
       }
     }
     this.#inFirstTurn = true;
+    if (init.releasesBack) this.#flow.keepReleases();
+    let releases: string[] = [];
     try {
       const settled = new Promise<void>((resolve) => {
         this.#firstTurnOver = resolve;
@@ -175,12 +180,13 @@ export class StepflareRunObject extends DurableObject<Env> {
     } finally {
       this.#inFirstTurn = false;
       this.#firstTurnOver = undefined;
+      if (init.releasesBack) releases = this.#flow.handBack();
       // The lease is written only for a run that outlives its first turn.
       endFirstTurn(this.#store, Date.now());
       this.#alarm.release();
     }
     // The fan-out writes this state as the listing row, for a whole batch of runs at once; this object sends every later change.
-    return { created: true, ...startedState(run) };
+    return { created: true, ...startedState(run), ...(releases.length > 0 ? { releases } : {}) };
   }
 
   /** For a run not found: whether this object held one that expired (docs/operations.md, retention). */
@@ -243,7 +249,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     resetForReplay(this.#store, from, Date.now(), timeouts?.finish, cancelOn?.length);
     this.#syncListingSoon();
     this.#armAlarm();
-    if ((run.status as RunStatus) === "queued") void this.#admit();
+    if ((run.status as RunStatus) === "queued") void this.#flow.admit();
     this.#driver.wake();
     return { replayed: true, status: run.status, listing: listingRow(run) };
   }
@@ -363,14 +369,7 @@ export class StepflareRunObject extends DurableObject<Env> {
    * it; false frees it for the next run (the run ended, sleeps, or moved on).
    */
   async offerSlot(name: string, ticket: number): Promise<boolean> {
-    const run = this.#store.run;
-    const flow = run?.flow;
-    if (!run || !flow || flow.ticket !== ticket) return false;
-    if (run.status === "running") return flow.held.includes(name);
-    if (run.status !== "queued" || !flow.asked.includes(name)) return false;
-    holdSlot(this.#store, name);
-    void this.#admit();
-    return true;
+    return this.#flow.offerSlot(name, ticket);
   }
 
   override async alarm(): Promise<void> {
@@ -395,7 +394,7 @@ export class StepflareRunObject extends DurableObject<Env> {
         // The tombstone's alarm is set by expireRun; no timer of the run is left to point at.
         if (await expireRun(this.env, this.#store, this.ctx.storage, now, keepMs)) this.#alarm.reset(null);
       },
-      admit: () => this.#admit(),
+      admit: () => this.#flow.admit(),
       releaseSlot: (ref) => releaseSlot(this.env, this.#store.run!.id, ref),
     };
     await fireDueTimers(host, Date.now());
@@ -432,61 +431,5 @@ export class StepflareRunObject extends DurableObject<Env> {
 
   #armAlarm(): void {
     this.#alarm.arm();
-  }
-
-  // ---- flow control ------------------------------------------------------------
-
-  /**
-   * Asks a queued run's limits (one ask at a time; a call meanwhile asks once
-   * more after it). An admitted run runs: its first turn in start(), else here.
-   */
-  #admit(): Promise<void> {
-    if (this.#admitting) {
-      this.#admitAgain = true;
-      return this.#admitting;
-    }
-    this.#admitting = (async () => {
-      do {
-        this.#admitAgain = false;
-        let answer: Awaited<ReturnType<typeof askLimits>>;
-        try {
-          answer = await askLimits(this.env, this.#store, this.#driver.fn(), JSON.parse(this.#driver.eventJson()));
-        } catch (e) {
-          console.error(
-            `stepflare: run ${this.#store.run?.id}: asking its flow-control limits failed; asking again:`,
-            (e as Error).message,
-          );
-          if (this.#store.run?.status === "queued") retryAdmit(this.#store, Date.now() + 1000);
-          answer = "queued";
-        }
-        this.#armAlarm();
-        if (answer === "admitted" && !this.#starting) {
-          this.#syncListingSoon();
-          this.#driver.wake();
-        }
-      } while (this.#admitAgain && this.#store.run?.status === "queued");
-    })().finally(() => {
-      this.#admitting = undefined;
-    });
-    return this.#admitting;
-  }
-
-  /** Sends each pending release of a slot or queue place now; its timer stays until the limit's object confirms. */
-  #releaseSlots(): void {
-    const run = this.#store.run;
-    if (!run?.flow) return;
-    for (const timer of this.#store.timers()) {
-      if (timer.kind !== "slot-release" || this.#releasing.has(timer.ref)) continue;
-      this.#releasing.add(timer.ref);
-      releaseSlot(this.env, run.id, timer.ref)
-        .then(
-          () => {
-            timerHandled(this.#store, timer);
-            this.#armAlarm();
-          },
-          (e) => console.error(`stepflare: run ${run.id}: releasing a slot failed; its timer tries again:`, (e as Error).message),
-        )
-        .finally(() => this.#releasing.delete(timer.ref));
-    }
   }
 }

@@ -16,6 +16,10 @@ export interface StartRun {
   parent?: ParentLink;
   /** For a function another app serves: where to call it. The run keeps it. */
   remote?: RemoteTarget;
+  /** Concurrency limits (object names) whose slot the fan-out took for this run under its first ticket: it starts holding them. */
+  slots?: string[];
+  /** The caller lets go of the slots of a run that stops executing in its first turn (`StartedRun.releases`), batched with others. */
+  releasesBack?: boolean;
   now?: number;
 }
 
@@ -31,6 +35,8 @@ export interface StartedRun {
   errorCode: string | null;
   /** The index row version this state corresponds to. */
   version: number;
+  /** With `releasesBack`: the slots and queue places (`ticket name`) the run let go of in its first turn, for the caller to release. */
+  releases?: string[];
 }
 
 /** A steps consumer's claim of one planned step: its attempt, in the run's generation it was planned in. */

@@ -59,6 +59,8 @@ export class RunStore {
   readonly steps = new Map<string, StepState>();
   /** The next step's found-order number: one past the highest ever stored. */
   nextSeq = 0;
+  /** Flow control's releases owed to limit objects (`ticket name`), in memory only: see `leaveSlots`. */
+  readonly releases: string[] = [];
   /** The timers table, mirrored: read once, written through, so deciding the alarm costs no SQL. */
   readonly #timers = new Map<string, Timer>();
 

@@ -39,6 +39,11 @@ const detailOf = async (runId: string) => (await api<RunDetail>(`/api/v1/runs/${
 const statusIs = (runId: string, status: string) =>
   waitFor(async () => ((await detailOf(runId)).status === status ? true : undefined), `run ${runId} to be ${status}`);
 const events = (name: string, list: Record<string, unknown>[]) => sendEvents(list.map((data) => ({ name, data })));
+/** The limit `concurrency: { key: "event.data.key" }` of `functionId` for one key value: its object's name and the object. */
+const keyedLimit = (functionId: string, key: string) => {
+  const name = flowObjectName("concurrency", functionId, `event.data.key\u0001${key}`);
+  return { name, limit: testEnv.FLOW.get(testEnv.FLOW.idFromName(name)) };
+};
 
 describe("concurrency", () => {
   it("runs 10 runs of `concurrency: 2` never more than 2 at once, and completes all 10", async () => {
@@ -108,7 +113,8 @@ describe("concurrency", () => {
 
   it("orders a queue by priority: a later run with a higher priority goes first", async () => {
     const tag = tagOf("priority");
-    const [blocker] = await events("test/flow-priority", [{ tag, name: "blocker", ms: 800, p: 0 }]);
+    // Longer than a run beyond the limit waits in its ask (1 s), so that "low" is listed queued.
+    const [blocker] = await events("test/flow-priority", [{ tag, name: "blocker", ms: 2500, p: 0 }]);
     await waitFor(async () => (times.get(`${tag}:start:blocker`) ? true : undefined), "the blocker to start");
     const [low] = await events("test/flow-priority", [{ tag, name: "low", ms: 50, p: 0 }]);
     const lowRun = await runIdOf(low!);
@@ -173,8 +179,7 @@ describe("a slot's lease", () => {
   it("gives back a slot whose run no longer holds it (its release was lost), to the run queued behind it", async () => {
     const tag = tagOf("lease");
     const key = `ghost-${stamp}`;
-    const name = flowObjectName("concurrency", "flow-one-per-key", `event.data.key\u0001${key}`);
-    const limit = testEnv.FLOW.get(testEnv.FLOW.idFromName(name));
+    const { name, limit } = keyedLimit("flow-one-per-key", key);
     // A run that took the slot and never let it go: its object holds no run.
     expect(await limit.acquireSlot(name, `ghost-run-${stamp}`, 1, 0, 1)).toBe(true);
     const [id] = await events("test/flow-keyed", [{ tag, key, name: "behind", ms: 10 }]);
@@ -183,6 +188,45 @@ describe("a slot's lease", () => {
     expect((await settledRuns(id!))[0]?.status).toBe("completed");
     // Within a lease (2 s here) of the ghost's last check.
     expect(Date.now() - sentAt).toBeLessThan(5000);
+    expect(await limit.slotCounts()).toEqual({ held: 0, queued: 0 });
+  });
+});
+
+describe("slots the fan-out takes", () => {
+  it("are returned when a redelivery takes one again for a run that has ended", async () => {
+    const tag = tagOf("retaken");
+    const key = `retaken-${stamp}`;
+    const { name, limit } = keyedLimit("flow-one-per-key", key);
+    const [id] = await events("test/flow-keyed", [{ tag, key, name: "once", ms: 10 }]);
+    const runId = await runIdOf(id!);
+    expect((await settledRuns(id!))[0]?.status).toBe("completed");
+    await waitFor(async () => ((await limit.slotCounts()).held === 0 ? true : undefined), "the slot to be released");
+    // The redelivery's fan-out takes the free slot for the run again, and calls its start().
+    expect(await limit.reserveSlots(name, [{ runId, ord: 0 }], 1)).toEqual([runId]);
+    const run = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+    const event = { id: id!, name: "test/flow-keyed", data: {}, ts: 0 };
+    const takenAt = Date.now();
+    expect(await run.start({ runId, functionId: "flow-one-per-key", event, slots: [name] })).toMatchObject({ created: false });
+    await waitFor(async () => ((await limit.slotCounts()).held === 0 ? true : undefined), "the slot to be returned");
+    // Returned by the run at once, not by the slot's lease (2 s here).
+    expect(Date.now() - takenAt).toBeLessThan(1500);
+  });
+});
+
+describe("a run that ends in its first turn", () => {
+  it("hands its slot back in start()'s answer to a caller that takes releases back, and lets go of nothing itself", async () => {
+    const key = `handback-${stamp}`;
+    const { name, limit } = keyedLimit("flow-instant", key);
+    const runId = `01HANDBACK${String(Date.now()).padStart(16, "0")}`;
+    expect(await limit.reserveSlots(name, [{ runId, ord: 0 }], 1)).toEqual([runId]);
+    const event = { id: `handback-${stamp}`, name: "test/flow-instant", data: { key }, ts: Date.now() };
+    const run = testEnv.RUNS.get(testEnv.RUNS.idFromName(runId));
+    const started = await run.start({ runId, functionId: "flow-instant", event, slots: [name], releasesBack: true });
+    expect(started).toMatchObject({ created: true, status: "completed", releases: [`1 ${name}`] });
+    // The run sent no release of its own: the slot waits for the caller.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await limit.slotCounts()).toEqual({ held: 1, queued: 0 });
+    await limit.releaseSlotsOf(name, [{ runId, ticket: 1 }]);
     expect(await limit.slotCounts()).toEqual({ held: 0, queued: 0 });
   });
 });

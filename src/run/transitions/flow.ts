@@ -11,9 +11,9 @@ import { RUN_LEASE_MS } from "./run";
 /** A queued run asks its limits again this often, though a freed slot is offered to it at once. */
 export const ADMIT_RECHECK_MS = 30_000;
 
-/** A new run's place under flow control: queued from the start, asking at once. */
-export function newRunFlow(concurrency: boolean, now: number): RunFlow {
-  return { concurrency, ticket: 1, queuedAt: now, reason: null, startAt: null, throttled: false, asked: [], held: [] };
+/** A new run's place under flow control: queued from the start, asking at once; holding the slots the fan-out took for it (`held`). */
+export function newRunFlow(concurrency: boolean, now: number, held: string[] = []): RunFlow {
+  return { concurrency, ticket: 1, queuedAt: now, reason: null, startAt: null, throttled: false, asked: [...held], held: [...held] };
 }
 
 const flowOf = (store: RunStore): RunFlow => {
@@ -54,16 +54,23 @@ export function waitForSlot(store: RunStore, now: number): void {
   store.setTimer("admit", "run", now + ADMIT_RECHECK_MS);
 }
 
-/** The run holds a slot of the limit `name`. */
-export function holdSlot(store: RunStore, name: string): void {
+/**
+ * The run holds a slot of the limit `name`. `save: false` when a write of
+ * the flow row follows before the next await (the next ask, or the admission).
+ */
+export function holdSlot(store: RunStore, name: string, save = true): void {
   const flow = flowOf(store);
   if (!flow.asked.includes(name)) flow.asked.push(name);
   if (!flow.held.includes(name)) flow.held.push(name);
-  store.saveFlow();
+  if (save) store.saveFlow();
 }
 
-/** The queued run passed every limit: it runs, with its lease; its start timeout no longer applies. */
-export function admitRun(store: RunStore, now: number, finishMs?: number): boolean {
+/**
+ * The queued run passed every limit: it runs; its start timeout no longer
+ * applies. Its lease is set here, except in its first turn, which sets it
+ * when the turn is over (`endFirstTurn`), as for a run without flow control.
+ */
+export function admitRun(store: RunStore, now: number, finishMs?: number, firstTurn = false): boolean {
   const run = store.run!;
   if (run.status !== "queued") return false;
   run.status = "running";
@@ -73,7 +80,7 @@ export function admitRun(store: RunStore, now: number, finishMs?: number): boole
   store.saveFlow();
   store.clearTimer("admit", "run");
   store.clearTimer("start-timeout", "run");
-  store.setTimer("lease", "run", now + RUN_LEASE_MS);
+  if (!firstTurn) store.setTimer("lease", "run", now + RUN_LEASE_MS);
   // `timeouts.finish` runs from the first start, not from the queue (as in Inngest); a later admission keeps it.
   if (finishMs !== undefined && !store.hasTimer("run-timeout")) store.setTimer("run-timeout", "run", now + finishMs);
   return true;
@@ -94,18 +101,19 @@ export function requeueRun(store: RunStore, now: number): void {
 
 /**
  * The run stops executing (it sleeps, waits or ends): every limit it asked
- * lets go of its slot or its place, each by a timer kept until the limit's
- * object confirms (a lost release is also caught by the slot's lease).
+ * lets go of its slot or its place. The releases are owed in memory only
+ * (`store.releases`), and the flow row is not written: `asked` and `held`
+ * count only while the run is queued or running, and a release lost with
+ * the instance is caught by the slot's lease (the run, asked, says no).
  */
 export function leaveSlots(store: RunStore): void {
   const flow = store.run?.flow;
   if (!flow || flow.asked.length === 0) return;
-  for (const name of flow.asked) store.setTimer("slot-release", `${flow.ticket} ${name}`, Date.now());
+  for (const name of flow.asked) store.releases.push(`${flow.ticket} ${name}`);
   Object.assign(flow, { asked: [], held: [] });
-  store.saveFlow();
 }
 
-/** A `slot-release` timer's ref: the ticket and the limit's name. */
+/** A release's ref (a `slot-release` timer's, from runs stored before releases were kept in memory): the ticket and the limit's name. */
 export function releaseRef(ref: string): { ticket: number; name: string } {
   const space = ref.indexOf(" ");
   return { ticket: Number(ref.slice(0, space)), name: ref.slice(space + 1) };

@@ -46,8 +46,8 @@ export function createRun(
     cancelOn?: number | undefined;
     /** For a run started by step.invoke: where it reports its ending. */
     parent?: ParentLink | undefined;
-    /** Under flow control: whether a concurrency limit applies, and `timeouts.start`. */
-    flow?: { concurrency: boolean; startMs: number | undefined } | undefined;
+    /** Under flow control: whether a concurrency limit applies, `timeouts.start`, and the slots the run starts holding. */
+    flow?: { concurrency: boolean; startMs: number | undefined; held?: string[] | undefined } | undefined;
   },
   eventJson: string,
   now: number,
@@ -70,10 +70,10 @@ export function createRun(
     parent: init.parent ?? null,
     stateBytes: 0,
     replays: [],
-    flow: init.flow ? newRunFlow(init.flow.concurrency, now) : null,
+    flow: init.flow ? newRunFlow(init.flow.concurrency, now, init.flow.held) : null,
   };
+  // A queued run asks its limits at once, in start(); its `admit` timer is set only if it stays queued (or see resumeUnasked).
   store.createRun(run, eventJson, moreEvents);
-  if (init.flow) store.setTimer("admit", "run", now);
   if (init.flow?.startMs !== undefined) store.setTimer("start-timeout", "run", now + init.flow.startMs);
   // A queued run's finish timeout starts with its admission (admitRun).
   if (init.finishMs !== undefined && !init.flow) store.setTimer("run-timeout", "run", now + init.finishMs);
@@ -89,6 +89,11 @@ export function endFirstTurn(store: RunStore, now: number): void {
 /** A running run found with no lease (cut off in its first turn) resumes at once. */
 export function resumeUnleased(store: RunStore, now: number): void {
   if (store.run?.status === "running" && !store.hasTimer("lease")) store.setTimer("lease", "run", now);
+}
+
+/** A queued run found with no `admit` timer (cut off while start() asked its limits) asks them again at once. */
+export function resumeUnasked(store: RunStore, now: number): void {
+  if (store.run?.status === "queued" && !store.hasTimer("admit")) store.setTimer("admit", "run", now);
 }
 
 /** The lease came due: a running run keeps one; an ended run lets it go. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../env";
 import { RunStore } from "../store";
 import type { StepState } from "../types";
-import { addFoundStep, createRun, recoverInterruptedSteps, startAttempt } from ".";
+import { addFoundStep, admitRun, askSlot, createRun, endRun, holdSlot, recoverInterruptedSteps, resumeUnasked, startAttempt } from ".";
 
 const testEnv = env as unknown as Env;
 
@@ -65,5 +65,52 @@ describe("recoverInterruptedSteps", () => {
     expect(counts.before).toBe(6 + JSON.stringify({ name: "Error", message: "" }).length + 3000);
     expect(counts.running).toBeLessThan(counts.before);
     expect(counts).toMatchObject({ recounted: counts.running, reloaded: counts.running });
+  });
+});
+
+describe("a run under a concurrency limit", () => {
+  const inFreshObject = <T>(body: (storage: DurableObjectStorage) => T) =>
+    runInDurableObject(testEnv.RUNS.get(testEnv.RUNS.newUniqueId()), (_instance, ctx) => body(ctx.storage));
+  const newQueued = (storage: DurableObjectStorage) => {
+    const store = new RunStore(storage);
+    createRun(
+      store,
+      { runId: "01JOURNALTESTRUN000000000B", functionId: "fn", eventId: "e1", flow: { concurrency: true, startMs: undefined } },
+      "{}",
+      1,
+    );
+    return store;
+  };
+
+  it("is created with no admit timer; an instance that finds it queued without one asks its limits at once", async () => {
+    const found = await inFreshObject((storage) => {
+      const created = newQueued(storage);
+      askSlot(created, "limit");
+      const loaded = new RunStore(storage);
+      const before = loaded.hasTimer("admit");
+      resumeUnasked(loaded, 5);
+      return { before, after: new RunStore(storage).timer("admit", "run")?.dueAt, asked: loaded.run!.flow!.asked };
+    });
+    expect(found).toEqual({ before: false, after: 5, asked: ["limit"] });
+  });
+
+  it("admitted in its first turn, leaves the lease to the turn's end; ending owes its releases in memory, storing none", async () => {
+    const found = await inFreshObject((storage) => {
+      const store = newQueued(storage);
+      askSlot(store, "limit");
+      holdSlot(store, "limit", false);
+      admitRun(store, 2, undefined, true);
+      const admitted = new RunStore(storage);
+      endRun(store, "completed", { outputJson: "null" }, 3, false, 60_000);
+      const ended = new RunStore(storage);
+      return {
+        held: admitted.run!.flow!.held,
+        status: admitted.run!.status,
+        lease: admitted.hasTimer("lease"),
+        releases: store.releases,
+        stored: ended.timers().map((t) => t.kind),
+      };
+    });
+    expect(found).toEqual({ held: ["limit"], status: "running", lease: false, releases: ["1 limit"], stored: ["expire"] });
   });
 });

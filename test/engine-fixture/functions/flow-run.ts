@@ -84,4 +84,21 @@ export const napsInLine = app.createFunction(
   },
 );
 
-export const flowRunFunctions = [twoAtOnce, onePerKey, sharedA, sharedB, throttled, prioritized, startsSoon, finishesInTime, napsInLine];
+/** Ends at once, in its run's first turn: its slot comes back in start()'s answer to a caller that takes releases back. */
+export const instant = app.createFunction(
+  { id: "flow-instant", triggers: [{ event: "test/flow-instant" }], concurrency: { limit: 1, key: "event.data.key" } },
+  async () => "done",
+);
+
+export const flowRunFunctions = [
+  twoAtOnce,
+  onePerKey,
+  sharedA,
+  sharedB,
+  throttled,
+  prioritized,
+  startsSoon,
+  finishesInTime,
+  napsInLine,
+  instant,
+];
