@@ -6,8 +6,8 @@ const WAIT = { timeoutMs: 180_000, stallMs: 30_000 };
 
 /**
  * Stepflare driven as a user would: events POSTed to /e/:key; completion
- * read from the D1 run listing through /bench/runs (one indexed query, no
- * call into any run's object).
+ * read from the run listing's shards through /bench/runs (no call into any
+ * run's object).
  */
 export class StepflareDriver {
   constructor(base) {

@@ -20,7 +20,7 @@ const SETTLE_MS = 50;
 
 const sendOne = async (base, event) => (await postJson(`${base}/e/bench-key`, event)).ids[0];
 
-/** The run of `fn` that event `eventId` started, as the D1 listing has it. */
+/** The run of `fn` that event `eventId` started, as the run listing has it. */
 const listed = (base, eventId, fn) => getJson(`${base}/bench/run?event=${eventId}&fn=${fn}`);
 
 /** How many waits for `bench/resume` the index holds (for one key, or all). */

@@ -1,4 +1,5 @@
 import type { Env } from "stepflare/engine";
+import { shardsBetween } from "../../src/d1/listing";
 import { bucketOfTime, byShard, idFloor, type ShardPlace, shardName } from "../../src/listing/keys";
 import { ulid } from "../../src/shared/ulid";
 
@@ -10,12 +11,8 @@ import { ulid } from "../../src/shared/ulid";
 
 const stub = (env: Env, p: ShardPlace) => env.RUN_LISTING.get(env.RUN_LISTING.idFromName(shardName(p)));
 
-async function shardsSince(env: Env, since: number): Promise<ShardPlace[]> {
-  const rows = await env.DB.prepare("SELECT bucket, shard FROM listing_shards WHERE bucket >= ?1")
-    .bind(bucketOfTime(since))
-    .all<ShardPlace>();
-  return rows.results;
-}
+const shardsSince = (env: Env, since: number): Promise<ShardPlace[]> =>
+  shardsBetween(env.DB, bucketOfTime(since), Number.MAX_SAFE_INTEGER, "oldest");
 
 /** Runs of these functions created since `since`, per status, with the first start and last end. */
 export async function runSummary(env: Env, functionIds: string[], since: number) {
@@ -29,7 +26,7 @@ export async function runOfEvent(env: Env, eventId: string, functionId: string) 
   const event = await env.DB.prepare("SELECT accepted_at FROM events WHERE id = ?1").bind(eventId).first<{ accepted_at: number }>();
   if (!event) return null;
   const bucket = bucketOfTime(event.accepted_at);
-  const shards = (await shardsSince(env, event.accepted_at)).filter((p) => p.bucket === bucket);
+  const shards = await shardsBetween(env.DB, bucket, bucket, "oldest");
   const runs = (await Promise.all(shards.map((p) => stub(env, p).ofEvent(eventId)))).flat();
   return runs.find((r) => r.function_id === functionId) ?? null;
 }
