@@ -76,7 +76,7 @@ const failures = (queue: string): QueueConsumer => ({
   max_concurrency: 10,
 });
 
-export const RUN_CLASSES = ["StepflareRun", "StepflareSweeper", "StepflareFlow", "StepflareListing"];
+export const RUN_CLASSES = ["StepflareRun", "StepflareSweeper", "StepflareFlow", "StepflareListing", "StepflareEvents"];
 
 /** Every binding, with the D1 migrations read from `migrationsDir`. */
 export function stepflareBindings(migrationsDir: string): Bindings {
@@ -91,6 +91,7 @@ export function stepflareBindings(migrationsDir: string): Bindings {
         { name: "SWEEPER", class_name: "StepflareSweeper" },
         { name: "FLOW", class_name: "StepflareFlow" },
         { name: "RUN_LISTING", class_name: "StepflareListing" },
+        { name: "EVENT_STORE", class_name: "StepflareEvents" },
       ],
     },
     migrations: [{ tag: "v1", new_sqlite_classes: RUN_CLASSES }],

@@ -91,7 +91,10 @@ new_sqlite_classes = ["Counter"]
     ]);
     expect(config.migrations).toEqual([
       { tag: "v1", new_sqlite_classes: ["Counter"] },
-      { tag: "stepflare-v1", new_sqlite_classes: ["StepflareRun", "StepflareSweeper", "StepflareFlow", "StepflareListing"] },
+      {
+        tag: "stepflare-v1",
+        new_sqlite_classes: ["StepflareRun", "StepflareSweeper", "StepflareFlow", "StepflareListing", "StepflareEvents"],
+      },
     ]);
   });
 

@@ -91,7 +91,7 @@ export function init(options: InitOptions): void {
     writeFileSync(configPath, next);
     out(`${path.basename(configPath)}: added ${describe(want, plan)}`);
     out(
-      "Your Worker must export StepflareRun, StepflareSweeper, StepflareFlow and StepflareListing from createEngine() (see stepflare's docs/package.md).",
+      "Your Worker must export StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing and StepflareEvents from createEngine() (see stepflare's docs/package.md).",
     );
   }
   if (options.migrate === false) return out("Next: npx wrangler d1 migrations apply DB --local");

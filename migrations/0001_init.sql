@@ -1,28 +1,19 @@
--- Stepflare's D1 schema: the durable record of accepted events, the directory of
--- the run listing's shards (Durable Objects cannot be enumerated), and dead letters. Each table's SQL
--- lives in one module: src/d1/events.ts, src/d1/listing.ts, src/d1/dead-letters.ts.
-
-CREATE TABLE events (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  accepted_at INTEGER NOT NULL,
-  dispatched_at INTEGER,
-  -- times the sweeper re-enqueued this acceptance; it gives up after a few
-  sweeps INTEGER NOT NULL DEFAULT 0
-);
--- The sweeper's index holds only events it may still re-enqueue. An event that
--- has used up its sweeps (5, MAX_SWEEPS in src/d1/events.ts) leaves it, so
--- abandoned events are no longer walked past on every sweep.
-CREATE INDEX events_sweepable ON events (accepted_at, id) WHERE dispatched_at IS NULL AND sweeps < 5;
--- Events newest first (the events listing), and by name, newest first (search by name, a wait's look-back).
-CREATE INDEX events_newest ON events (accepted_at DESC, id DESC);
-CREATE INDEX events_by_name ON events (name, accepted_at DESC, id DESC);
+-- Stepflare's D1 schema: the directories of the run listing's and the event
+-- store's shards (Durable Objects cannot be enumerated), and dead letters. Each
+-- table's SQL lives in one module: src/d1/shards.ts, src/d1/dead-letters.ts.
 
 -- The directory of the run listing's shards: the listing itself lives in
 -- Durable Objects, one per hour and shard (src/listing/); each shard notes
 -- itself here before its first row, so a reader asks only shards that hold rows.
 CREATE TABLE listing_shards (
+  bucket INTEGER NOT NULL,
+  shard INTEGER NOT NULL,
+  PRIMARY KEY (bucket, shard)
+) WITHOUT ROWID;
+
+-- The directory of the event store's shards (src/events/): one row per hour
+-- and shard that holds accepted events, the same way.
+CREATE TABLE event_shards (
   bucket INTEGER NOT NULL,
   shard INTEGER NOT NULL,
   PRIMARY KEY (bucket, shard)

@@ -3,6 +3,7 @@ import { type EngineConfig, type EngineOptions, resolveConfig } from "./config";
 import { runSchedules } from "./cron/scheduled";
 import { consumeDeadLetters } from "./dlq/consumer";
 import type { Env } from "./env";
+import { StepflareEventsObject } from "./events/object";
 import { consumeEvents } from "./fanout/consumer";
 import { StepflareFlowObject } from "./flow/object";
 import { consumeListing } from "./listing/consumer";
@@ -17,7 +18,7 @@ export interface CreateEngineOptions extends EngineOptions {
   queues?: Partial<QueueNames>;
 }
 
-/** What `createEngine` answers: the Worker's handlers and the four Durable Object classes. */
+/** What `createEngine` answers: the Worker's handlers and the five Durable Object classes. */
 export interface Engine {
   worker: {
     fetch(req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>;
@@ -28,17 +29,18 @@ export interface Engine {
   StepflareSweeper: new (ctx: DurableObjectState, env: Env) => SweeperObject;
   StepflareFlow: new (ctx: DurableObjectState, env: Env) => StepflareFlowObject;
   StepflareListing: new (ctx: DurableObjectState, env: Env) => StepflareListingObject;
+  StepflareEvents: new (ctx: DurableObjectState, env: Env) => StepflareEventsObject;
   config: EngineConfig;
 }
 
 /**
  * Builds the engine Worker around your functions. Export `worker` as the
- * default export and the four Durable Object classes under these names.
+ * default export and the five Durable Object classes under these names.
  *
  * @example
  * const engine = createEngine({ functions: [welcome, trial], schemas: app.schemas });
  * export default engine.worker;
- * export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing } = engine;
+ * export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, StepflareEvents } = engine;
  */
 export function createEngine(options: CreateEngineOptions): Engine {
   const config = resolveConfig(options);
@@ -90,5 +92,7 @@ export function createEngine(options: CreateEngineOptions): Engine {
 
   class StepflareListing extends StepflareListingObject {}
 
-  return { worker, StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, config };
+  class StepflareEvents extends StepflareEventsObject {}
+
+  return { worker, StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, StepflareEvents, config };
 }

@@ -1,3 +1,4 @@
+import type { StepflareEventsObject } from "./events/object";
 import type { StepflareFlowObject } from "./flow/object";
 import type { StepflareListingObject } from "./listing/shard";
 import type { EventMessage, PackedEventsMessage } from "./messages/events";
@@ -28,6 +29,8 @@ export interface Env {
   FLOW: DurableObjectNamespace<StepflareFlowObject>;
   /** The run listing: one object per hour and shard, src/listing/. */
   RUN_LISTING: DurableObjectNamespace<StepflareListingObject>;
+  /** The event store: accepted events by hour and shard, and the id index by shard, src/events/. */
+  EVENT_STORE: DurableObjectNamespace<StepflareEventsObject>;
   /** Secret: accepted event keys, separated by commas or whitespace. */
   EVENT_KEYS?: string;
   /** Secret: bearer key for /api/v1. When unset outside dev mode, the API answers 401. */

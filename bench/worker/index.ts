@@ -34,6 +34,6 @@ export default {
   scheduled: (controller, env, ctx) => engine.worker.scheduled(controller, env, ctx),
 } satisfies ExportedHandler<Env, unknown>;
 
-export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, StepflareEvents } = engine;
 export { BenchProbe } from "./probe";
 export { BenchWorkflow } from "./workflow";

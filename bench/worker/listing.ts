@@ -1,5 +1,6 @@
 import type { Env } from "stepflare/engine";
-import { shardsBetween } from "../../src/d1/listing";
+import { shardsBetween } from "../../src/d1/shards";
+import { idShardName } from "../../src/events/keys";
 import { bucketOfTime, byShard, idFloor, type ShardPlace, shardName } from "../../src/listing/keys";
 import { ulid } from "../../src/shared/ulid";
 
@@ -12,7 +13,7 @@ import { ulid } from "../../src/shared/ulid";
 const stub = (env: Env, p: ShardPlace) => env.RUN_LISTING.get(env.RUN_LISTING.idFromName(shardName(p)));
 
 const shardsSince = (env: Env, since: number): Promise<ShardPlace[]> =>
-  shardsBetween(env.DB, bucketOfTime(since), Number.MAX_SAFE_INTEGER, "oldest");
+  shardsBetween(env.DB, "listing_shards", bucketOfTime(since), Number.MAX_SAFE_INTEGER, "oldest");
 
 /** Runs of these functions created since `since`, per status, with the first start and last end. */
 export async function runSummary(env: Env, functionIds: string[], since: number) {
@@ -23,10 +24,10 @@ export async function runSummary(env: Env, functionIds: string[], since: number)
 
 /** The run of one function an event started: in the shards of the hour the event was accepted. */
 export async function runOfEvent(env: Env, eventId: string, functionId: string) {
-  const event = await env.DB.prepare("SELECT accepted_at FROM events WHERE id = ?1").bind(eventId).first<{ accepted_at: number }>();
-  if (!event) return null;
-  const bucket = bucketOfTime(event.accepted_at);
-  const shards = await shardsBetween(env.DB, bucket, bucket, "oldest");
+  const acceptedAt = await env.EVENT_STORE.get(env.EVENT_STORE.idFromName(idShardName(eventId))).acceptance(eventId);
+  if (acceptedAt === null) return null;
+  const bucket = bucketOfTime(acceptedAt);
+  const shards = await shardsBetween(env.DB, "listing_shards", bucket, bucket, "oldest");
   const runs = (await Promise.all(shards.map((p) => stub(env, p).ofEvent(eventId)))).flat();
   return runs.find((r) => r.function_id === functionId) ?? null;
 }

@@ -55,6 +55,6 @@ export class StepflareRun extends engine.StepflareRun {
     return timed("object alarm()", () => super.alarm());
   }
 }
-export const { StepflareSweeper, StepflareFlow, StepflareListing } = engine;
+export const { StepflareSweeper, StepflareFlow, StepflareListing, StepflareEvents } = engine;
 export { BenchProbe } from "./probe";
 export { BenchWorkflow } from "./workflow";

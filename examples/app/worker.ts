@@ -37,4 +37,4 @@ const http = new Hono<{ Bindings: Env }>()
   .all("*", (c) => engine.worker.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext));
 
 export default { ...engine.worker, fetch: http.fetch } satisfies ExportedHandler<Env, unknown>;
-export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, StepflareEvents } = engine;

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
-import { type ListedEvent, listEvents } from "../d1/events";
 import type { Env } from "../env";
+import type { ListedEvent } from "../events/object";
+import { listEvents } from "../events/store";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { parseQuery } from "./query";
 import { eventsListQuery } from "./schemas";
@@ -16,6 +17,6 @@ export const eventSummary = (r: ListedEvent) => ({
 export const eventListApi = new Hono<{ Bindings: Env }>().get("/", async (c) => {
   const q = parseQuery(eventsListQuery, c.req.queries());
   const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-  const page = await listEvents(c.env.DB, { name: q.name, since: q.since, until: q.until, after, limit: q.limit });
+  const page = await listEvents(c.env, { name: q.name, since: q.since, until: q.until, after, limit: q.limit });
   return c.json({ events: page.rows.map(eventSummary), nextCursor: page.next && encodeCursor(page.next) });
 });

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { wellFormedHead } from "../../sdk/internal";
-import { getEvent, resetSweeps } from "../d1/events";
 import type { Env } from "../env";
+import { getEvent, resetSweeps } from "../events/store";
 import { runsOfEvent } from "../listing/store";
 import type { EventMessage } from "../messages/events";
 import { HttpError } from "../shared/http-error";
@@ -12,7 +12,7 @@ const notFound = (eventId: string) =>
 export const eventsApi = new Hono<{ Bindings: Env }>()
   .get("/:eventId", async (c) => {
     const eventId = c.req.param("eventId");
-    const row = await getEvent(c.env.DB, eventId);
+    const row = await getEvent(c.env, eventId);
     if (!row) throw notFound(eventId);
     const runs = await runsOfEvent(c.env, eventId, Number(row.accepted_at));
     return c.json({
@@ -35,7 +35,7 @@ export const eventsApi = new Hono<{ Bindings: Env }>()
    */
   .post("/:eventId/dispatch", async (c) => {
     const eventId = c.req.param("eventId");
-    const row = await resetSweeps(c.env.DB, eventId);
+    const row = await resetSweeps(c.env, eventId);
     if (!row) throw notFound(eventId);
     const message: EventMessage = { v: 1, id: eventId, acceptedAt: Number(row.accepted_at) };
     try {

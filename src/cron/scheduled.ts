@@ -1,7 +1,7 @@
 import type { EngineConfig } from "../config";
-import { eventRow, insertDispatched } from "../d1/events";
 import { pausedFunctions } from "../d1/pauses";
 import type { Env } from "../env";
+import { claimAcceptances, dedupeOf, storeEvents } from "../events/store";
 import { admitRun } from "../fanout/admit";
 import { runIdFor } from "../fanout/run-id";
 import type { ListingRow } from "../listing/rows";
@@ -44,12 +44,17 @@ export async function runSchedules(scheduledTime: number, env: Env, config: Engi
       return { fn, event, runId: await runIdFor(functionId, event.id, minute) };
     }),
   );
-  // Stored first, so each run's event is there for the API to show, whatever happens to the starts.
-  await insertDispatched(
-    env.DB,
-    starts.map((s) => eventRow(s.event.id, s.event.name, JSON.stringify(s.event))),
-    minute,
-  ).run();
+  // Stored (dispatched: the engine starts the runs itself) and indexed by id first, so each run's event is
+  // there for the API to show, whatever happens to the starts. A second delivery of the minute changes nothing.
+  await storeEvents(
+    env,
+    starts.map((s) => ({ id: s.event.id, name: s.event.name, payload: JSON.stringify(s.event), acceptedAt: minute, dispatchedAt: minute })),
+  );
+  await claimAcceptances(
+    env,
+    starts.map((s): [string, number] => [s.event.id, minute]),
+    dedupeOf(config),
+  );
   const results = await Promise.allSettled(
     starts.map(({ fn, event, runId }) =>
       admitRun(

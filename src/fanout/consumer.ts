@@ -1,9 +1,9 @@
 import type { StepflareFunction } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
-import { markDispatched } from "../d1/events";
 import { pausedFunctions } from "../d1/pauses";
 import { matchPathsOf } from "../d1/waits";
 import type { Env } from "../env";
+import { markDispatched } from "../events/store";
 import type { ListingRow } from "../listing/rows";
 import { writeListing } from "../listing/store";
 import { type EventMessage, eventsQueueMessageSchema, type StoredEvent } from "../messages/events";
@@ -17,7 +17,7 @@ import { runIdFor } from "./run-id";
 import { SlotReservations } from "./slots";
 import { resumeWaits } from "./waits";
 
-/** Events read from R2 or D1 at once: each is at most about 2 MB stored, so a wave stays far below a Worker's memory. */
+/** Events read from R2 or the event store at once: each is at most about 2 MB stored, so a wave stays far below a Worker's memory. */
 const REFERENCE_WAVE = 10;
 
 /**
@@ -26,9 +26,8 @@ const REFERENCE_WAVE = 10;
  * function and the acceptance), and each message is acknowledged on its own,
  * only once all its runs exist and its events are marked dispatched. The
  * listing rows of every run that started (those of an event whose other runs
- * failed to start too) and the dispatch marks land in one D1 batch, so a
- * failed batch, whose events are retried and swept again, is the only way to
- * miss a row.
+ * failed to start too) are written before the dispatch marks, so a failed
+ * write, whose events are retried and swept again, is the only way to miss a row.
  */
 export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, config: EngineConfig): Promise<void> {
   const tallies: Tally[] = [];
@@ -146,7 +145,7 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
   };
 
   // Events carried inline fan out at once; those carried by reference (large,
-  // or swept) are read from R2 or D1 a wave at a time, so a batch of large events
+  // or swept) are read from R2 or the event store a wave at a time, so a batch of large events
   // never holds more than a wave in memory, and a failed read retries only its wave.
   const byReference = items.filter((i) => !i.body.event);
   await Promise.all([
@@ -174,7 +173,7 @@ async function fanOutAll(env: Env, config: EngineConfig, parsedItems: Item[]): P
     // A newer row the listing queue already wrote is kept.
     await writeListing(env, listing);
     const acceptances = done.map((d): [string, number] => [d.body.id, d.body.acceptedAt]);
-    if (done.length > 0) await markDispatched(env.DB, acceptances, Date.now()).run();
+    if (done.length > 0) await markDispatched(env, acceptances, Date.now());
     for (const d of done) d.msg.ack();
   } catch (e) {
     // The runs exist; a redelivery finds them and only writes the listing and marks the events.

@@ -1,7 +1,7 @@
 import { type EventPayload, utf8Bytes } from "../../sdk/internal";
-import { eventRow, upsertEvents } from "../d1/events";
-import { MAX_BOUND_BYTES } from "../d1/row-chunks";
 import type { Env } from "../env";
+import { type Acceptance, acceptanceKey } from "../events/keys";
+import { claimAcceptances, type Dedupe, dropEvents, storeEvents } from "../events/store";
 import { type EventMessage, INLINE_EVENT_MAX_BYTES, type StoredEvent } from "../messages/events";
 import type { Written } from "../shared/group-commit";
 import { HttpError } from "../shared/http-error";
@@ -9,16 +9,15 @@ import { sendAll } from "../shared/queue-batches";
 import { ulid } from "../shared/ulid";
 import { type IdSeed, seededEventId } from "./id-seed";
 
-/** One event's row as stored, at most: D1 refuses a row over 2,000,000 bytes. */
-export const MAX_STORED_BYTES = MAX_BOUND_BYTES;
+/** One event's JSON as stored, at most: SQLite in a Durable Object refuses a row over 2 MB, and the row holds more than the JSON. */
+export const MAX_STORED_BYTES = 1_900_000;
 
 /** One request's events, with their ids settled, ready to be written. */
 export interface PreparedEvents {
   events: StoredEvent[];
+  /** Each event's JSON, as stored. */
   texts: string[];
-  /** Each event's row as bound to the statement (JSON). */
-  rows: string[];
-  /** UTF-16 units of all rows: the request's size in a group. */
+  /** UTF-16 units of all texts: the request's size in a group. */
   chars: number;
 }
 
@@ -40,11 +39,10 @@ export async function prepareEvents(payloads: EventPayload[], seed?: IdSeed, now
   }));
   // Cannot throw: the data came from JSON.parse, or from a schema whose output parseEvents checked as JSON.
   const texts = events.map((e) => JSON.stringify(e));
-  const rows = events.map((e, i) => eventRow(e.id, e.name, texts[i]!));
   let chars = 0;
-  rows.forEach((row, i) => {
-    chars += row.length;
-    const bytes = row.length * 3 > MAX_STORED_BYTES ? utf8Bytes(row) : 0;
+  texts.forEach((text, i) => {
+    chars += text.length;
+    const bytes = text.length * 3 > MAX_STORED_BYTES ? utf8Bytes(text) : 0;
     if (bytes > MAX_STORED_BYTES) {
       throw new HttpError(
         413,
@@ -53,38 +51,51 @@ export async function prepareEvents(payloads: EventPayload[], seed?: IdSeed, now
       );
     }
   });
-  return { events, texts, rows, chars };
+  return { events, texts, chars };
 }
 
 /**
- * Makes the events of one or more requests durable in one D1 statement and
+ * Makes the events of one or more requests durable in the event store and
  * answers each request's ids; `after` is the send of the newly accepted ones
  * to the events queue, which the caller keeps alive (`waitUntil`) but need
- * not wait for. Once D1 has them they are never lost: if the send fails, the
- * sweeper enqueues them later. An id repeated across the requests is
- * accepted for the first and a duplicate for the rest.
+ * not wait for. The events are stored first, then their ids claimed: once
+ * stored they are never lost (if the claim or the send fails, the sweeper
+ * enqueues them, and the consumer claims them). A duplicate's stored row is
+ * dropped. An id repeated across the requests is accepted for the first and
+ * a duplicate for the rest.
  */
 export async function writeEvents(
   env: Env,
   requests: PreparedEvents[],
-  dedupeWindowMs: number,
+  dedupe: Dedupe,
   afterStatement: () => void = () => {},
   now = Date.now(),
 ): Promise<Written<AcceptResult>> {
-  const fresh = await upsertEvents(
-    env.DB,
-    requests.length === 1 ? requests[0]!.rows : requests.flatMap((r) => r.rows),
-    requests.reduce((n, r) => n + r.chars, 0),
-    now,
-    now - dedupeWindowMs,
+  const rows = requests.flatMap(({ events, texts }) =>
+    events.map((e, i) => ({ id: e.id, name: e.name, payload: texts[i]!, acceptedAt: now })),
+  );
+  await storeEvents(env, rows);
+  const fresh = await claimAcceptances(
+    env,
+    rows.map((r): Acceptance => [r.id, now]),
+    dedupe,
   );
   afterStatement();
+  const duplicates = [...new Set(rows.map((r) => r.id))].filter((id) => !fresh.has(acceptanceKey(id, now)));
+  if (duplicates.length > 0) {
+    await dropEvents(
+      env,
+      duplicates.map((id): Acceptance => [id, now]),
+    ).catch((e: Error) =>
+      console.error(`stepflare: dropping ${duplicates.length} duplicate event(s) failed; the sweeper will:`, e.message),
+    );
+  }
 
   const messages: EventMessage[] = [];
   const answers = requests.map(({ events, texts }) => {
     let accepted = 0;
     events.forEach((event, i) => {
-      if (!fresh.delete(event.id)) return; // duplicate, or a repeat of an id earlier in this statement
+      if (!fresh.delete(acceptanceKey(event.id, now))) return; // duplicate, or a repeat of an id earlier in this write
       const inline = utf8Bytes(texts[i] ?? "") <= INLINE_EVENT_MAX_BYTES;
       messages.push({ v: 1, id: event.id, acceptedAt: now, ...(inline ? { event } : {}) });
       accepted++;

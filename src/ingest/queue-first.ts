@@ -1,5 +1,6 @@
 import { utf8Bytes } from "../../sdk/internal";
 import type { Env } from "../env";
+import type { Dedupe } from "../events/store";
 import {
   type EventMessage,
   INLINE_EVENT_MAX_BYTES,
@@ -15,23 +16,23 @@ import { type AcceptResult, type PreparedEvents, writeEvents } from "./accept";
 let warnedNoBucket = false;
 
 /**
- * Ingest's queue path: the events queue is the durable record, and D1 is not
- * written before the answer. Events small enough to ride in a message go
+ * Ingest's queue path: the events queue is the durable record, and nothing
+ * else is written before the answer. Events small enough to ride in a message go
  * with `stored: false`, packed up to ten to a message: the events consumer
  * stores them and checks their ids against the dedupe window. A larger one
  * is put in R2 (`EVENT_BODIES`) first, and its message names the object;
- * without that bucket it is written to D1 first, as on the store path.
+ * without that bucket it is stored first, as on the store path.
  * Resolves once the queue has every message; `keepAlive` holds the rest.
  */
 export async function queueEvents(
   env: Env,
   prepared: PreparedEvents,
-  dedupeWindowMs: number,
+  dedupe: Dedupe,
   keepAlive: (p: Promise<unknown>) => void,
   now = Date.now(),
 ): Promise<AcceptResult> {
   const messages: (EventMessage | PackedEventsMessage)[] = [];
-  const large: PreparedEvents = { events: [], texts: [], rows: [], chars: 0 };
+  const large: PreparedEvents = { events: [], texts: [], chars: 0 };
   let pack: { events: StoredEvent[]; bytes: number } = { events: [], bytes: 0 };
   const seal = () => {
     const [first, ...rest] = pack.events;
@@ -56,11 +57,9 @@ export async function queueEvents(
       pack.bytes += bytes;
       return;
     }
-    const row = prepared.rows[i]!;
     large.events.push(event);
     large.texts.push(text);
-    large.rows.push(row);
-    large.chars += row.length;
+    large.chars += text.length;
   });
   seal();
   const bucket = env.EVENT_BODIES;
@@ -69,7 +68,7 @@ export async function queueEvents(
     console.warn("stepflare: no EVENT_BODIES R2 binding; events over 64 KiB are written to D1 before ingest answers (docs/deploying.md)");
   }
   const [written] = await Promise.all([
-    large.events.length === 0 || bucket ? undefined : writeEvents(env, [large], dedupeWindowMs, undefined, now),
+    large.events.length === 0 || bucket ? undefined : writeEvents(env, [large], dedupe, undefined, now),
     messages.length === 0 ? undefined : sendEvents(env, messages),
     large.events.length === 0 || !bucket ? undefined : sendByReference(env, bucket, large, now, keepAlive),
   ]);

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { EngineConfig, IngestPath } from "../config";
 import type { Env } from "../env";
+import { dedupeOf } from "../events/store";
 import { GroupCommit } from "../shared/group-commit";
 import { HttpError } from "../shared/http-error";
 import { type AcceptResult, type PreparedEvents, prepareEvents, writeEvents } from "./accept";
@@ -21,7 +22,7 @@ const SOLO_EVENTS = 50;
 let sweeperArmed = false;
 
 /**
- * A write D1 failed or did not confirm in time: a 503 the sender can act on,
+ * A write storage failed or did not confirm in time: a 503 the sender can act on,
  * not a bare 500. The events may or may not be stored, so the answer says
  * how a retry stays safe.
  */
@@ -38,7 +39,7 @@ function notConfirmed(e: unknown): HttpError {
 /**
  * The path this request's events take (`ingest` in docs/scale.md). Cloudflare's
  * edge puts a `cf-ray` header on every request it hands a Worker; local dev
- * does not, and its queues live in memory, so there the events go to D1 first.
+ * does not, and its queues live in memory, so there the events are stored first.
  */
 function ingestPath(config: EngineConfig, req: Request): IngestPath {
   if (config.ingest !== "auto") return config.ingest;
@@ -52,7 +53,7 @@ export function ingestRoutes(config: EngineConfig) {
   const writerFor = (env: Env) => {
     let writer = writers.get(env);
     if (!writer) {
-      writer = new GroupCommit((requests, release) => writeEvents(env, requests, config.limits.dedupeWindowMs, release), GROUP_MAX_CHARS);
+      writer = new GroupCommit((requests, release) => writeEvents(env, requests, dedupeOf(config), release), GROUP_MAX_CHARS);
       writers.set(env, writer);
     }
     return writer;
@@ -69,9 +70,9 @@ export function ingestRoutes(config: EngineConfig) {
     let ids: string[];
     try {
       if (ingestPath(config, c.req.raw) === "queue") {
-        ({ ids } = await queueEvents(c.env, prepared, config.limits.dedupeWindowMs, keepAlive));
+        ({ ids } = await queueEvents(c.env, prepared, dedupeOf(config), keepAlive));
       } else if (prepared.events.length >= SOLO_EVENTS) {
-        const { results, after } = await writeEvents(c.env, [prepared], config.limits.dedupeWindowMs);
+        const { results, after } = await writeEvents(c.env, [prepared], dedupeOf(config));
         if (after) keepAlive(after);
         ids = results[0]!.ids;
       } else ({ ids } = await writerFor(c.env).submit(prepared, prepared.chars, keepAlive));

@@ -1,6 +1,7 @@
 import { StepflareError } from "../../sdk/internal";
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { dedupeOf } from "../events/store";
 import { HttpError } from "../shared/http-error";
 import { prepareEvents, writeEvents } from "./accept";
 import { parseEventList } from "./parse-events";
@@ -31,7 +32,7 @@ export async function sendFromStep(
     if (e instanceof HttpError) throw new StepflareError(e.code, e.message);
     throw e;
   }
-  const { results, after } = await writeEvents(env, [prepared], config.limits.dedupeWindowMs);
+  const { results, after } = await writeEvents(env, [prepared], dedupeOf(config));
   await after;
   return { ids: results[0]!.ids };
 }

@@ -1,3 +1,4 @@
+import { fnv1a } from "../shared/fnv";
 import { ULID_PATTERN, ulidTime } from "../shared/ulid";
 
 /**
@@ -38,10 +39,7 @@ export const idFloor = (ms: number): string => `${ulidTime(ms)}${"0".repeat(16)}
 
 /** The shard of one run's row. */
 export function placeOf(runId: string): ShardPlace {
-  // FNV-1a over the id: stable across isolates and releases, spread evenly.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < runId.length; i++) h = Math.imul(h ^ runId.charCodeAt(i), 0x01000193) >>> 0;
-  return { bucket: bucketOfTime(idTime(runId)), shard: h % LISTING_SHARDS };
+  return { bucket: bucketOfTime(idTime(runId)), shard: fnv1a(runId) % LISTING_SHARDS };
 }
 
 /** The shard object's name. */
@@ -58,4 +56,15 @@ export function byShard<T>(items: T[], idOf: (item: T) => string): { place: Shar
     groups.set(name, group);
   }
   return [...groups.values()];
+}
+
+/** Shards grouped by bucket, in the order given. */
+export function byBucket(places: ShardPlace[]): ShardPlace[][] {
+  const out: ShardPlace[][] = [];
+  for (const p of places) {
+    const last = out[out.length - 1];
+    if (last && last[0]!.bucket === p.bucket) last.push(p);
+    else out.push([p]);
+  }
+  return out;
 }

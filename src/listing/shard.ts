@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { forgetShard, noteShard } from "../d1/listing";
+import { forgetShard, noteShard } from "../d1/shards";
 import type { Env } from "../env";
 import type { ShardPlace } from "./keys";
 import { HELD_VERSION, type ListedRun, type ListingRow, NOT_ENDED, type PruneBefore, RUN_MISSING } from "./rows";
@@ -76,7 +76,7 @@ export class StepflareListingObject extends DurableObject<Env> {
   upsert(place: ShardPlace, rows: ListingRow[]): Promise<void> {
     return this.#inTurn(async () => {
       if (this.#sql.exec("SELECT 1 FROM place").toArray().length === 0) {
-        await noteShard(this.env.DB, place);
+        await noteShard(this.env.DB, "listing_shards", place);
         this.#sql.exec("INSERT INTO place (bucket, shard) VALUES (?, ?)", place.bucket, place.shard);
       }
       this.ctx.storage.transactionSync(() => {
@@ -193,7 +193,7 @@ export class StepflareListingObject extends DurableObject<Env> {
         .toArray().length;
       const left = Number(this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM runs").one().n);
       if (left === 0) {
-        await forgetShard(this.env.DB, place);
+        await forgetShard(this.env.DB, "listing_shards", place);
         await this.ctx.storage.deleteAll();
         this.#sql.exec(SCHEMA);
       }

@@ -1,6 +1,6 @@
-import { allShards, shardsBetween } from "../d1/listing";
+import { allShards, shardsBetween } from "../d1/shards";
 import type { Env } from "../env";
-import { bucketOfTime, bucketStart, byShard, idFloor, idTime, placeOf, type ShardPlace, shardName } from "./keys";
+import { bucketOfTime, bucketStart, byBucket, byShard, idFloor, idTime, placeOf, type ShardPlace, shardName } from "./keys";
 import type { ListedRun, ListingRow, PruneBefore } from "./rows";
 
 /**
@@ -28,17 +28,6 @@ export interface PagePosition {
   id: string;
 }
 
-/** Shards grouped by bucket, in the order given. */
-function byBucket(places: ShardPlace[]): ShardPlace[][] {
-  const out: ShardPlace[][] = [];
-  for (const p of places) {
-    const last = out[out.length - 1];
-    if (last && last[0]!.bucket === p.bucket) last.push(p);
-    else out.push([p]);
-  }
-  return out;
-}
-
 /**
  * One page of the listing, newest first, optionally of one function or one
  * status, of runs created at or after `since` and before `until`. A page that
@@ -60,7 +49,7 @@ export async function listRuns(
   const beforeId = q.after && (!untilId || q.after.id < untilId) ? q.after.id : untilId;
   const fromId = q.since === undefined ? undefined : idFloor(q.since);
   const top = beforeId === undefined ? Number.MAX_SAFE_INTEGER : bucketOfTime(idTime(beforeId));
-  const buckets = byBucket(await shardsBetween(env.DB, q.since === undefined ? 0 : bucketOfTime(q.since), top, "newest"));
+  const buckets = byBucket(await shardsBetween(env.DB, "listing_shards", q.since === undefined ? 0 : bucketOfTime(q.since), top, "newest"));
   const found: ListedRun[] = [];
   let calls = 0;
   for (const shards of buckets) {
@@ -93,7 +82,7 @@ export async function listedRun(env: Env, id: string): Promise<(ListedRun & { ve
 /** The listed runs of one event, oldest start first: its runs were created when it was accepted, so they are in that hour's shards. */
 export async function runsOfEvent(env: Env, eventId: string, acceptedAt: number): Promise<ListedRun[]> {
   const bucket = bucketOfTime(acceptedAt);
-  const shards = await shardsBetween(env.DB, bucket, bucket, "oldest");
+  const shards = await shardsBetween(env.DB, "listing_shards", bucket, bucket, "oldest");
   const rows = (await Promise.all(shards.map((p) => stub(env, p).ofEvent(eventId)))).flat();
   return rows.sort((a, b) => a.started_at - b.started_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
@@ -117,7 +106,7 @@ export async function listedRunning(
   maxCalls = PAGE_SHARD_CALLS,
 ): Promise<{ rows: { id: string; version: number }[]; next: ListingCursor | null }> {
   const beforeId = idFloor(before);
-  const buckets = byBucket(await shardsBetween(env.DB, bucketOfTime(idTime(cursor.id)), bucketOfTime(before), "oldest"));
+  const buckets = byBucket(await shardsBetween(env.DB, "listing_shards", bucketOfTime(idTime(cursor.id)), bucketOfTime(before), "oldest"));
   const found: { id: string; version: number }[] = [];
   let calls = 0;
   for (const shards of buckets) {
@@ -146,7 +135,7 @@ export async function markMissing(env: Env, runs: [id: string, version: number][
 
 /** Runs listed per function and status: every shard's counts, summed. */
 export async function runCountsByFunction(env: Env): Promise<Map<string, Record<string, number>>> {
-  const shards = await allShards(env.DB);
+  const shards = await allShards(env.DB, "listing_shards");
   const counts = new Map<string, Record<string, number>>();
   for (let i = 0; i < shards.length; i += COUNT_WAVE) {
     const wave = await Promise.all(shards.slice(i, i + COUNT_WAVE).map((p) => stub(env, p).counts()));
@@ -175,7 +164,7 @@ export async function listCancellable(
   const first = Math.max(q.startedAfter === undefined ? 0 : bucketOfTime(q.startedAfter), q.afterId ? bucketOfTime(idTime(q.afterId)) : 0);
   const last = q.startedBefore === undefined ? Number.MAX_SAFE_INTEGER : bucketOfTime(q.startedBefore);
   const found: string[] = [];
-  for (const shards of byBucket(await shardsBetween(env.DB, first, last, "oldest"))) {
+  for (const shards of byBucket(await shardsBetween(env.DB, "listing_shards", first, last, "oldest"))) {
     const pages = await Promise.all(
       shards.map((p) => stub(env, p).cancellable({ functionId: q.functionId, fromId, beforeId, afterId: q.afterId, limit: q.limit })),
     );
@@ -203,7 +192,7 @@ export async function pruneListing(
 ): Promise<{ deleted: number; behind: boolean }> {
   // A run ends after it is created: only shards of hours before the latest time can hold rows to delete.
   const latest = Math.max(before.completed, before.failed, before.cancelled);
-  const shards = await shardsBetween(env.DB, 0, bucketOfTime(latest), "oldest");
+  const shards = await shardsBetween(env.DB, "listing_shards", 0, bucketOfTime(latest), "oldest");
   const asked = shards.slice(0, maxShards);
   let deleted = 0;
   let full = false;

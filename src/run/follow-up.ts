@@ -1,5 +1,6 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
+import { dedupeOf } from "../events/store";
 import { prepareEvents, writeEvents } from "../ingest/accept";
 import { HttpError } from "../shared/http-error";
 import { callOnFailure, sendDeadLetter, storeDeadLetter } from "./after-failure";
@@ -75,7 +76,7 @@ export async function followSystemEvent(env: Env, store: RunStore, driver: RunDr
     },
   };
   try {
-    const { after } = await writeEvents(env, [await prepareEvents([payload])], config.limits.dedupeWindowMs);
+    const { after } = await writeEvents(env, [await prepareEvents([payload])], dedupeOf(config));
     await after;
   } catch (e) {
     if (e instanceof HttpError) {

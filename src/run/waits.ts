@@ -1,7 +1,7 @@
 import { valueAt, type WaitSpec, waitMatches } from "../../sdk/internal";
-import { eventsSince } from "../d1/events";
 import { deleteWait, putWait } from "../d1/waits";
 import type { Env } from "../env";
+import { eventsSince } from "../events/store";
 import type { RunDriver } from "./driver";
 import type { RunStore } from "./store";
 import { retryCancelRegister, retryWaitRegister } from "./transitions";
@@ -64,7 +64,7 @@ export async function registerWait(env: Env, store: RunStore, driver: RunDriver,
       matchValue,
       expiresAt: s.wakeAt ?? Date.now(),
     });
-    for (const eventJson of await eventsSince(env.DB, s.wait.event, run.acceptedAt, LOOK_BACK_EVENTS)) {
+    for (const eventJson of await eventsSince(env, s.wait.event, run.acceptedAt, LOOK_BACK_EVENTS)) {
       const answer = offerEvent(store, driver, key, eventJson);
       if (answer === "refused") continue;
       await deleteWait(env.DB, run.id, key);
@@ -137,7 +137,7 @@ export async function registerCancel(env: Env, store: RunStore, driver: RunDrive
       matchValue: spec.match === undefined ? "" : JSON.stringify(valueAt(trigger, spec.match) ?? null),
       expiresAt: run.startedAt + (spec.timeout ?? CANCEL_ON_MAX_MS),
     });
-    for (const eventJson of await eventsSince(env.DB, spec.event, run.acceptedAt, LOOK_BACK_EVENTS)) {
+    for (const eventJson of await eventsSince(env, spec.event, run.acceptedAt, LOOK_BACK_EVENTS)) {
       if (offerCancel(store, driver, key, eventJson) === "refused") continue;
       await deleteWait(env.DB, run.id, key);
       return;

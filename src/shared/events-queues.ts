@@ -1,5 +1,6 @@
 import type { Env } from "../env";
 import type { EventMessage, PackedEventsMessage } from "../messages/events";
+import { fnv1a } from "./fnv";
 import { sendAll } from "./queue-batches";
 
 type EventsBody = EventMessage | PackedEventsMessage;
@@ -21,11 +22,7 @@ export function eventsQueues(env: Env): Queue<EventsBody>[] {
 }
 
 /** A message's shard, from its (first) event's id by FNV-1a: the same id always goes to the same shard. */
-export function shardOf(id: string, shards: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % shards;
-}
+export const shardOf = (id: string, shards: number): number => fnv1a(id) % shards;
 
 const firstId = (m: EventsBody): string => ("events" in m ? m.events[0]!.id : m.id);
 

@@ -1,7 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EngineConfig } from "../config";
-import { type Acceptance, countSweep, staleUndispatched } from "../d1/events";
 import type { Env } from "../env";
+import type { Acceptance } from "../events/keys";
+import { countSweep, staleEvents } from "../events/store";
+import { bucketOfTime } from "../listing/keys";
 import { RUN_MISSING } from "../listing/rows";
 import type { ListingCursor } from "../listing/store";
 import type { EventMessage } from "../messages/events";
@@ -10,10 +12,12 @@ import { reconcileListing } from "./listing";
 import { applyRetention, type Deleted, retentionBehind } from "./retention";
 
 const LISTING_CURSOR = "listing-cursor";
+/** The oldest hour whose event shards may hold an event to sweep: older ones are not asked again. */
+const SWEEP_FROM = "sweep-from";
 
 const SWEEP_EVERY_MS = 30_000;
 const STALE_AFTER_MS = 30_000;
-/** Events re-enqueued per page: one D1 read, ten queue batches and one D1 write. */
+/** Events re-enqueued per page: a read and a write of each event shard that holds some, and ten queue batches. */
 const SWEEP_PAGE = 1000;
 /**
  * Pages per alarm, of events and of listing rows: a page of each is about 12
@@ -57,20 +61,30 @@ export class SweeperObject extends DurableObject<Env> {
   /**
    * Re-enqueues page after page of stale events, each page after the last one's
    * end, until a page comes back short (caught up) or the alarm's pages are spent (behind).
+   * The walk starts at the oldest hour that held one last time, and never
+   * later than the hour before this one: a queued event is stored in the hour it was accepted.
    */
   async #sweepPages(now: number, pageSize: number): Promise<{ swept: number; behind: boolean }> {
+    const before = now - STALE_AFTER_MS;
+    const from = Math.min((await this.ctx.storage.get<number>(SWEEP_FROM)) ?? Number.MAX_SAFE_INTEGER, bucketOfTime(before) - 1);
     let swept = 0;
-    let after: Acceptance | undefined;
+    let after: Acceptance = ["", -1];
+    let oldest: number | null = null;
     for (let page = 0; page < SWEEP_PAGES; page++) {
-      const stale = await staleUndispatched(this.env.DB, now - STALE_AFTER_MS, pageSize, after);
+      const found = await staleEvents(this.env, from, before, pageSize, after);
+      oldest ??= found.oldest;
+      const stale = found.stale;
       if (stale.length > 0) {
         const messages: EventMessage[] = stale.map(([id, acceptedAt]) => ({ v: 1, id, acceptedAt }));
         await sendAll(this.env.EVENTS, messages);
-        await countSweep(this.env.DB, stale);
+        await countSweep(this.env, stale);
         swept += stale.length;
       }
-      if (stale.length < pageSize) return { swept, behind: false };
-      after = stale[stale.length - 1];
+      if (stale.length < pageSize) {
+        await this.ctx.storage.put(SWEEP_FROM, oldest ?? bucketOfTime(before));
+        return { swept, behind: false };
+      }
+      after = stale[stale.length - 1]!;
     }
     return { swept, behind: true };
   }

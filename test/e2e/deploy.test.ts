@@ -21,6 +21,7 @@ describe("wrangler deploy --dry-run", () => {
       "env.SWEEPER (StepflareSweeper)",
       "env.FLOW (StepflareFlow)",
       "env.RUN_LISTING (StepflareListing)",
+      "env.EVENT_STORE (StepflareEvents)",
       "env.EVENTS (stepflare-events)",
       "env.EVENT_BODIES (stepflare-event-bodies)",
       "env.DB (stepflare)",
@@ -35,5 +36,6 @@ describe("wrangler deploy --dry-run", () => {
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareSweeper\b/);
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareFlow\b/);
     expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareListing\b/);
+    expect(bundle).toMatch(/export\s*\{[^}]*\bStepflareEvents\b/);
   }, 180_000);
 });

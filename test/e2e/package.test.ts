@@ -48,7 +48,7 @@ const hello = app.createFunction({ id: "hello", triggers: [{ event: "app/hello" 
 
 const engine = createEngine({ functions: [hello] });
 export default engine.worker;
-export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, StepflareEvents } = engine;
 `;
 
 // The installed package's client and testing helper, in plain Node.
@@ -124,7 +124,13 @@ describe("the packed package in a new Worker project", () => {
   it("stepflare init wrote the bindings and applied the migrations locally", () => {
     const config = parse(readFileSync(path.join(project, "wrangler.toml"), "utf8")) as Record<string, any>;
     expect(config.d1_databases).toEqual([expect.objectContaining({ binding: "DB", migrations_dir: "node_modules/stepflare/migrations" })]);
-    expect(config.durable_objects.bindings.map((b: { name: string }) => b.name)).toEqual(["RUNS", "SWEEPER", "FLOW", "RUN_LISTING"]);
+    expect(config.durable_objects.bindings.map((b: { name: string }) => b.name)).toEqual([
+      "RUNS",
+      "SWEEPER",
+      "FLOW",
+      "RUN_LISTING",
+      "EVENT_STORE",
+    ]);
     expect(config.r2_buckets).toEqual([{ binding: "EVENT_BODIES", bucket_name: "stepflare-event-bodies" }]);
     expect(initOutput).toMatch(/0001_init\.sql/);
     expect(initOutput).toMatch(/0002_flow\.sql/);

@@ -10,4 +10,4 @@ const engine = createEngine({
 });
 
 export default engine.worker;
-export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, StepflareEvents } = engine;

@@ -1,10 +1,8 @@
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src";
 import { ulid } from "../../src/shared/ulid";
-import { api, BASE, putListing, sendEvents, settledRuns } from "./helpers";
+import { api, BASE, putEvent, putListing, sendEvents, settledRuns } from "./helpers";
 
-const testEnv = env as unknown as Env;
 type ErrorBody = { error: { code: string; message: string } };
 
 describe("GET /api/v1/functions", () => {
@@ -42,13 +40,12 @@ describe("GET /api/v1/functions", () => {
 describe("GET /api/v1/events", () => {
   const T = Date.parse("2025-06-01T00:00:00Z");
   const seed = async () => {
-    const insert = testEnv.DB.prepare("INSERT INTO events (id, name, payload, accepted_at) VALUES (?1, ?2, '{}', ?3)");
-    await testEnv.DB.batch([
-      insert.bind("LIST-A", "list/one", T),
-      insert.bind("LIST-B", "list/two", T + 10),
-      insert.bind("LIST-C", "list/one", T + 20),
-      insert.bind("LIST-D", "list/one", T + 20),
-      insert.bind("LIST-E", "list/two", T + 30),
+    await Promise.all([
+      putEvent({ id: "LIST-A", name: "list/one", acceptedAt: T }),
+      putEvent({ id: "LIST-B", name: "list/two", acceptedAt: T + 10 }),
+      putEvent({ id: "LIST-C", name: "list/one", acceptedAt: T + 20 }),
+      putEvent({ id: "LIST-D", name: "list/one", acceptedAt: T + 20 }),
+      putEvent({ id: "LIST-E", name: "list/two", acceptedAt: T + 30 }),
     ]);
   };
   const ids = async (q: string) => {

@@ -4,7 +4,18 @@ import { describe, expect, it } from "vitest";
 import type { Env, RunDetail } from "../../src";
 import { callsOf, down, fixed } from "../engine-fixture/functions";
 import worker from "../engine-fixture/index";
-import { api, BASE, onBind, sendEvents, settledRuns, waitFor, withFailingMethod } from "./helpers";
+import {
+  acceptedAtOf,
+  api,
+  BASE,
+  eventStoreFailing,
+  inEventShard,
+  sendEvents,
+  settledRuns,
+  storedEvent,
+  waitFor,
+  withFailingMethod,
+} from "./helpers";
 
 const testEnv = env as unknown as Env;
 
@@ -52,9 +63,7 @@ describe("events consumer", () => {
   it("makes no second run when a message is delivered twice, and acknowledges each message", async () => {
     const [id] = await sendEvents({ name: "test/sequential", data: { tag: "redeliver", n: 1 } });
     const [first] = await settledRuns(id!);
-    const row = await testEnv.DB.prepare("SELECT payload, accepted_at FROM events WHERE id = ?")
-      .bind(id)
-      .first<{ payload: string; accepted_at: number }>();
+    const row = await storedEvent(id!);
     const body = { v: 1, id, acceptedAt: row!.accepted_at, event: JSON.parse(row!.payload) };
     const byReference = { v: 1, id, acceptedAt: row!.accepted_at };
     const result = await deliver([
@@ -71,26 +80,24 @@ describe("events consumer", () => {
 
   it("reads events carried by reference a wave of ten at a time: a failed read retries only its wave", async () => {
     const ids = await sendEvents(Array.from({ length: 13 }, () => ({ name: "nobody/listens" })));
-    const rows = (
-      await testEnv.DB.prepare("SELECT id, payload, accepted_at FROM events WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(JSON.stringify(ids))
-        .all<{ id: string; payload: string; accepted_at: number }>()
-    ).results;
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const byId = new Map(await Promise.all(ids.map(async (id) => [id, (await storedEvent(id))!] as const)));
     const messages = ids.map((id, i) => {
       const row = byId.get(id)!;
       // The last one inline, the other twelve by reference (as large or swept events travel).
       const body = { v: 1, id, acceptedAt: row.accepted_at, ...(i === 12 ? { event: JSON.parse(row.payload) } : {}) };
       return { id: `m${i}`, body };
     });
-    const reads: number[] = [];
-    const flakyDb = onBind(testEnv.DB, (sql, [json]) => {
-      if (!sql.startsWith("SELECT id, payload, accepted_at FROM events")) return undefined;
-      reads.push((JSON.parse(json as string) as string[]).length);
-      return reads.length === 1 ? { all: () => Promise.reject(new Error("D1 read failed")) } : undefined;
+    // Reads of the first ten fail, as a shard that cannot answer; each wave's reads are one call per shard.
+    const firstWave = new Set(ids.slice(0, 10));
+    const reads: string[][] = [];
+    const flaky = eventStoreFailing("load", new Error("shard read failed"), (args) => {
+      const read = (args[0] as [string, number][]).map(([id]) => id);
+      reads.push(read);
+      return read.some((id) => firstWave.has(id));
     });
-    const result = await deliver(messages, { ...testEnv, DB: flakyDb });
-    expect(reads).toEqual([10, 2]);
+    const result = await deliver(messages, { ...testEnv, EVENT_STORE: flaky });
+    expect(reads.flat().sort()).toEqual(ids.slice(0, 12).sort());
+    expect(reads.every((r) => r.every((id) => firstWave.has(id)) || r.every((id) => !firstWave.has(id)))).toBe(true);
     expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual(
       messages
         .slice(0, 10)
@@ -102,7 +109,7 @@ describe("events consumer", () => {
 
   it("retries a malformed message and a message for an unknown event, and acknowledges its good siblings", async () => {
     const [id] = await sendEvents({ name: "nobody/listens" });
-    const row = await testEnv.DB.prepare("SELECT accepted_at FROM events WHERE id = ?").bind(id).first<{ accepted_at: number }>();
+    const row = await storedEvent(id!);
     const result = await deliver([
       { id: "good", body: { v: 1, id, acceptedAt: row!.accepted_at } },
       { id: "garbage", body: { hello: "world" } },
@@ -114,7 +121,7 @@ describe("events consumer", () => {
 
   it("lists the runs that started when a sibling's start failed, and retries the event to start the rest", async () => {
     const [id] = await sendEvents({ name: "nobody/listens" });
-    const row = await testEnv.DB.prepare("SELECT accepted_at FROM events WHERE id = ?").bind(id).first<{ accepted_at: number }>();
+    const row = await storedEvent(id!);
     const event = { id: id!, name: "wild/pair", data: {}, ts: 1 };
     const body = { v: 1, id, acceptedAt: row!.accepted_at, event };
     const { runIdFor } = await import("../../src/fanout/run-id");
@@ -125,10 +132,7 @@ describe("events consumer", () => {
     expect(first.retryMessages.map((m) => m.msgId)).toEqual(["pair"]);
     const listed = await api<{ runs: { functionId: string; status: string }[] }>(`/api/v1/events/${id}`);
     expect(listed.body.runs).toEqual([expect.objectContaining({ functionId: "wildcard", status: "completed" })]);
-    const dispatched = await testEnv.DB.prepare("SELECT dispatched_at FROM events WHERE id = ?")
-      .bind(id)
-      .first<{ dispatched_at: number | null }>();
-    expect(dispatched!.dispatched_at).toBeNull();
+    expect((await storedEvent(id!))!.dispatched_at).toBeNull();
 
     const second = await deliver([{ id: "pair", body, attempts: 2 }]);
     expect(second.explicitAcks).toEqual(["pair"]);
@@ -152,7 +156,7 @@ describe("events consumer", () => {
     await waitOnExecutionContext(ctx);
     const { ids } = (await res.json()) as { ids: string[] };
     const id = ids[0]!;
-    await testEnv.DB.prepare("UPDATE events SET sweeps = 5 WHERE id = ?").bind(id).run();
+    await inEventShard(id, (await acceptedAtOf(id))!, "UPDATE events SET sweeps = 5 WHERE id = ?", id);
     expect((await api<{ dispatched: boolean; runs: unknown[] }>(`/api/v1/events/${id}`)).body).toMatchObject({
       dispatched: false,
       runs: [],
@@ -163,9 +167,7 @@ describe("events consumer", () => {
     expect(await dispatch()).toEqual({ status: 202, body: { id, wasDispatched: false, enqueued: true } });
     const [run] = await settledRuns(id);
     expect(run).toMatchObject({ status: "completed", output: [0] });
-    const sweeps = await testEnv.DB.prepare("SELECT sweeps, dispatched_at FROM events WHERE id = ?")
-      .bind(id)
-      .first<{ sweeps: number; dispatched_at: number | null }>();
+    const sweeps = await storedEvent(id);
     expect(sweeps!.sweeps).toBe(0);
     expect(sweeps!.dispatched_at).not.toBeNull();
 

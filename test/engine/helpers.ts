@@ -1,6 +1,8 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import type { Env, RunDetail } from "../../src";
+import { eventPlace, eventShardName, idShardName } from "../../src/events/keys";
+import { claimAcceptances, storeEvents } from "../../src/events/store";
 import { placeOf, shardName } from "../../src/listing/keys";
 import type { ListingRow } from "../../src/listing/rows";
 import { writeListing } from "../../src/listing/store";
@@ -150,4 +152,113 @@ export async function putListing(rows: (Omit<ListingRow, "endedAt" | "errorCode"
     env as unknown as Env,
     rows.map((r) => ({ endedAt: null, errorCode: null, ...r })),
   );
+}
+
+const eventStore = () => (env as unknown as Env).EVENT_STORE;
+
+/** When the id index says `id` was last accepted, or undefined. */
+export async function acceptedAtOf(id: string): Promise<number | undefined> {
+  const ids = eventStore();
+  return (await ids.get(ids.idFromName(idShardName(id))).acceptance(id)) ?? undefined;
+}
+
+/** An event's latest acceptance as its shard holds it, with its sweeps, or null. */
+export async function storedEvent(
+  id: string,
+): Promise<{ accepted_at: number; name: string; payload: string; dispatched_at: number | null; sweeps: number } | null> {
+  const acceptedAt = await acceptedAtOf(id);
+  if (acceptedAt === undefined) return null;
+  return inEventShard(
+    id,
+    acceptedAt,
+    "SELECT accepted_at, name, payload, dispatched_at, sweeps FROM events WHERE id = ? AND accepted_at = ?",
+    id,
+    acceptedAt,
+  );
+}
+
+/** Runs `sql` in the event shard of this acceptance; answers the first row it gives, or null. */
+export async function inEventShard<T = Record<string, unknown>>(
+  id: string,
+  acceptedAt: number,
+  sql: string,
+  ...args: unknown[]
+): Promise<T | null> {
+  const shards = eventStore();
+  const stub = shards.get(shards.idFromName(eventShardName(eventPlace(id, acceptedAt))));
+  return runInDurableObject(stub, (_instance, state) => (state.storage.sql.exec(sql, ...args).toArray()[0] as T | undefined) ?? null);
+}
+
+/** Stores and indexes an event as ingest does, accepted at `acceptedAt`; `sweeps` and `dispatchedAt` as given. */
+export async function putEvent(e: {
+  id: string;
+  name: string;
+  data?: unknown;
+  /** The stored JSON as it is, in place of the event built from `data`. */
+  payload?: string;
+  acceptedAt: number;
+  dispatchedAt?: number;
+  sweeps?: number;
+}) {
+  const testEnv = env as unknown as Env;
+  const payload = e.payload ?? JSON.stringify({ id: e.id, name: e.name, data: e.data ?? {}, ts: e.acceptedAt });
+  await storeEvents(testEnv, [
+    { id: e.id, name: e.name, payload, acceptedAt: e.acceptedAt, ...(e.dispatchedAt ? { dispatchedAt: e.dispatchedAt } : {}) },
+  ]);
+  await claimAcceptances(testEnv, [[e.id, e.acceptedAt]], { windowMs: 24 * 3600_000, keepMs: 7 * 24 * 3600_000 });
+  if (e.sweeps) await inEventShard(e.id, e.acceptedAt, "UPDATE events SET sweeps = ? WHERE id = ?", e.sweeps, e.id);
+}
+
+const EVENT_STORE_METHODS = new Set([
+  "claim",
+  "acceptance",
+  "store",
+  "load",
+  "markDispatched",
+  "drop",
+  "stale",
+  "countSweep",
+  "resetSweeps",
+  "page",
+  "since",
+  "prune",
+]);
+
+/**
+ * The real EVENT_STORE binding, with every call of a shard's method shown to
+ * `onCall` first: an error it answers is what the call rejects with, as a
+ * shard that cannot answer would.
+ */
+export function eventStoreWith(onCall: (method: string, args: unknown[]) => Error | undefined): Env["EVENT_STORE"] {
+  const shards = eventStore();
+  return new Proxy(shards, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop !== "get") return typeof value === "function" ? value.bind(target) : value;
+      return (id: DurableObjectId) => {
+        const stub = target.get(id);
+        return new Proxy(stub, {
+          get: (s, p) => {
+            const real = Reflect.get(s, p, s);
+            if (typeof p !== "string" || !EVENT_STORE_METHODS.has(p)) return real;
+            return (...args: unknown[]) => {
+              const error = onCall(p, args);
+              return error ? Promise.reject(error) : (real as (...a: unknown[]) => unknown)(...args);
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
+/** The real EVENT_STORE binding, except that a call of `method` rejects with `error` when `failing(args)` says so. */
+export const eventStoreFailing = (method: string, error: Error, failing: (args: unknown[]) => boolean = () => true): Env["EVENT_STORE"] =>
+  eventStoreWith((m, args) => (m === method && failing(args) ? error : undefined));
+
+/** Runs `sql` in the id shard of `id`; answers the first row it gives, or null. */
+export async function inIdShard<T = Record<string, unknown>>(id: string, sql: string, ...args: unknown[]): Promise<T | null> {
+  const shards = eventStore();
+  const stub = shards.get(shards.idFromName(idShardName(id)));
+  return runInDurableObject(stub, (_instance, state) => (state.storage.sql.exec(sql, ...args).toArray()[0] as T | undefined) ?? null);
 }

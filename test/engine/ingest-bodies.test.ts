@@ -4,10 +4,10 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { callsOf } from "../engine-fixture/functions";
 import worker from "../engine-fixture/index";
-import { api, onBind, settledRuns } from "./helpers";
+import { api, eventStoreFailing, eventStoreWith, onBind, settledRuns, storedEvent } from "./helpers";
 import { recording, sendByQueue, shards } from "./queue-path";
 
-/* Ingest's queue path for events over 64 KiB: their bodies go to R2 (EVENT_BODIES) before the answer, never D1. */
+/* Ingest's queue path for events over 64 KiB: their bodies go to R2 (EVENT_BODIES) before the answer, and to the event store after. */
 
 const testEnv = env as unknown as Env;
 const bucket = testEnv.EVENT_BODIES!;
@@ -15,8 +15,7 @@ const pad = "x".repeat(70 * 1024);
 
 type Sent = { id: string; acceptedAt: number; bodyKey?: string; event?: unknown; stored?: false };
 
-const storedAt = async (id: string) =>
-  (await testEnv.DB.prepare("SELECT accepted_at FROM events WHERE id = ?").bind(id).first<{ accepted_at: number }>())?.accepted_at;
+const storedAt = async (id: string) => (await storedEvent(id))?.accepted_at;
 const runsOf = async (id: string) => (await api<{ runs: { id: string }[] }>(`/api/v1/events/${id}`)).body.runs;
 
 /** Delivers one message to the events consumer with these bindings; answers whether it was acked or retried. */
@@ -38,8 +37,9 @@ async function inR2(id: string, tag: string, acceptedAt = Date.now()) {
 }
 
 describe("large events on the queue path", () => {
-  it("puts the body in R2 before the message, writes no D1 before the answer, and deletes the object once stored", async () => {
+  it("puts the body in R2 before the message, writes no D1 nor the event store before the answer, and deletes the object once stored", async () => {
     const statements: string[] = [];
+    const calls: string[] = [];
     const sent: unknown[] = [];
     // At each send, the object the message names must already be in R2.
     const heldAtSend = async (body: unknown) => {
@@ -49,11 +49,13 @@ describe("large events on the queue path", () => {
     const watched = {
       ...testEnv,
       DB: onBind(testEnv.DB, (sql) => void statements.push(sql)),
+      EVENT_STORE: eventStoreWith((method) => void calls.push(method)),
       EVENTS: recording(shards()[0], sent, heldAtSend),
       EVENTS_1: recording(shards()[1], sent, heldAtSend),
     } as unknown as Env;
     const [id] = await sendByQueue({ name: "test/sequential", data: { tag: "r2-large", n: 1, pad } }, watched);
     expect(statements.filter((sql) => /\b(INSERT|UPDATE|DELETE)\b/i.test(sql))).toEqual([]);
+    expect(calls).toEqual([]);
     const [message] = sent as Sent[];
     expect(message).toMatchObject({ id, stored: false, bodyKey: expect.stringMatching(/^events\/\d+\//) });
     expect(message!.event).toBeUndefined();
@@ -66,10 +68,7 @@ describe("large events on the queue path", () => {
 
   it("keeps the object when storing fails, and runs the event once on the redelivery", async () => {
     const message = await inR2("r2-store-fails", "r2-store-fails");
-    const failing = {
-      ...testEnv,
-      DB: onBind(testEnv.DB, (sql) => (sql.includes("INSERT INTO events") ? testEnv.DB.prepare("SELECT * FROM no_such_table") : undefined)),
-    } as Env;
+    const failing = { ...testEnv, EVENT_STORE: eventStoreFailing("store", new Error("shard unavailable")) } as Env;
     expect(await deliver(message, failing)).toBe("retried");
     expect(await bucket.head(message.bodyKey)).not.toBeNull();
     expect(await storedAt(message.id)).toBeUndefined();
@@ -78,15 +77,10 @@ describe("large events on the queue path", () => {
     expect(await settledRuns(message.id)).toMatchObject([{ status: "completed", output: [0] }]);
   });
 
-  it("fans out from D1 on a redelivery after the object is deleted, and starts no run twice", async () => {
+  it("fans out from the event store on a redelivery after the object is deleted, and starts no run twice", async () => {
     const message = await inR2("r2-redelivered", "r2-redelivered");
     // Stored and its object deleted, then the fan-out fails: marking the event dispatched is refused.
-    const failing = {
-      ...testEnv,
-      DB: onBind(testEnv.DB, (sql) =>
-        sql.includes("UPDATE events SET dispatched_at") ? testEnv.DB.prepare("SELECT * FROM no_such_table") : undefined,
-      ),
-    } as Env;
+    const failing = { ...testEnv, EVENT_STORE: eventStoreFailing("markDispatched", new Error("shard unavailable")) } as Env;
     expect(await deliver(message, failing)).toBe("retried");
     expect(await bucket.head(message.bodyKey)).toBeNull();
     expect(await storedAt(message.id)).toBe(message.acceptedAt);
@@ -111,12 +105,12 @@ describe("large events on the queue path", () => {
     expect(await storedAt(first.id)).toBe(first.acceptedAt);
   });
 
-  it("retries, toward the dead letters, a message whose object is gone and whose event D1 never stored", async () => {
+  it("retries, toward the dead letters, a message whose object is gone and whose event was never stored", async () => {
     const message = { v: 1, id: "r2-lost", acceptedAt: Date.now(), bodyKey: "events/0/never-put", stored: false };
     expect(await deliver(message)).toBe("retried");
   });
 
-  it("without the EVENT_BODIES binding, writes a large event to D1 before the answer and sends it by reference", async () => {
+  it("without the EVENT_BODIES binding, stores a large event before the answer and sends it by reference", async () => {
     const sent: unknown[] = [];
     const noBucket = {
       ...testEnv,

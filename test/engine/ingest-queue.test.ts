@@ -4,23 +4,27 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { callsOf } from "../engine-fixture/functions";
 import worker from "../engine-fixture/index";
-import { api, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
+import { acceptedAtOf, api, eventStoreWith, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
 import { recording, sendByQueue, shards } from "./queue-path";
 
 /* Ingest's queue path: a request that came through Cloudflare's edge (it carries `cf-ray`) is answered once the events queue has it. */
 
 const testEnv = env as unknown as Env;
-const acceptedAtOf = async (id: string) =>
-  (await testEnv.DB.prepare("SELECT accepted_at FROM events WHERE id = ?").bind(id).first<{ accepted_at: number }>())?.accepted_at;
 
 const runsOf = async (id: string) => (await api<{ runs: { id: string }[] }>(`/api/v1/events/${id}`)).body.runs;
 
 describe("ingest's queue path", () => {
-  it("answers without writing D1, then stores the event and runs it", async () => {
+  it("answers without writing D1 or the event store, then stores the event and runs it", async () => {
     const statements: string[] = [];
-    const watched = { ...testEnv, DB: onBind(testEnv.DB, (sql) => void statements.push(sql)) } as Env;
+    const calls: string[] = [];
+    const watched = {
+      ...testEnv,
+      DB: onBind(testEnv.DB, (sql) => void statements.push(sql)),
+      EVENT_STORE: eventStoreWith((method) => void calls.push(method)),
+    } as Env;
     const [id] = await sendByQueue({ name: "test/sequential", data: { tag: "queue-path-1", n: 2 } }, watched);
     expect(statements.filter((sql) => /\b(INSERT|UPDATE|DELETE)\b/i.test(sql))).toEqual([]);
+    expect(calls).toEqual([]);
     const [run] = await settledRuns(id!);
     expect(run).toMatchObject({ status: "completed", output: [0, 2] });
     expect(await acceptedAtOf(id!)).toBeGreaterThan(0);

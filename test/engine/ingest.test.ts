@@ -4,15 +4,12 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { callsOf } from "../engine-fixture/functions";
 import worker from "../engine-fixture/index";
-import { api, BASE, boundSizesOf, onBind, sendEvents, settledRuns, waitFor } from "./helpers";
+import { acceptedAtOf, api, BASE, eventStoreFailing, inIdShard, sendEvents, settledRuns, storedEvent, waitFor } from "./helpers";
 
 const post = (body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }, key = "k") =>
   exports.default.fetch(`${BASE}/e/${key}`, { method: "POST", headers, body });
 
 const testEnvOf = () => env as unknown as Env;
-
-const acceptedAtOf = async (id: string) =>
-  (await testEnvOf().DB.prepare("SELECT accepted_at FROM events WHERE id = ?").bind(id).first<{ accepted_at: number }>())?.accepted_at;
 
 const errorOf = async (res: Response) => ({
   status: res.status,
@@ -118,14 +115,9 @@ describe("POST /e/:eventKey", () => {
     expect(run).toMatchObject({ status: "completed", eventId: emoji });
   });
 
-  it("answers 503 ingest_unavailable when D1 refuses the write, grouped or alone, and a retry with the same ids is taken", async () => {
+  it("answers 503 ingest_unavailable when the event store refuses the write, grouped or alone, and a retry with the same ids is taken", async () => {
     const testEnv = testEnvOf();
-    const refusing = {
-      ...testEnv,
-      DB: onBind(testEnv.DB, (sql) =>
-        sql.includes("INSERT INTO events") ? { all: () => Promise.reject(new Error("D1 overloaded")) } : undefined,
-      ),
-    };
+    const refusing = { ...testEnv, EVENT_STORE: eventStoreFailing("store", new Error("shard overloaded")) };
     for (const size of [1, 60]) {
       const events = Array.from({ length: size }, (_, i) => ({ name: "nobody/listens", id: `refused-${size}-${i}` }));
       const send = (e: Env) =>
@@ -147,7 +139,7 @@ describe("POST /e/:eventKey", () => {
     }
   });
 
-  it("answers once D1 has the events, without waiting for the queue send, which goes on under waitUntil", async () => {
+  it("answers once the event store has the events, without waiting for the queue send, which goes on under waitUntil", async () => {
     let release = () => {};
     const sendGate = new Promise<void>((r) => {
       release = r;
@@ -179,8 +171,7 @@ describe("POST /e/:eventKey", () => {
         ctx,
       );
       expect(res.status).toBe(200);
-      const row = await testEnv.DB.prepare("SELECT dispatched_at FROM events WHERE id = ?").bind(events[0]!.id).first();
-      expect(row).toEqual({ dispatched_at: null }); // stored, not yet fanned out
+      expect(await storedEvent(events[0]!.id)).toMatchObject({ dispatched_at: null }); // stored, not yet fanned out
     }
     release();
     await waitOnExecutionContext(ctx);
@@ -215,16 +206,10 @@ describe("POST /e/:eventKey", () => {
     const fill = '\\"'.repeat((LIMIT - shell.length) / 2);
     const body = `{"name":"nobody/listens","id":"quoted-1mib","data":{"raw":"${fill}"}}`;
     expect(new TextEncoder().encode(body).byteLength).toBe(LIMIT);
-    const sizes: number[] = [];
-    const testEnv = env as unknown as Env;
-    const res = await worker.fetch(
-      new Request(`${BASE}/e/k`, { method: "POST", headers: { "content-type": "application/json" }, body }),
-      { ...testEnv, DB: boundSizesOf(testEnv.DB, sizes) },
-      createExecutionContext(),
-    );
-    expect(res.status).toBe(200);
-    // Bound once, the event's text is about its own size; escaped again inside a string it would be over 2 MB.
-    expect(Math.max(...sizes)).toBeLessThan(LIMIT + 1024);
+    expect((await post(body)).status).toBe(200);
+    // Stored once, the event's text is about its own size; escaped again inside a string it would be over 2 MB.
+    const row = await storedEvent("quoted-1mib");
+    expect(new TextEncoder().encode(row!.payload).byteLength).toBeLessThan(LIMIT + 1024);
     const { body: stored } = await api<{ event: { data: { raw: string } } }>("/api/v1/events/quoted-1mib");
     expect(stored.event.data.raw).toBe('"'.repeat(fill.length / 2));
   });
@@ -248,10 +233,10 @@ describe("POST /e/:eventKey", () => {
     expect((await api("/api/v1/events/deep-in-group")).status).toBe(404);
   });
 
-  it("keeps a data key named __proto__ as sent, in D1 and in the run, instead of dropping it", async () => {
+  it("keeps a data key named __proto__ as sent, in the event store and in the run, instead of dropping it", async () => {
     const body = `{"name":"test/sequential","id":"proto-key","data":{"tag":"proto-key","n":1,"__proto__":{"kept":true}}}`;
     expect((await post(body)).status).toBe(200);
-    const stored = await testEnvOf().DB.prepare("SELECT payload FROM events WHERE id = 'proto-key'").first<{ payload: string }>();
+    const stored = await storedEvent("proto-key");
     expect(stored!.payload).toContain(`"__proto__":{"kept":true}`);
     const [run] = await settledRuns("proto-key");
     const runs = testEnvOf().RUNS;
@@ -286,11 +271,8 @@ describe("POST /e/:eventKey", () => {
     const event = (n: number) => ({ name: "test/sequential", id, data: { tag: "dedupe-window", n } });
     await sendEvents(event(1));
     const [first] = await settledRuns(id);
-    const age = (ms: number) =>
-      testEnvOf()
-        .DB.prepare("UPDATE events SET accepted_at = ? WHERE id = ?")
-        .bind(Date.now() - ms, id)
-        .run();
+    // The id index is what tells a duplicate: its acceptance is moved back.
+    const age = (ms: number) => inIdShard(id, "UPDATE ids SET accepted_at = ? WHERE id = ?", Date.now() - ms, id);
     // A minute before the window ends: still a duplicate.
     await age(DAY - 60_000);
     const inside = await acceptedAtOf(id);

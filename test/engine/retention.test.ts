@@ -2,10 +2,11 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
+import { eventPlace } from "../../src/events/keys";
 import { placeOf } from "../../src/listing/keys";
 import { listedRun } from "../../src/listing/store";
 import { ulid } from "../../src/shared/ulid";
-import { api, inListing, putListing, sendEvents, settledRuns } from "./helpers";
+import { api, inEventShard, inListing, putEvent, putListing, sendEvents, settledRuns } from "./helpers";
 
 const testEnv = env as unknown as Env;
 const DAY = 24 * 60 * 60 * 1000;
@@ -68,14 +69,12 @@ describe("retention of runs", () => {
   });
 });
 
-describe("retention in D1 and the listing", () => {
+describe("retention in D1, the listing and the event store", () => {
   it("deletes exactly the rows past their period, and nothing else", async () => {
     const now = Date.now();
     const p = { completed: 7 * DAY, failed: 30 * DAY, cancelled: 7 * DAY, events: 7 * DAY, deadLetters: 30 * DAY };
     const event = (id: string, acceptedAt: number, dispatched: boolean) =>
-      testEnv.DB.prepare(
-        "INSERT INTO events (id, name, payload, accepted_at, dispatched_at, sweeps) VALUES (?, 'x/retention', '{}', ?, ?, 5)",
-      ).bind(id, acceptedAt, dispatched ? acceptedAt : null);
+      putEvent({ id, name: "x/retention", acceptedAt, ...(dispatched ? { dispatchedAt: acceptedAt } : {}), sweeps: 5 });
     const letter = (id: string, failedAt: number) =>
       testEnv.DB.prepare("INSERT INTO dead_letters (id, source, failed_at) VALUES (?, 'run', ?)").bind(id, failedAt);
     const wait = (runId: string, expiresAt: number) =>
@@ -105,12 +104,15 @@ describe("retention in D1 and the listing", () => {
         version: 2,
       })),
     );
-    await testEnv.DB.batch([
-      event("ret-ev-past", now - p.events - 1, true),
-      event("ret-ev-at", now - p.events, true),
+    const events: [id: string, acceptedAt: number, dispatched: boolean][] = [
+      ["ret-ev-past", now - p.events - 1, true],
+      ["ret-ev-at", now - p.events, true],
       // Never dispatched: kept as long as the dead letters that could replay it.
-      event("ret-ev-undispatched", now - p.events - 1, false),
-      event("ret-ev-undispatched-old", now - p.deadLetters - 1, false),
+      ["ret-ev-undispatched", now - p.events - 1, false],
+      ["ret-ev-undispatched-old", now - p.deadLetters - 1, false],
+    ];
+    await Promise.all(events.map(([id, at, dispatched]) => event(id, at, dispatched)));
+    await testEnv.DB.batch([
       letter("ret-dl-past", now - p.deadLetters - 1),
       letter("ret-dl-at", now - p.deadLetters),
       wait("ret-wait-past", now - 1),
@@ -134,7 +136,15 @@ describe("retention in D1 and the listing", () => {
       return (await testEnv.DB.prepare("SELECT 1 FROM listing_shards WHERE bucket = ? AND shard = ?").bind(bucket, shard).first()) !== null;
     };
     expect([await noted("failed-past"), await noted("sleeping")]).toEqual([false, true]);
-    expect(await ids("events", "id", "ret-")).toEqual(["ret-ev-at", "ret-ev-undispatched"]);
+    const heldEvents = [];
+    for (const [id, acceptedAt] of events)
+      if (await inEventShard(id, acceptedAt, "SELECT 1 FROM events WHERE id = ?", id)) heldEvents.push(id);
+    expect(heldEvents).toEqual(["ret-ev-at", "ret-ev-undispatched"]);
+    // The event shard that held only the oldest undispatched event was emptied and left its directory.
+    const old = eventPlace("ret-ev-undispatched-old", now - p.deadLetters - 1);
+    expect(
+      await testEnv.DB.prepare("SELECT 1 FROM event_shards WHERE bucket = ? AND shard = ?").bind(old.bucket, old.shard).first(),
+    ).toBeNull();
     expect(await ids("dead_letters", "id", "ret-")).toEqual(["ret-dl-at"]);
     expect(await ids("waits", "run_id", "ret-")).toEqual(["ret-wait-future"]);
   });

@@ -2,22 +2,20 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { MAX_SWEEPS, STALE_UNDISPATCHED } from "../../src/d1/events";
+import { eventPlace, eventShardName } from "../../src/events/keys";
+import { MAX_SWEEPS, STALE_EVENTS } from "../../src/events/object";
 import { ulid } from "../../src/shared/ulid";
 import { RECONCILE_LIMIT } from "../../src/sweeper/listing";
 import type { SweeperObject } from "../../src/sweeper/object";
 import { down } from "../engine-fixture/functions";
-import { api, inListing, putListing, sendEvents, settledRuns, waitFor } from "./helpers";
+import { api, inEventShard, inListing, putEvent, putListing, sendEvents, settledRuns, storedEvent, waitFor } from "./helpers";
 
 const testEnv = env as unknown as Env;
 
 /** Stores an event as accepted a minute ago and never fanned out (as after a local restart); answers its acceptance time. */
 async function storeUndispatched(id: string, tag: string): Promise<number> {
   const acceptedAt = Date.now() - 60_000;
-  const event = { id, name: "test/sequential", data: { tag, n: 1 }, ts: acceptedAt };
-  await testEnv.DB.prepare("INSERT INTO events (id, name, payload, accepted_at) VALUES (?, ?, ?, ?)")
-    .bind(event.id, event.name, JSON.stringify(event), acceptedAt)
-    .run();
+  await putEvent({ id, name: "test/sequential", data: { tag, n: 1 }, acceptedAt });
   return acceptedAt;
 }
 
@@ -33,9 +31,7 @@ describe("the sweeper", () => {
     expect(await sweeper.sweep()).toBe(0);
 
     // One that can never be fanned out (its stored payload is unusable) is swept five times, then left to the dead letters.
-    await testEnv.DB.prepare("INSERT INTO events (id, name, payload, accepted_at) VALUES ('broken', 'x/y', '{}', ?)")
-      .bind(acceptedAt)
-      .run();
+    await putEvent({ id: "broken", name: "x/y", payload: "{}", acceptedAt });
     const counts = [];
     for (let i = 0; i < 6; i++) counts.push(await sweeper.sweep());
     expect(counts).toEqual([1, 1, 1, 1, 1, 0]);
@@ -44,37 +40,31 @@ describe("the sweeper", () => {
   it("keeps sweeping page after page while behind, each stale event once, ties in acceptance time included", async () => {
     const acceptedAt = Date.now() - 60_000;
     const ids = Array.from({ length: 25 }, (_, i) => `backlog-${String(i).padStart(2, "0")}`);
-    await testEnv.DB.batch(
-      ids.map((id, i) =>
-        // Pairs of events share an acceptance time, so a page can end between two of them.
-        testEnv.DB.prepare("INSERT INTO events (id, name, payload, accepted_at) VALUES (?, 'test/nobody-listens', ?, ?)").bind(
-          id,
-          JSON.stringify({ id, name: "test/nobody-listens", data: {}, ts: acceptedAt }),
-          acceptedAt + Math.floor(i / 2),
-        ),
-      ),
-    );
+    // Pairs of events share an acceptance time, so a page can end between two of them; they fall in several shards.
+    await Promise.all(ids.map((id, i) => putEvent({ id, name: "test/nobody-listens", acceptedAt: acceptedAt + Math.floor(i / 2) })));
     const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("backlog"));
     // Pages of 10: one call drains all 25 (10, 10, then a short page of 5), none of them twice.
     expect(await sweeper.sweep(Date.now(), 10)).toBe(25);
-    const rows = await testEnv.DB.prepare("SELECT id, sweeps FROM events WHERE id LIKE 'backlog-%' ORDER BY id").all<{
-      id: string;
-      sweeps: number;
-    }>();
-    expect(rows.results).toEqual(ids.map((id) => ({ id, sweeps: 1 })));
+    const rows = await Promise.all(ids.map(async (id) => ({ id, sweeps: (await storedEvent(id))?.sweeps })));
+    expect(rows).toEqual(ids.map((id) => ({ id, sweeps: 1 })));
+    expect(new Set(ids.map((id, i) => eventShardName(eventPlace(id, acceptedAt + Math.floor(i / 2))))).size).toBeGreaterThan(1);
     await waitFor(async () => {
-      const left = await testEnv.DB.prepare("SELECT count(*) AS n FROM events WHERE id LIKE 'backlog-%' AND dispatched_at IS NULL").first<{
-        n: number;
-      }>();
-      return left!.n === 0 ? true : undefined;
+      const left = await Promise.all(ids.map(async (id) => (await storedEvent(id))?.dispatched_at));
+      return left.every((t) => typeof t === "number") ? true : undefined;
     }, "the swept backlog fanned out");
   });
 
   it("finds stale events through the partial index that leaves out events with no sweeps left", async () => {
-    const plan = await testEnv.DB.prepare(`EXPLAIN QUERY PLAN ${STALE_UNDISPATCHED}`).bind(0, 10, -1, "").all<{ detail: string }>();
-    expect(plan.results.map((r) => r.detail).join("\n")).toContain("USING INDEX events_sweepable");
-    // The index's condition, as the migration wrote it, is the sweeper's limit.
-    const index = await testEnv.DB.prepare("SELECT sql FROM sqlite_master WHERE name = 'events_sweepable'").first<{ sql: string }>();
+    const acceptedAt = Date.now() - 60_000;
+    await putEvent({ id: "planned", name: "x/plan", acceptedAt, dispatchedAt: acceptedAt });
+    const plan = await inEventShard<{ detail: string }>("planned", acceptedAt, `EXPLAIN QUERY PLAN ${STALE_EVENTS}`, 0, -1, "", 10);
+    expect(plan?.detail).toContain("USING INDEX events_sweepable");
+    // The index's condition, as the shard's schema writes it, is the sweeper's limit.
+    const index = await inEventShard<{ sql: string }>(
+      "planned",
+      acceptedAt,
+      "SELECT sql FROM sqlite_master WHERE name = 'events_sweepable'",
+    );
     expect(index?.sql).toContain(`sweeps < ${MAX_SWEEPS}`);
   });
 
@@ -93,8 +83,7 @@ describe("the sweeper", () => {
         holder.env = real;
       }
     });
-    const row = await testEnv.DB.prepare("SELECT sweeps FROM events WHERE id = ?").bind(event.id).first<{ sweeps: number }>();
-    expect(row!.sweeps).toBe(0);
+    expect((await storedEvent(event.id))!.sweeps).toBe(0);
     expect(await sweeper.sweep()).toBe(1);
     const [run] = await settledRuns("queue-outage");
     expect(run!.status).toBe("completed");

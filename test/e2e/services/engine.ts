@@ -29,4 +29,4 @@ const engine = createEngine({
 });
 
 export default engine.worker satisfies ExportedHandler<Env>;
-export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, StepflareEvents } = engine;

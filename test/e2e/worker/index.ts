@@ -125,4 +125,4 @@ export default {
   scheduled: (controller, env, ctx) => engine.worker.scheduled(controller, env, ctx),
 } satisfies ExportedHandler<Env>;
 
-export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing } = engine;
+export const { StepflareRun, StepflareSweeper, StepflareFlow, StepflareListing, StepflareEvents } = engine;
