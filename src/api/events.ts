@@ -4,6 +4,7 @@ import type { Env } from "../env";
 import { getEvent, resetSweeps } from "../events/store";
 import { runsOfEvent } from "../listing/store";
 import type { EventMessage } from "../messages/events";
+import { sendEvents } from "../shared/events-queues";
 import { HttpError } from "../shared/http-error";
 
 const notFound = (eventId: string) =>
@@ -39,7 +40,7 @@ export const eventsApi = new Hono<{ Bindings: Env }>()
     if (!row) throw notFound(eventId);
     const message: EventMessage = { v: 1, id: eventId, acceptedAt: Number(row.accepted_at) };
     try {
-      await c.env.EVENTS.send(message);
+      await sendEvents(c.env, [message]);
     } catch (e) {
       console.error(`stepflare: enqueueing event ${eventId} for dispatch failed:`, (e as Error).message);
       throw new HttpError(503, "dispatch_failed", "the events queue did not take the event; call again");

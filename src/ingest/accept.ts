@@ -3,9 +3,9 @@ import type { Env } from "../env";
 import { type Acceptance, acceptanceKey } from "../events/keys";
 import { claimAcceptances, type Dedupe, dropEvents, storeEvents } from "../events/store";
 import { type EventMessage, INLINE_EVENT_MAX_BYTES, type StoredEvent } from "../messages/events";
+import { sendEvents } from "../shared/events-queues";
 import type { Written } from "../shared/group-commit";
 import { HttpError } from "../shared/http-error";
-import { sendAll } from "../shared/queue-batches";
 import { ulid } from "../shared/ulid";
 import { type IdSeed, seededEventId } from "./id-seed";
 
@@ -103,7 +103,7 @@ export async function writeEvents(
     return { ids: events.map((e) => e.id), accepted };
   });
   if (messages.length === 0) return { results: answers };
-  const after = sendAll(env.EVENTS, messages).catch((e: Error) => {
+  const after = sendEvents(env, messages).catch((e: Error) => {
     console.error(`stepflare: events queue send failed; ${messages.length} event(s) left for the sweeper:`, e.message);
   });
   return { results: answers, after };

@@ -7,7 +7,7 @@ import { bucketOfTime } from "../listing/keys";
 import { RUN_MISSING } from "../listing/rows";
 import type { ListingCursor } from "../listing/store";
 import type { EventMessage } from "../messages/events";
-import { sendAll } from "../shared/queue-batches";
+import { sendEvents } from "../shared/events-queues";
 import { reconcileListing } from "./listing";
 import { applyRetention, type Deleted, retentionBehind } from "./retention";
 
@@ -76,7 +76,7 @@ export class SweeperObject extends DurableObject<Env> {
       const stale = found.stale;
       if (stale.length > 0) {
         const messages: EventMessage[] = stale.map(([id, acceptedAt]) => ({ v: 1, id, acceptedAt }));
-        await sendAll(this.env.EVENTS, messages);
+        await sendEvents(this.env, messages);
         await countSweep(this.env, stale);
         swept += stale.length;
       }

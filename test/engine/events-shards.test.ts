@@ -1,12 +1,13 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
 import { isEventsQueue, queueNamesSchema } from "../../src/queues";
 import { shardOf } from "../../src/shared/events-queues";
+import type { SweeperObject } from "../../src/sweeper/object";
 import { callsOf } from "../engine-fixture/functions";
 import worker from "../engine-fixture/index";
-import { api, settledRuns } from "./helpers";
+import { api, BASE, putEvent, settledRuns } from "./helpers";
 import { recording, sendByQueue, shards } from "./queue-path";
 
 /* The events queue in two shards (test/engine-fixture/wrangler.toml binds EVENTS and EVENTS_1), consumed by the same code. */
@@ -59,6 +60,59 @@ describe("events queue shards", () => {
     for (const id of ["sharded-twice", "sharded-after"]) expect(await runsOf(id)).toHaveLength(1);
     expect(callsOf("twice-a", "handler") + callsOf("twice-b", "handler")).toBe(1);
     expect([callsOf("after-1", "handler"), callsOf("after-0", "handler")]).toEqual([1, 0]);
+  });
+
+  it("sends to the shard of each event's id from the store path, a sweep and a dispatch too", async () => {
+    const sent: [unknown[], unknown[]] = [[], []];
+    const [events, events1] = shards();
+    const sharded = { ...testEnv, EVENTS: recording(events, sent[0]), EVENTS_1: recording(events1, sent[1]) } as unknown as Env;
+    const onShard = () => [0, 1].map((n) => sent[n]!.map((m) => (m as { id: string }).id).sort());
+    const expected = (ids: string[]) => [0, 1].map((n) => ids.filter((id) => shardOf(id, 2) === n).sort());
+    const ids = Array.from({ length: 8 }, (_, i) => `store-sharded-${i}`);
+    // The store path: a request without cf-ray, as in local dev.
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request(`${BASE}/e/test-key`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(ids.map((id) => ({ name: "nobody/listens", id }))),
+      }),
+      sharded,
+      ctx,
+    );
+    expect(res.status).toBe(200);
+    await waitOnExecutionContext(ctx);
+    expect(onShard()).toEqual(expected(ids));
+    expect(expected(ids).every((shard) => shard.length > 0)).toBe(true);
+    // A dispatch of each.
+    sent[0].length = 0;
+    sent[1].length = 0;
+    for (const id of ids) {
+      const dispatched = await worker.fetch(
+        new Request(`${BASE}/api/v1/events/${id}/dispatch`, { method: "POST" }),
+        sharded,
+        createExecutionContext(),
+      );
+      expect(dispatched.status).toBe(202);
+    }
+    expect(onShard()).toEqual(expected(ids));
+    // A sweep of events stored a minute ago and never sent.
+    sent[0].length = 0;
+    sent[1].length = 0;
+    const lost = Array.from({ length: 8 }, (_, i) => `sweep-sharded-${i}`);
+    await Promise.all(lost.map((id) => putEvent({ id, name: "nobody/listens", acceptedAt: Date.now() - 60_000 })));
+    const sweeper = testEnv.SWEEPER.get(testEnv.SWEEPER.idFromName("sharded-sweep"));
+    await runInDurableObject(sweeper, async (instance: SweeperObject) => {
+      const holder = instance as unknown as { env: Env };
+      const real = holder.env;
+      holder.env = sharded;
+      try {
+        expect(await instance.sweep()).toBe(lost.length);
+      } finally {
+        holder.env = real;
+      }
+    });
+    expect(onShard()).toEqual(expected(lost));
   });
 
   it("names shards <events>-1, <events>-2, ... and nothing else", () => {

@@ -19,6 +19,12 @@ import {
 
 const testEnv = env as unknown as Env;
 
+/** The test Worker's bindings with both shards of the events queue (test/engine-fixture/wrangler.toml) refusing every send. */
+const queueDown = (refused: () => Promise<never>): Env => {
+  const down = { send: refused, sendBatch: refused } as unknown as Queue;
+  return { ...testEnv, EVENTS: down, EVENTS_1: down } as Env;
+};
+
 async function deliver(messages: { id: string; body: unknown; attempts?: number }[], withEnv: Env = testEnv) {
   const batch = createMessageBatch(
     "stepflare-events",
@@ -150,7 +156,7 @@ describe("events consumer", () => {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ name: "test/sequential", data: { tag: "redispatch", n: 1 } }),
       }),
-      { ...testEnv, EVENTS: { send: refused, sendBatch: refused } as unknown as Queue },
+      queueDown(refused),
       ctx,
     );
     await waitOnExecutionContext(ctx);
@@ -186,7 +192,7 @@ describe("events consumer", () => {
     const refused = () => Promise.reject(new Error("queue unavailable"));
     const dispatch = (e: Env) =>
       worker.fetch(new Request(`${BASE}/api/v1/events/${id}/dispatch`, { method: "POST" }), e, createExecutionContext());
-    const down = await dispatch({ ...testEnv, EVENTS: { send: refused, sendBatch: refused } as unknown as Queue });
+    const down = await dispatch(queueDown(refused));
     expect({ status: down.status, body: await down.json() }).toMatchObject({
       status: 503,
       body: { error: { code: "dispatch_failed", message: expect.stringContaining("call again") } },

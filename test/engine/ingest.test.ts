@@ -156,7 +156,8 @@ describe("POST /e/:eventKey", () => {
         await testEnv.EVENTS.sendBatch(messages as Parameters<Env["EVENTS"]["sendBatch"]>[0]);
       },
     };
-    const slowEnv = { ...testEnv, EVENTS: slowQueue as unknown as Env["EVENTS"] };
+    // Both shards of the events queue (test/engine-fixture/wrangler.toml) reach the real first one.
+    const slowEnv = { ...testEnv, EVENTS: slowQueue as unknown as Env["EVENTS"], EVENTS_1: slowQueue };
     const ctx = createExecutionContext();
     for (const size of [1, 60]) {
       // 1 event: the group-commit path; 60: a request written on its own.

@@ -76,7 +76,7 @@ describe("the sweeper", () => {
     await runInDurableObject(sweeper, async (instance: SweeperObject) => {
       const holder = instance as unknown as { env: Env };
       const real = holder.env;
-      holder.env = { ...real, EVENTS: down as unknown as Env["EVENTS"] };
+      holder.env = { ...real, EVENTS: down as unknown as Env["EVENTS"], EVENTS_1: down } as Env;
       try {
         for (let i = 0; i < 7; i++) await expect(instance.sweep()).rejects.toThrow("queue down");
       } finally {
