@@ -9,9 +9,9 @@ import { fnv1a } from "../shared/fnv";
  * hash, the one place that tells a duplicate from a new event.
  */
 
-/** Event shards per hour: at 10,000 events a second, about 625 a second and 2.3 GB an hour each. */
+/** Event shards per hour: at 10,000 events a second, about 625 a second and 2.9 GB an hour each (docs/scale.md). */
 export const EVENT_SHARDS = 16;
-/** Id shards: at 10,000 events a second kept 7 days, about 95 million ids each. */
+/** Id shards: at 10,000 events a second kept 7 days, about 95 million ids (6.6 GB) each. */
 export const ID_SHARDS = 64;
 
 /** One acceptance of an event: its id and when it was accepted, which tell a re-acceptance from the first. */

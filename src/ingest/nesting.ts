@@ -1,8 +1,8 @@
 /**
  * How deeply one event's JSON may nest, the event object itself being level 1
- * (so its `data` is level 2). D1 parses each write's rows as one JSON text and
- * SQLite refuses JSON nested over 1,000 levels: a deeper event would fail the
- * statement, and with it every request sharing that write.
+ * (so its `data` is level 2). SQLite refuses JSON nested over 1,000 levels,
+ * and JSON.parse and the runs' handlers recurse over it: a bound well below
+ * keeps every reader of a stored event safe.
  */
 export const MAX_EVENT_DEPTH = 512;
 

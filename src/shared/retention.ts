@@ -22,7 +22,8 @@ const period = (fallback: string, min: number, what: string) =>
 /**
  * How long what the engine stores is kept, counted from a run's end, an
  * event's acceptance, a dead letter's failure. Events are kept at least a
- * day: ingest's 24-hour idempotency by id reads them.
+ * day, as long as the default dedupe window: an id that can still be a
+ * duplicate keeps its event to show.
  */
 export const retentionSchema = z
   .object({
