@@ -16,9 +16,9 @@ export interface EngineOptions {
   retention?: Partial<z.input<typeof retentionSchema>>;
   /**
    * Where an accepted event is made durable before ingest answers
-   * (docs/scale.md): `"queue"` (the events queue alone), `"store"` (D1, then
-   * the queue), or `"auto"` (default): the queue for requests that came
-   * through Cloudflare's edge, D1 for the rest, such as local dev, whose
+   * (docs/scale.md): `"queue"` (the events queue alone), `"store"` (the event
+   * store, then the queue), or `"auto"` (default): the queue for requests that came
+   * through Cloudflare's edge, the event store for the rest, such as local dev, whose
    * queues live in memory.
    */
   ingest?: IngestPath | "auto";

@@ -14,8 +14,8 @@ export interface Env {
   EVENTS: Queue<EventMessage | PackedEventsMessage>;
   /**
    * R2 bucket for the queue path's events over 64 KiB, held until the events
-   * consumer stores them in D1. Without it those events are written to D1
-   * before ingest answers. Optional shards of the events queue are bound as
+   * consumer stores them. Without it those events are stored before ingest
+   * answers. Optional shards of the events queue are bound as
    * `EVENTS_1`, `EVENTS_2`, ... (src/shared/events-queues.ts).
    */
   EVENT_BODIES?: R2Bucket;

@@ -65,7 +65,7 @@ export async function queueEvents(
   const bucket = env.EVENT_BODIES;
   if (!bucket && large.events.length > 0 && !warnedNoBucket) {
     warnedNoBucket = true;
-    console.warn("stepflare: no EVENT_BODIES R2 binding; events over 64 KiB are written to D1 before ingest answers (docs/deploying.md)");
+    console.warn("stepflare: no EVENT_BODIES R2 binding; events over 64 KiB are stored before ingest answers (docs/deploying.md)");
   }
   const [written] = await Promise.all([
     large.events.length === 0 || bucket ? undefined : writeEvents(env, [large], dedupe, undefined, now),

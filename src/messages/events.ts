@@ -16,7 +16,8 @@ export type StoredEvent = z.infer<typeof storedEventSchema>;
  * A message on the events queue. The event rides inline when small; a large
  * one is read back by reference, keeping every message far below the 128 KB
  * queue limit: from R2 when `bodyKey` names its object (the queue path), else
- * from D1 by id. An event with `stored: false` may not be in D1 yet.
+ * from its event shard by id and acceptance. An event with `stored: false`
+ * may not be stored yet.
  */
 export const eventMessageSchema = z
   .object({
@@ -24,7 +25,7 @@ export const eventMessageSchema = z
     id: z.string(),
     acceptedAt: z.number(),
     event: storedEventSchema.optional(),
-    /** The EVENT_BODIES object holding the event's JSON, until the consumer has stored it in D1. */
+    /** The EVENT_BODIES object holding the event's JSON, until the consumer has stored it. */
     bodyKey: z.string().min(1).optional(),
     /** False when the event came by the queue alone: the consumer stores it (and checks its id) before fanning it out. */
     stored: z.literal(false).optional(),

@@ -3,7 +3,7 @@ import { ulid } from "../shared/ulid";
 /**
  * The `EVENT_BODIES` bucket: on the queue path, the JSON of each event too
  * large to ride in its message, from the moment ingest accepts it until the
- * events consumer has stored it in D1. All of the bucket's reads and writes
+ * events consumer has stored it in the event store. All of the bucket's reads and writes
  * are here.
  */
 
@@ -15,7 +15,7 @@ export async function putBody(bucket: R2Bucket, key: string, eventJson: string):
   await bucket.put(key, eventJson, { httpMetadata: { contentType: "application/json" } });
 }
 
-/** The JSON stored under `key`, or null when there is no such object (already stored in D1 and deleted). */
+/** The JSON stored under `key`, or null when there is no such object (already stored in the event store and deleted). */
 export async function getBody(bucket: R2Bucket, key: string): Promise<string | null> {
   const object = await bucket.get(key);
   return object ? object.text() : null;
