@@ -13,7 +13,8 @@ const runIds = (ev: EventDetail) => ev.runs.map((r) => r.id).sort();
 /** Long enough for a duplicate that did start runs to show them in the index. */
 const SETTLE_MS = 3_000;
 
-describe("a duplicate event id within the dedupe window", () => {
+// Each test has ids of its own and spends most of its time in SETTLE_MS: they run side by side.
+describe.concurrent("a duplicate event id within the dedupe window", () => {
   it("answers the same id and keeps exactly the first acceptance's runs and payload", async () => {
     const id = `dup-${Date.now()}`;
     expect(await http.send(signup(id, "First"))).toEqual([id]);

@@ -21,7 +21,8 @@ const runsOf = (functionId: string, ready: (runs: Listed[]) => boolean, what: st
   }, what);
 const ofEvents = (ids: string[]) => (runs: Listed[]) => runs.filter((r) => ids.includes(r.eventId));
 
-describe("event-side flow control over HTTP", () => {
+// Each test drives a function of its own (and events of its own tag): they run side by side.
+describe.concurrent("event-side flow control over HTTP", () => {
   it("debounce: three quick events make one run, with the last; the others are listed skipped, debounced", async () => {
     const tag = `deb-${Date.now()}`;
     const ids = await http.send([1, 2, 3].map((n) => ({ name: "e2e/debounced", data: { tag, n } })));

@@ -1,10 +1,11 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import type { TestContext } from "vitest";
+import { inject, type TestContext } from "vitest";
 
 /** The repository root: every config path is resolved from here. */
 export const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -106,6 +107,26 @@ function groupAlive(pgid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const applyMigrations = (config: string, persistTo: string) =>
+  runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", config]);
+
+/**
+ * Fills `persistTo` with a state that has the D1 migrations applied. Wrangler
+ * applies them once per config in a run (./global-setup.ts gives the place);
+ * every later file gets a copy of that state, saving a wrangler start each.
+ */
+async function migrated(config: string, persistTo: string): Promise<void> {
+  const templates = inject("e2eMigrated");
+  if (!templates) return void (await applyMigrations(config, persistTo));
+  const template = path.join(templates, createHash("sha256").update(path.resolve(ROOT, config)).digest("hex").slice(0, 16));
+  if (!existsSync(template)) {
+    const fresh = mkdtempSync(`${template}-`);
+    await applyMigrations(config, fresh);
+    renameSync(fresh, template);
+  }
+  cpSync(template, persistTo, { recursive: true });
+}
+
 /**
  * A real `wrangler dev` process serving one config on 127.0.0.1, with its
  * own persistence directory. Wrangler and the workerd it spawns share one
@@ -127,9 +148,7 @@ export class WranglerDev {
   /** Applies the D1 migrations to a fresh directory, then starts `wrangler dev` on a free port. */
   static async start(options: WranglerDevOptions): Promise<WranglerDev> {
     const dev = new WranglerDev(options);
-    if (!options.ownState) {
-      await runWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", dev.persistTo, "--config", options.config]);
-    }
+    if (!options.ownState) await migrated(options.config, dev.persistTo);
     dev.#port = await freePort();
     await dev.#spawn();
     return dev;
@@ -234,7 +253,7 @@ export class WranglerDev {
         await this.stop();
         throw new Error(`wrangler dev did not answer within ${READY_TIMEOUT_MS} ms:\n${this.output()}`);
       }
-      await sleep(250);
+      await sleep(100);
     }
   }
 }

@@ -55,6 +55,8 @@ class PythonApp {
 const python = new PythonApp();
 afterAll(() => python.stop());
 
+// After the syncs, the two runs' tests side by side: each sends an order of its own (the Python
+// app counts step executions per order).
 describe("one event, three languages' worth of apps", () => {
   let ts: InngestApp;
 
@@ -75,7 +77,7 @@ describe("one event, three languages' worth of apps", () => {
     expect(byId.get("remote-neighbour")?.remote).toBeUndefined();
   });
 
-  it("runs the engine's function, the official SDK's and the Python ones from one event, each step once", async () => {
+  it.concurrent("runs the engine's function, the official SDK's and the Python ones from one event, each step once", async () => {
     const tag = `py${Date.now()}`;
     const data = { tag, n: 1, orderId: tag, items: [{ price: 3, qty: 2 }, { price: 4 }] };
     const [eventId] = await http.send({ name: "e2e/remote", data });
@@ -86,7 +88,7 @@ describe("one event, three languages' worth of apps", () => {
     const order = settled.get("python-app-python-order");
     expect(order).toMatchObject({ status: "completed", output: { language: "python", total: 10, receipt: `receipt ${tag}: 10` } });
     // The Python steps ran once each, across every call the engine made; its sleep is a durable step between them.
-    expect(await python.counts()).toMatchObject({ price: 1, receipt: 1 });
+    expect(await python.counts()).toMatchObject({ [`price:${tag}`]: 1, [`receipt:${tag}`]: 1 });
     expect(order!.steps.map((s) => s.id.split(" ")[0])).toEqual(["price", "cool-off", "receipt"]);
     expect(order!.steps[1]).toMatchObject({ type: "sleep", status: "completed" });
 
@@ -105,7 +107,7 @@ describe("one event, three languages' worth of apps", () => {
     expect(paid.output).toEqual({ paid: { orderId: tag, amount: 10 } });
   });
 
-  it("fails a Python run for good on its NonRetriableError, with the app's message", async () => {
+  it.concurrent("fails a Python run for good on its NonRetriableError, with the app's message", async () => {
     const tag = `py-reject-${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/remote", data: { tag, n: 1, orderId: tag, reject: true, items: [] } });
     const payment = await waitFor(async () => {

@@ -26,6 +26,8 @@ interface Fn {
   app?: string;
 }
 
+// After the sync, the tests up to the re-sync run side by side: each sends events of its own
+// to functions of its own, and counts only its own steps in the app.
 describe("functions served by the inngest SDK", () => {
   let app: InngestApp;
 
@@ -42,7 +44,7 @@ describe("functions served by the inngest SDK", () => {
     expect(page).toMatch(/data-function="remote-e2e-sequential"[\s\S]*?remote, app remote-e2e/);
   });
 
-  it("one event starts the local function and two remote ones; steps are memoized, parallel, sleep and wait", async () => {
+  it.concurrent("one event starts the local function and two remote ones; steps are memoized, parallel, sleep and wait", async () => {
     const tag = `t${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/remote", data: { tag, n: 1 } });
     // The local run and the sequential remote one end; the waiting one waits for its event.
@@ -73,13 +75,13 @@ describe("functions served by the inngest SDK", () => {
     expect(app.count(`after:${tag}`)).toBe(1);
   });
 
-  it("step.invoke of another remote function runs it as a child run and answers its output", async () => {
+  it.concurrent("step.invoke of another remote function runs it as a child run and answers its output", async () => {
     const [eventId] = await http.send({ name: "e2e/remote.invoke", data: { n: 21 } });
     const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-invoker");
     expect(run).toMatchObject({ status: "completed", output: { doubled: 42 } });
   });
 
-  it("step.sendEvent sends through the engine's ingest, and the event fans out", async () => {
+  it.concurrent("step.sendEvent sends through the engine's ingest, and the event fans out", async () => {
     const [eventId] = await http.send({ name: "e2e/remote.send", data: { n: 4 } });
     const sent = (await http.settledRuns(eventId!, 1)).get("remote-e2e-sender");
     expect(sent?.status).toBe("completed");
@@ -89,7 +91,7 @@ describe("functions served by the inngest SDK", () => {
     expect(forwarded).toMatchObject({ status: "completed", output: { doubled: 8 } });
   });
 
-  it("a remote cron trigger fires from the scheduled handler", async () => {
+  it.concurrent("a remote cron trigger fires from the scheduled handler", async () => {
     expect((await fetch(`${dev.url}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
     const run = await waitFor(async () => {
       const { body } = await http.api<{ runs: { id: string; status: string }[] }>("/api/v1/runs?functionId=remote-e2e-ticker");
@@ -99,7 +101,7 @@ describe("functions served by the inngest SDK", () => {
     expect(app.count("tick")).toBe(1);
   });
 
-  it("the app's cancelOn cancels a run with the matching event", async () => {
+  it.concurrent("the app's cancelOn cancels a run with the matching event", async () => {
     const tag = `c${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/remote.long", data: { tag } });
     const runId = await waitFor(
@@ -120,13 +122,13 @@ describe("functions served by the inngest SDK", () => {
     expect(app.count("never")).toBe(0);
   });
 
-  it("a remote step's output has a local step's limit: the run fails with step_output_too_large", async () => {
+  it.concurrent("a remote step's output has a local step's limit: the run fails with step_output_too_large", async () => {
     const [eventId] = await http.send({ name: "e2e/remote.huge", data: {} });
     const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-huge");
     expect(run).toMatchObject({ status: "failed", error: { code: "step_output_too_large" } });
   });
 
-  it("an outage while the steps queue catches up to parallel steps is retried, not taken for non-determinism", async () => {
+  it.concurrent("an outage while the steps queue catches up to parallel steps is retried, not taken for non-determinism", async () => {
     // Discovery call 1 is the run object's (it finds p and q); call 2 is a steps consumer's catch-up: it gets a 503.
     app.failDiscovery.set("remote-e2e-fanned", 2);
     const [eventId] = await http.send({ name: "e2e/remote.fanned", data: {} });
@@ -136,7 +138,7 @@ describe("functions served by the inngest SDK", () => {
     expect(run!.steps.some((s) => (s.failedAttempts ?? []).some((a) => /injected outage/.test(a.error.message)))).toBe(true);
   });
 
-  it("the app's concurrency limit holds: three runs of a limit-1 function never overlap", async () => {
+  it.concurrent("the app's concurrency limit holds: three runs of a limit-1 function never overlap", async () => {
     const ids = await http.send([1, 2, 3].map((n) => ({ name: "e2e/remote.single", data: { n } })));
     for (const id of ids) expect((await http.settledRuns(id, 1)).get("remote-e2e-single")?.status).toBe("completed");
     const spans = [...app.intervals].sort((a, b) => a[0] - b[0]);
@@ -144,7 +146,7 @@ describe("functions served by the inngest SDK", () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
   });
 
-  it("the app's debounce and rateLimit apply at fan-out", async () => {
+  it.concurrent("the app's debounce and rateLimit apply at fan-out", async () => {
     const ids: string[] = [];
     for (const n of [1, 2, 3]) ids.push(...(await http.send({ name: "e2e/remote.debounce", data: { n } })));
     const last = (await http.settledRuns(ids[2]!, 1)).get("remote-e2e-debounced");
@@ -172,7 +174,7 @@ describe("functions served by the inngest SDK", () => {
     ]);
   });
 
-  it("a remote step's RetryAfterError delays its retry by the Retry-After the app answers", async () => {
+  it.concurrent("a remote step's RetryAfterError delays its retry by the Retry-After the app answers", async () => {
     const [eventId] = await http.send({ name: "e2e/remote.patient", data: {} });
     const run = (await http.settledRuns(eventId!, 1)).get("remote-e2e-patient")!;
     expect(run).toMatchObject({ status: "completed", output: "served" });
@@ -183,7 +185,7 @@ describe("functions served by the inngest SDK", () => {
     expect(app.count("busy-once")).toBe(2);
   });
 
-  it("step.ai.infer: the engine asks the provider, retries its error, and memoizes its answer as the step's output", async () => {
+  it.concurrent("step.ai.infer: the engine asks the provider, retries its error, and memoizes its answer as the step's output", async () => {
     // A provider on loopback, in OpenAI's chat format: its first request fails (500), the next is answered.
     const requests: { auth?: string; path?: string; body: { model?: string; messages?: { content: string }[] } }[] = [];
     const provider = createServer((req, res) => {
@@ -289,7 +291,8 @@ describe("a remote step that fails", () => {
   });
 });
 
-describe("signatures", () => {
+// Each with an app and functions of its own: side by side.
+describe.concurrent("signatures", () => {
   const register = (app: InngestApp, authorization: string, fnId: string, event: string) =>
     fetch(`${dev.url}/fn/register`, {
       method: "POST",

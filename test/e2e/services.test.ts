@@ -32,6 +32,8 @@ interface Fn {
   service?: string;
 }
 
+// After the first fan-out and the sync, the tests up to the refusals run side by side: each sends
+// events of its own tag, and the billing Worker counts executions per tag.
 describe("functions in another Worker, through a service binding", () => {
   it("before any sync, one event runs the engine's function and the other Worker's; each step there runs once", async () => {
     // The engine syncs the bindings it lists on its own, before its first fan-out.
@@ -87,7 +89,7 @@ describe("functions in another Worker, through a service binding", () => {
     expect(byId.get("services-confirm")?.remote).toBeUndefined();
   });
 
-  it("a step there retries, a sleep and a wait for an event work through the binding", async () => {
+  it.concurrent("a step there retries, a sleep and a wait for an event work through the binding", async () => {
     const tag = `r${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/services.refund", data: { tag } });
     const waiting = await waitFor(async () => {
@@ -106,7 +108,7 @@ describe("functions in another Worker, through a service binding", () => {
     expect(done.output).toEqual({ attempt: 1, approved: true, flaky: 2 });
   });
 
-  it("a step there that fails dead-letters its run, and a replay completes it without running the settled step again", async () => {
+  it.concurrent("a step there that fails dead-letters its run, and a replay completes it without running the settled step again", async () => {
     const tag = `d${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/services.dispute", data: { tag } });
     const failed = (await http.settledRuns(eventId!, 1)).get("billing-dispute")!;
@@ -125,14 +127,14 @@ describe("functions in another Worker, through a service binding", () => {
     expect(done.output).toEqual({ verdict: "refunded", open: 1, decide: 2 });
   });
 
-  it("a function there invokes one of the engine's own and one of its own Worker's, and gets their outputs", async () => {
+  it.concurrent("a function there invokes one of the engine's own and one of its own Worker's, and gets their outputs", async () => {
     const tag = `i${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/services.invoice", data: { tag } });
     const run = (await http.settledRuns(eventId!, 1)).get("billing-invoice");
     expect(run).toMatchObject({ status: "completed", output: { confirmed: tag, charged: { paid: 10 } } });
   });
 
-  it("a step there retries under its own retries, and step.sendEvent sends once through the engine, answering the ids", async () => {
+  it.concurrent("a step there retries under its own retries, and step.sendEvent sends once through the engine, answering the ids", async () => {
     const tag = `s${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/services.ship", data: { tag } });
     const run = (await http.settledRuns(eventId!, 1)).get("billing-ship")!;
@@ -152,7 +154,7 @@ describe("functions in another Worker, through a service binding", () => {
     }
   });
 
-  it("the code of a final error there is the run's error code, and the function's onFailure runs there with it", async () => {
+  it.concurrent("the code of a final error there is the run's error code, and the function's onFailure runs there with it", async () => {
     const tag = `c${Date.now()}`;
     const [eventId] = await http.send({ name: "e2e/services.ship", data: { tag, decline: true } });
     const run = (await http.settledRuns(eventId!, 1)).get("billing-ship")!;
@@ -166,7 +168,7 @@ describe("functions in another Worker, through a service binding", () => {
     expect(handled.output).toEqual({ refunded: tag, code: "card_declined", functionId: "billing-ship" });
   });
 
-  it("the function's options are synced and applied: idempotency skips a second event, cancelOn's match cancels the run", async () => {
+  it.concurrent("the function's options are synced and applied: idempotency skips a second event, cancelOn's match cancels the run", async () => {
     const tag = `h${Date.now()}`;
     const [first] = await http.send({ name: "e2e/services.hold", data: { tag } });
     const held = await waitFor(async () => {

@@ -30,7 +30,8 @@ const runOf = async (eventId: string, status: string) =>
     30_000,
   );
 
-describe("step tools over HTTP", () => {
+// Each test has runs of its own tag (the bulk cancel selects one tag): they run side by side.
+describe.concurrent("step tools over HTTP", () => {
   it("step.invoke runs a child run and answers its output, linked both ways", async () => {
     const [eventId] = await http.send({ name: "e2e/parent", data: { tag: `parent-${stamp}` } });
     const run = await runOf(eventId!, "completed");

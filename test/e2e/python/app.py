@@ -1,7 +1,8 @@
 """
 A Python app for the e2e tests: functions served over Inngest's protocol by
 inngest_spec.py, standard library only. It prints `serving <url>` once it
-listens; GET /counts answers how many times each step body ran.
+listens; GET /counts answers how many times each step body ran, per order
+(`<step>:<orderId>`), so that tests with orders of their own can run side by side.
 
   STEPFLARE_URL=http://127.0.0.1:8787 INNGEST_DEV=1 python3 test/e2e/python/app.py
 """
@@ -36,14 +37,14 @@ def order(event, step, **_):
     items = event["data"].get("items", [])
 
     def price():
-        ran("price")
+        ran(f"price:{event['data'].get('orderId')}")
         return {"total": sum(i["price"] * i.get("qty", 1) for i in items)}
 
     priced = step.run("price", price)
     step.sleep("cool-off", "1s")
 
     def receipt():
-        ran("receipt")
+        ran(f"receipt:{event['data'].get('orderId')}")
         return f"receipt {event['data'].get('orderId')}: {priced['total']}"
 
     return {"language": "python", "total": priced["total"], "receipt": step.run("receipt", receipt)}
