@@ -1,16 +1,23 @@
 import { HttpError } from "../shared/http-error";
 
-/** Opaque pagination cursor over (time, id), newest first. Ids in cursors are ASCII (ULIDs, run ids). */
+/** Opaque pagination cursor over (time, id), newest first. Its JSON is base64url over UTF-8: an event's id may be any text. */
 export interface Cursor {
   at: number;
   id: string;
 }
 
-const encode = (value: unknown[]): string => btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+const encode = (value: unknown[]): string => {
+  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+};
 
 function decode(text: string): unknown[] | undefined {
   try {
-    const value: unknown = JSON.parse(atob(text.replace(/-/g, "+").replace(/_/g, "/")));
+    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    const json = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    const value: unknown = JSON.parse(json);
     return Array.isArray(value) ? value : undefined;
   } catch {
     return undefined;

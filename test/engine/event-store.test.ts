@@ -116,6 +116,13 @@ describe("the events across their shards", () => {
     );
   });
 
+  it("pages through events whose ids are any text, emoji and accents included", async () => {
+    const at = Date.parse("2024-01-01T00:00:00Z");
+    const ids = ["wide-\u{1F680}-1", "wide-é-2", "wide-中-3"];
+    await Promise.all(ids.map((id, i) => putEvent({ id, name: "store/wide", acceptedAt: at + i })));
+    expect(await pageThrough(`name=store/wide&since=${at}&until=${at + 10}&limit=1`)).toEqual([...ids].reverse());
+  });
+
   it("answers a short page with a cursor when a page would ask more than its shards, and skips nothing", async () => {
     const everything = await listEvents(testEnv, { since: base - 10 * HOUR, until: base + 1, after: undefined, limit: 300 });
     const shardsAsked = new Set(events.map((e) => eventShardName(eventPlace(e.id, e.acceptedAt)))).size;
