@@ -12,6 +12,8 @@ const BIN = path.join(ROOT, "node_modules/.bin");
  * reads dist/ while another rebuilds it.
  */
 export default function setup(): void {
+  // scripts/test.mjs builds once before its two Vitest runs start.
+  if (process.env.STEPFLARE_DIST_BUILT === "1") return;
   try {
     execFileSync(path.join(BIN, "tsdown"), [], {
       cwd: ROOT,
