@@ -16,7 +16,7 @@ const encode = (value: unknown[]): string => {
 function decode(text: string): unknown[] | undefined {
   try {
     const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    const json = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    const json = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
     const value: unknown = JSON.parse(json);
     return Array.isArray(value) ? value : undefined;
   } catch {

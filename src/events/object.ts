@@ -81,18 +81,36 @@ export class StepflareEventsObject extends DurableObject<Env> {
   /** Writes and prunes, one at a time: each may wait on D1 for the directory. */
   #turn: Promise<unknown> = Promise.resolve();
   #armed = false;
+  /** Each role's tables are made on its first use: an object plays one role, and a new one makes only its own. */
+  #made = { events: false, ids: false };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    this.#sql.exec(EVENT_SCHEMA + ID_SCHEMA);
+  }
+
+  get #events(): SqlStorage {
+    if (!this.#made.events) {
+      this.#sql.exec(EVENT_SCHEMA);
+      this.#made.events = true;
+    }
+    return this.#sql;
+  }
+
+  get #ids(): SqlStorage {
+    if (!this.#made.ids) {
+      this.#sql.exec(ID_SCHEMA);
+      this.#made.ids = true;
+    }
+    return this.#sql;
   }
 
   // ---- the id role ----
 
   /** Claims acceptances of ids (./id-index.ts): answers the keys of those that are new. */
   async claim(acceptances: Acceptance[], windowMs: number, keepMs: number): Promise<string[]> {
-    const fresh = this.ctx.storage.transactionSync(() => claimIds(this.#sql, acceptances, windowMs, keepMs));
+    const sql = this.#ids;
+    const fresh = this.ctx.storage.transactionSync(() => claimIds(sql, acceptances, windowMs, keepMs));
     if (!this.#armed) {
       this.#armed = true;
       if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + keepMs);
@@ -101,17 +119,17 @@ export class StepflareEventsObject extends DurableObject<Env> {
   }
 
   acceptance(id: string): number | null {
-    return acceptanceOf(this.#sql, id);
+    return acceptanceOf(this.#ids, id);
   }
 
   /** Deletes ids past their keep: at most once an hour while the next is far off, sooner while behind. */
   override async alarm(): Promise<void> {
     const now = Date.now();
-    const { deleted, next } = expireIds(this.#sql, now);
+    const { deleted, next } = expireIds(this.#ids, now);
     if (next === null) {
       this.#armed = false;
       await this.ctx.storage.deleteAll();
-      this.#sql.exec(EVENT_SCHEMA + ID_SCHEMA);
+      this.#made = { events: false, ids: false };
       return;
     }
     await this.ctx.storage.setAlarm(deleted >= EXPIRE_PAGE ? now + 1000 : Math.max(next, now + 60 * 60 * 1000));
@@ -122,13 +140,13 @@ export class StepflareEventsObject extends DurableObject<Env> {
   /** Stores acceptances; one already held keeps its row (a redelivery keeps its dispatch mark). */
   store(place: ShardPlace, rows: EventRow[]): Promise<void> {
     return this.#inTurn(async () => {
-      if (this.#sql.exec("SELECT 1 FROM place").toArray().length === 0) {
+      if (this.#events.exec("SELECT 1 FROM place").toArray().length === 0) {
         await noteShard(this.env.DB, "event_shards", place);
-        this.#sql.exec("INSERT INTO place (bucket, shard) VALUES (?, ?)", place.bucket, place.shard);
+        this.#events.exec("INSERT INTO place (bucket, shard) VALUES (?, ?)", place.bucket, place.shard);
       }
       this.ctx.storage.transactionSync(() => {
         for (const r of rows) {
-          this.#sql.exec(
+          this.#events.exec(
             "INSERT OR IGNORE INTO events (id, accepted_at, name, payload, dispatched_at) VALUES (?, ?, ?, ?, ?)",
             r.id,
             r.acceptedAt,
@@ -142,7 +160,7 @@ export class StepflareEventsObject extends DurableObject<Env> {
   }
 
   load(acceptances: Acceptance[]): StoredEventRow[] {
-    return this.#sql
+    return this.#events
       .exec<StoredEventRow & Record<string, SqlStorageValue>>(
         `SELECT id, accepted_at, payload, dispatched_at FROM events WHERE (id, accepted_at) IN (${ACCEPTANCES})`,
         JSON.stringify(acceptances),
@@ -152,21 +170,24 @@ export class StepflareEventsObject extends DurableObject<Env> {
 
   /** Marks these acceptances dispatched at `now`. */
   markDispatched(acceptances: Acceptance[], now: number): void {
-    this.#sql.exec(
+    this.#events.exec(
       `UPDATE events SET dispatched_at = ? WHERE dispatched_at IS NULL AND (id, accepted_at) IN (${ACCEPTANCES})`,
       now,
       JSON.stringify(acceptances),
     );
   }
 
-  /** Deletes these acceptances: duplicates found after they were stored. */
+  /** Deletes these acceptances, those never dispatched: duplicates found after they were stored (an event once fanned out stays). */
   drop(acceptances: Acceptance[]): void {
-    this.#sql.exec(`DELETE FROM events WHERE (id, accepted_at) IN (${ACCEPTANCES})`, JSON.stringify(acceptances));
+    this.#events.exec(
+      `DELETE FROM events WHERE dispatched_at IS NULL AND (id, accepted_at) IN (${ACCEPTANCES})`,
+      JSON.stringify(acceptances),
+    );
   }
 
   /** Up to `limit` acceptances before `before`, undispatched with sweeps left, oldest first, after `after`. */
   stale(before: number, limit: number, after: Acceptance): Acceptance[] {
-    return this.#sql
+    return this.#events
       .exec<{ id: string; accepted_at: number }>(STALE_EVENTS, before, after[1], after[0], limit)
       .toArray()
       .map((r): Acceptance => [r.id, Number(r.accepted_at)]);
@@ -174,12 +195,12 @@ export class StepflareEventsObject extends DurableObject<Env> {
 
   /** Counts a sweep for each of these acceptances. */
   countSweep(acceptances: Acceptance[]): void {
-    this.#sql.exec(`UPDATE events SET sweeps = sweeps + 1 WHERE (id, accepted_at) IN (${ACCEPTANCES})`, JSON.stringify(acceptances));
+    this.#events.exec(`UPDATE events SET sweeps = sweeps + 1 WHERE (id, accepted_at) IN (${ACCEPTANCES})`, JSON.stringify(acceptances));
   }
 
   /** Gives an acceptance its sweeps back; answers whether it was dispatched, or null when it is not held. */
   resetSweeps(id: string, acceptedAt: number): { dispatched_at: number | null } | null {
-    const [row] = this.#sql
+    const [row] = this.#events
       .exec<{ dispatched_at: number | null }>(
         "UPDATE events SET sweeps = 0 WHERE id = ? AND accepted_at = ? RETURNING dispatched_at",
         id,
@@ -199,7 +220,7 @@ export class StepflareEventsObject extends DurableObject<Env> {
     if (q.name) add("name = ?", q.name);
     if (q.since !== undefined) add("accepted_at >= ?", q.since);
     if (q.before) add("(accepted_at, id) < (?, ?)", q.before.at, q.before.id);
-    return this.#sql
+    return this.#events
       .exec<ListedEvent & Record<string, SqlStorageValue>>(
         `SELECT id, name, accepted_at, dispatched_at FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
          ORDER BY accepted_at DESC, id DESC LIMIT ?`,
@@ -211,7 +232,7 @@ export class StepflareEventsObject extends DurableObject<Env> {
 
   /** Events of this name accepted at or after `since`, oldest first: a registering wait's look-back. */
   since(name: string, since: number, limit: number): { id: string; accepted_at: number; payload: string }[] {
-    return this.#sql
+    return this.#events
       .exec<{ id: string; accepted_at: number; payload: string }>(
         "SELECT id, accepted_at, payload FROM events WHERE name = ? AND accepted_at >= ? ORDER BY accepted_at, id LIMIT ?",
         name,
@@ -228,7 +249,7 @@ export class StepflareEventsObject extends DurableObject<Env> {
    */
   prune(place: ShardPlace, before: number, undispatchedBefore: number, limit: number): Promise<{ deleted: number; left: number }> {
     return this.#inTurn(async () => {
-      const deleted = this.#sql
+      const deleted = this.#events
         .exec(
           `DELETE FROM events WHERE (id, accepted_at) IN (SELECT id, accepted_at FROM events
              WHERE accepted_at < ? AND (dispatched_at IS NOT NULL OR accepted_at < ?) LIMIT ?) RETURNING id`,
@@ -237,11 +258,11 @@ export class StepflareEventsObject extends DurableObject<Env> {
           limit,
         )
         .toArray().length;
-      const left = Number(this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM events").one().n);
+      const left = Number(this.#events.exec<{ n: number }>("SELECT count(*) AS n FROM events").one().n);
       if (left === 0) {
         await forgetShard(this.env.DB, "event_shards", place);
         await this.ctx.storage.deleteAll();
-        this.#sql.exec(EVENT_SCHEMA + ID_SCHEMA);
+        this.#made = { events: false, ids: false };
       }
       return { deleted, left };
     });

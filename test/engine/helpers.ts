@@ -186,7 +186,11 @@ export async function inEventShard<T = Record<string, unknown>>(
 ): Promise<T | null> {
   const shards = eventStore();
   const stub = shards.get(shards.idFromName(eventShardName(eventPlace(id, acceptedAt))));
-  return runInDurableObject(stub, (_instance, state) => (state.storage.sql.exec(sql, ...args).toArray()[0] as T | undefined) ?? null);
+  return runInDurableObject(stub, (_instance, state) => {
+    // A shard that holds nothing has no tables: it makes them on its first use.
+    if (state.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'events'").toArray().length === 0) return null;
+    return (state.storage.sql.exec(sql, ...args).toArray()[0] as T | undefined) ?? null;
+  });
 }
 
 /** Stores and indexes an event as ingest does, accepted at `acceptedAt`; `sweeps` and `dispatchedAt` as given. */
