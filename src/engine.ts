@@ -8,7 +8,7 @@ import { consumeEvents } from "./fanout/consumer";
 import { StepflareFlowObject } from "./flow/object";
 import { consumeListing } from "./listing/consumer";
 import { StepflareListingObject } from "./listing/shard";
-import { isEventsQueue, type QueueNames, queueNamesSchema } from "./queues";
+import { type QueueNames, queueNamesSchema, shardedBase } from "./queues";
 import { syncNewServices } from "./remote/auto-sync";
 import { StepflareRunObject } from "./run/object";
 import { consumeSteps } from "./steps/consumer";
@@ -50,11 +50,13 @@ export function createEngine(options: CreateEngineOptions): Engine {
   const worker = {
     fetch: (req: Request, env: Env, ctx: ExecutionContext) => app.fetch(req, env, ctx),
     async queue(batch, env, ctx) {
-      if (isEventsQueue(names, batch.queue)) {
+      // A shard of the events, steps or listing queue is consumed as the queue itself.
+      const queue = shardedBase(names, batch.queue);
+      if (queue === names.events) {
         await syncNewServices(env, config);
         return consumeEvents(batch, env, config);
       }
-      switch (batch.queue) {
+      switch (queue) {
         case names.steps:
           return consumeSteps(batch, env, ctx, config);
         case names.listing:

@@ -16,7 +16,8 @@ export interface Env {
    * R2 bucket for the queue path's events over 64 KiB, held until the events
    * consumer stores them. Without it those events are stored before ingest
    * answers. Optional shards of the events queue are bound as
-   * `EVENTS_1`, `EVENTS_2`, ... (src/shared/events-queues.ts).
+   * `EVENTS_1`, `EVENTS_2`, ..., and so are those of the steps and listing
+   * queues, as `STEPS_1`, `LISTING_1`, ... (src/shared/queue-shards.ts).
    */
   EVENT_BODIES?: R2Bucket;
   STEPS: Queue<StepMessage>;

@@ -15,12 +15,16 @@ export const queueNamesSchema = z
 export type QueueNames = z.output<typeof queueNamesSchema>;
 
 /**
- * Whether the consumer of `queue` is the events consumer: the events queue,
- * or one of its shards, named `<events>-1`, `<events>-2`, ... (bound as
- * `EVENTS_1`, `EVENTS_2`, ...; docs/scale.md).
+ * The queue a consumed `queue` belongs to: the events, steps or listing
+ * queue, for the queue itself or one of its shards, named `<queue>-1`,
+ * `<queue>-2`, ... (bound as `EVENTS_1`, `STEPS_1`, ...; docs/scale.md).
+ * Any other queue is its own.
  */
-export function isEventsQueue(names: QueueNames, queue: string): boolean {
-  if (queue === names.events) return true;
-  const prefix = `${names.events}-`;
-  return queue.startsWith(prefix) && /^[1-9][0-9]*$/.test(queue.slice(prefix.length));
+export function shardedBase(names: QueueNames, queue: string): string {
+  for (const base of [names.events, names.steps, names.listing]) {
+    if (queue === base) return base;
+    const prefix = `${base}-`;
+    if (queue.startsWith(prefix) && /^[1-9][0-9]*$/.test(queue.slice(prefix.length))) return base;
+  }
+  return queue;
 }

@@ -1,6 +1,7 @@
 import type { Env } from "../env";
 import type { StoredEvent } from "../messages/events";
 import type { RemoteTarget } from "../remote/target";
+import { sendListing } from "../shared/queue-shards";
 import { DECISION_KEEP_MS, heldRow, startHeldRun } from "./start";
 
 /** A batch also closes once its events' JSON reaches this size, so one run's events stay far below what an RPC carries. */
@@ -46,7 +47,7 @@ export class BatchKey {
     if (known.toArray().length === 0) {
       const opens = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM batch_items WHERE batch_run IS NULL").one().n === 0;
       // The event that opens a batch names its run: listed as queued until the batch starts (sent first, so a failure changes nothing here).
-      if (opens) await this.#env.LISTING.send(heldRow(runId, functionId, event.id, "batch", now), { contentType: "json" });
+      if (opens) await sendListing(this.#env, [heldRow(runId, functionId, event.id, "batch", now)]);
       this.#sql.exec(
         "INSERT INTO batch_items (run_id, event_json, accepted_at, at) VALUES (?, ?, ?, ?)",
         runId,

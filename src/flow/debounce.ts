@@ -1,6 +1,7 @@
 import type { Env } from "../env";
 import type { StoredEvent } from "../messages/events";
 import type { RemoteTarget } from "../remote/target";
+import { sendListing } from "../shared/queue-shards";
 import { DECISION_KEEP_MS, heldRow, skippedRow, startHeldRun } from "./start";
 
 /** When a debounced run starts: `period` after the last event, but no later than `timeout` after the first. */
@@ -48,7 +49,7 @@ export class DebounceKey {
     // Listed first (the run it supersedes as skipped, this one as held): if that fails, nothing here has changed and the event is retried.
     const rows = [heldRow(runId, functionId, event.id, "debounce", now)];
     if (pending) rows.unshift(skippedRow(pending.run_id, functionId, (JSON.parse(pending.event_json) as StoredEvent).id, "debounced", now));
-    await this.#env.LISTING.sendBatch(rows.map((body) => ({ body, contentType: "json" as const })));
+    await sendListing(this.#env, rows);
     let firstAt = now;
     if (pending) {
       firstAt = pending.first_at;

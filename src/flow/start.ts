@@ -3,6 +3,7 @@ import type { Env } from "../env";
 import { HELD_VERSION } from "../listing/rows";
 import type { ListingMessage } from "../messages/listing";
 import type { StartedRun, StartRun } from "../run/rpc";
+import { sendListing } from "../shared/queue-shards";
 
 /** How long a flow object remembers an event's answer, past any window it counts in: redeliveries come well within it. */
 export const DECISION_KEEP_MS = 60 * 60 * 1000;
@@ -63,10 +64,10 @@ export const heldRow = (runId: string, functionId: string, eventId: string, by: 
 export async function startHeldRun(env: Env, init: StartRun): Promise<StartedRun | null> {
   // Paused while its run was held: the run starts nothing and is listed skipped, as an event of a paused function is.
   if ((await pausedFunctions(env.DB)).has(init.functionId)) {
-    await env.LISTING.send(skippedRow(init.runId, init.functionId, init.event.id, "function_paused", Date.now()), { contentType: "json" });
+    await sendListing(env, [skippedRow(init.runId, init.functionId, init.event.id, "function_paused", Date.now())]);
     return null;
   }
   const run = await env.RUNS.get(env.RUNS.idFromName(init.runId)).start(init);
-  await env.LISTING.send(startedRow(init, run), { contentType: "json" });
+  await sendListing(env, [startedRow(init, run)]);
   return run;
 }

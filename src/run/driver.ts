@@ -16,7 +16,7 @@ import { remoteHandler } from "../remote/handler";
 import { callOptions } from "../remote/keys";
 import { runnableRemote } from "../remote/registry";
 import type { RemoteTarget } from "../remote/target";
-import { sendAll } from "../shared/queue-batches";
+import { sendSteps } from "../shared/queue-shards";
 import { runRetentionMs } from "../shared/retention";
 import { awaitsClaim } from "./claims";
 import { attemptStep, decideHandlerError, decideStepResult } from "./decide";
@@ -330,7 +330,7 @@ export class RunDriver {
     const planned = steps.map((s) => ({ key: s.key, attempt: s.attempts }));
     this.#hooks.armAlarm();
     try {
-      await sendAll(this.#env.STEPS, planMessages({ runId: run.id, planSeq: run.settleSeq, gen: generationOf(run) }, planned));
+      await sendSteps(this.#env, planMessages({ runId: run.id, planSeq: run.settleSeq, gen: generationOf(run) }, planned));
     } catch (e) {
       // The steps are planned durably; their leases re-dispatch them soon. Only
       // those not claimed meanwhile (a chunk of the send may have gone out): a

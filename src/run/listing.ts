@@ -1,4 +1,6 @@
+import type { Env } from "../env";
 import type { ListingMessage } from "../messages/listing";
+import { sendListing } from "../shared/queue-shards";
 import type { RunState } from "./types";
 
 /**
@@ -21,7 +23,5 @@ export const listingRow = (run: RunState): ListingMessage => ({
   version: run.version,
 });
 
-/** Puts the run's listing row on the listing queue, whose consumer writes it to D1 with others. */
-export async function sendListingRow(queue: Queue<ListingMessage>, run: RunState): Promise<void> {
-  await queue.send(listingRow(run), { contentType: "json" });
-}
+/** Puts the run's listing row on its shard of the listing queue, whose consumer writes it to the listing with others. */
+export const sendListingRow = (env: Env, run: RunState): Promise<void> => sendListing(env, [listingRow(run)]);

@@ -418,7 +418,7 @@ export class StepflareRunObject extends DurableObject<Env> {
     scheduleListingSync(this.#store, retryAt);
     this.#armAlarm();
     const version = run.version;
-    sendListingRow(this.env.LISTING, run).then(
+    sendListingRow(this.env, run).then(
       () => {
         if (this.#store.run?.version === version) {
           listingSynced(this.#store);

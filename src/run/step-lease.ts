@@ -1,7 +1,7 @@
 import type { EngineConfig } from "../config";
 import type { Env } from "../env";
 import type { StepMessage } from "../messages/steps";
-import { sendAll } from "../shared/queue-batches";
+import { sendSteps } from "../shared/queue-shards";
 import type { RunStore } from "./store";
 import { extendStepLease } from "./transitions";
 import { generationOf, type StepResult } from "./types";
@@ -50,5 +50,5 @@ export async function stepLeaseExpired({ store, config, env, apply }: LeaseConte
     gen: generationOf(run),
     steps: [{ key, attempt: s.attempts }],
   };
-  await sendAll(env.STEPS, [message]).catch((e) => console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message));
+  await sendSteps(env, [message]).catch((e) => console.error(`stepflare: run ${run.id}: re-dispatch failed:`, (e as Error).message));
 }

@@ -2,17 +2,21 @@ import { createExecutionContext, createMessageBatch, getQueueResult, runInDurabl
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src";
-import { isEventsQueue, queueNamesSchema } from "../../src/queues";
+import { listedRun } from "../../src/listing/store";
+import { queueNamesSchema, shardedBase } from "../../src/queues";
 import { shardOf } from "../../src/shared/events-queues";
+import { sendListing, sendSteps } from "../../src/shared/queue-shards";
+import { ulid } from "../../src/shared/ulid";
 import type { SweeperObject } from "../../src/sweeper/object";
 import { callsOf } from "../engine-fixture/functions";
 import worker from "../engine-fixture/index";
-import { api, BASE, putEvent, settledRuns } from "./helpers";
+import { api, BASE, putEvent, sendEvents, settledRuns, waitFor } from "./helpers";
 import { recording, sendByQueue, shards } from "./queue-path";
 
 /* The events queue in two shards (test/engine-fixture/wrangler.toml binds EVENTS and EVENTS_1), consumed by the same code. */
 
 const testEnv = env as unknown as Env;
+const HOUR = 3_600_000;
 const runsOf = async (id: string) => (await api<{ runs: { id: string }[] }>(`/api/v1/events/${id}`)).body.runs;
 
 describe("events queue shards", () => {
@@ -115,15 +119,69 @@ describe("events queue shards", () => {
     expect(onShard()).toEqual(expected(lost));
   });
 
-  it("names shards <events>-1, <events>-2, ... and nothing else", () => {
+  it("names shards <queue>-1, <queue>-2, ... of the events, steps and listing queues, and nothing else", () => {
     const names = queueNamesSchema.parse({});
-    expect(["stepflare-events", "stepflare-events-1", "stepflare-events-12"].map((q) => isEventsQueue(names, q))).toEqual([
-      true,
-      true,
-      true,
+    for (const base of ["stepflare-events", "stepflare-steps", "stepflare-listing"]) {
+      expect([base, `${base}-1`, `${base}-12`].map((q) => shardedBase(names, q))).toEqual([base, base, base]);
+    }
+    const others = ["stepflare-events-dlq", "stepflare-events-0", "stepflare-events-", "stepflare-steps-dlq", "stepflare-failures-1"];
+    expect(others.map((q) => shardedBase(names, q))).toEqual(others);
+  });
+
+  it("sends steps and listing rows to the shard of their run: one alone with send, more in batches", async () => {
+    const sent: [unknown[], unknown[]] = [[], []];
+    const bound = testEnv as unknown as Record<string, Queue<unknown>>;
+    const sharded = {
+      ...testEnv,
+      STEPS: recording(bound.STEPS!, sent[0]),
+      STEPS_1: recording(bound.STEPS_1!, sent[1]),
+      LISTING: recording(bound.LISTING!, sent[0]),
+      LISTING_1: recording(bound.LISTING_1!, sent[1]),
+    } as unknown as Env;
+    const runIds = Array.from({ length: 12 }, (_, i) => ulid(Date.now() - 10 * HOUR - i));
+    // Steps of runs that do not exist: their consumer refuses each claim, and they are left alone.
+    await sendSteps(
+      sharded,
+      runIds.map((runId) => ({ v: 1 as const, runId, planSeq: 0, gen: 0, steps: [{ key: "none", attempt: 1 }] })),
+    );
+    const onShard = (n: number) => sent[n]!.map((m) => (m as { runId?: string; id?: string }).runId ?? (m as { id: string }).id).sort();
+    const expected = (n: number) => runIds.filter((id) => shardOf(id, 2) === n).sort();
+    expect([onShard(0), onShard(1)]).toEqual([expected(0), expected(1)]);
+    sent[0].length = 0;
+    sent[1].length = 0;
+    const rows = runIds.map((id) => ({
+      v: 1 as const,
+      id,
+      functionId: "sharded-listing",
+      eventId: `ev-${id}`,
+      status: "completed" as const,
+      startedAt: Date.now() - 10 * HOUR,
+      endedAt: Date.now() - 10 * HOUR,
+      errorCode: null,
+      version: 2,
+    }));
+    await sendListing(sharded, rows);
+    expect([onShard(0), onShard(1)]).toEqual([expected(0), expected(1)]);
+    // Both listing shards are consumed as the listing queue: every row is listed.
+    for (const id of runIds) await waitFor(async () => (await listedRun(testEnv, id)) ?? undefined, `the row of ${id}`);
+  });
+
+  it("consumes a shard of the steps queue as the steps queue", async () => {
+    const [id] = await sendEvents({ name: "test/parallel", data: { tag: "steps-shard", n: 4 } });
+    const [run] = await settledRuns(id!);
+    expect(run!.status).toBe("completed");
+    // A stale message for that run's step, on the second shard: the steps consumer takes it and refuses the claim.
+    const batch = createMessageBatch("stepflare-steps-1", [
+      {
+        id: "stale-step",
+        timestamp: new Date(),
+        attempts: 1,
+        body: { v: 1, runId: run!.id, planSeq: 0, gen: 0, steps: [{ key: "p0", attempt: 1 }] },
+      },
     ]);
-    expect(
-      ["stepflare-events-dlq", "stepflare-events-0", "stepflare-events-", "stepflare-steps"].map((q) => isEventsQueue(names, q)),
-    ).toEqual([false, false, false, false]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, testEnv, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual(["stale-step"]);
   });
 });

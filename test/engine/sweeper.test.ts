@@ -182,7 +182,7 @@ describe("the sweeper", () => {
     const holder = await runInDurableObject(stub, (instance) => instance as unknown as { env: Env });
     const real = holder.env;
     const losing = new Proxy(real.LISTING, { get: (q, p) => (p === "send" ? () => Promise.resolve() : Reflect.get(q, p, q)) });
-    holder.env = { ...real, LISTING: losing };
+    holder.env = { ...real, LISTING: losing, LISTING_1: losing } as Env;
     try {
       down.delete(tag);
       expect((await api(`/api/v1/runs/${failed!.id}/replay`, { method: "POST" })).status).toBe(200);
