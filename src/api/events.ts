@@ -4,8 +4,8 @@ import type { Env } from "../env";
 import { getEvent, resetSweeps } from "../events/store";
 import { runsOfEvent } from "../listing/store";
 import type { EventMessage } from "../messages/events";
-import { sendEvents } from "../shared/events-queues";
 import { HttpError } from "../shared/http-error";
+import { sendEvents } from "../shared/queue-shards";
 
 const notFound = (eventId: string) =>
   new HttpError(404, "event_not_found", `no event with id ${JSON.stringify(wellFormedHead(eventId, 64))}`);

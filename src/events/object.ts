@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { forgetShard, noteShard } from "../d1/shards";
+import { ShardEntry } from "../d1/shard-entry";
 import type { Env } from "../env";
 import type { ShardPlace } from "../listing/keys";
 import { acceptanceOf, claimIds, EXPIRE_PAGE, expireIds, ID_SCHEMA } from "./id-index";
@@ -25,8 +25,7 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_newest ON events (accepted_at, id);
 CREATE INDEX IF NOT EXISTS events_by_name ON events (name, accepted_at, id);
-CREATE INDEX IF NOT EXISTS events_sweepable ON events (accepted_at, id) WHERE dispatched_at IS NULL AND sweeps < ${MAX_SWEEPS};
-CREATE TABLE IF NOT EXISTS place (bucket INTEGER NOT NULL, shard INTEGER NOT NULL);`;
+CREATE INDEX IF NOT EXISTS events_sweepable ON events (accepted_at, id) WHERE dispatched_at IS NULL AND sweeps < ${MAX_SWEEPS};`;
 
 /** An acceptance as stored: the event's JSON as text, and when it was dispatched, for one the engine starts itself. */
 export interface EventRow {
@@ -78,8 +77,8 @@ const ACCEPTANCES = "SELECT value ->> 0, value ->> 1 FROM json_each(?)";
  */
 export class StepflareEventsObject extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  /** Writes and prunes, one at a time: each may wait on D1 for the directory. */
-  #turn: Promise<unknown> = Promise.resolve();
+  /** An event shard's entry in D1's `event_shards`. */
+  readonly #entry: ShardEntry;
   #armed = false;
   /** Each role's tables are made on its first use: an object plays one role, and a new one makes only its own. */
   #made = { events: false, ids: false };
@@ -87,6 +86,7 @@ export class StepflareEventsObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
+    this.#entry = new ShardEntry(ctx.storage, env.DB, "event_shards");
   }
 
   get #events(): SqlStorage {
@@ -139,11 +139,8 @@ export class StepflareEventsObject extends DurableObject<Env> {
 
   /** Stores acceptances; one already held keeps its row (a redelivery keeps its dispatch mark). */
   store(place: ShardPlace, rows: EventRow[]): Promise<void> {
-    return this.#inTurn(async () => {
-      if (this.#events.exec("SELECT 1 FROM place").toArray().length === 0) {
-        await noteShard(this.env.DB, "event_shards", place);
-        this.#events.exec("INSERT INTO place (bucket, shard) VALUES (?, ?)", place.bucket, place.shard);
-      }
+    return this.#entry.inTurn(async () => {
+      await this.#entry.note(place);
       this.ctx.storage.transactionSync(() => {
         for (const r of rows) {
           this.#events.exec(
@@ -248,7 +245,7 @@ export class StepflareEventsObject extends DurableObject<Env> {
    * how many are left. A shard left empty forgets its directory entry and its storage.
    */
   prune(place: ShardPlace, before: number, undispatchedBefore: number, limit: number): Promise<{ deleted: number; left: number }> {
-    return this.#inTurn(async () => {
+    return this.#entry.inTurn(async () => {
       const deleted = this.#events
         .exec(
           `DELETE FROM events WHERE (id, accepted_at) IN (SELECT id, accepted_at FROM events
@@ -260,17 +257,10 @@ export class StepflareEventsObject extends DurableObject<Env> {
         .toArray().length;
       const left = Number(this.#events.exec<{ n: number }>("SELECT count(*) AS n FROM events").one().n);
       if (left === 0) {
-        await forgetShard(this.env.DB, "event_shards", place);
-        await this.ctx.storage.deleteAll();
+        await this.#entry.forget(place);
         this.#made = { events: false, ids: false };
       }
       return { deleted, left };
     });
-  }
-
-  #inTurn<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.#turn.then(work, work);
-    this.#turn = next.catch(() => undefined);
-    return next;
   }
 }

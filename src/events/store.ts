@@ -1,4 +1,5 @@
 import type { EngineConfig } from "../config";
+import type { PagePosition } from "../d1/keyset-page";
 import { shardsBetween } from "../d1/shards";
 import type { Env } from "../env";
 import { bucketOfTime, bucketStart, byBucket, type ShardPlace } from "../listing/keys";
@@ -85,12 +86,6 @@ export async function resetSweeps(env: Env, id: string): Promise<{ accepted_at: 
   return row && { accepted_at: acceptedAt, dispatched_at: row.dispatched_at };
 }
 
-/** A place in a listing ordered newest first: the time and id of the last row a page held. */
-export interface EventPosition {
-  at: number;
-  id: string;
-}
-
 const newestFirst = (a: ListedEvent, b: ListedEvent): number => b.accepted_at - a.accepted_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 /**
@@ -100,8 +95,8 @@ const newestFirst = (a: ListedEvent, b: ListedEvent): number => b.accepted_at - 
  */
 export async function listEvents(
   env: Env,
-  q: { name?: string | undefined; since?: number | undefined; until?: number | undefined; after: EventPosition | undefined; limit: number },
-): Promise<{ rows: ListedEvent[]; next: EventPosition | null }> {
+  q: { name?: string | undefined; since?: number | undefined; until?: number | undefined; after: PagePosition | undefined; limit: number },
+): Promise<{ rows: ListedEvent[]; next: PagePosition | null }> {
   const untilPos = q.until === undefined ? undefined : { at: q.until, id: "" };
   const before = q.after && (!untilPos || q.after.at < untilPos.at) ? q.after : untilPos;
   const top = before === undefined ? Number.MAX_SAFE_INTEGER : bucketOfTime(before.at);

@@ -3,9 +3,9 @@ import type { Env } from "../env";
 import { type Acceptance, acceptanceKey } from "../events/keys";
 import { claimAcceptances, type Dedupe, dropEvents, storeEvents } from "../events/store";
 import { type EventMessage, INLINE_EVENT_MAX_BYTES, type StoredEvent } from "../messages/events";
-import { sendEvents } from "../shared/events-queues";
 import type { Written } from "../shared/group-commit";
 import { HttpError } from "../shared/http-error";
+import { sendEvents } from "../shared/queue-shards";
 import { ulid } from "../shared/ulid";
 import { type IdSeed, seededEventId } from "./id-seed";
 

@@ -10,7 +10,7 @@ import {
   type StoredEvent,
 } from "../messages/events";
 import { bodyKey, deleteBodies, putBody } from "../r2/event-bodies";
-import { sendEvents } from "../shared/events-queues";
+import { sendEvents } from "../shared/queue-shards";
 import { type AcceptResult, type PreparedEvents, writeEvents } from "./accept";
 
 let warnedNoBucket = false;

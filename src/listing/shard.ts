@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { forgetShard, noteShard } from "../d1/shards";
+import { ShardEntry } from "../d1/shard-entry";
 import type { Env } from "../env";
 import type { ShardPlace } from "./keys";
 import { HELD_VERSION, type ListedRun, type ListingRow, NOT_ENDED, type PruneBefore, RUN_MISSING } from "./rows";
@@ -20,8 +20,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_function ON runs (function_id, id);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, id);
-CREATE INDEX IF NOT EXISTS runs_by_event ON runs (event_id);
-CREATE TABLE IF NOT EXISTS place (bucket INTEGER NOT NULL, shard INTEGER NOT NULL);`;
+CREATE INDEX IF NOT EXISTS runs_by_event ON runs (event_id);`;
 
 // Monotonic: a row lands only if it is newer than the one held, whatever order rows arrive in.
 const UPSERT = `
@@ -63,22 +62,19 @@ export interface ShardCancellableQuery {
  */
 export class StepflareListingObject extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  /** Writes and prunes, one at a time: each may wait on D1 for the directory. */
-  #turn: Promise<unknown> = Promise.resolve();
+  readonly #entry: ShardEntry;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     this.#sql.exec(SCHEMA);
+    this.#entry = new ShardEntry(ctx.storage, env.DB, "listing_shards");
   }
 
   /** Writes these rows, each only where it is newer than the one held. */
   upsert(place: ShardPlace, rows: ListingRow[]): Promise<void> {
-    return this.#inTurn(async () => {
-      if (this.#sql.exec("SELECT 1 FROM place").toArray().length === 0) {
-        await noteShard(this.env.DB, "listing_shards", place);
-        this.#sql.exec("INSERT INTO place (bucket, shard) VALUES (?, ?)", place.bucket, place.shard);
-      }
+    return this.#entry.inTurn(async () => {
+      await this.#entry.note(place);
       this.ctx.storage.transactionSync(() => {
         for (const r of rows)
           this.#sql.exec(UPSERT, r.id, r.functionId, r.eventId, r.status, r.startedAt, r.endedAt, r.errorCode, r.version);
@@ -179,7 +175,7 @@ export class StepflareListingObject extends DurableObject<Env> {
    * left. A shard left empty forgets its directory entry and its storage.
    */
   prune(place: ShardPlace, before: PruneBefore, limit: number): Promise<{ deleted: number; left: number }> {
-    return this.#inTurn(async () => {
+    return this.#entry.inTurn(async () => {
       const deleted = this.#sql
         .exec(
           `DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE
@@ -193,17 +189,10 @@ export class StepflareListingObject extends DurableObject<Env> {
         .toArray().length;
       const left = Number(this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM runs").one().n);
       if (left === 0) {
-        await forgetShard(this.env.DB, "listing_shards", place);
-        await this.ctx.storage.deleteAll();
+        await this.#entry.forget(place);
         this.#sql.exec(SCHEMA);
       }
       return { deleted, left };
     });
-  }
-
-  #inTurn<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.#turn.then(work, work);
-    this.#turn = next.catch(() => undefined);
-    return next;
   }
 }

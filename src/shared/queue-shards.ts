@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import type { EventMessage, PackedEventsMessage } from "../messages/events";
 import type { ListingMessage } from "../messages/listing";
 import type { StepMessage } from "../messages/steps";
 import { fnv1a } from "./fnv";
@@ -44,3 +45,10 @@ export const sendSteps = (env: Env, messages: StepMessage[]): Promise<void> => s
 
 /** Sends listing rows, each to the listing queue shard of its run. */
 export const sendListing = (env: Env, rows: ListingMessage[]): Promise<void> => sendSharded(env, "LISTING", rows, (r) => r.id);
+
+type EventsBody = EventMessage | PackedEventsMessage;
+
+const firstId = (m: EventsBody): string => ("events" in m ? m.events[0]!.id : m.id);
+
+/** Sends events messages, each to the events queue shard of its (first) event's id. */
+export const sendEvents = (env: Env, messages: EventsBody[]): Promise<void> => sendSharded(env, "EVENTS", messages, firstId);

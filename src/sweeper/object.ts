@@ -7,7 +7,7 @@ import { bucketOfTime } from "../listing/keys";
 import { RUN_MISSING } from "../listing/rows";
 import type { ListingCursor } from "../listing/store";
 import type { EventMessage } from "../messages/events";
-import { sendEvents } from "../shared/events-queues";
+import { sendEvents } from "../shared/queue-shards";
 import { reconcileListing } from "./listing";
 import { applyRetention, type Deleted, retentionBehind } from "./retention";
 
